@@ -1,0 +1,12 @@
+//! Crypto lives in the host: the node identity and sealing.
+//!
+//! Owns: [`NodeIdentity`] (Ed25519 key, derived X25519 key, address) and
+//! [`seal`]/[`open`] (ephemeral X25519 + HKDF-SHA256 + ChaCha20-Poly1305).
+//! Keys never leave this module as bytes except the public halves; plugins get
+//! signatures and sealed boxes through host calls.
+
+mod identity;
+mod sealing;
+
+pub use identity::{NodeIdentity, address_of, verify};
+pub use sealing::{OpenError, SEAL_OVERHEAD, open, seal};

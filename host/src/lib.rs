@@ -1,0 +1,13 @@
+//! # weft-host: the Weft router node
+//!
+//! The host moves packets and keeps keys; everything else is a plugin. This
+//! crate holds the plugin runtime ([`plugin`]), the node's crypto
+//! ([`crypto`]), plugin key/value storage ([`kv`]) and the `weft` command line
+//! ([`cli`]).
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod crypto;
+pub mod kv;
+pub mod plugin;

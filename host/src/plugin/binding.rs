@@ -1,0 +1,52 @@
+//! The seam between the one plugin interface and the two bindings.
+//!
+//! Owns: [`Binding`] (which one) and [`BindingInstance`], the byte pipe each
+//! binding implements. Encoding, permission checks and failure bookkeeping
+//! live above this seam in `instance`, once for both bindings.
+
+use super::error::Fault;
+use std::fmt;
+use std::time::Duration;
+
+/// How a plugin is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// A WebAssembly core module run by wasmtime: sandboxed.
+    Wasm,
+    /// A native library loaded through abi_stable: trusted code.
+    Native,
+}
+
+impl Binding {
+    /// `wasm` or `native (trusted)`, as shown in every listing.
+    pub fn label(self) -> &'static str {
+        match self {
+            Binding::Wasm => "wasm",
+            Binding::Native => "native (trusted)",
+        }
+    }
+}
+
+impl fmt::Display for Binding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One live instance, as seen through its binding: encoded call in, encoded
+/// outcome out.
+pub trait BindingInstance: Send {
+    /// Runs one encoded call, writing the encoded outcome to `out` (cleared
+    /// first). Wasm enforces `deadline`; native code is trusted and cannot be
+    /// interrupted, so it only reports an overrun after the fact.
+    fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault>;
+
+    /// Bytes of memory the instance holds, when the binding can tell.
+    fn memory_bytes(&self) -> Option<usize>;
+
+    /// Calls that finished after their deadline without being interrupted
+    /// (native code cannot be interrupted; wasm calls are cut off instead).
+    fn deadline_overruns(&self) -> u64 {
+        0
+    }
+}

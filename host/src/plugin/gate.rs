@@ -1,0 +1,115 @@
+//! The action gate: which of a plugin's actions the host will execute.
+//!
+//! Owns: [`ActionGate::check`]. An action is refused when this host does not
+//! know it (a later ABI minor), when it does not fit the plugin's kind, or when
+//! it needs a permission the plugin does not hold. Refused actions become
+//! `ActionRefused` events; the rest of the batch runs.
+
+use std::collections::BTreeSet;
+use weft_plugin_api::{ABI_VERSION, Action, Manifest, Permission, PluginKind};
+
+/// Checks actions against one plugin's kind and permissions.
+#[derive(Debug, Clone)]
+pub struct ActionGate {
+    kind: PluginKind,
+    permissions: BTreeSet<Permission>,
+}
+
+impl ActionGate {
+    /// A gate for a plugin with this manifest (its permissions were granted at load).
+    pub fn new(manifest: &Manifest) -> Self {
+        Self { kind: manifest.kind, permissions: manifest.permissions.iter().copied().collect() }
+    }
+
+    fn need(&self, permission: Permission) -> Result<(), String> {
+        if self.permissions.contains(&permission) {
+            Ok(())
+        } else {
+            Err(format!("needs permission `{permission}`, which the plugin does not hold"))
+        }
+    }
+
+    fn kind_is(&self, kind: PluginKind, action: &Action) -> Result<(), String> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(format!("{} is a {kind} action, but this plugin is a {}", action.kind_name(), self.kind))
+        }
+    }
+
+    /// `Ok` if the host may execute `action`, else the reason it is refused.
+    pub fn check(&self, action: &Action) -> Result<(), String> {
+        use PluginKind::{Driver, Service};
+        match action {
+            Action::Send(send) => {
+                self.kind_is(Service, action)?;
+                self.need(Permission::Send)?;
+                if send.sealed {
+                    self.need(Permission::Seal)?;
+                }
+                Ok(())
+            }
+            Action::Flood(flood) => {
+                self.kind_is(Service, action)?;
+                self.need(Permission::Flood)?;
+                if flood.hops == 0 { Err("a flood needs a hop limit of at least 1".into()) } else { Ok(()) }
+            }
+            Action::Reply(_) => self.kind_is(Service, action),
+            Action::Store(_) => self.need(Permission::Storage),
+            Action::SetTimer(_) | Action::CancelTimer(_) | Action::Log(_) | Action::Metric(_) | Action::CommandReply(_) => {
+                Ok(())
+            }
+            Action::SerialWrite(_) => {
+                self.kind_is(Driver, action)?;
+                self.need(Permission::Serial)
+            }
+            Action::FrameReceived(_) | Action::TransmitDone(_) | Action::LinkState(_) | Action::RadioInfo(_) => {
+                self.kind_is(Driver, action)
+            }
+            Action::Unknown(tag) => Err(format!("unknown action tag {tag}: this host implements ABI {ABI_VERSION}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_plugin_api::{AbiVersion, Address, Flood, Reply, Send, SerialWrite};
+
+    fn manifest(kind: PluginKind, permissions: &[Permission]) -> Manifest {
+        Manifest {
+            name: "t".into(),
+            version: "0".into(),
+            description: String::new(),
+            kind,
+            abi: AbiVersion::new(1, 0),
+            ports: vec![],
+            permissions: permissions.to_vec(),
+            commands: vec![],
+        }
+    }
+
+    #[test]
+    fn permissions_kinds_and_unknown_tags() {
+        let send = Action::Send(Send { to: Address([0; 16]), port: 1, payload: vec![], sealed: false });
+        let sealed = Action::Send(Send { to: Address([0; 16]), port: 1, payload: vec![], sealed: true });
+        let reply = Action::Reply(Reply { message: 1, payload: vec![] });
+        let serial = Action::SerialWrite(SerialWrite { bytes: vec![] });
+        let flood0 = Action::Flood(Flood { port: 1, payload: vec![], hops: 0 });
+
+        let bare = ActionGate::new(&manifest(PluginKind::Service, &[]));
+        assert!(bare.check(&send).is_err());
+        assert!(bare.check(&reply).is_ok());
+        assert!(bare.check(&serial).is_err());
+        assert!(bare.check(&Action::Unknown(77)).unwrap_err().contains("unknown action tag 77"));
+
+        let sender = ActionGate::new(&manifest(PluginKind::Service, &[Permission::Send, Permission::Flood]));
+        assert!(sender.check(&send).is_ok());
+        assert!(sender.check(&sealed).is_err());
+        assert!(sender.check(&flood0).is_err());
+
+        let driver = ActionGate::new(&manifest(PluginKind::Driver, &[Permission::Serial, Permission::Send]));
+        assert!(driver.check(&serial).is_ok());
+        assert!(driver.check(&send).unwrap_err().contains("service action"));
+    }
+}

@@ -1,0 +1,232 @@
+//! [`PluginInstance`]: the one interface the rest of the host uses to talk to
+//! a plugin, whichever binding runs it.
+//!
+//! Owns: encoding calls and decoding outcomes, the instance lifecycle
+//! (created -> running -> stopped, or failed after a fault), the action gate
+//! and the single round of `ActionRefused` events. Must not execute actions:
+//! that is the node runtime's job.
+
+use super::binding::{Binding, BindingInstance};
+use super::error::{Fault, PluginError};
+use super::gate::ActionGate;
+use super::loader::PluginInfo;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_plugin_api::{
+    Action, ActionRefused, Call, Event, FailureKind, InitArgs, Manifest, Outcome, ShutdownArgs, ShutdownReason, codec,
+};
+
+/// Limits applied to one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deadline for each event call.
+    pub call_deadline: Duration,
+    /// Deadline for `init` (which may rebuild state from a large blob).
+    pub init_deadline: Duration,
+    /// Cap on a wasm instance's linear memory, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { call_deadline: Duration::from_millis(100), init_deadline: Duration::from_secs(2), memory_bytes: 64 << 20 }
+    }
+}
+
+/// The accepted result of one call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dispatch {
+    /// Actions the host should execute, in order.
+    pub actions: Vec<Action>,
+    /// Actions the host refused (the plugin was told with `ActionRefused`).
+    pub refused: Vec<ActionRefused>,
+}
+
+/// What a shut-down instance left behind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stopped {
+    /// The state blob for the next instance (empty for none).
+    pub state: Vec<u8>,
+    /// Final actions (goodbyes, last writes).
+    pub dispatch: Dispatch,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Lifecycle {
+    Created,
+    Running,
+    Stopped,
+    Failed(Fault),
+}
+
+/// A live plugin instance. Calls are serial: `&mut self` everywhere.
+pub struct PluginInstance {
+    info: Arc<PluginInfo>,
+    binding: Box<dyn BindingInstance>,
+    gate: ActionGate,
+    limits: Limits,
+    lifecycle: Lifecycle,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl PluginInstance {
+    pub(crate) fn new(info: Arc<PluginInfo>, binding: Box<dyn BindingInstance>, limits: Limits) -> Self {
+        let gate = ActionGate::new(&info.manifest);
+        Self { info, binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new(), output: Vec::new() }
+    }
+
+    /// What was loaded: file, binding, manifest.
+    pub fn info(&self) -> &Arc<PluginInfo> {
+        &self.info
+    }
+
+    /// The plugin's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.info.manifest
+    }
+
+    /// Wasm or native.
+    pub fn binding(&self) -> Binding {
+        self.info.binding
+    }
+
+    /// The fault that broke this instance, if any.
+    pub fn fault(&self) -> Option<&Fault> {
+        match &self.lifecycle {
+            Lifecycle::Failed(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Whether the instance has been initialised and not stopped or failed.
+    pub fn is_running(&self) -> bool {
+        self.lifecycle == Lifecycle::Running
+    }
+
+    /// Memory held by the instance, when the binding can tell.
+    pub fn memory_bytes(&self) -> Option<usize> {
+        self.binding.memory_bytes()
+    }
+
+    /// Calls that overran their deadline without being interrupted (native).
+    pub fn deadline_overruns(&self) -> u64 {
+        self.binding.deadline_overruns()
+    }
+
+    /// Starts the instance with its config and optional handed-over state.
+    pub fn init(&mut self, args: &InitArgs) -> Result<Dispatch, PluginError> {
+        self.input.clear();
+        // Encoding our own types into a Vec cannot fail.
+        let _ = codec::encode_into(&InitCall(args), &mut self.input);
+        let outcome = self.round_trip(self.limits.init_deadline)?;
+        self.lifecycle = Lifecycle::Running;
+        Ok(self.accept(outcome.actions, false))
+    }
+
+    /// Delivers one event.
+    pub fn handle(&mut self, event: &Event) -> Result<Dispatch, PluginError> {
+        self.encode_event(event);
+        let outcome = self.round_trip(self.limits.call_deadline)?;
+        let is_refusal = matches!(event, Event::ActionRefused(_));
+        Ok(self.accept(outcome.actions, is_refusal))
+    }
+
+    /// Asks the instance to stop and hand over its state. It has `deadline`
+    /// to finish (enforced for wasm).
+    pub fn shutdown(&mut self, reason: ShutdownReason, deadline: Duration) -> Result<Stopped, PluginError> {
+        self.input.clear();
+        let call = Call::Shutdown(ShutdownArgs { reason, deadline_ms: deadline.as_millis() as u64 });
+        let _ = codec::encode_into(&call, &mut self.input);
+        let outcome = self.round_trip(deadline)?;
+        self.lifecycle = Lifecycle::Stopped;
+        let dispatch = self.accept(outcome.actions, true);
+        Ok(Stopped { state: outcome.state.unwrap_or_default(), dispatch })
+    }
+
+    fn encode_event(&mut self, event: &Event) {
+        self.input.clear();
+        let _ = Call::encode_event(event, &mut self.input);
+    }
+
+    fn name(&self) -> String {
+        self.info.manifest.name.clone()
+    }
+
+    fn fail(&mut self, fault: Fault) -> PluginError {
+        self.lifecycle = Lifecycle::Failed(fault.clone());
+        PluginError::Fault { plugin: self.name(), fault }
+    }
+
+    /// Sends `self.input`, returns the decoded outcome or the error.
+    fn round_trip(&mut self, deadline: Duration) -> Result<Outcome, PluginError> {
+        match &self.lifecycle {
+            Lifecycle::Failed(fault) => return Err(PluginError::Failed { plugin: self.name(), fault: fault.clone() }),
+            Lifecycle::Stopped => {
+                return Err(PluginError::NotRunning { plugin: self.name(), message: "instance was shut down".into() });
+            }
+            Lifecycle::Created | Lifecycle::Running => {}
+        }
+        if let Err(fault) = self.binding.call(&self.input, deadline, &mut self.output) {
+            return Err(self.fail(fault));
+        }
+        let outcome: Outcome = match codec::decode(&self.output) {
+            Ok(o) => o,
+            Err(e) => return Err(self.fail(Fault::BadOutput(e.to_string()))),
+        };
+        match outcome.failure {
+            None => Ok(outcome),
+            Some(failure) => Err(match failure.kind {
+                FailureKind::InitRefused => PluginError::InitRefused { plugin: self.name(), message: failure.message },
+                FailureKind::Panicked => self.fail(Fault::Panic(failure.message)),
+                FailureKind::NotRunning | FailureKind::BadCall => {
+                    PluginError::NotRunning { plugin: self.name(), message: failure.message }
+                }
+                FailureKind::Other => self.fail(Fault::BadOutput(format!("unknown failure: {}", failure.message))),
+            }),
+        }
+    }
+
+    /// Gates `actions`; refusals are reported to the plugin once (never for
+    /// actions produced while handling a refusal, so a plugin cannot loop).
+    fn accept(&mut self, actions: Vec<Action>, is_refusal_round: bool) -> Dispatch {
+        let mut dispatch = Dispatch::default();
+        self.gate_into(actions, &mut dispatch);
+        if is_refusal_round || dispatch.refused.is_empty() || !self.is_running() {
+            return dispatch;
+        }
+        let refusals = dispatch.refused.clone();
+        for refusal in refusals {
+            self.encode_event(&Event::ActionRefused(refusal));
+            // A failure here is recorded on the instance; the batch so far stands.
+            if let Ok(outcome) = self.round_trip(self.limits.call_deadline) {
+                self.gate_into(outcome.actions, &mut dispatch);
+            }
+        }
+        dispatch
+    }
+
+    fn gate_into(&self, actions: Vec<Action>, dispatch: &mut Dispatch) {
+        for (index, action) in actions.into_iter().enumerate() {
+            match self.gate.check(&action) {
+                Ok(()) => dispatch.actions.push(action),
+                Err(reason) => {
+                    dispatch.refused.push(ActionRefused { action: action.tag(), index: index as u32, reason })
+                }
+            }
+        }
+    }
+}
+
+/// Encodes `Call::Init` from a borrowed [`InitArgs`] (same bytes as the enum).
+struct InitCall<'a>(&'a InitArgs);
+
+impl serde::Serialize for InitCall<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = serializer.serialize_tuple(2)?;
+        t.serialize_element(&1u32)?;
+        t.serialize_element(self.0)?;
+        t.end()
+    }
+}

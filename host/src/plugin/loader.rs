@@ -1,0 +1,206 @@
+//! Loading plugin files: binding detection, manifest, version negotiation,
+//! grants, compilation.
+//!
+//! Owns: [`PluginRuntime`] (the wasm engine and where native copies go),
+//! [`LoadedPlugin`] (verified code that can be instantiated many times, e.g.
+//! for a hot swap) and [`PluginInfo`]. The order is fixed: read the manifest
+//! (for wasm without compiling), check the ABI version, decode the rest,
+//! check grants, and only then compile or link.
+
+use super::binding::{Binding, BindingInstance};
+use super::error::LoadError;
+use super::grants::Grants;
+use super::host_services::{HostServices, InstanceHostCalls};
+use super::instance::{Limits, PluginInstance};
+use super::native::NativeLibrary;
+use super::wasm::manifest_section::{SectionError, read_manifest_section};
+use super::wasm::{WasmModule, WasmRuntime};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weft_plugin_api::{ABI_VERSION, AbiMismatch, Manifest, ManifestHead, codec};
+
+/// What is known about a loaded (or inspected) plugin file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// Wasm or native.
+    pub binding: Binding,
+    /// The decoded manifest.
+    pub manifest: Manifest,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+/// Where the runtime keeps its files.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Compiled wasm module cache; `None` disables caching.
+    pub module_cache: Option<PathBuf>,
+    /// Directory for the unique copies native libraries are loaded from.
+    pub native_copies: PathBuf,
+}
+
+impl RuntimeOptions {
+    /// Cache and copies under one directory (the node's data directory).
+    pub fn under(dir: &Path) -> Self {
+        Self { module_cache: Some(dir.join("module-cache")), native_copies: dir.join("native") }
+    }
+}
+
+/// The plugin runtime: loads plugin files of either binding.
+pub struct PluginRuntime {
+    wasm: WasmRuntime,
+    native_copies: PathBuf,
+}
+
+enum Code {
+    Wasm(WasmModule),
+    Native(NativeLibrary),
+}
+
+/// Verified plugin code, ready to instantiate.
+pub struct LoadedPlugin {
+    info: Arc<PluginInfo>,
+    code: Code,
+    limits: Limits,
+}
+
+/// Which binding a file name implies.
+pub fn binding_for(path: &Path) -> Result<Binding, LoadError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("wasm") => Ok(Binding::Wasm),
+        Some("so" | "dylib" | "dll") => Ok(Binding::Native),
+        _ => Err(LoadError::UnknownFileType { path: path.to_path_buf() }),
+    }
+}
+
+/// Decodes manifest bytes: the version first, then the rest.
+pub fn decode_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
+    let bad = |detail: String| LoadError::BadManifest { path: path.to_path_buf(), detail };
+    let head: ManifestHead =
+        codec::decode(bytes).map_err(|e| bad(format!("manifest is garbled ({e}); rebuild the plugin")))?;
+    if let Err(mismatch) = ABI_VERSION.check_plugin(head.abi) {
+        return Err(LoadError::AbiMismatch {
+            path: path.to_path_buf(),
+            plugin: head.name,
+            plugin_abi: head.abi,
+            host_abi: ABI_VERSION,
+            reason: match mismatch {
+                AbiMismatch::Major => "the major versions differ; rebuild the plugin against this host's weft-plugin-api",
+                AbiMismatch::NewerMinor => "the plugin needs a newer host; upgrade weft or rebuild the plugin against this host's weft-plugin-api",
+            },
+        });
+    }
+    codec::decode(bytes).map_err(|e| bad(format!("manifest is garbled ({e}); rebuild the plugin")))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), action: "cannot read plugin file", source })
+}
+
+fn info(path: &Path, binding: Binding, manifest: Manifest, bytes: &[u8]) -> PluginInfo {
+    PluginInfo {
+        path: path.to_path_buf(),
+        binding,
+        manifest,
+        file_size: bytes.len() as u64,
+        sha256: super::wasm::hex_digest(&Sha256::digest(bytes)),
+    }
+}
+
+fn wasm_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
+    match read_manifest_section(bytes) {
+        Ok(section) => decode_manifest(path, section),
+        Err(SectionError::NotWasm(detail)) => Err(LoadError::NotWasm { path: path.to_path_buf(), detail }),
+        Err(SectionError::Manifest(detail)) => Err(LoadError::BadManifest { path: path.to_path_buf(), detail }),
+    }
+}
+
+impl PluginRuntime {
+    /// Creates the runtime (starts the wasm engine and its epoch thread).
+    pub fn new(options: RuntimeOptions) -> Result<Self, String> {
+        let wasm = WasmRuntime::new(options.module_cache.as_deref()).map_err(|e| format!("cannot start wasm engine: {e:#}"))?;
+        Ok(Self { wasm, native_copies: options.native_copies })
+    }
+
+    /// The wasm engine.
+    pub fn wasm(&self) -> &WasmRuntime {
+        &self.wasm
+    }
+
+    /// Reads a plugin's manifest and file facts. Wasm code is neither compiled
+    /// nor run; a native library is loaded (it is trusted code by definition).
+    /// The ABI version is checked, grants are not.
+    pub fn inspect(&self, path: &Path) -> Result<PluginInfo, LoadError> {
+        let binding = binding_for(path)?;
+        let bytes = read(path)?;
+        let manifest = match binding {
+            Binding::Wasm => wasm_manifest(path, &bytes)?,
+            Binding::Native => {
+                let lib = NativeLibrary::load(path, &self.native_copies)
+                    .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                let raw = lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                decode_manifest(path, &raw)?
+            }
+        };
+        Ok(info(path, binding, manifest, &bytes))
+    }
+
+    /// Loads a plugin file: manifest, ABI version, grants, then code.
+    pub fn load(&self, path: &Path, grants: &Grants, limits: Limits) -> Result<LoadedPlugin, LoadError> {
+        let binding = binding_for(path)?;
+        let bytes = read(path)?;
+        let (manifest, code) = match binding {
+            Binding::Wasm => {
+                let manifest = wasm_manifest(path, &bytes)?;
+                grants.check(path, &manifest)?;
+                let module = self
+                    .wasm
+                    .prepare(&bytes)
+                    .map_err(|detail| LoadError::Incompatible { path: path.to_path_buf(), detail })?;
+                (manifest, Code::Wasm(module))
+            }
+            Binding::Native => {
+                let lib = NativeLibrary::load(path, &self.native_copies)
+                    .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                let raw = lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                let manifest = decode_manifest(path, &raw)?;
+                grants.check(path, &manifest)?;
+                (manifest, Code::Native(lib))
+            }
+        };
+        Ok(LoadedPlugin { info: Arc::new(info(path, binding, manifest, &bytes)), code, limits })
+    }
+}
+
+impl LoadedPlugin {
+    /// File, binding and manifest.
+    pub fn info(&self) -> &Arc<PluginInfo> {
+        &self.info
+    }
+
+    /// Limits every instance of this plugin gets.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Creates a new, uninitialised instance. Call
+    /// [`PluginInstance::init`] next.
+    pub fn instantiate(&self, services: &Arc<HostServices>) -> Result<PluginInstance, LoadError> {
+        let manifest = &self.info.manifest;
+        let host = InstanceHostCalls::new(services.clone(), &manifest.name, manifest.permissions.iter().copied().collect());
+        let binding: Box<dyn BindingInstance> = match &self.code {
+            Code::Wasm(module) => Box::new(module.instantiate(host, self.limits).map_err(|detail| {
+                LoadError::Instantiate { path: self.info.path.clone(), detail }
+            })?),
+            Code::Native(lib) => Box::new(lib.instantiate(host, self.limits).map_err(|detail| {
+                LoadError::Instantiate { path: self.info.path.clone(), detail }
+            })?),
+        };
+        Ok(PluginInstance::new(self.info.clone(), binding, self.limits))
+    }
+}

@@ -1,0 +1,27 @@
+//! The plugin runtime: everything between a plugin file and a running instance.
+//!
+//! The rest of the host sees three things: [`PluginRuntime`] loads a file into
+//! a [`LoadedPlugin`] (after checking its manifest, ABI version and grants),
+//! which instantiates [`PluginInstance`]s; an instance takes events and
+//! returns gated actions. Whether wasm or native runs underneath is visible
+//! only as [`Binding`], for listings.
+//!
+//! Must not: execute actions, own sockets, or know about routing.
+
+mod binding;
+mod error;
+mod gate;
+mod grants;
+mod host_services;
+mod instance;
+mod loader;
+mod native;
+pub mod wasm;
+
+pub use binding::Binding;
+pub use error::{Fault, LoadError, PluginError};
+pub use gate::ActionGate;
+pub use grants::Grants;
+pub use host_services::{HostServices, InstanceHostCalls};
+pub use instance::{Dispatch, Limits, PluginInstance, Stopped};
+pub use loader::{LoadedPlugin, PluginInfo, PluginRuntime, RuntimeOptions, binding_for, decode_manifest};

@@ -1,0 +1,61 @@
+//! Loading native plugin libraries.
+
+use super::instance::NativeBindingInstance;
+use crate::plugin::host_services::InstanceHostCalls;
+use crate::plugin::instance::Limits;
+use abi_stable::library::{LibraryError, lib_header_from_path};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use weft_plugin_api::guest::native::NativePluginRef;
+
+static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A loaded native plugin library. Never unloaded: unloading Rust cdylibs is
+/// unsound in practice (thread-local destructors, dlopen caching by path).
+pub struct NativeLibrary {
+    root: NativePluginRef,
+}
+
+fn describe(e: LibraryError) -> String {
+    match e {
+        LibraryError::OpenError { .. } => format!("not a loadable shared library ({e})"),
+        LibraryError::GetSymbolError { .. } => {
+            "exports no Weft root module: not built with weft-plugin-api's export macro".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl NativeLibrary {
+    /// Copies `path` to a unique file in `copy_dir`, loads it and checks the
+    /// root module's layout and version (abi_stable). The copy is removed once
+    /// mapped; the mapping stays valid.
+    pub fn load(path: &Path, copy_dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
+        let copy = unique_copy_path(path, copy_dir);
+        std::fs::copy(path, &copy).map_err(|e| format!("cannot copy to {}: {e}", copy.display()))?;
+        let loaded = lib_header_from_path(&copy).and_then(|header| header.init_root_module::<NativePluginRef>());
+        let _ = std::fs::remove_file(&copy);
+        let root = loaded.map_err(describe)?;
+        Ok(Self { root })
+    }
+
+    /// The manifest bytes the library exports.
+    pub fn manifest_bytes(&self) -> Result<Vec<u8>, String> {
+        // Both fields are in the root module's prefix, so they always exist.
+        Ok((self.root.manifest())().as_slice().to_vec())
+    }
+
+    /// Creates an instance bound to `host`.
+    pub fn instantiate(&self, host: InstanceHostCalls, limits: Limits) -> Result<NativeBindingInstance, String> {
+        Ok(NativeBindingInstance::new(self.root.instantiate(), host, limits))
+    }
+}
+
+fn unique_copy_path(path: &Path, copy_dir: &Path) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
+    let n = COPY_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    copy_dir.join(format!("{stem}-{}-{nanos}-{n}.{ext}", std::process::id()))
+}

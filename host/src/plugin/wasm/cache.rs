@@ -1,0 +1,79 @@
+//! The on-disk cache of compiled modules.
+//!
+//! Owns: where compiled artifacts live and when they may be reused. The key
+//! is the wasmtime version plus the engine's compatibility hash (so a config
+//! change or an upgrade never loads a stale artifact) and the SHA-256 of the
+//! `.wasm` (which stays the source of truth). Artifacts are native code: the
+//! cache directory must be writable only by the node's user.
+
+use sha2::{Digest, Sha256};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wasmtime::{Engine, Module};
+
+/// A directory of serialized modules for one engine configuration.
+pub struct ModuleCache {
+    dir: PathBuf,
+}
+
+/// Where a module came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded a compiled artifact.
+    Hit,
+    /// Compiled and stored the artifact.
+    Compiled,
+    /// Compiled; the cache could not be written (reason logged by the caller).
+    CompiledUncached,
+}
+
+impl ModuleCache {
+    /// A cache under `root`, in a subdirectory specific to this engine.
+    pub fn new(root: &Path, engine: &Engine) -> Self {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let dir = root.join(format!("wasmtime-{}-{:016x}", wasmtime_version(), hasher.finish()));
+        Self { dir }
+    }
+
+    /// The directory artifacts are written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads the compiled form of `wasm`, compiling (and storing) it on a miss.
+    pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Module, CacheOutcome)> {
+        let path = self.dir.join(format!("{}.cwasm", hex(&Sha256::digest(wasm))));
+        if path.exists() {
+            // SAFETY: artifacts in this directory were written by `store` below
+            // for this exact engine configuration (the directory name encodes
+            // it); wasmtime still validates the header and refuses mismatches.
+            if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+                return Ok((module, CacheOutcome::Hit));
+            }
+        }
+        let module = Module::new(engine, wasm)?;
+        let outcome = match self.store(&module, &path) {
+            Ok(()) => CacheOutcome::Compiled,
+            Err(_) => CacheOutcome::CompiledUncached,
+        };
+        Ok((module, outcome))
+    }
+
+    fn store(&self, module: &Module, path: &Path) -> std::io::Result<()> {
+        let bytes = module.serialize().map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+fn wasmtime_version() -> &'static str {
+    // The crate version we build against, pinned in Cargo.lock.
+    env!("WEFT_WASMTIME_VERSION")
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

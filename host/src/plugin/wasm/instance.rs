@@ -1,0 +1,107 @@
+//! One wasm plugin instance: its store, memory cap and per-call deadline.
+
+use crate::plugin::binding::BindingInstance;
+use crate::plugin::error::Fault;
+use crate::plugin::host_services::InstanceHostCalls;
+use crate::plugin::instance::Limits;
+use std::time::Duration;
+use wasmtime::{Engine, InstancePre, Memory, ResourceLimiter, Store, Trap, TypedFunc};
+
+use super::runtime::EPOCH_TICK;
+
+/// Per-store data: the instance's host view, the pending host-call reply
+/// and the memory limiter.
+pub struct StoreData {
+    pub(super) host: InstanceHostCalls,
+    pub(super) pending_reply: Vec<u8>,
+    memory_cap: usize,
+    memory_refused: bool,
+}
+
+impl ResourceLimiter for StoreData {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_refused = true;
+            // Trap rather than return -1 from memory.grow: a plugin that hits
+            // its cap is broken, and the operator must see why.
+            return Err(wasmtime::Error::msg(format!("memory cap of {} bytes exceeded", self.memory_cap)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A live wasm instance.
+pub struct WasmInstance {
+    store: Store<StoreData>,
+    memory: Memory,
+    alloc: TypedFunc<u32, u32>,
+    call: TypedFunc<u32, u64>,
+}
+
+impl WasmInstance {
+    pub(super) fn new(
+        engine: &Engine,
+        pre: &InstancePre<StoreData>,
+        host: InstanceHostCalls,
+        limits: Limits,
+    ) -> Result<Self, String> {
+        let data = StoreData { host, pending_reply: Vec::new(), memory_cap: limits.memory_bytes, memory_refused: false };
+        let mut store = Store::new(engine, data);
+        store.limiter(|d| d as &mut dyn ResourceLimiter);
+        store.set_epoch_deadline(ticks(limits.init_deadline));
+        let instance = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or("missing export `memory`")?;
+        let alloc = instance.get_typed_func(&mut store, "weft_alloc").map_err(|e| format!("{e:#}"))?;
+        let call = instance.get_typed_func(&mut store, "weft_call").map_err(|e| format!("{e:#}"))?;
+        Ok(Self { store, memory, alloc, call })
+    }
+
+    fn classify(&self, error: wasmtime::Error, deadline: Duration) -> Fault {
+        if self.store.data().memory_refused {
+            return Fault::OutOfMemory { limit: self.store.data().memory_cap };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Fault::Deadline(deadline.as_millis() as u64),
+            Some(trap) => Fault::Trap(trap.to_string()),
+            None => Fault::Trap(format!("{error:#}")),
+        }
+    }
+}
+
+fn ticks(deadline: Duration) -> u64 {
+    (deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1) + 1
+}
+
+impl BindingInstance for WasmInstance {
+    fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault> {
+        self.store.set_epoch_deadline(ticks(deadline));
+        let len = u32::try_from(input.len()).map_err(|_| Fault::BadOutput("call larger than 4 GiB".into()))?;
+        let ptr = match self.alloc.call(&mut self.store, len) {
+            Ok(p) => p,
+            Err(e) => return Err(self.classify(e, deadline)),
+        };
+        self.memory
+            .write(&mut self.store, ptr as usize, input)
+            .map_err(|_| Fault::BadOutput(format!("weft_alloc returned {ptr:#x}, outside linear memory")))?;
+        let packed = match self.call.call(&mut self.store, len) {
+            Ok(p) => p,
+            Err(e) => return Err(self.classify(e, deadline)),
+        };
+        let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let data = self.memory.data(&self.store);
+        let bytes = data
+            .get(ptr..ptr + len)
+            .ok_or_else(|| Fault::BadOutput(format!("outcome at {ptr:#x}+{len} lies outside linear memory")))?;
+        out.clear();
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.memory.data_size(&self.store))
+    }
+}

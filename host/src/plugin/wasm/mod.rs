@@ -1,0 +1,20 @@
+//! The wasm binding: wasmtime core modules.
+//!
+//! Owns: reading the manifest section without compiling (`manifest_section`),
+//! the shared engine with its epoch ticker (`runtime`), the on-disk compiled
+//! module cache (`cache`), the `weft` host imports (`imports`) and the
+//! per-instance store with its memory cap and deadline (`instance`).
+
+mod cache;
+mod imports;
+mod instance;
+pub mod manifest_section;
+mod runtime;
+
+pub use cache::ModuleCache;
+pub use runtime::{WasmModule, WasmRuntime};
+
+/// Lowercase hex of a digest.
+pub(crate) fn hex_digest(bytes: &[u8]) -> String {
+    cache::hex(bytes)
+}

@@ -1,0 +1,148 @@
+//! The shared wasm engine and compiled modules.
+//!
+//! Owns: one wasmtime [`Engine`] per host with epoch interruption enabled,
+//! the thread that advances the epoch, compiling modules through the cache,
+//! and checking a module's imports and exports against the ABI before any
+//! instance exists ([`WasmModule`] holds the resulting `InstancePre`).
+
+use super::cache::{CacheOutcome, ModuleCache};
+use super::imports;
+use super::instance::{StoreData, WasmInstance};
+use crate::plugin::host_services::InstanceHostCalls;
+use crate::plugin::instance::Limits;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, ValType};
+
+/// How often the epoch advances; deadlines are rounded up to this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The wasm side of the plugin runtime: one engine for all wasm plugins.
+pub struct WasmRuntime {
+    engine: Engine,
+    linker: Linker<StoreData>,
+    cache: Option<ModuleCache>,
+    _ticker: EpochTicker,
+}
+
+/// A compiled, ABI-checked module, ready to instantiate many times.
+pub struct WasmModule {
+    pre: InstancePre<StoreData>,
+    engine: Engine,
+    /// Whether the compiled code came from the cache.
+    pub cache: CacheOutcome,
+}
+
+impl WasmRuntime {
+    /// Creates the engine; compiled modules are cached under `cache_root` if given.
+    pub fn new(cache_root: Option<&Path>) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // Keep virtual-memory reservations modest: plugins are small and a node
+        // may run many of them for months.
+        config.memory_reservation(1 << 30);
+        config.memory_guard_size(32 << 20);
+        let engine = Engine::new(&config)?;
+        let linker = imports::linker(&engine)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.weak();
+        let ticker_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-wasm-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match ticker_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(wasmtime::Error::from)?;
+        let cache = cache_root.map(|root| ModuleCache::new(root, &engine));
+        Ok(Self { engine, linker, cache, _ticker: EpochTicker { stop, thread: Some(thread) } })
+    }
+
+    /// The module cache, if enabled.
+    pub fn cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
+    }
+
+    /// Compiles (or loads from cache) and checks `wasm` against the ABI.
+    /// Errors are plain text; the loader adds the file name.
+    pub fn prepare(&self, wasm: &[u8]) -> Result<WasmModule, String> {
+        let (module, cache) = match &self.cache {
+            Some(c) => c.load_or_compile(&self.engine, wasm).map_err(|e| format!("invalid wasm module: {e:#}"))?,
+            None => (
+                Module::new(&self.engine, wasm).map_err(|e| format!("invalid wasm module: {e:#}"))?,
+                CacheOutcome::CompiledUncached,
+            ),
+        };
+        check_imports(&module)?;
+        check_exports(&module)?;
+        let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("cannot link: {e:#}"))?;
+        Ok(WasmModule { pre, engine: self.engine.clone(), cache })
+    }
+}
+
+fn check_imports(module: &Module) -> Result<(), String> {
+    for import in module.imports() {
+        let known = import.module() == imports::MODULE
+            && matches!(import.name(), "now_ms" | "random" | "host_call" | "host_take");
+        if !known {
+            return Err(format!(
+                "imports `{}::{}`, which ServiceRouter ABI {} does not provide",
+                import.module(),
+                import.name(),
+                weft_plugin_api::ABI_VERSION
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_exports(module: &Module) -> Result<(), String> {
+    let func = |name: &str, params: &[ValType], results: &[ValType]| -> Result<(), String> {
+        match module.get_export(name) {
+            Some(ExternType::Func(f))
+                if f.params().map(|p| p.to_string()).eq(params.iter().map(|p| p.to_string()))
+                    && f.results().map(|r| r.to_string()).eq(results.iter().map(|r| r.to_string())) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(format!("export `{name}` has the wrong type")),
+            None => Err(format!("missing export `{name}`: not built with weft-plugin-api's export macro")),
+        }
+    };
+    func("weft_alloc", &[ValType::I32], &[ValType::I32])?;
+    func("weft_call", &[ValType::I32], &[ValType::I64])?;
+    match module.get_export("memory") {
+        Some(ExternType::Memory(_)) => Ok(()),
+        _ => Err("missing export `memory`".into()),
+    }
+}
+
+impl WasmModule {
+    /// Creates a new instance with its own store, memory cap and host view.
+    pub fn instantiate(&self, host: InstanceHostCalls, limits: Limits) -> Result<WasmInstance, String> {
+        WasmInstance::new(&self.engine, &self.pre, host, limits)
+    }
+}

@@ -1,0 +1,99 @@
+//! The export macros: one plugin source, two bindings.
+//!
+//! Owns: [`export_service!`](crate::export_service) and
+//! [`export_driver!`](crate::export_driver). Built for `wasm32`, they emit the
+//! `weft.manifest` custom section and the `weft_alloc`/`weft_call` exports;
+//! built natively, they emit the abi_stable root module. Nothing else differs.
+
+/// Exports a [`Service`](crate::Service) type as a Weft plugin.
+///
+/// ```ignore
+/// weft_plugin_api::export_service!(Echo);
+/// ```
+#[macro_export]
+macro_rules! export_service {
+    ($plugin:ty) => {
+        $crate::__export_plugin!($crate::guest::AsService<$plugin>, $crate::ABI_VERSION);
+    };
+}
+
+/// Exports a [`Driver`](crate::Driver) type as a Weft plugin.
+#[macro_export]
+macro_rules! export_driver {
+    ($plugin:ty) => {
+        $crate::__export_plugin!($crate::guest::AsDriver<$plugin>, $crate::ABI_VERSION);
+    };
+}
+
+/// Implementation of the export macros. The ABI version argument exists so
+/// the test suite can build plugins that claim another version; plugins use
+/// the public macros, which always pass [`crate::ABI_VERSION`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_plugin {
+    ($adapter:ty, $abi:expr) => {
+        const _: () = {
+            type WeftPlugin = $adapter;
+            const WEFT_ABI: $crate::AbiVersion = $abi;
+            const WEFT_MANIFEST_LEN: usize = $crate::manifest_encoding::encoded_len(
+                &<WeftPlugin as $crate::guest::GuestPlugin>::MANIFEST,
+                <WeftPlugin as $crate::guest::GuestPlugin>::KIND,
+                WEFT_ABI,
+            );
+            const WEFT_MANIFEST: [u8; WEFT_MANIFEST_LEN] = $crate::manifest_encoding::encode::<WEFT_MANIFEST_LEN>(
+                &<WeftPlugin as $crate::guest::GuestPlugin>::MANIFEST,
+                <WeftPlugin as $crate::guest::GuestPlugin>::KIND,
+                WEFT_ABI,
+            );
+
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(link_section = "weft.manifest")]
+            #[used]
+            static WEFT_MANIFEST_SECTION: [u8; WEFT_MANIFEST_LEN] = WEFT_MANIFEST;
+
+            #[cfg(target_arch = "wasm32")]
+            static WEFT_GUEST: $crate::guest::wasm::WasmGuest<WeftPlugin> = $crate::guest::wasm::WasmGuest::new();
+
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(no_mangle)]
+            extern "C" fn weft_alloc(len: u32) -> u32 {
+                WEFT_GUEST.alloc(len)
+            }
+
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(no_mangle)]
+            extern "C" fn weft_call(len: u32) -> u64 {
+                WEFT_GUEST.call(len)
+            }
+
+            #[cfg(not(target_arch = "wasm32"))]
+            static WEFT_MANIFEST_STATIC: [u8; WEFT_MANIFEST_LEN] = WEFT_MANIFEST;
+
+            #[cfg(not(target_arch = "wasm32"))]
+            extern "C" fn weft_manifest() -> $crate::__private::abi_stable::std_types::RSlice<'static, u8> {
+                $crate::__private::abi_stable::std_types::RSlice::from_slice(&WEFT_MANIFEST_STATIC)
+            }
+
+            #[cfg(not(target_arch = "wasm32"))]
+            fn weft_root_module() -> $crate::guest::native::NativePluginRef {
+                $crate::guest::native::root_module::<WeftPlugin>(weft_manifest)
+            }
+
+            #[cfg(not(target_arch = "wasm32"))]
+            extern "C" fn weft_erased_root_module() -> $crate::__private::abi_stable::library::RootModuleResult {
+                $crate::__private::abi_stable::library::__call_root_module_loader(weft_root_module)
+            }
+
+            /// The abi_stable library header (what `#[export_root_module]` would generate;
+            /// spelled out so plugin crates need no direct abi_stable dependency).
+            #[cfg(not(target_arch = "wasm32"))]
+            #[unsafe(no_mangle)]
+            pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::abi_stable::library::LibHeader = unsafe {
+                $crate::__private::abi_stable::library::LibHeader::from_constructor::<$crate::guest::native::NativePluginRef>(
+                    weft_erased_root_module,
+                    $crate::__private::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            };
+        };
+    };
+}

@@ -1,0 +1,108 @@
+//! The wasm binding, guest side (wasm32 only).
+//!
+//! Owns: the imports from module `weft` and the state behind the two exports
+//! the export macro generates (`weft_alloc`, `weft_call`).
+//!
+//! Memory ownership (also in `docs/ABI.md`): the guest owns one input and one
+//! output buffer in its linear memory. The host calls `weft_alloc(len)`, which
+//! returns a pointer to `len` writable bytes of the input buffer, writes the
+//! encoded call there and calls `weft_call(len)`. The result is `ptr << 32 |
+//! len` of the output buffer, valid until the next export call; the host
+//! copies it out. For host calls the host keeps the encoded reply and the
+//! guest copies it into its own memory with `host_take`.
+
+use crate::codec;
+use crate::guest::{GuestPlugin, Runner};
+use crate::host::Host;
+use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
+use core::cell::UnsafeCell;
+
+#[link(wasm_import_module = "weft")]
+unsafe extern "C" {
+    #[link_name = "now_ms"]
+    fn import_now_ms() -> u64;
+    #[link_name = "random"]
+    fn import_random(ptr: *mut u8, len: u32);
+    #[link_name = "host_call"]
+    fn import_host_call(ptr: *const u8, len: u32) -> u32;
+    #[link_name = "host_take"]
+    fn import_host_take(ptr: *mut u8);
+}
+
+/// The host, as reached through wasm imports.
+pub struct WasmHost;
+
+impl Host for WasmHost {
+    fn now_ms(&mut self) -> u64 {
+        // SAFETY: a plain import without pointers.
+        unsafe { import_now_ms() }
+    }
+
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        // SAFETY: the host writes exactly `len` bytes at `ptr`, inside our memory.
+        unsafe { import_random(buf.as_mut_ptr(), buf.len() as u32) }
+    }
+
+    fn call(&mut self, call: &HostCall) -> HostReply {
+        let request = match codec::encode(call) {
+            Ok(r) => r,
+            Err(e) => return HostReply::Error(HostError::new(HostErrorCode::BadRequest, e.to_string())),
+        };
+        // SAFETY: the host reads `len` bytes at `ptr`, then writes exactly the
+        // announced reply length into the buffer we allocated for it.
+        let reply = unsafe {
+            let len = import_host_call(request.as_ptr(), request.len() as u32) as usize;
+            let mut reply = Vec::<u8>::with_capacity(len);
+            import_host_take(reply.as_mut_ptr());
+            reply.set_len(len);
+            reply
+        };
+        codec::decode(&reply)
+            .unwrap_or_else(|e| HostReply::Error(HostError::new(HostErrorCode::BadRequest, e.to_string())))
+    }
+}
+
+struct Buffers<P> {
+    runner: Runner<P>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+/// The guest side of one wasm instance. A wasm32-unknown-unknown module has
+/// a single thread, which is what makes the interior mutability sound.
+pub struct WasmGuest<P> {
+    cell: UnsafeCell<Buffers<P>>,
+}
+
+// SAFETY: wasm32-unknown-unknown modules built by this SDK are single-threaded;
+// the host never calls an export while another export call is running.
+unsafe impl<P> Sync for WasmGuest<P> {}
+
+impl<P: GuestPlugin> WasmGuest<P> {
+    /// An instance that has not been initialised yet.
+    pub const fn new() -> Self {
+        Self { cell: UnsafeCell::new(Buffers { runner: Runner::new(), input: Vec::new(), output: Vec::new() }) }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    fn buffers(&self) -> &mut Buffers<P> {
+        // SAFETY: see the `Sync` impl; export calls never overlap.
+        unsafe { &mut *self.cell.get() }
+    }
+
+    /// `weft_alloc(len)`: makes room for an input of `len` bytes.
+    pub fn alloc(&self, len: u32) -> u32 {
+        let b = self.buffers();
+        b.input.clear();
+        b.input.resize(len as usize, 0);
+        b.input.as_mut_ptr() as u32
+    }
+
+    /// `weft_call(len)`: runs the call in the first `len` input bytes.
+    pub fn call(&self, len: u32) -> u64 {
+        let b = self.buffers();
+        let len = (len as usize).min(b.input.len());
+        b.runner.handle(&b.input[..len], &mut WasmHost, &mut b.output);
+        ((b.output.as_ptr() as u64) << 32) | b.output.len() as u64
+    }
+}
