@@ -104,10 +104,10 @@ pub struct Outcome {
 
 impl InitArgs {
     /// Decodes the plugin's config table into the plugin's own config type.
-    /// An absent config decodes as an empty table, so `#[serde(default)]`
-    /// fields work as expected.
+    /// An absent config (no bytes, or CBOR null) decodes as an empty table, so
+    /// `#[serde(default)]` fields work as expected.
     pub fn config_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::codec::CodecError> {
-        if self.config.is_empty() {
+        if self.config.is_empty() || self.config == [0xf6] {
             crate::codec::decode(&[0xa0])
         } else {
             crate::codec::decode(&self.config)

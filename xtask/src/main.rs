@@ -1,1 +1,51 @@
-fn main(){}
+//! `cargo xtask`: build plugins, run tests and benchmarks.
+//!
+//! - `cargo xtask plugins`: build every plugin and driver (and the test
+//!   plugins) to wasm and native into `target/plugins/{wasm,native}/`.
+//! - `cargo xtask test [ARGS]`: build plugins, then run the whole test suite.
+//! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
+
+mod plugins;
+mod toolchain;
+
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, failing with its command line if it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().map_err(|e| anyhow::anyhow!("cannot run {cmd:?}: {e}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {cmd:?}");
+    }
+    Ok(())
+}
+
+/// The cargo that invoked us (the rustup toolchain), for native builds and tests.
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("plugins") => plugins::build_all(&root).map(|_| ()),
+        Some("test") => {
+            plugins::build_all(&root)?;
+            run(cargo().current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
+        }
+        Some("bench") => {
+            plugins::build_all(&root)?;
+            run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <plugins | test [cargo test args] | bench [cargo bench args]>");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `hostile`: misbehaves on request, to prove one plugin cannot take down the
+//! host or its neighbours. The payload of a message on port 9 picks the act:
+//! `panic`, `loop` (never returns), `oom` (allocates until the cap), `unknown`
+//! (returns an action tag no host knows), anything else is echoed. Commands
+//! report what the host refused. Built with feature `abi-next-major` or
+//! `abi-next-minor` it claims an ABI version this host must refuse.
+
+use weft_plugin_api::*;
+
+/// The hostile service.
+pub struct Hostile {
+    refused: Vec<String>,
+}
+
+impl Service for Hostile {
+    const MANIFEST: ManifestDef = ManifestDef {
+        name: "hostile",
+        version: env!("CARGO_PKG_VERSION"),
+        description: "misbehaves on request (test plugin)",
+        ports: &[9],
+        permissions: &[],
+        commands: &[CommandDef { name: "refused", help: "list refused actions" }],
+    };
+
+    fn init(_ctx: &mut Ctx<'_>, _init: InitArgs) -> Result<Self, String> {
+        Ok(Hostile { refused: Vec::new() })
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
+        match message.payload.as_slice() {
+            b"panic" => panic!("asked to panic"),
+            b"loop" => {
+                let mut n = 0u64;
+                loop {
+                    n = core::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            b"oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(core::hint::black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            b"unknown" => {
+                ctx.push(Action::Unknown(200));
+                ctx.reply(&message, b"sent unknown".to_vec());
+            }
+            _ => ctx.reply(&message, message.payload.clone()),
+        }
+    }
+
+    fn on_action_refused(&mut self, ctx: &mut Ctx<'_>, refused: ActionRefused) {
+        self.refused.push(format!("{}: {}", refused.action, refused.reason));
+        // A second unknown action while handling a refusal must not loop.
+        ctx.push(Action::Unknown(201));
+    }
+
+    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+        ctx.command_reply(command.id, true, self.refused.join("\n"));
+    }
+}
+
+#[cfg(not(any(feature = "abi-next-major", feature = "abi-next-minor")))]
+export_service!(Hostile);
+
+#[cfg(feature = "abi-next-major")]
+weft_plugin_api::__export_plugin!(
+    weft_plugin_api::guest::AsService<Hostile>,
+    weft_plugin_api::AbiVersion::new(weft_plugin_api::ABI_VERSION.major + 1, 0)
+);
+
+#[cfg(all(feature = "abi-next-minor", not(feature = "abi-next-major")))]
+weft_plugin_api::__export_plugin!(
+    weft_plugin_api::guest::AsService<Hostile>,
+    weft_plugin_api::AbiVersion::new(weft_plugin_api::ABI_VERSION.major, weft_plugin_api::ABI_VERSION.minor + 1)
+);
