@@ -63,7 +63,9 @@ impl ModuleCache {
     fn store(&self, module: &Module, path: &Path) -> std::io::Result<()> {
         let bytes = module.serialize().map_err(std::io::Error::other)?;
         std::fs::create_dir_all(&self.dir)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per writer (processes and threads may race on one key); the
+        // rename is atomic, so readers see either nothing or a whole file.
+        let tmp = path.with_extension(format!("tmp-{}-{:016x}", std::process::id(), rand::random::<u64>()));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)
     }

@@ -1,0 +1,142 @@
+//! Plugins the host must refuse, each with an error naming the file and what
+//! is wrong.
+
+use weft_host::plugin::{Binding, Grants, LoadError, Limits};
+use weft_plugin_api::{Permission, codec};
+use weft_tests::*;
+
+fn load_err(rt: &TestRuntime, path: &std::path::Path, grants: &Grants) -> (LoadError, String) {
+    match rt.runtime.load(path, grants, Limits::default()) {
+        Ok(_) => panic!("{} loaded but must be refused", path.display()),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains(&path.display().to_string()), "error does not name the file: {text}");
+            (e, text)
+        }
+    }
+}
+
+#[test]
+fn abi_major_mismatch_is_refused_naming_both_versions() {
+    let rt = TestRuntime::new();
+    for binding in BINDINGS {
+        let path = plugin("hostile-abi-next-major", binding);
+        let (e, text) = load_err(&rt, &path, &Grants::all());
+        assert!(matches!(e, LoadError::AbiMismatch { .. }), "{text}");
+        assert!(text.contains("ABI 2.0") && text.contains("ABI 1.0") && text.contains("major"), "{text}");
+    }
+}
+
+#[test]
+fn newer_minor_is_refused_naming_both_versions() {
+    let rt = TestRuntime::new();
+    for binding in BINDINGS {
+        let path = plugin("hostile-abi-next-minor", binding);
+        let (e, text) = load_err(&rt, &path, &Grants::all());
+        assert!(matches!(e, LoadError::AbiMismatch { .. }), "{text}");
+        assert!(text.contains("ABI 1.1") && text.contains("ABI 1.0") && text.contains("newer host"), "{text}");
+    }
+}
+
+#[test]
+fn files_that_are_not_plugins_are_refused() {
+    let rt = TestRuntime::new();
+    let dir = rt.dir.path();
+
+    let text_file = dir.join("notes.wasm");
+    std::fs::write(&text_file, "this is not wasm").unwrap();
+    let (e, text) = load_err(&rt, &text_file, &Grants::all());
+    assert!(matches!(e, LoadError::NotWasm { .. }) && text.contains("magic"), "{text}");
+
+    let echo = std::fs::read(plugin("echo", Binding::Wasm)).unwrap();
+    let truncated = dir.join("truncated.wasm");
+    std::fs::write(&truncated, &echo[..echo.len() / 2]).unwrap();
+    let (e, text) = load_err(&rt, &truncated, &Grants::all());
+    assert!(matches!(e, LoadError::NotWasm { .. }), "{text}");
+
+    let fake_lib = dir.join("fake.so");
+    std::fs::write(&fake_lib, "not an ELF file").unwrap();
+    let (e, text) = load_err(&rt, &fake_lib, &Grants::all());
+    assert!(matches!(e, LoadError::Native { .. }), "{text}");
+
+    let other = dir.join("plugin.txt");
+    std::fs::write(&other, "x").unwrap();
+    let (e, _) = load_err(&rt, &other, &Grants::all());
+    assert!(matches!(e, LoadError::UnknownFileType { .. }));
+
+    let missing = dir.join("missing.wasm");
+    let (e, _) = load_err(&rt, &missing, &Grants::all());
+    assert!(matches!(e, LoadError::Io { .. }));
+}
+
+#[test]
+fn missing_or_garbled_manifest_sections_are_refused() {
+    let rt = TestRuntime::new();
+    let dir = rt.dir.path();
+    let outcome = codec::encode(&weft_plugin_api::Outcome::default()).unwrap();
+
+    let none = write_wat(dir, "no-manifest", &wat_plugin_returning(None, &outcome, 0));
+    let (e, text) = load_err(&rt, &none, &Grants::all());
+    assert!(matches!(e, LoadError::BadManifest { .. }) && text.contains("no `weft.manifest`"), "{text}");
+
+    let garbled = write_wat(dir, "garbled", &wat_plugin_returning(Some(&[0xff, 0x13, 0x00]), &outcome, 0));
+    let (e, text) = load_err(&rt, &garbled, &Grants::all());
+    assert!(matches!(e, LoadError::BadManifest { .. }) && text.contains("garbled"), "{text}");
+
+    // Right version, wrong shape: kind is a number.
+    #[derive(serde::Serialize)]
+    struct Odd {
+        name: &'static str,
+        abi: weft_plugin_api::AbiVersion,
+        version: &'static str,
+        kind: u32,
+    }
+    let odd = codec::encode(&Odd { name: "odd", abi: weft_plugin_api::ABI_VERSION, version: "1", kind: 3 }).unwrap();
+    let odd_path = write_wat(dir, "odd", &wat_plugin_returning(Some(&odd), &outcome, 0));
+    let (e, text) = load_err(&rt, &odd_path, &Grants::all());
+    assert!(matches!(e, LoadError::BadManifest { .. }), "{text}");
+}
+
+#[test]
+fn modules_that_do_not_fit_the_abi_are_refused() {
+    let rt = TestRuntime::new();
+    let manifest = codec::encode(&test_manifest("importer")).unwrap();
+    let wat = format!(
+        r#"(module
+  (@custom "weft.manifest" "{}")
+  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "weft_alloc") (param i32) (result i32) (i32.const 0))
+  (func (export "weft_call") (param i32) (result i64) (i64.const 0)))"#,
+        wat_bytes(&manifest)
+    );
+    let path = write_wat(rt.dir.path(), "importer", &wat);
+    let (e, text) = load_err(&rt, &path, &Grants::all());
+    assert!(matches!(e, LoadError::Incompatible { .. }) && text.contains("fd_write"), "{text}");
+
+    let wat = format!(
+        r#"(module (@custom "weft.manifest" "{}") (memory (export "memory") 1))"#,
+        wat_bytes(&manifest)
+    );
+    let path = write_wat(rt.dir.path(), "no-exports", &wat);
+    let (_, text) = load_err(&rt, &path, &Grants::all());
+    assert!(text.contains("missing export `weft_alloc`"), "{text}");
+}
+
+#[test]
+fn permissions_and_ports_not_granted_are_refused() {
+    let rt = TestRuntime::new();
+    for binding in BINDINGS {
+        let counter = plugin("counter", binding);
+        let (e, text) = load_err(&rt, &counter, &Grants::permissions([Permission::Send]));
+        assert!(matches!(e, LoadError::NotGranted { .. }), "{text}");
+        assert!(text.contains("counter") && text.contains("storage"), "{text}");
+
+        let echo = plugin("echo", binding);
+        let only_port_1 = Grants { permissions: Default::default(), ports: Some([1].into()) };
+        let (_, text) = load_err(&rt, &echo, &only_port_1);
+        assert!(text.contains("service ports") && text.contains('7'), "{text}");
+
+        rt.runtime.load(&counter, &Grants::permissions([Permission::Storage]), Limits::default()).unwrap();
+    }
+}
