@@ -9,7 +9,10 @@ fn main() {
             let mut lines = text.lines();
             while let Some(line) = lines.next() {
                 if line == "name = \"wasmtime\"" {
-                    return lines.next().and_then(|v| v.strip_prefix("version = \"")).map(|v| v.trim_end_matches('"').to_string());
+                    return lines
+                        .next()
+                        .and_then(|v| v.strip_prefix("version = \""))
+                        .map(|v| v.trim_end_matches('"').to_string());
                 }
             }
             None

@@ -35,7 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let identity = NodeIdentity::generate();
     println!("node address {}", identity.address());
     let services = Arc::new(HostServices::new(identity, Arc::new(MemoryKv::default())));
-    let start = |name: &str, binding: Binding, grants: Grants, state: Option<Vec<u8>>| -> Result<PluginInstance, Box<dyn std::error::Error>> {
+    let start = |name: &str,
+                 binding: Binding,
+                 grants: Grants,
+                 state: Option<Vec<u8>>|
+     -> Result<PluginInstance, Box<dyn std::error::Error>> {
         let loaded = runtime.load(&path(name, binding), &grants, Limits::default())?;
         let mut instance = loaded.instantiate(&services)?;
         instance.init(&InitArgs { config: Vec::new(), state })?;
@@ -56,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let stopped = counter.shutdown(ShutdownReason::Swap, Duration::from_secs(1))?;
     println!("   on_shutdown(swap) returned a {}-byte state blob", stopped.state.len());
-    let mut successor = start("counter", Binding::Native, Grants::permissions([Permission::Storage]), Some(stopped.state))?;
+    let mut successor =
+        start("counter", Binding::Native, Grants::permissions([Permission::Storage]), Some(stopped.state))?;
     println!("   counter[native] <- message -> {}", say(&mut successor, 8, ""));
 
     println!("\n3. a hostile wasm plugin loops forever; the deadline stops it, echo carries on");

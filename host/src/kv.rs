@@ -16,10 +16,13 @@ pub trait KvStore: Send + Sync {
     fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String>;
 }
 
+/// `(namespace, key)`.
+type NamespacedKey = (String, Vec<u8>);
+
 /// An in-memory [`KvStore`]; contents are lost when the process exits.
 #[derive(Default)]
 pub struct MemoryKv {
-    data: RwLock<BTreeMap<(String, Vec<u8>), Vec<u8>>>,
+    data: RwLock<BTreeMap<NamespacedKey, Vec<u8>>>,
 }
 
 impl KvStore for MemoryKv {

@@ -5,9 +5,13 @@ use weft_plugin_api::*;
 
 fn time<F: FnMut()>(name: &str, mut f: F) {
     let n = 200_000;
-    for _ in 0..10_000 { f(); }
+    for _ in 0..10_000 {
+        f();
+    }
     let t = Instant::now();
-    for _ in 0..n { f(); }
+    for _ in 0..n {
+        f();
+    }
     println!("{name:<28} {:>7.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
 }
 
@@ -15,13 +19,24 @@ fn main() {
     let event = Event::Message(Message { id: 1, from: None, port: 7, payload: vec![0xab; 100] });
     let mut call = Vec::new();
     Call::encode_event(&event, &mut call).unwrap();
-    let outcome = Outcome { actions: vec![Action::Reply(Reply { message: 1, payload: vec![0xab; 100] })], ..Default::default() };
+    let outcome =
+        Outcome { actions: vec![Action::Reply(Reply { message: 1, payload: vec![0xab; 100] })], ..Default::default() };
     let out = codec::encode(&outcome).unwrap();
     let mut buf = Vec::with_capacity(256);
-    time("encode event call", || { buf.clear(); Call::encode_event(std::hint::black_box(&event), &mut buf).unwrap(); });
-    time("decode call", || { std::hint::black_box(codec::decode::<Call>(&call).unwrap()); });
-    time("encode outcome", || { buf.clear(); codec::encode_into(std::hint::black_box(&outcome), &mut buf).unwrap(); });
-    time("decode outcome", || { std::hint::black_box(codec::decode::<Outcome>(&out).unwrap()); });
+    time("encode event call", || {
+        buf.clear();
+        Call::encode_event(std::hint::black_box(&event), &mut buf).unwrap();
+    });
+    time("decode call", || {
+        std::hint::black_box(codec::decode::<Call>(&call).unwrap());
+    });
+    time("encode outcome", || {
+        buf.clear();
+        codec::encode_into(std::hint::black_box(&outcome), &mut buf).unwrap();
+    });
+    time("decode outcome", || {
+        std::hint::black_box(codec::decode::<Outcome>(&out).unwrap());
+    });
     println!("call {} bytes, outcome {} bytes", call.len(), out.len());
     extra();
 }
@@ -29,15 +44,29 @@ fn main() {
 #[allow(dead_code)]
 fn extra() {
     #[derive(serde::Serialize, serde::Deserialize)]
-    struct OnlyBytes { #[serde(with = "serde_bytes")] p: Vec<u8> }
+    struct OnlyBytes {
+        #[serde(with = "serde_bytes")]
+        p: Vec<u8>,
+    }
     #[derive(serde::Serialize, serde::Deserialize)]
-    struct OnlyInts { a: u64, b: u16 }
+    struct OnlyInts {
+        a: u64,
+        b: u16,
+    }
     let b = codec::encode(&OnlyBytes { p: vec![1; 100] }).unwrap();
-    time("decode bytes-only struct", || { std::hint::black_box(codec::decode::<OnlyBytes>(&b).unwrap()); });
+    time("decode bytes-only struct", || {
+        std::hint::black_box(codec::decode::<OnlyBytes>(&b).unwrap());
+    });
     let i = codec::encode(&OnlyInts { a: 1, b: 7 }).unwrap();
-    time("decode ints-only struct", || { std::hint::black_box(codec::decode::<OnlyInts>(&i).unwrap()); });
+    time("decode ints-only struct", || {
+        std::hint::black_box(codec::decode::<OnlyInts>(&i).unwrap());
+    });
     let m = codec::encode(&Message { id: 1, from: None, port: 7, payload: vec![0xab; 100] }).unwrap();
-    time("decode Message", || { std::hint::black_box(codec::decode::<Message>(&m).unwrap()); });
+    time("decode Message", || {
+        std::hint::black_box(codec::decode::<Message>(&m).unwrap());
+    });
     let n = codec::encode(&7u32).unwrap();
-    time("decode u32", || { std::hint::black_box(codec::decode::<u32>(&n).unwrap()); });
+    time("decode u32", || {
+        std::hint::black_box(codec::decode::<u32>(&n).unwrap());
+    });
 }

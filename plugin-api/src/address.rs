@@ -101,7 +101,6 @@ impl<'de> Deserialize<'de> for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
 
     #[test]
     fn text_form_round_trips() {

@@ -36,8 +36,8 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let mut scratch = [0u8; 256];
     let mut reader = bytes;
-    let value = ciborium::de::from_reader_with_buffer(&mut reader, &mut scratch)
-        .map_err(|e| CodecError(describe(e)))?;
+    let value =
+        ciborium::de::from_reader_with_buffer(&mut reader, &mut scratch).map_err(|e| CodecError(describe(e)))?;
     if !reader.is_empty() {
         return Err(CodecError(format!("{} trailing bytes after the value", reader.len())));
     }

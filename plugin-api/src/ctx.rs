@@ -19,10 +19,9 @@ pub struct Ctx<'h> {
 fn unexpected(reply: HostReply) -> HostError {
     match reply {
         HostReply::Error(e) => e,
-        other => HostError::new(
-            HostErrorCode::BadRequest,
-            format!("host answered with an unexpected {}", other.kind_name()),
-        ),
+        other => {
+            HostError::new(HostErrorCode::BadRequest, format!("host answered with an unexpected {}", other.kind_name()))
+        }
     }
 }
 

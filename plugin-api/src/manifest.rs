@@ -189,11 +189,7 @@ impl ManifestDef {
             abi,
             ports: self.ports.to_vec(),
             permissions: self.permissions.to_vec(),
-            commands: self
-                .commands
-                .iter()
-                .map(|c| CommandSpec { name: c.name.into(), help: c.help.into() })
-                .collect(),
+            commands: self.commands.iter().map(|c| CommandSpec { name: c.name.into(), help: c.help.into() }).collect(),
         }
     }
 }

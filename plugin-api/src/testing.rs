@@ -33,7 +33,13 @@ pub struct TestHost {
 
 impl Default for TestHost {
     fn default() -> Self {
-        Self { now_ms: 1_700_000_000_000, address: Address([1; 16]), kv: BTreeMap::new(), handler: None, rng: 0x9e37_79b9_7f4a_7c15 }
+        Self {
+            now_ms: 1_700_000_000_000,
+            address: Address([1; 16]),
+            kv: BTreeMap::new(),
+            handler: None,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
     }
 }
 
@@ -88,10 +94,8 @@ impl<P: GuestPlugin> Harness<P> {
         state: Option<Vec<u8>>,
     ) -> Result<(Self, Vec<Action>), Failure> {
         let mut harness = Self { runner: Runner::new(), host };
-        let config = codec::encode(config).map_err(|e| Failure {
-            kind: crate::FailureKind::BadCall,
-            message: e.to_string(),
-        })?;
+        let config =
+            codec::encode(config).map_err(|e| Failure { kind: crate::FailureKind::BadCall, message: e.to_string() })?;
         let actions = harness.call(Call::Init(InitArgs { config, state }))?.actions;
         Ok((harness, actions))
     }
@@ -108,11 +112,12 @@ impl<P: GuestPlugin> Harness<P> {
     }
 
     fn call(&mut self, call: Call) -> Result<Outcome, Failure> {
-        let input = codec::encode(&call).map_err(|e| Failure { kind: crate::FailureKind::BadCall, message: e.to_string() })?;
+        let input =
+            codec::encode(&call).map_err(|e| Failure { kind: crate::FailureKind::BadCall, message: e.to_string() })?;
         let mut out = Vec::new();
         self.runner.handle(&input, &mut self.host, &mut out);
-        let outcome: Outcome = codec::decode(&out)
-            .map_err(|e| Failure { kind: crate::FailureKind::BadCall, message: e.to_string() })?;
+        let outcome: Outcome =
+            codec::decode(&out).map_err(|e| Failure { kind: crate::FailureKind::BadCall, message: e.to_string() })?;
         if let Some(failure) = outcome.failure {
             return Err(failure);
         }

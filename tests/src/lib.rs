@@ -102,9 +102,8 @@ pub fn write_wat(dir: &Path, name: &str, wat: &str) -> PathBuf {
 /// A WAT plugin whose `weft_call` returns the bytes in `output` as its
 /// outcome, with a manifest section holding `manifest_bytes` (or none).
 pub fn wat_plugin_returning(manifest_bytes: Option<&[u8]>, output: &[u8], output_ptr_offset: u64) -> String {
-    let section = manifest_bytes
-        .map(|m| format!("(@custom \"weft.manifest\" \"{}\")", wat_bytes(m)))
-        .unwrap_or_default();
+    let section =
+        manifest_bytes.map(|m| format!("(@custom \"weft.manifest\" \"{}\")", wat_bytes(m))).unwrap_or_default();
     let packed = ((1024 + output_ptr_offset) << 32) | output.len() as u64;
     format!(
         r#"(module

@@ -108,7 +108,8 @@ fn commands_reach_the_plugin() {
         let rt = TestRuntime::new();
         let (mut counter, _) = start(&rt, binding, None);
         message(&mut counter, 1);
-        let dispatch = counter.handle(&Event::Command(Command { id: 4, name: "get".into(), args: String::new() })).unwrap();
+        let dispatch =
+            counter.handle(&Event::Command(Command { id: 4, name: "get".into(), args: String::new() })).unwrap();
         assert_eq!(
             dispatch.actions,
             vec![Action::CommandReply(CommandReply { id: 4, ok: true, body: "{\"total\":1}".into() })]

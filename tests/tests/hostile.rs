@@ -6,11 +6,8 @@ use weft_host::plugin::{Binding, Fault, Grants, Limits, PluginError, PluginInsta
 use weft_plugin_api::*;
 use weft_tests::*;
 
-const LIMITS: Limits = Limits {
-    call_deadline: Duration::from_millis(200),
-    init_deadline: Duration::from_secs(2),
-    memory_bytes: 32 << 20,
-};
+const LIMITS: Limits =
+    Limits { call_deadline: Duration::from_millis(200), init_deadline: Duration::from_secs(2), memory_bytes: 32 << 20 };
 
 fn start(rt: &TestRuntime, path: &std::path::Path) -> PluginInstance {
     let loaded = rt.runtime.load(path, &Grants::all(), LIMITS).unwrap();
@@ -89,7 +86,8 @@ fn unknown_actions_are_refused_with_an_error_event_and_never_loop() {
         // 200 refused and reported; 201 (sent while handling the report) refused, not re-reported.
         let tags: Vec<u32> = dispatch.refused.iter().map(|r| r.action).collect();
         assert_eq!(tags, vec![200, 201], "{binding}");
-        let listed = hostile.handle(&Event::Command(Command { id: 2, name: "refused".into(), args: String::new() })).unwrap();
+        let listed =
+            hostile.handle(&Event::Command(Command { id: 2, name: "refused".into(), args: String::new() })).unwrap();
         match &listed.actions[..] {
             [Action::CommandReply(reply)] => {
                 assert!(reply.body.contains("200: unknown action tag 200"), "{binding}: {}", reply.body);
@@ -137,7 +135,11 @@ fn actions_outside_the_plugins_kind_or_permissions_are_refused() {
         ],
         ..Outcome::default()
     };
-    let path = write_wat(rt.dir.path(), "sender", &wat_plugin_returning(Some(&manifest), &codec::encode(&outcome).unwrap(), 0));
+    let path = write_wat(
+        rt.dir.path(),
+        "sender",
+        &wat_plugin_returning(Some(&manifest), &codec::encode(&outcome).unwrap(), 0),
+    );
     let loaded = rt.runtime.load(&path, &Grants::all(), LIMITS).unwrap();
     let mut sender = loaded.instantiate(&rt.services).unwrap();
     let dispatch = sender.init(&InitArgs::default()).unwrap();

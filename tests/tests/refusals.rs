@@ -1,7 +1,7 @@
 //! Plugins the host must refuse, each with an error naming the file and what
 //! is wrong.
 
-use weft_host::plugin::{Binding, Grants, LoadError, Limits};
+use weft_host::plugin::{Binding, Grants, Limits, LoadError};
 use weft_plugin_api::{Permission, codec};
 use weft_tests::*;
 
@@ -114,10 +114,7 @@ fn modules_that_do_not_fit_the_abi_are_refused() {
     let (e, text) = load_err(&rt, &path, &Grants::all());
     assert!(matches!(e, LoadError::Incompatible { .. }) && text.contains("fd_write"), "{text}");
 
-    let wat = format!(
-        r#"(module (@custom "weft.manifest" "{}") (memory (export "memory") 1))"#,
-        wat_bytes(&manifest)
-    );
+    let wat = format!(r#"(module (@custom "weft.manifest" "{}") (memory (export "memory") 1))"#, wat_bytes(&manifest));
     let path = write_wat(rt.dir.path(), "no-exports", &wat);
     let (_, text) = load_err(&rt, &path, &Grants::all());
     assert!(text.contains("missing export `weft_alloc`"), "{text}");

@@ -42,7 +42,14 @@ fn main() -> Result<()> {
         }
         Some("demo") => {
             plugins::build_all(&root)?;
-            run(cargo().current_dir(&root).args(["run", "--release", "-p", "weft-host", "--example", "foundation_demo"]))
+            run(cargo().current_dir(&root).args([
+                "run",
+                "--release",
+                "-p",
+                "weft-host",
+                "--example",
+                "foundation_demo",
+            ]))
         }
         Some("bench") => {
             plugins::build_all(&root)?;

@@ -13,10 +13,8 @@ const PROFILE: &str = "plugin";
 const PLUGIN_DIRS: &[&str] = &["plugins", "transports", "tests/plugins"];
 
 /// Extra builds: (plugin directory name, feature, output name).
-const VARIANTS: &[(&str, &str, &str)] = &[
-    ("hostile", "abi-next-major", "hostile-abi-next-major"),
-    ("hostile", "abi-next-minor", "hostile-abi-next-minor"),
-];
+const VARIANTS: &[(&str, &str, &str)] =
+    &[("hostile", "abi-next-major", "hostile-abi-next-major"), ("hostile", "abi-next-minor", "hostile-abi-next-minor")];
 
 struct PluginCrate {
     dir_name: String,
@@ -75,7 +73,10 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
     crate::run(crate::cargo().current_dir(root).args(["build", "--profile", PROFILE]).args(&packages))?;
     crate::run(wasm.cargo_build(root).args(["--profile", PROFILE]).args(&packages))?;
     for c in &crates {
-        copy(&native_lib_dir.join(format!("lib{}.{ext}", c.lib_stem())), &native_out.join(format!("{}.{ext}", c.dir_name)))?;
+        copy(
+            &native_lib_dir.join(format!("lib{}.{ext}", c.lib_stem())),
+            &native_out.join(format!("{}.{ext}", c.dir_name)),
+        )?;
         copy(&wasm_lib_dir.join(format!("{}.wasm", c.lib_stem())), &wasm_out.join(format!("{}.wasm", c.dir_name)))?;
     }
 
@@ -83,7 +84,10 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
         let Some(c) = crates.iter().find(|c| c.dir_name == *dir_name) else { continue };
         let args = ["--profile", PROFILE, "-p", c.package.as_str(), "--features", feature];
         crate::run(crate::cargo().current_dir(root).arg("build").args(args))?;
-        copy(&native_lib_dir.join(format!("lib{}.{ext}", c.lib_stem())), &native_out.join(format!("{out_name}.{ext}")))?;
+        copy(
+            &native_lib_dir.join(format!("lib{}.{ext}", c.lib_stem())),
+            &native_out.join(format!("{out_name}.{ext}")),
+        )?;
         crate::run(wasm.cargo_build(root).args(args))?;
         copy(&wasm_lib_dir.join(format!("{}.wasm", c.lib_stem())), &wasm_out.join(format!("{out_name}.wasm")))?;
     }

@@ -57,7 +57,9 @@ impl WasmToolchain {
     pub fn describe(&self) -> &'static str {
         match self {
             WasmToolchain::Rustup => "rustup target wasm32-unknown-unknown",
-            WasmToolchain::DebianBuildStd => "Debian rustc-web + rust-web-src + lld with -Zbuild-std (RUSTC_BOOTSTRAP=1)",
+            WasmToolchain::DebianBuildStd => {
+                "Debian rustc-web + rust-web-src + lld with -Zbuild-std (RUSTC_BOOTSTRAP=1)"
+            }
         }
     }
 }

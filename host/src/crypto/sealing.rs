@@ -36,7 +36,8 @@ pub fn seal(recipient: &PublicKey, plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
     out.extend_from_slice(ephemeral.as_bytes());
     // Encryption with a valid key cannot fail for in-memory buffers.
-    let ciphertext = cipher.encrypt(Nonce::from_slice(&[0; 12]), Payload { msg: plaintext, aad: &[] }).unwrap_or_default();
+    let ciphertext =
+        cipher.encrypt(Nonce::from_slice(&[0; 12]), Payload { msg: plaintext, aad: &[] }).unwrap_or_default();
     out.extend_from_slice(&ciphertext);
     out
 }

@@ -22,7 +22,9 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The file extension names no binding.
-    #[error("{path}: unknown plugin file type (expected .wasm for a WebAssembly plugin or .so/.dylib/.dll for a native one)")]
+    #[error(
+        "{path}: unknown plugin file type (expected .wasm for a WebAssembly plugin or .so/.dylib/.dll for a native one)"
+    )]
     UnknownFileType {
         /// Plugin file.
         path: PathBuf,
@@ -44,7 +46,9 @@ pub enum LoadError {
         detail: String,
     },
     /// The plugin was built against an ABI this host cannot serve.
-    #[error("{path}: plugin `{plugin}` was built for ServiceRouter ABI {plugin_abi}, but this host implements ABI {host_abi}: {reason}")]
+    #[error(
+        "{path}: plugin `{plugin}` was built for ServiceRouter ABI {plugin_abi}, but this host implements ABI {host_abi}: {reason}"
+    )]
     AbiMismatch {
         /// Plugin file.
         path: PathBuf,

@@ -56,9 +56,11 @@ impl ActionGate {
             }
             Action::Reply(_) => self.kind_is(Service, action),
             Action::Store(_) => self.need(Permission::Storage),
-            Action::SetTimer(_) | Action::CancelTimer(_) | Action::Log(_) | Action::Metric(_) | Action::CommandReply(_) => {
-                Ok(())
-            }
+            Action::SetTimer(_)
+            | Action::CancelTimer(_)
+            | Action::Log(_)
+            | Action::Metric(_)
+            | Action::CommandReply(_) => Ok(()),
             Action::SerialWrite(_) => {
                 self.kind_is(Driver, action)?;
                 self.need(Permission::Serial)

@@ -91,7 +91,9 @@ impl InstanceHostCalls {
         let services = &self.services;
         match call {
             HostCall::OwnAddress(_) => HostReply::Address(services.identity.address()),
-            HostCall::PublicKey(_) => HostReply::PublicKey(ByteBuf::from(services.identity.public_key().to_bytes().to_vec())),
+            HostCall::PublicKey(_) => {
+                HostReply::PublicKey(ByteBuf::from(services.identity.public_key().to_bytes().to_vec()))
+            }
             HostCall::Sign(req) => {
                 if !self.permissions.contains(&Permission::Sign) {
                     return denied(Permission::Sign);
@@ -143,7 +145,9 @@ impl InstanceHostCalls {
     pub fn answer_encoded(&self, request: &[u8], out: &mut Vec<u8>) {
         let reply = match weft_plugin_api::codec::decode::<HostCall>(request) {
             Ok(call) => self.answer(&call),
-            Err(e) => HostReply::Error(HostError::new(HostErrorCode::BadRequest, format!("undecodable host call: {e}"))),
+            Err(e) => {
+                HostReply::Error(HostError::new(HostErrorCode::BadRequest, format!("undecodable host call: {e}")))
+            }
         };
         out.clear();
         if weft_plugin_api::codec::encode_into(&reply, out).is_err() {

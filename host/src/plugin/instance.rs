@@ -29,7 +29,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { call_deadline: Duration::from_millis(100), init_deadline: Duration::from_secs(2), memory_bytes: 64 << 20 }
+        Self {
+            call_deadline: Duration::from_millis(100),
+            init_deadline: Duration::from_secs(2),
+            memory_bytes: 64 << 20,
+        }
     }
 }
 

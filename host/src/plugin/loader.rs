@@ -90,8 +90,12 @@ pub fn decode_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError>
             plugin_abi: head.abi,
             host_abi: ABI_VERSION,
             reason: match mismatch {
-                AbiMismatch::Major => "the major versions differ; rebuild the plugin against this host's weft-plugin-api",
-                AbiMismatch::NewerMinor => "the plugin needs a newer host; upgrade weft or rebuild the plugin against this host's weft-plugin-api",
+                AbiMismatch::Major => {
+                    "the major versions differ; rebuild the plugin against this host's weft-plugin-api"
+                }
+                AbiMismatch::NewerMinor => {
+                    "the plugin needs a newer host; upgrade weft or rebuild the plugin against this host's weft-plugin-api"
+                }
             },
         });
     }
@@ -99,7 +103,11 @@ pub fn decode_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError>
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), action: "cannot read plugin file", source })
+    std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        action: "cannot read plugin file",
+        source,
+    })
 }
 
 fn info(path: &Path, binding: Binding, manifest: Manifest, bytes: &[u8]) -> PluginInfo {
@@ -123,7 +131,8 @@ fn wasm_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
 impl PluginRuntime {
     /// Creates the runtime (starts the wasm engine and its epoch thread).
     pub fn new(options: RuntimeOptions) -> Result<Self, String> {
-        let wasm = WasmRuntime::new(options.module_cache.as_deref()).map_err(|e| format!("cannot start wasm engine: {e:#}"))?;
+        let wasm = WasmRuntime::new(options.module_cache.as_deref())
+            .map_err(|e| format!("cannot start wasm engine: {e:#}"))?;
         Ok(Self { wasm, native_copies: options.native_copies })
     }
 
@@ -143,7 +152,8 @@ impl PluginRuntime {
             Binding::Native => {
                 let lib = NativeLibrary::load(path, &self.native_copies)
                     .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                let raw = lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                let raw =
+                    lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
                 decode_manifest(path, &raw)?
             }
         };
@@ -167,7 +177,8 @@ impl PluginRuntime {
             Binding::Native => {
                 let lib = NativeLibrary::load(path, &self.native_copies)
                     .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                let raw = lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+                let raw =
+                    lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
                 let manifest = decode_manifest(path, &raw)?;
                 grants.check(path, &manifest)?;
                 (manifest, Code::Native(lib))
@@ -183,6 +194,11 @@ impl LoadedPlugin {
         &self.info
     }
 
+    /// For wasm: whether the compiled code came from the on-disk module cache.
+    pub fn from_module_cache(&self) -> bool {
+        matches!(&self.code, Code::Wasm(m) if m.cache == super::wasm::CacheOutcome::Hit)
+    }
+
     /// Limits every instance of this plugin gets.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -192,14 +208,18 @@ impl LoadedPlugin {
     /// [`PluginInstance::init`] next.
     pub fn instantiate(&self, services: &Arc<HostServices>) -> Result<PluginInstance, LoadError> {
         let manifest = &self.info.manifest;
-        let host = InstanceHostCalls::new(services.clone(), &manifest.name, manifest.permissions.iter().copied().collect());
+        let host =
+            InstanceHostCalls::new(services.clone(), &manifest.name, manifest.permissions.iter().copied().collect());
         let binding: Box<dyn BindingInstance> = match &self.code {
-            Code::Wasm(module) => Box::new(module.instantiate(host, self.limits).map_err(|detail| {
-                LoadError::Instantiate { path: self.info.path.clone(), detail }
-            })?),
-            Code::Native(lib) => Box::new(lib.instantiate(host, self.limits).map_err(|detail| {
-                LoadError::Instantiate { path: self.info.path.clone(), detail }
-            })?),
+            Code::Wasm(module) => Box::new(
+                module
+                    .instantiate(host, self.limits)
+                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
+            ),
+            Code::Native(lib) => Box::new(
+                lib.instantiate(host, self.limits)
+                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
+            ),
         };
         Ok(PluginInstance::new(self.info.clone(), binding, self.limits))
     }

@@ -128,7 +128,8 @@ mod tests {
 
     #[test]
     fn counts_flushes_on_timer_and_hands_over() {
-        let (mut c, actions) = ServiceHarness::<Counter>::init(TestHost::default(), &Cfg { flush_interval_ms: 50 }, None).unwrap();
+        let (mut c, actions) =
+            ServiceHarness::<Counter>::init(TestHost::default(), &Cfg { flush_interval_ms: 50 }, None).unwrap();
         assert_eq!(actions, vec![Action::SetTimer(SetTimer { id: FLUSH_TIMER, after_ms: 50 })]);
         for id in 0..3 {
             c.event(message(id)).unwrap();

@@ -44,11 +44,14 @@ impl ModuleCache {
     /// Loads the compiled form of `wasm`, compiling (and storing) it on a miss.
     pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Module, CacheOutcome)> {
         let path = self.dir.join(format!("{}.cwasm", hex(&Sha256::digest(wasm))));
-        if path.exists() {
+        // Read into memory rather than `deserialize_file`: a memory-mapped
+        // artifact that someone truncates or rewrites in place would crash the
+        // node with SIGBUS.
+        if let Ok(artifact) = std::fs::read(&path) {
             // SAFETY: artifacts in this directory were written by `store` below
             // for this exact engine configuration (the directory name encodes
             // it); wasmtime still validates the header and refuses mismatches.
-            if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            if let Ok(module) = unsafe { Module::deserialize(engine, &artifact) } {
                 return Ok((module, CacheOutcome::Hit));
             }
         }

@@ -21,15 +21,19 @@ fn memory(caller: &mut Caller<'_, StoreData>) -> wasmtime::Result<Memory> {
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreData>> {
     let mut linker = Linker::new(engine);
     linker.func_wrap(MODULE, "now_ms", |caller: Caller<'_, StoreData>| -> u64 { caller.data().host.now_ms() })?;
-    linker.func_wrap(MODULE, "random", |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32| -> wasmtime::Result<()> {
-        let mem = memory(&mut caller)?;
-        let (data, store) = mem.data_and_store_mut(&mut caller);
-        let dst = data
-            .get_mut(ptr as usize..ptr as usize + len as usize)
-            .ok_or_else(|| wasmtime::Error::msg("random: buffer outside linear memory"))?;
-        store.host.fill_random(dst);
-        Ok(())
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "random",
+        |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let dst = data
+                .get_mut(ptr as usize..ptr as usize + len as usize)
+                .ok_or_else(|| wasmtime::Error::msg("random: buffer outside linear memory"))?;
+            store.host.fill_random(dst);
+            Ok(())
+        },
+    )?;
     linker.func_wrap(
         MODULE,
         "host_call",

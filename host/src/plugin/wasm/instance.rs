@@ -49,7 +49,8 @@ impl WasmInstance {
         host: InstanceHostCalls,
         limits: Limits,
     ) -> Result<Self, String> {
-        let data = StoreData { host, pending_reply: Vec::new(), memory_cap: limits.memory_bytes, memory_refused: false };
+        let data =
+            StoreData { host, pending_reply: Vec::new(), memory_cap: limits.memory_bytes, memory_refused: false };
         let mut store = Store::new(engine, data);
         store.limiter(|d| d as &mut dyn ResourceLimiter);
         store.set_epoch_deadline(ticks(limits.init_deadline));

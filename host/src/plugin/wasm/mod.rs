@@ -11,7 +11,7 @@ mod instance;
 pub mod manifest_section;
 mod runtime;
 
-pub use cache::ModuleCache;
+pub use cache::{CacheOutcome, ModuleCache};
 pub use runtime::{WasmModule, WasmRuntime};
 
 /// Lowercase hex of a digest.

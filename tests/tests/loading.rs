@@ -1,0 +1,54 @@
+//! Loading mechanics: the compiled-module cache and native unique copies.
+
+use weft_host::plugin::{Binding, Grants, Limits, PluginRuntime, RuntimeOptions};
+use weft_plugin_api::{Action, Event, InitArgs, Message};
+use weft_tests::plugin;
+
+#[test]
+fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = plugin("echo", Binding::Wasm);
+    let first = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
+    assert!(!first.load(&echo, &Grants::default(), Limits::default()).unwrap().from_module_cache());
+    let cache_dir = first.wasm().cache().unwrap().dir().to_path_buf();
+    let artifacts: Vec<_> = std::fs::read_dir(&cache_dir).unwrap().collect();
+    assert_eq!(artifacts.len(), 1, "one artifact in {}", cache_dir.display());
+    assert!(cache_dir.file_name().unwrap().to_str().unwrap().starts_with("wasmtime-48."), "{}", cache_dir.display());
+
+    let second = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
+    let loaded = second.load(&echo, &Grants::default(), Limits::default()).unwrap();
+    assert!(loaded.from_module_cache());
+
+    // A corrupted artifact is not trusted: the module is recompiled and works.
+    let artifact = artifacts[0].as_ref().unwrap().path();
+    std::fs::write(&artifact, b"garbage").unwrap();
+    let third = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
+    let loaded = third.load(&echo, &Grants::default(), Limits::default()).unwrap();
+    assert!(!loaded.from_module_cache());
+    let services = weft_tests::TestRuntime::new().services;
+    let mut instance = loaded.instantiate(&services).unwrap();
+    instance.init(&InitArgs::default()).unwrap();
+    let reply =
+        instance.handle(&Event::Message(Message { id: 3, from: None, port: 7, payload: b"ok".to_vec() })).unwrap();
+    assert!(matches!(&reply.actions[..], [Action::Reply(r)] if r.payload == b"ok"));
+}
+
+#[test]
+fn a_native_library_rebuilt_at_the_same_path_loads_as_new_code() {
+    let rt = weft_tests::TestRuntime::new();
+    let path = rt.dir.path().join(format!("plugin.{}", std::env::consts::DLL_EXTENSION));
+    std::fs::copy(plugin("echo", Binding::Native), &path).unwrap();
+    let first = rt.runtime.load(&path, &Grants::all(), Limits::default()).unwrap();
+    assert_eq!(first.info().manifest.name, "echo");
+    // "Rebuild": new code at the same path. dlopen of the same path would
+    // return the old mapping; the unique copy makes it load the new one.
+    std::fs::copy(plugin("counter", Binding::Native), &path).unwrap();
+    let second = rt.runtime.load(&path, &Grants::all(), Limits::default()).unwrap();
+    assert_eq!(second.info().manifest.name, "counter");
+    // The old library stays mapped and usable.
+    let mut echo = first.instantiate(&rt.services).unwrap();
+    echo.init(&InitArgs::default()).unwrap();
+    // Copies are removed once mapped.
+    let leftovers = std::fs::read_dir(rt.dir.path().join("native")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0);
+}
