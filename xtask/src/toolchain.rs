@@ -100,8 +100,13 @@ fn install_debian_packages() -> Result<()> {
 }
 
 /// Finds a wasm toolchain, installing Debian's when allowed.
+/// `WEFT_WASM_TOOLCHAIN=rustup|debian` forces one (to test both paths).
 pub fn find() -> Result<WasmToolchain> {
-    if rustup_has_wasm_target() {
+    let forced = std::env::var("WEFT_WASM_TOOLCHAIN").unwrap_or_default();
+    if forced == "rustup" {
+        return Ok(WasmToolchain::Rustup);
+    }
+    if forced != "debian" && rustup_has_wasm_target() {
         return Ok(WasmToolchain::Rustup);
     }
     if debian_toolchain_present() {
