@@ -65,6 +65,12 @@ fn extra() {
     time("decode Message", || {
         std::hint::black_box(codec::decode::<Message>(&m).unwrap());
     });
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Tuple(u64, Option<[u8; 0]>, u16, #[serde(with = "serde_bytes")] Vec<u8>);
+    let t = codec::encode(&Tuple(1, None, 7, vec![0xab; 100])).unwrap();
+    time("decode Message as array", || {
+        std::hint::black_box(codec::decode::<Tuple>(&t).unwrap());
+    });
     let n = codec::encode(&7u32).unwrap();
     time("decode u32", || {
         std::hint::black_box(codec::decode::<u32>(&n).unwrap());
