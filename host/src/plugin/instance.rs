@@ -121,8 +121,8 @@ impl PluginInstance {
     /// Starts the instance with its config and optional handed-over state.
     pub fn init(&mut self, args: &InitArgs) -> Result<Dispatch, PluginError> {
         self.input.clear();
-        // Encoding our own types into a Vec cannot fail.
-        let _ = codec::encode_into(&InitCall(args), &mut self.input);
+        // Encoding our own types into a Vec cannot fail. Init is rare: a clone is fine.
+        let _ = codec::encode_into(&Call::Init(args.clone()), &mut self.input);
         let outcome = self.round_trip(self.limits.init_deadline)?;
         self.lifecycle = Lifecycle::Running;
         Ok(self.accept(outcome.actions, false))
@@ -219,18 +219,5 @@ impl PluginInstance {
                 }
             }
         }
-    }
-}
-
-/// Encodes `Call::Init` from a borrowed [`InitArgs`] (same bytes as the enum).
-struct InitCall<'a>(&'a InitArgs);
-
-impl serde::Serialize for InitCall<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut t = serializer.serialize_tuple(2)?;
-        t.serialize_element(&1u32)?;
-        t.serialize_element(self.0)?;
-        t.end()
     }
 }

@@ -141,6 +141,14 @@ impl PluginRuntime {
         &self.wasm
     }
 
+    /// Loads a native library (from a unique copy) and decodes its manifest.
+    fn load_native(&self, path: &Path) -> Result<(NativeLibrary, Manifest), LoadError> {
+        let lib = NativeLibrary::load(path, &self.native_copies)
+            .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+        let manifest = decode_manifest(path, &lib.manifest_bytes())?;
+        Ok((lib, manifest))
+    }
+
     /// Reads a plugin's manifest and file facts. Wasm code is neither compiled
     /// nor run; a native library is loaded (it is trusted code by definition).
     /// The ABI version is checked, grants are not.
@@ -149,13 +157,7 @@ impl PluginRuntime {
         let bytes = read(path)?;
         let manifest = match binding {
             Binding::Wasm => wasm_manifest(path, &bytes)?,
-            Binding::Native => {
-                let lib = NativeLibrary::load(path, &self.native_copies)
-                    .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                let raw =
-                    lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                decode_manifest(path, &raw)?
-            }
+            Binding::Native => self.load_native(path)?.1,
         };
         Ok(info(path, binding, manifest, &bytes))
     }
@@ -175,11 +177,7 @@ impl PluginRuntime {
                 (manifest, Code::Wasm(module))
             }
             Binding::Native => {
-                let lib = NativeLibrary::load(path, &self.native_copies)
-                    .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                let raw =
-                    lib.manifest_bytes().map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
-                let manifest = decode_manifest(path, &raw)?;
+                let (lib, manifest) = self.load_native(path)?;
                 grants.check(path, &manifest)?;
                 (manifest, Code::Native(lib))
             }
@@ -216,10 +214,7 @@ impl LoadedPlugin {
                     .instantiate(host, self.limits)
                     .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
             ),
-            Code::Native(lib) => Box::new(
-                lib.instantiate(host, self.limits)
-                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
-            ),
+            Code::Native(lib) => Box::new(lib.instantiate(host)),
         };
         Ok(PluginInstance::new(self.info.clone(), binding, self.limits))
     }

@@ -3,7 +3,6 @@
 use crate::plugin::binding::BindingInstance;
 use crate::plugin::error::Fault;
 use crate::plugin::host_services::InstanceHostCalls;
-use crate::plugin::instance::Limits;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RSlice, RSliceMut, RVec};
 use std::time::{Duration, Instant};
@@ -38,11 +37,7 @@ pub struct NativeBindingInstance {
 }
 
 impl NativeBindingInstance {
-    pub(super) fn new(
-        instantiate: extern "C" fn(NativeHostBox) -> NativeInstanceBox,
-        host: InstanceHostCalls,
-        _limits: Limits,
-    ) -> Self {
+    pub(super) fn new(instantiate: extern "C" fn(NativeHostBox) -> NativeInstanceBox, host: InstanceHostCalls) -> Self {
         let vtable = NativeHostApi_TO::from_value(HostVtable { host, reply: Vec::new() }, TD_Opaque);
         Self { inner: instantiate(vtable), overruns: 0 }
     }

@@ -2,7 +2,6 @@
 
 use super::instance::NativeBindingInstance;
 use crate::plugin::host_services::InstanceHostCalls;
-use crate::plugin::instance::Limits;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,14 +40,14 @@ impl NativeLibrary {
     }
 
     /// The manifest bytes the library exports.
-    pub fn manifest_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn manifest_bytes(&self) -> Vec<u8> {
         // Both fields are in the root module's prefix, so they always exist.
-        Ok((self.root.manifest())().as_slice().to_vec())
+        (self.root.manifest())().as_slice().to_vec()
     }
 
     /// Creates an instance bound to `host`.
-    pub fn instantiate(&self, host: InstanceHostCalls, limits: Limits) -> Result<NativeBindingInstance, String> {
-        Ok(NativeBindingInstance::new(self.root.instantiate(), host, limits))
+    pub fn instantiate(&self, host: InstanceHostCalls) -> NativeBindingInstance {
+        NativeBindingInstance::new(self.root.instantiate(), host)
     }
 }
 
