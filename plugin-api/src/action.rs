@@ -23,6 +23,11 @@ pub struct Send {
     /// Seal the payload to the destination's key so relays cannot read it.
     #[serde(default)]
     pub sealed: bool,
+    /// The plugin's own number for this message (0 when it expects no
+    /// answer). A [`crate::Action::Reply`] to it arrives as a message whose
+    /// `reply_to` is `Some(tag)`.
+    #[serde(default)]
+    pub tag: u64,
 }
 
 /// Flood a payload to a service port on every node within `hops`.

@@ -1,7 +1,9 @@
 //! Node addresses as seen by plugins.
 //!
-//! Owns: [`Address`], its stable text form and its CBOR encoding (a 16-byte
-//! byte string). How an address is derived from a key is the host's business.
+//! Owns: [`Address`], its stable text form and its serde encoding: a 16-byte
+//! byte string in binary formats (CBOR), the text form in human-readable ones
+//! (JSON command arguments, TOML config). How an address is derived from a key
+//! is the host's business.
 
 use core::fmt;
 use core::str::FromStr;
@@ -77,7 +79,11 @@ fn hex_digit(c: u8) -> Option<u8> {
 
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
     }
 }
 
@@ -87,14 +93,21 @@ impl<'de> Deserialize<'de> for Address {
         impl<'de> Visitor<'de> for AddressVisitor {
             type Value = Address;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a 16-byte address")
+                f.write_str("a 16-byte address or 32 hexadecimal digits")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Address, E> {
+                v.parse().map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Address, E> {
                 let bytes: [u8; 16] = v.try_into().map_err(|_| E::invalid_length(v.len(), &self))?;
                 Ok(Address(bytes))
             }
         }
-        deserializer.deserialize_bytes(AddressVisitor)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(AddressVisitor)
+        } else {
+            deserializer.deserialize_bytes(AddressVisitor)
+        }
     }
 }
 

@@ -45,12 +45,18 @@ impl<'h> Ctx<'h> {
 
     /// Sends `payload` to `port` on node `to` (permission `send`).
     pub fn send(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>) {
-        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false }));
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag: 0 }));
+    }
+
+    /// Like [`Ctx::send`], expecting an answer: the reply arrives as a
+    /// [`Message`] with `reply_to == Some(tag)` (permission `send`).
+    pub fn request(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>, tag: u64) {
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag }));
     }
 
     /// Like [`Ctx::send`], sealed so only `to` can read it (permissions `send`, `seal`).
     pub fn send_sealed(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>) {
-        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: true }));
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: true, tag: 0 }));
     }
 
     /// Floods `payload` to `port` on every node within `hops` (permission `flood`).

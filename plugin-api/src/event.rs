@@ -21,6 +21,11 @@ pub struct Message {
     /// The application payload, opaque to the host.
     #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
+    /// When this message answers one the plugin sent: the `tag` it gave that
+    /// [`crate::Action::Send`]. `None` for a fresh message (which is what a
+    /// service should answer; answering replies makes two services ping-pong).
+    #[serde(default)]
+    pub reply_to: Option<u64>,
 }
 
 /// A timer the plugin set with [`crate::Action::SetTimer`] has fired.
@@ -48,6 +53,15 @@ pub struct Command {
     pub args: String,
 }
 
+impl Command {
+    /// Parses the JSON arguments into `T` (no arguments parse as JSON `null`,
+    /// so `Option<_>` and `()` accept them). The error is meant for the operator.
+    pub fn args_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        let text = if self.args.trim().is_empty() { "null" } else { self.args.as_str() };
+        serde_json::from_str(text).map_err(|e| format!("bad arguments for `{}`: {e}", self.name))
+    }
+}
+
 /// The host refused an action the plugin returned (unknown to this host,
 /// not permitted, or malformed). The other actions of the same batch ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +72,21 @@ pub struct ActionRefused {
     pub index: u32,
     /// Human-readable reason.
     pub reason: String,
+    /// For a refused [`crate::Action::Send`], the `tag` the plugin gave it
+    /// (0 otherwise), so a plugin can tell which request failed.
+    #[serde(default)]
+    pub tag: u64,
+}
+
+impl ActionRefused {
+    /// A refusal of `action` at position `index` in its batch.
+    pub fn of(action: &crate::Action, index: u32, reason: impl Into<String>) -> Self {
+        let tag = match action {
+            crate::Action::Send(send) => send.tag,
+            _ => 0,
+        };
+        Self { action: action.tag(), index, reason: reason.into(), tag }
+    }
 }
 
 /// Bytes read from the serial port the driver's link owns.

@@ -215,7 +215,7 @@ impl PluginInstance {
             match self.gate.check(&action) {
                 Ok(()) => dispatch.actions.push(action),
                 Err(reason) => {
-                    dispatch.refused.push(ActionRefused { action: action.tag(), index: index as u32, reason })
+                    dispatch.refused.push(ActionRefused::of(&action, index as u32, reason))
                 }
             }
         }
