@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod crypto;
 pub mod kv;
+pub mod link;
 pub mod plugin;

@@ -31,6 +31,11 @@ impl NodeIdentity {
         Self { signing, address }
     }
 
+    /// The 32-byte secret seed (for the key file and the TLS certificate only).
+    pub(crate) fn secret_seed(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
     /// The node's address.
     pub fn address(&self) -> Address {
         self.address
@@ -55,6 +60,13 @@ impl NodeIdentity {
     /// The X25519 public key matching [`NodeIdentity::x25519_secret`].
     pub fn x25519_public(&self) -> x25519_dalek::PublicKey {
         x25519_dalek::PublicKey::from(self.signing.verifying_key().to_montgomery().to_bytes())
+    }
+}
+
+impl std::fmt::Debug for NodeIdentity {
+    /// Shows the address only: the secret never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeIdentity({})", self.address)
     }
 }
 

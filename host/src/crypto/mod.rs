@@ -6,6 +6,7 @@
 //! signatures and sealed boxes through host calls.
 
 mod identity;
+pub mod key_file;
 mod sealing;
 
 pub use identity::{NodeIdentity, address_of, verify};

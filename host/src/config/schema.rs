@@ -1,0 +1,144 @@
+//! The TOML schema, exactly as operators write it. Every table refuses
+//! unknown keys, so a typo is an error instead of a silently ignored setting.
+//! Defaults live here, next to the fields they belong to.
+
+use serde::Deserialize;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use weft_plugin_api::{Address, Permission};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[node]`: who this node is and where it keeps its files.
+    pub node: NodeSection,
+    /// `[quic]`: the IP link.
+    #[serde(default)]
+    pub quic: QuicSection,
+    /// `[[peers]]`: neighbours to dial.
+    #[serde(default)]
+    pub peers: Vec<PeerEntry>,
+    /// `[discovery]`: finding neighbours on the LAN.
+    #[serde(default)]
+    pub discovery: DiscoverySection,
+    /// `[admin]`: the local control socket.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// `[metrics]`: the Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+    /// `[[plugins]]`: what the node loads.
+    #[serde(default)]
+    pub plugins: Vec<PluginEntry>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// A name for logs and `weft ctl status`.
+    pub name: String,
+    /// The key file written by `weft keygen` (relative to the config file).
+    pub identity: PathBuf,
+    /// Where the node keeps its store and caches (relative to the config file).
+    pub data_dir: PathBuf,
+}
+
+/// `[quic]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuicSection {
+    /// UDP address to listen on.
+    pub listen: SocketAddr,
+    /// Keepalive interval; also how fast a restarted peer is noticed.
+    pub keepalive_ms: u64,
+    /// A link with no traffic for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Largest frame accepted or sent on a link.
+    pub max_frame_bytes: u32,
+    /// First reconnect delay.
+    pub reconnect_min_ms: u64,
+    /// Reconnect delay cap.
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for QuicSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 4433)),
+            keepalive_ms: 2_000,
+            idle_timeout_ms: 10_000,
+            max_frame_bytes: 64 * 1024,
+            reconnect_min_ms: 250,
+            reconnect_max_ms: 30_000,
+        }
+    }
+}
+
+/// One `[[peers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// `host:port` of the peer's QUIC listener.
+    pub address: String,
+    /// The node address the peer's key must hash to.
+    pub node: Address,
+}
+
+/// `[discovery]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySection {
+    /// Off unless asked for: beacons make no sense on the public internet.
+    pub enabled: bool,
+    /// IPv4 multicast group and port for beacons.
+    pub group: SocketAddrV4,
+    /// Interface address to send and join on (`0.0.0.0`: the default route's).
+    pub interface: Ipv4Addr,
+    /// How often to send a beacon.
+    pub interval_ms: u64,
+}
+
+impl Default for DiscoverySection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            group: SocketAddrV4::new(Ipv4Addr::new(239, 255, 87, 70), 4434),
+            interface: Ipv4Addr::UNSPECIFIED,
+            interval_ms: 2_000,
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Unix socket for `weft ctl` (default `<data_dir>/admin.sock`).
+    pub socket: Option<PathBuf>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address for the Prometheus `/metrics` endpoint (none: disabled).
+    pub listen: Option<SocketAddr>,
+}
+
+/// One `[[plugins]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    /// `.wasm` (sandboxed) or `.so` (native, trusted) file, relative to the config file.
+    pub file: PathBuf,
+    /// Permissions granted (the plugin's manifest may not ask for more).
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// Service ports it may bind (default: those its manifest declares).
+    pub ports: Option<Vec<u16>>,
+    /// The plugin's own settings, handed to its `init` as CBOR.
+    #[serde(default)]
+    pub config: toml::Table,
+}
