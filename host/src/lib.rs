@@ -7,9 +7,14 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod discovery;
 pub mod kv;
 pub mod link;
+pub mod node;
 pub mod plugin;
+pub mod shutdown;
+pub mod store;

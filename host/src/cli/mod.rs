@@ -4,9 +4,15 @@
 //! exit code. Each subcommand lives in its own file and only calls into the
 //! library; no runtime logic lives here.
 
+mod config_check;
+mod ctl;
+mod keygen;
 mod plugin_inspect;
+mod run;
 
+use crate::admin::protocol::Request;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Weft: a mesh router whose services and radio drivers are plugins.
@@ -19,9 +25,76 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a node key (Ed25519) and print the node's address.
+    Keygen {
+        /// Where to write the key (created with mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing key file (the node's address changes).
+        #[arg(long)]
+        force: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with node configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a node.
+    Run {
+        /// The node's config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Control a running node through its admin socket.
+    Ctl {
+        /// The node's config file (its `admin.socket` is used).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// The admin socket path (instead of --config).
+        #[arg(long, global = true)]
+        socket: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: CtlCommand,
+    },
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file without starting the node.
+    Check {
+        /// The config file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlCommand {
+    /// Address, uptime, links and plugins.
+    Status,
+    /// Neighbours: links, round-trip times, counters, reflexive address, dial errors.
+    Peers,
+    /// Invoke a plugin command, e.g. `call echo ping '{"to": "ADDRESS", "text": "hi"}'`.
+    Call {
+        /// Plugin name.
+        plugin: String,
+        /// Command name (see `weft ctl status`).
+        command: String,
+        /// Arguments as JSON.
+        args: Option<String>,
+        /// How long to wait for the plugin's answer, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +103,7 @@ enum PluginCommand {
     /// (wasm plugins are not run; native plugins are loaded, as trusted code).
     Inspect {
         /// The plugin file (.wasm, or .so/.dylib/.dll).
-        file: std::path::PathBuf,
+        file: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -41,6 +114,26 @@ enum PluginCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Keygen { out, force, json } => keygen::run(&out, force, json),
+        Command::Config(ConfigCommand::Check { file, json }) => config_check::run(&file, json),
+        Command::Run { config } => run::run(&config),
+        Command::Ctl { config, socket, json, command } => {
+            let socket = match ctl::socket_path(socket, config.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("weft: error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let request = match command {
+                CtlCommand::Status => Request::Status,
+                CtlCommand::Peers => Request::Peers,
+                CtlCommand::Call { plugin, command, args, timeout_ms } => {
+                    Request::Call { plugin, command, args: args.unwrap_or_default(), timeout_ms: Some(timeout_ms) }
+                }
+            };
+            return ctl::run(&socket, request, json);
+        }
         Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect::run(&file, json),
     };
     match result {

@@ -25,6 +25,8 @@ pub struct NodeConfig {
     pub identity_file: PathBuf,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Compiled wasm module cache.
+    pub module_cache: PathBuf,
     /// QUIC settings.
     pub quic: QuicSection,
     /// Static neighbours.
@@ -81,7 +83,8 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
 /// paths inside it resolve against `path`'s directory).
 pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
     let file = syntax_and_schema(path, text)?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
     let err = |key: &str, message: String| ConfigError::at(path, key, message);
 
@@ -115,6 +118,7 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         file: path.to_path_buf(),
         name: file.node.name,
         identity_file: resolve(&file.node.identity),
+        module_cache: file.node.module_cache.as_deref().map(resolve).unwrap_or_else(|| data_dir.join("module-cache")),
         data_dir,
         quic: file.quic,
         peers,

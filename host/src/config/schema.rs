@@ -43,6 +43,9 @@ pub struct NodeSection {
     pub identity: PathBuf,
     /// Where the node keeps its store and caches (relative to the config file).
     pub data_dir: PathBuf,
+    /// Compiled wasm module cache (default `<data_dir>/module-cache`); nodes
+    /// on one machine may share one.
+    pub module_cache: Option<PathBuf>,
 }
 
 /// `[quic]`.

@@ -63,6 +63,13 @@ impl DialBook {
         true
     }
 
+    /// Forgets `peer` (its dialer has stopped).
+    pub fn forget(&self, peer: Address) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&peer);
+        }
+    }
+
     fn update(&self, peer: Address, f: impl FnOnce(&mut DialStatus)) {
         if let Ok(mut entries) = self.entries.lock()
             && let Some(status) = entries.get_mut(&peer)
@@ -91,8 +98,10 @@ pub struct DialContext {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// Keeps a link to `peer` at `address` up until the node stops.
-pub async fn dial_loop(ctx: DialContext, peer: Address, address: String) {
+/// Keeps a link to `peer` at `address` up until the node stops. With
+/// `give_up_after`, stops (and forgets the peer) after that many failures in
+/// a row, so a stale or spoofed discovery beacon is not dialed forever.
+pub async fn dial_loop(ctx: DialContext, peer: Address, address: String, give_up_after: Option<u32>) {
     let mut backoff = Backoff::new(ctx.settings.reconnect_min, ctx.settings.reconnect_max);
     let mut connected = ctx.connected.clone();
     let mut shutdown = ctx.shutdown.clone();
@@ -100,7 +109,7 @@ pub async fn dial_loop(ctx: DialContext, peer: Address, address: String) {
         // Wait while the neighbour is connected (whoever dialed).
         tokio::select! {
             result = connected.wait_for(|set| !set.contains(&peer)) => if result.is_err() { return },
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = crate::shutdown::stopped(&mut shutdown) => return,
         }
         if *shutdown.borrow() {
             return;
@@ -119,16 +128,23 @@ pub async fn dial_loop(ctx: DialContext, peer: Address, address: String) {
             }
             Err(error) => {
                 tracing::warn!(peer = %peer, "cannot link to {address}: {error}");
+                let mut failures = 0;
                 ctx.book.update(peer, |s| {
                     s.failures += 1;
+                    failures = s.failures;
                     s.last_error = Some(error);
                 });
+                if give_up_after.is_some_and(|limit| failures >= limit) {
+                    tracing::info!(peer = %peer, "giving up on {address} after {failures} failures");
+                    ctx.book.forget(peer);
+                    return;
+                }
             }
         }
         let delay = backoff.next_delay(&mut rand::thread_rng());
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = crate::shutdown::stopped(&mut shutdown) => return,
         }
     }
 }

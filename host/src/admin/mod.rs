@@ -1,0 +1,9 @@
+//! The admin socket: how operators (and `weft ctl`) steer a running node.
+//!
+//! Owns: the JSON-lines protocol ([`protocol`]), the server ([`server`]) and
+//! the client ([`client`]). It only reads and steers through the node's
+//! handle; it never reaches into plugin memory or link state directly.
+
+pub mod client;
+pub mod protocol;
+pub mod server;

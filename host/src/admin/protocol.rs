@@ -1,0 +1,167 @@
+//! The admin socket protocol: one JSON request per line, one JSON response
+//! per line. Shared by the server in the node and by `weft ctl`.
+
+use crate::link::connection::Direction;
+use crate::link::counters::CounterSnapshot;
+use crate::link::dialer::PeerSource;
+use crate::node::core::CoreCounters;
+use serde::{Deserialize, Serialize};
+use weft_plugin_api::Address;
+
+/// Longest request or response line accepted.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// What `weft ctl` asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Node summary.
+    Status,
+    /// Neighbours, links and dial state.
+    Peers,
+    /// Invoke a plugin command.
+    Call {
+        /// Plugin name.
+        plugin: String,
+        /// Command name.
+        command: String,
+        /// JSON arguments (text; empty for none).
+        #[serde(default)]
+        args: String,
+        /// How long to wait for the plugin's answer.
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The result (for `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// The error (when not `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    /// A successful response carrying `value`.
+    pub fn success(value: &impl Serialize) -> Self {
+        match serde_json::to_value(value) {
+            Ok(v) => Self { ok: true, result: Some(v), error: None },
+            Err(e) => Self::failure(format!("cannot encode the result: {e}")),
+        }
+    }
+
+    /// A failed response.
+    pub fn failure(error: impl Into<String>) -> Self {
+        Self { ok: false, result: None, error: Some(error.into()) }
+    }
+}
+
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Node name.
+    pub name: String,
+    /// Node address.
+    pub address: Address,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// QUIC listen address.
+    pub listen: String,
+    /// Links up.
+    pub links_up: usize,
+    /// Static peers configured.
+    pub peers_configured: usize,
+    /// Loaded plugins.
+    pub plugins: Vec<PluginRow>,
+    /// Message counters.
+    pub counters: CoreCounters,
+}
+
+/// One plugin in `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRow {
+    /// Manifest name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// `wasm` or `native (trusted)`.
+    pub binding: String,
+    /// `running` or `failed: ...`.
+    pub state: String,
+    /// Service ports bound.
+    pub ports: Vec<u16>,
+    /// Commands offered.
+    pub commands: Vec<CommandRow>,
+    /// Events delivered.
+    pub events: u64,
+}
+
+/// A plugin command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRow {
+    /// Name.
+    pub name: String,
+    /// One-line help.
+    pub help: String,
+}
+
+/// One neighbour in `peers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerRow {
+    /// The neighbour's address.
+    pub node: Address,
+    /// `up`, or `down` for a known but unconnected neighbour.
+    pub state: String,
+    /// Static or discovered, when we dial it.
+    pub source: Option<PeerSource>,
+    /// Socket address of the live link.
+    pub remote: Option<String>,
+    /// Who dialed the live link.
+    pub direction: Option<Direction>,
+    /// Seconds the link has been up.
+    pub up_s: Option<u64>,
+    /// Round-trip time in microseconds.
+    pub rtt_us: Option<u64>,
+    /// Our address as this neighbour sees it (reflexive address).
+    pub seen_as: Option<String>,
+    /// Link counters.
+    pub counters: Option<CounterSnapshot>,
+    /// Failed dial attempts since the last success.
+    pub failures: u32,
+    /// The last dial error.
+    pub last_error: Option<String>,
+}
+
+/// The answer to `call`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutcome {
+    /// Whether the plugin reported success.
+    pub ok: bool,
+    /// The plugin's answer text.
+    pub body: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_a_stable_json_form() {
+        let call = Request::Call { plugin: "echo".into(), command: "ping".into(), args: "{}".into(), timeout_ms: None };
+        let text = serde_json::to_string(&call).unwrap();
+        assert_eq!(text, r#"{"op":"call","plugin":"echo","command":"ping","args":"{}","timeout_ms":null}"#);
+        assert_eq!(serde_json::from_str::<Request>(r#"{"op":"call","plugin":"p","command":"c"}"#).unwrap(), Request::Call {
+            plugin: "p".into(),
+            command: "c".into(),
+            args: String::new(),
+            timeout_ms: None
+        });
+        assert!(serde_json::from_str::<Request>(r#"{"op":"reboot"}"#).is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! `weft ctl`: talk to a running node over its admin socket.
+//!
+//! Exit codes: 0 success; 1 the node or plugin answered with an error;
+//! 2 the node could not be reached.
+
+use crate::admin::client;
+use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, Status};
+use crate::config;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Where the node listens.
+pub fn socket_path(socket: Option<PathBuf>, config_file: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(socket) = socket {
+        return Ok(socket);
+    }
+    if let Some(file) = config_file {
+        return config::load(file).map(|c| c.admin_socket).map_err(|e| e.to_string());
+    }
+    if let Some(env) = std::env::var_os("WEFT_ADMIN_SOCKET") {
+        return Ok(PathBuf::from(env));
+    }
+    Err("say which node: --config FILE or --socket PATH (or set WEFT_ADMIN_SOCKET)".into())
+}
+
+/// Sends `request` and prints the answer as text or JSON.
+pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
+    let wait = match &request {
+        Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms + 1_000),
+        Request::Call { .. } => Duration::from_secs(11),
+        _ => Duration::from_secs(5),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(2, &format!("cannot start the async runtime: {e}")),
+    };
+    let response = match runtime.block_on(client::request(socket, &request, wait)) {
+        Ok(r) => r,
+        Err(e) => return fail(2, &e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&response).unwrap_or_default());
+        return if succeeded(&response) { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
+    match render(&request, &response) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &e),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("weft: error: {message}");
+    ExitCode::from(code)
+}
+
+fn succeeded(response: &Response) -> bool {
+    let plugin_ok = response.result.as_ref().and_then(|r| r.get("ok")).and_then(|v| v.as_bool()).unwrap_or(true);
+    response.ok && plugin_ok
+}
+
+fn render(request: &Request, response: &Response) -> Result<String, String> {
+    if !response.ok {
+        return Err(response.error.clone().unwrap_or_else(|| "the node reported an error".into()));
+    }
+    let result = response.result.clone().unwrap_or_default();
+    let parse_error = |e: serde_json::Error| format!("unexpected answer from the node: {e}");
+    match request {
+        Request::Status => Ok(render_status(&serde_json::from_value(result).map_err(parse_error)?)),
+        Request::Peers => Ok(render_peers(&serde_json::from_value::<Vec<PeerRow>>(result).map_err(parse_error)?)),
+        Request::Call { .. } => {
+            let outcome: CallOutcome = serde_json::from_value(result).map_err(parse_error)?;
+            if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }
+        }
+    }
+}
+
+/// Text form of `status`.
+pub fn render_status(s: &Status) -> String {
+    let mut out = format!(
+        "node     {} ({})\nuptime   {}s\nlisten   {}\nlinks    {} up, {} static peers configured\n",
+        s.name, s.address, s.uptime_s, s.listen, s.links_up, s.peers_configured
+    );
+    out.push_str(&format!(
+        "messages {} delivered, {} for unbound ports\nplugins  {}\n",
+        s.counters.delivered,
+        s.counters.no_service,
+        s.plugins.len()
+    ));
+    for p in &s.plugins {
+        let ports: Vec<String> = p.ports.iter().map(u16::to_string).collect();
+        out.push_str(&format!(
+            "  {:<12} {:<8} {:<17} ports {:<8} events {:<8} {}\n",
+            p.name,
+            p.version,
+            p.binding,
+            ports.join(","),
+            p.events,
+            p.state
+        ));
+        for c in &p.commands {
+            out.push_str(&format!("      command {:<10} {}\n", c.name, c.help));
+        }
+    }
+    out
+}
+
+/// Text form of `peers`.
+pub fn render_peers(rows: &[PeerRow]) -> String {
+    if rows.is_empty() {
+        return "no neighbours\n".into();
+    }
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&format!("{}  {}", r.node, r.state));
+        if let Some(remote) = &r.remote {
+            out.push_str(&format!("  {remote}"));
+        }
+        if let Some(direction) = r.direction {
+            out.push_str(&format!("  {}", serde_json::to_value(direction).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()));
+        }
+        if let Some(up) = r.up_s {
+            out.push_str(&format!("  up {up}s"));
+        }
+        if let Some(rtt) = r.rtt_us {
+            out.push_str(&format!("  rtt {:.2} ms", rtt as f64 / 1000.0));
+        }
+        if let Some(seen) = &r.seen_as {
+            out.push_str(&format!("  sees us as {seen}"));
+        }
+        out.push('\n');
+        if let Some(c) = &r.counters {
+            out.push_str(&format!(
+                "    frames in {} out {}  bytes in {} out {}  dropped: oversize {} undecodable {} congested {}\n",
+                c.frames_in, c.frames_out, c.bytes_in, c.bytes_out, c.dropped_oversize, c.dropped_undecodable, c.dropped_congested
+            ));
+        }
+        if let Some(e) = &r.last_error {
+            out.push_str(&format!("    last error ({} failures): {e}\n", r.failures));
+        }
+    }
+    out
+}

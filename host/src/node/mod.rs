@@ -1,0 +1,12 @@
+//! The running node.
+//!
+//! Owns: the sans-IO [`core`] (ports, neighbours, replies, timers, actions
+//! to outputs) and the tokio [`runtime`] that feeds it from links, timers and
+//! the admin socket, calls plugins and executes outputs.
+
+pub mod core;
+pub mod timers;
+pub mod plugin_host;
+pub mod runtime;
+
+pub use runtime::{NodeHandle, RunningNode, StartError, start};

@@ -1,0 +1,467 @@
+//! The tokio runtime of a node: one actor task owns the core, the plugins and
+//! the link table, and everything else talks to it through channels.
+//!
+//! Owns: starting a node from a [`NodeConfig`] (store, plugins, endpoint,
+//! admin socket, dialers, discovery), the actor loop (link events, admin
+//! requests, timers), executing the core's outputs, and a clean stop.
+//! Plugin calls happen on the actor, one at a time, so plugins need no locks.
+
+use super::core::{NodeCore, Output};
+use super::plugin_host::{PluginHost, PluginStartError};
+use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, Status};
+use crate::admin::server as admin_server;
+use crate::config::NodeConfig;
+use crate::crypto::NodeIdentity;
+use crate::discovery;
+use crate::kv::KvStore;
+use crate::link::dialer::{DialBook, DialContext, PeerSource, dial_loop};
+use crate::link::endpoint::{self, LinkSettings};
+use crate::link::table::{LinkTable, Offer};
+use crate::link::{LinkEvent, connection::close_code, listener};
+use crate::plugin::HostServices;
+use crate::store::Store;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
+
+/// How long plugins get for their shutdown hooks when the node stops.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
+/// Default wait for a plugin command's answer.
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Work items one input may cause before the node stops the chain (a plugin
+/// messaging itself forever must not stall the node).
+const MAX_WORK_PER_INPUT: usize = 10_000;
+
+/// The node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Config problem (names file and key).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A plugin could not be loaded or initialised.
+    #[error(transparent)]
+    Plugin(#[from] PluginStartError),
+    /// Two plugins bind the same port.
+    #[error("{0}")]
+    Ports(String),
+    /// The QUIC endpoint could not be created.
+    #[error("{file}: key `quic.listen`: {source}")]
+    Endpoint {
+        /// Config file.
+        file: String,
+        /// Why.
+        source: endpoint::EndpointError,
+    },
+    /// The admin socket could not be opened.
+    #[error(transparent)]
+    Admin(#[from] admin_server::AdminError),
+    /// Discovery could not start.
+    #[error("{file}: key `discovery`: {message}")]
+    Discovery {
+        /// Config file.
+        file: String,
+        /// Why.
+        message: String,
+    },
+}
+
+type Pending = oneshot::Sender<Response>;
+
+/// A cheap, cloneable handle for talking to a running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    requests: mpsc::Sender<(Request, Pending)>,
+}
+
+impl NodeHandle {
+    /// Sends an admin request and waits for the answer (for `call`, up to the
+    /// request's timeout).
+    pub async fn request(&self, request: Request) -> Response {
+        let timeout = match &request {
+            Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms),
+            Request::Call { .. } => DEFAULT_CALL_TIMEOUT,
+            _ => Duration::from_secs(5),
+        };
+        let (tx, rx) = oneshot::channel();
+        if self.requests.send((request, tx)).await.is_err() {
+            return Response::failure("the node is stopping");
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(_)) => Response::failure("the node stopped before answering"),
+            Err(_) => Response::failure(format!("no answer within {} ms", timeout.as_millis())),
+        }
+    }
+}
+
+/// A node that is running; stop it with [`RunningNode::stop`].
+pub struct RunningNode {
+    /// Handle for requests.
+    pub handle: NodeHandle,
+    /// The node's address.
+    pub address: Address,
+    /// The bound QUIC address (useful with port 0).
+    pub listen: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Runs the plugins' shutdown hooks, closes links and waits for the actor.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a node. Everything that can fail for config reasons fails here,
+/// before any link comes up.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
+    let identity = config.read_identity()?;
+    let address = identity.address();
+    let store: Arc<dyn KvStore> = Arc::new(Store::open(&config.data_dir)?);
+    let services = Arc::new(HostServices::new(identity.duplicate(), store.clone()));
+    let plugins = PluginHost::start(&config, &services)?;
+    let mut core = NodeCore::new(address);
+    for (id, ports) in plugins.ports() {
+        core.attach(id, &ports).map_err(|e| {
+            StartError::Ports(format!("{}: plugin `{}`: {e}", config.file.display(), plugins.name(id)))
+        })?;
+    }
+
+    let settings = Arc::new(LinkSettings::from(&config.quic));
+    let endpoint = endpoint::create(&identity, config.quic.listen, &settings)
+        .map_err(|source| StartError::Endpoint { file: config.file.display().to_string(), source })?;
+    let listen = endpoint.local_addr().unwrap_or(config.quic.listen);
+    let admin = admin_server::bind(&config.admin_socket).await?;
+
+    let (link_tx, link_rx) = mpsc::channel(1024);
+    let (request_tx, request_rx) = mpsc::channel(64);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (connected_tx, connected_rx) = watch::channel(HashSet::new());
+    let book = Arc::new(DialBook::default());
+    let dial = DialContext {
+        endpoint: endpoint.clone(),
+        identity: Arc::new(identity),
+        settings: settings.clone(),
+        events: link_tx.clone(),
+        connected: connected_rx,
+        book: book.clone(),
+        shutdown: shutdown_rx.clone(),
+    };
+
+    tokio::spawn(listener::accept_loop(endpoint.clone(), settings.clone(), link_tx.clone()));
+    for peer in &config.peers {
+        if book.register(peer.node, &peer.address, PeerSource::Static) {
+            tokio::spawn(dial_loop(dial.clone(), peer.node, peer.address.clone(), None));
+        }
+    }
+    if config.discovery.enabled {
+        discovery::start(&config.discovery, listen.port(), dial.clone())
+            .map_err(|message| StartError::Discovery { file: config.file.display().to_string(), message })?;
+    }
+    let handle = NodeHandle { requests: request_tx };
+    let admin_task = tokio::spawn(admin_server::serve(admin, handle.clone()));
+    tracing::info!(node = %config.name, %address, %listen, plugins = config.plugins.len(), "node started");
+
+    let actor = Actor {
+        name: config.name.clone(),
+        address,
+        listen,
+        admin_socket: config.admin_socket.clone(),
+        peers_configured: config.peers.len(),
+        started: Instant::now(),
+        core,
+        plugins,
+        kv: store,
+        links: LinkTable::new(address),
+        connected: connected_tx,
+        book,
+        pending: HashMap::new(),
+        next_command: 1,
+    };
+    let task = tokio::spawn(actor.run(link_rx, request_rx, shutdown_rx, endpoint, admin_task));
+    Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task })
+}
+
+struct Actor {
+    name: String,
+    address: Address,
+    listen: SocketAddr,
+    admin_socket: std::path::PathBuf,
+    peers_configured: usize,
+    started: Instant,
+    core: NodeCore,
+    plugins: PluginHost,
+    kv: Arc<dyn KvStore>,
+    links: LinkTable,
+    connected: watch::Sender<HashSet<Address>>,
+    book: Arc<DialBook>,
+    pending: HashMap<u64, Pending>,
+    next_command: u64,
+}
+
+impl Actor {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run(
+        mut self,
+        mut link_events: mpsc::Receiver<LinkEvent>,
+        mut requests: mpsc::Receiver<(Request, Pending)>,
+        mut shutdown: watch::Receiver<bool>,
+        endpoint: quinn::Endpoint,
+        admin_task: tokio::task::JoinHandle<()>,
+    ) {
+        loop {
+            let deadline = self.core.next_deadline().map(|ms| self.started + Duration::from_millis(ms));
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(event) = link_events.recv() => self.on_link_event(event),
+                Some((request, reply)) = requests.recv() => self.on_request(request, reply),
+                _ = timer => {
+                    let outputs = self.core.poll_timers(self.now_ms());
+                    self.execute(outputs, false);
+                }
+                _ = crate::shutdown::stopped(&mut shutdown) => break,
+            }
+        }
+        admin_task.abort();
+        let _ = std::fs::remove_file(&self.admin_socket);
+        for (plugin, actions) in self.plugins.shutdown_all(SHUTDOWN_DEADLINE) {
+            let outputs = self.core.actions(plugin, actions, self.now_ms());
+            self.execute(outputs, true);
+        }
+        // Let final messages leave before the links close.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for link in self.links.iter() {
+            link.close(close_code::SHUTDOWN, "node stopping");
+        }
+        endpoint.close(close_code::SHUTDOWN.into(), b"node stopping");
+        let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+        tracing::info!(node = %self.name, "node stopped");
+    }
+
+    fn publish_connected(&self) {
+        let set: HashSet<Address> = self.links.peers().collect();
+        self.connected.send_replace(set);
+    }
+
+    fn on_link_event(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Up(link) => {
+                let peer = link.peer();
+                let remote = link.info().remote;
+                match self.links.offer(link) {
+                    Offer::Accepted => {
+                        tracing::info!(%peer, %remote, "link up");
+                        self.publish_connected();
+                        let outputs = self.core.peer_up(peer);
+                        self.execute(outputs, false);
+                    }
+                    Offer::Replaced(old) => {
+                        tracing::info!(%peer, %remote, "link replaced by a newer connection");
+                        old.close(close_code::DUPLICATE, "replaced by a newer connection");
+                    }
+                    Offer::Rejected(new) => {
+                        tracing::debug!(%peer, %remote, "duplicate connection closed");
+                        new.close(close_code::DUPLICATE, "a connection already exists");
+                    }
+                }
+            }
+            LinkEvent::Frames { link, peer, frames } => {
+                if self.links.get(&peer).is_none_or(|l| l.id() != link) {
+                    return; // a replaced link's last frames
+                }
+                for frame in frames {
+                    let outputs = self.core.frame_received(peer, frame);
+                    self.execute(outputs, false);
+                }
+            }
+            LinkEvent::Down { link, peer, reason } => {
+                if self.links.remove(peer, link) {
+                    tracing::info!(%peer, "link down: {reason}");
+                    self.publish_connected();
+                    let outputs = self.core.peer_down(peer);
+                    self.execute(outputs, false);
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, request: Request, reply: Pending) {
+        match request {
+            Request::Status => {
+                let _ = reply.send(Response::success(&self.status()));
+            }
+            Request::Peers => {
+                let _ = reply.send(Response::success(&self.peers()));
+            }
+            Request::Call { plugin, command, args, .. } => {
+                let Some(id) = self.plugins.find(&plugin) else {
+                    let _ = reply.send(Response::failure(format!("no plugin named `{plugin}` is loaded")));
+                    return;
+                };
+                if let Err(e) = self.plugins.check_command(id, &command) {
+                    let _ = reply.send(Response::failure(e));
+                    return;
+                }
+                self.pending.retain(|_, waiting| !waiting.is_closed());
+                let command_id = self.next_command;
+                self.next_command += 1;
+                self.pending.insert(command_id, reply);
+                let event = Event::Command(Command { id: command_id, name: command, args });
+                self.execute(vec![Output::Deliver { plugin: id, event }], false);
+            }
+        }
+    }
+
+    /// Executes outputs and everything they cause, breadth-first. Refusals
+    /// caused while handling a refusal are logged, not delivered, so a plugin
+    /// cannot loop on them.
+    fn execute(&mut self, outputs: Vec<Output>, in_refusal: bool) {
+        let mut queue: VecDeque<(Output, bool)> = outputs.into_iter().map(|o| (o, in_refusal)).collect();
+        let mut work = 0;
+        while let Some((output, refusal_chain)) = queue.pop_front() {
+            work += 1;
+            if work > MAX_WORK_PER_INPUT {
+                tracing::error!("one input caused over {MAX_WORK_PER_INPUT} steps; the rest was dropped");
+                return;
+            }
+            match output {
+                Output::Transmit { to, frame, on_behalf } => {
+                    let result = match self.links.get(&to) {
+                        Some(link) => link.send(frame).map_err(|e| e.to_string()),
+                        None => Err(format!("no link to {to}")),
+                    };
+                    if let (Err(reason), Some((plugin, refused))) = (result, on_behalf) {
+                        let refused = ActionRefused { reason, ..refused };
+                        queue.push_back((Output::Refuse { plugin, refused }, refusal_chain));
+                    }
+                }
+                Output::Deliver { plugin, event } => {
+                    let is_refusal = refusal_chain || matches!(event, Event::ActionRefused(_));
+                    let actions = self.plugins.call(plugin, &event);
+                    if !actions.is_empty() {
+                        let now = self.now_ms();
+                        queue.extend(self.core.actions(plugin, actions, now).into_iter().map(|o| (o, is_refusal)));
+                    }
+                }
+                Output::Store { plugin, writes } => {
+                    if let Err(e) = self.kv.commit(self.plugins.name(plugin), &writes) {
+                        tracing::error!(plugin = %self.plugins.name(plugin), "storage write failed: {e}");
+                    }
+                }
+                Output::CommandReply { plugin, reply } => match self.pending.remove(&reply.id) {
+                    Some(waiting) => {
+                        let outcome = CallOutcome { ok: reply.ok, body: reply.body };
+                        let _ = waiting.send(Response::success(&outcome));
+                    }
+                    None => tracing::debug!(plugin = %self.plugins.name(plugin), "answer to a command nobody waits for"),
+                },
+                Output::Log { plugin, level, message } => {
+                    let plugin = self.plugins.name(plugin);
+                    match level {
+                        LogLevel::Error => tracing::error!(plugin, "{message}"),
+                        LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+                        LogLevel::Info => tracing::info!(plugin, "{message}"),
+                        LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+                        LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+                    }
+                }
+                Output::Metric { plugin, metric } => {
+                    tracing::trace!(plugin = %self.plugins.name(plugin), "metric {} = {}", metric.name, metric.value);
+                }
+                Output::Refuse { plugin, refused } => {
+                    if refusal_chain {
+                        tracing::warn!(plugin = %self.plugins.name(plugin), "action refused: {}", refused.reason);
+                    } else {
+                        let event = Event::ActionRefused(refused);
+                        queue.push_back((Output::Deliver { plugin, event }, true));
+                    }
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            name: self.name.clone(),
+            address: self.address,
+            uptime_s: self.started.elapsed().as_secs(),
+            listen: self.listen.to_string(),
+            links_up: self.links.len(),
+            peers_configured: self.peers_configured,
+            plugins: self.plugins.rows(),
+            counters: self.core.counters(),
+        }
+    }
+
+    fn peers(&self) -> Vec<PeerRow> {
+        let book = self.book.snapshot();
+        let mut rows: Vec<PeerRow> = self
+            .links
+            .iter()
+            .map(|link| {
+                let info = link.info();
+                let dial = book.get(&info.peer);
+                PeerRow {
+                    node: info.peer,
+                    state: "up".into(),
+                    source: dial.map(|d| d.source),
+                    remote: Some(info.remote.to_string()),
+                    direction: Some(info.direction),
+                    up_s: info.since.elapsed().ok().map(|d| d.as_secs()),
+                    rtt_us: Some(link.rtt().as_micros() as u64),
+                    seen_as: info.reflexive.lock().ok().and_then(|s| s.map(|a| a.to_string())),
+                    counters: Some(link.counters()),
+                    failures: dial.map_or(0, |d| d.failures),
+                    last_error: dial.and_then(|d| d.last_error.clone()),
+                }
+            })
+            .collect();
+        for (node, dial) in book {
+            if self.links.get(&node).is_none() {
+                rows.push(PeerRow {
+                    node,
+                    state: "down".into(),
+                    source: Some(dial.source),
+                    remote: Some(dial.address),
+                    direction: None,
+                    up_s: None,
+                    rtt_us: None,
+                    seen_as: None,
+                    counters: None,
+                    failures: dial.failures,
+                    last_error: dial.last_error,
+                });
+            }
+        }
+        rows.sort_by_key(|r| r.node);
+        rows
+    }
+}
+
+/// Lets the runtime keep a second copy of the identity (one for plugins'
+/// host calls, one for TLS) without making keys `Clone` everywhere.
+trait Duplicate {
+    fn duplicate(&self) -> Self;
+}
+
+impl Duplicate for NodeIdentity {
+    fn duplicate(&self) -> Self {
+        NodeIdentity::from_secret(self.secret_seed())
+    }
+}

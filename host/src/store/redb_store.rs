@@ -1,0 +1,97 @@
+//! [`Store`]: redb behind the [`KvStore`] trait.
+
+use crate::kv::KvStore;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use std::path::{Path, PathBuf};
+
+/// Plugin key/value data: (plugin namespace, key) -> value.
+const PLUGIN_KV: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("plugin_kv");
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("store {path}: {message}")]
+pub struct StoreError {
+    /// The database file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) `<data_dir>/weft.redb`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("weft.redb");
+        let error = |message: String| StoreError { path: path.clone(), message };
+        std::fs::create_dir_all(data_dir).map_err(|e| error(format!("cannot create the data directory: {e}")))?;
+        let db = Database::create(&path).map_err(|e| error(e.to_string()))?;
+        // Create the tables up front so readers never see "table missing".
+        let txn = db.begin_write().map_err(|e| error(e.to_string()))?;
+        txn.open_table(PLUGIN_KV).map_err(|e| error(e.to_string()))?;
+        txn.commit().map_err(|e| error(e.to_string()))?;
+        Ok(Self { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl KvStore for Store {
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+        let value = table.get((namespace, key)).map_err(|e| e.to_string())?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+            for (key, value) in writes {
+                match value {
+                    Some(v) => table.insert((namespace, key.as_slice()), v.as_slice()).map(|_| ()),
+                    None => table.remove((namespace, key.as_slice())).map(|_| ()),
+                }
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_survive_reopening_and_namespaces_are_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.commit("counter", &[(b"total".to_vec(), Some(b"42".to_vec())), (b"gone".to_vec(), None)]).unwrap();
+            store.commit("echo", &[(b"total".to_vec(), Some(b"1".to_vec()))]).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.get("counter", b"total").unwrap(), Some(b"42".to_vec()));
+        assert_eq!(store.get("echo", b"total").unwrap(), Some(b"1".to_vec()));
+        store.commit("counter", &[(b"total".to_vec(), None)]).unwrap();
+        assert_eq!(store.get("counter", b"total").unwrap(), None);
+    }
+
+    #[test]
+    fn an_unusable_data_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&file).err().unwrap().to_string();
+        assert!(err.contains("not-a-dir"), "{err}");
+    }
+}
