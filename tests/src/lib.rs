@@ -5,6 +5,8 @@
 //! plugin files; a missing file is a hard failure naming the command to run,
 //! never a skip.
 
+pub mod node;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_host::crypto::NodeIdentity;
