@@ -26,8 +26,8 @@
 //! The model: the host calls a plugin with one [`Event`] at a time and gets
 //! back a list of [`Action`]s; a few synchronous host calls (time, randomness,
 //! own address, sign/verify, seal/open, key/value get) are available through
-//! [`Ctx`]. Everything crossing the boundary is CBOR (ciborium), the same bytes
-//! for both bindings. `docs/ABI.md` in the repository is the full reference.
+//! [`Ctx`]. Everything crossing the boundary is CBOR ([`codec`], byte-identical
+//! to ciborium's encoding), the same bytes for both bindings. `docs/ABI.md` in the repository is the full reference.
 
 #![warn(missing_docs)]
 

@@ -211,6 +211,12 @@ impl PluginInstance {
     }
 
     fn gate_into(&self, actions: Vec<Action>, dispatch: &mut Dispatch) {
+        // Common case: everything passes and nothing was accepted before, so
+        // the batch becomes the dispatch as it is (no second vector).
+        if dispatch.actions.is_empty() && actions.iter().all(|action| self.gate.check(action).is_ok()) {
+            dispatch.actions = actions;
+            return;
+        }
         for (index, action) in actions.into_iter().enumerate() {
             match self.gate.check(&action) {
                 Ok(()) => dispatch.actions.push(action),

@@ -97,6 +97,9 @@ impl Host for HostAdapter<'_> {
     }
 }
 
+/// Initial capacity of the buffer an outcome is encoded into.
+const OUTCOME_CAPACITY: usize = 256;
+
 struct NativeGuest<P> {
     runner: Runner<P>,
     host: NativeHostBox,
@@ -104,7 +107,9 @@ struct NativeGuest<P> {
 
 impl<P: GuestPlugin + Send> NativeInstance for NativeGuest<P> {
     fn call(&mut self, input: RSlice<'_, u8>) -> RVec<u8> {
-        let mut out = Vec::new();
+        // Sized so a typical outcome is encoded without regrowing the buffer;
+        // the buffer itself becomes the returned RVec (no copy).
+        let mut out = Vec::with_capacity(OUTCOME_CAPACITY);
         self.runner.handle(input.as_slice(), &mut HostAdapter(&mut self.host), &mut out);
         RVec::from(out)
     }
