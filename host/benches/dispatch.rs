@@ -14,7 +14,7 @@ use weft_host::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
 use weft_host::plugin::{Binding, Grants, HostServices, Limits, PluginRuntime, RuntimeOptions};
 use weft_plugin_api::testing::TestHost;
-use weft_plugin_api::{Ctx, Event, InitArgs, Message, Service};
+use weft_plugin_api::{Ctx, Event, InitArgs, Message, Permission, Service};
 use weft_plugin_echo::Echo;
 
 fn plugin(binding: Binding) -> PathBuf {
@@ -75,7 +75,7 @@ fn bench_dispatch(c: &mut Criterion) {
     });
 
     for binding in [Binding::Native, Binding::Wasm] {
-        let loaded = runtime.load(&plugin(binding), &Grants::default(), Limits::default()).unwrap();
+        let loaded = runtime.load(&plugin(binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
         let mut echo = loaded.instantiate(&services).unwrap();
         echo.init(&InitArgs::default()).unwrap();
         let name = match binding {
@@ -94,16 +94,16 @@ fn bench_instantiate(c: &mut Criterion) {
     // really comes from the cache.
     PluginRuntime::new(RuntimeOptions::under(dir.path()))
         .unwrap()
-        .load(&plugin(Binding::Wasm), &Grants::default(), Limits::default())
+        .load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default())
         .unwrap();
     let runtime = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
     let mut group = c.benchmark_group("instantiate_echo_wasm");
 
     group.bench_function("load_file_from_module_cache", |b| {
-        b.iter(|| black_box(runtime.load(&plugin(Binding::Wasm), &Grants::default(), Limits::default()).unwrap()))
+        b.iter(|| black_box(runtime.load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default()).unwrap()))
     });
 
-    let loaded = runtime.load(&plugin(Binding::Wasm), &Grants::default(), Limits::default()).unwrap();
+    let loaded = runtime.load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
     group.bench_function("instantiate_from_cached_module", |b| {
         b.iter(|| black_box(loaded.instantiate(&services).unwrap()))
     });

@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n1. the same echo source, two bindings");
     for binding in [Binding::Wasm, Binding::Native] {
-        let mut echo = start("echo", binding, Grants::default(), None)?;
+        let mut echo = start("echo", binding, Grants::permissions([Permission::Send]), None)?;
         println!("   echo[{binding}] <- \"hello mesh\" -> {}", say(&mut echo, 7, "hello mesh"));
     }
 

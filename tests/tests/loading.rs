@@ -1,7 +1,7 @@
 //! Loading mechanics: the compiled-module cache and native unique copies.
 
 use weft_host::plugin::{Binding, Grants, Limits, PluginRuntime, RuntimeOptions};
-use weft_plugin_api::{Action, Event, InitArgs, Message};
+use weft_plugin_api::{Action, Event, InitArgs, Message, Permission};
 use weft_tests::plugin;
 
 #[test]
@@ -9,21 +9,21 @@ fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let echo = plugin("echo", Binding::Wasm);
     let first = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
-    assert!(!first.load(&echo, &Grants::default(), Limits::default()).unwrap().from_module_cache());
+    assert!(!first.load(&echo, &Grants::permissions([Permission::Send]), Limits::default()).unwrap().from_module_cache());
     let cache_dir = first.wasm().cache().unwrap().dir().to_path_buf();
     let artifacts: Vec<_> = std::fs::read_dir(&cache_dir).unwrap().collect();
     assert_eq!(artifacts.len(), 1, "one artifact in {}", cache_dir.display());
     assert!(cache_dir.file_name().unwrap().to_str().unwrap().starts_with("wasmtime-48."), "{}", cache_dir.display());
 
     let second = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
-    let loaded = second.load(&echo, &Grants::default(), Limits::default()).unwrap();
+    let loaded = second.load(&echo, &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
     assert!(loaded.from_module_cache());
 
     // A corrupted artifact is not trusted: the module is recompiled and works.
     let artifact = artifacts[0].as_ref().unwrap().path();
     std::fs::write(&artifact, b"garbage").unwrap();
     let third = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
-    let loaded = third.load(&echo, &Grants::default(), Limits::default()).unwrap();
+    let loaded = third.load(&echo, &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
     assert!(!loaded.from_module_cache());
     let services = weft_tests::TestRuntime::new().services;
     let mut instance = loaded.instantiate(&services).unwrap();

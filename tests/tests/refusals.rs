@@ -124,7 +124,7 @@ fn permissions_and_ports_not_granted_are_refused() {
         assert!(text.contains("counter") && text.contains("storage"), "{text}");
 
         let echo = plugin("echo", binding);
-        let only_port_1 = Grants { permissions: Default::default(), ports: Some([1].into()) };
+        let only_port_1 = Grants { permissions: [Permission::Send].into(), ports: Some([1].into()) };
         let (_, text) = load_err(&rt, &echo, &only_port_1);
         assert!(text.contains("service ports") && text.contains('7'), "{text}");
 

@@ -4,8 +4,10 @@
 //!   plugins) to wasm and native into `target/plugins/{wasm,native}/`.
 //! - `cargo xtask test [ARGS]`: build plugins, then run the whole test suite.
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
-//! - `cargo xtask demo`: build plugins, then run the foundation demo.
+//! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
+//!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 
+mod demo;
 mod plugins;
 mod toolchain;
 
@@ -40,23 +42,15 @@ fn main() -> Result<()> {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
         }
-        Some("demo") => {
-            plugins::build_all(&root)?;
-            run(cargo().current_dir(&root).args([
-                "run",
-                "--release",
-                "-p",
-                "weft-host",
-                "--example",
-                "foundation_demo",
-            ]))
-        }
+        Some("demo") => demo::run(&root, &args[1..]),
         Some("bench") => {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo | plugins | test [cargo test args] | bench [cargo bench args]>");
+            eprintln!(
+                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args]>"
+            );
             std::process::exit(2);
         }
     }

@@ -64,11 +64,18 @@ pub struct PluginConfig {
 }
 
 impl NodeConfig {
-    /// Reads the node identity named by the config.
+    /// Reads the node identity named by the config and checks it against the
+    /// peer list (a node must not list itself).
     pub fn read_identity(&self) -> Result<NodeIdentity, ConfigError> {
-        key_file::read(&self.identity_file).map_err(|e| {
+        let identity = key_file::read(&self.identity_file).map_err(|e| {
             ConfigError::at(&self.file, "node.identity", format!("{e} (create it with `weft keygen --out FILE`)"))
-        })
+        })?;
+        let own = identity.address();
+        if let Some(i) = self.peers.iter().position(|p| p.node == own) {
+            let message = format!("{own} is this node's own address");
+            return Err(ConfigError::at(&self.file, format!("peers[{i}].node"), message));
+        }
+        Ok(identity)
     }
 }
 
@@ -80,7 +87,8 @@ pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
 }
 
 /// Validates `text` as the contents of the config file `path` (relative
-/// paths inside it resolve against `path`'s directory).
+/// paths inside it resolve against `path`'s directory). The key file is read
+/// later, by [`NodeConfig::read_identity`].
 pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
     let file = syntax_and_schema(path, text)?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -127,10 +135,6 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         metrics_listen: file.metrics.listen,
         plugins,
     };
-    let own = config.read_identity()?.address();
-    if let Some(i) = config.peers.iter().position(|p| p.node == own) {
-        return Err(err(&format!("peers[{i}].node"), format!("{own} is this node's own address")));
-    }
     Ok(config)
 }
 
@@ -218,4 +222,106 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
     let grants = Grants { permissions: entry.permissions.iter().copied().collect(), ports };
     let config_cbor = codec::encode(&entry.config).map_err(|e| ("config".to_string(), e.to_string()))?;
     Ok(PluginConfig { file, binding, grants, config_cbor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[node]
+name = "a"
+identity = "a.key"
+data_dir = "data"
+
+[quic]
+listen = "127.0.0.1:7401"
+
+[[peers]]
+address = "127.0.0.1:7402"
+node = "0123456789abcdef0123456789abcdef"
+
+[[plugins]]
+file = "echo.wasm"
+permissions = ["send"]
+[plugins.config]
+greeting = "hi"
+"#;
+
+    fn dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("echo.wasm"), b"\0asm").unwrap();
+        dir
+    }
+
+    fn error(text: &str) -> String {
+        let dir = dir();
+        parse(&dir.path().join("node.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_config_resolves_paths_against_its_directory() {
+        let dir = dir();
+        let config = parse(&dir.path().join("node.toml"), GOOD).unwrap();
+        assert_eq!(config.identity_file, dir.path().join("a.key"));
+        assert_eq!(config.admin_socket, dir.path().join("data/admin.sock"));
+        assert_eq!(config.plugins[0].binding, Binding::Wasm);
+        assert!(config.plugins[0].grants.permissions.contains(&weft_plugin_api::Permission::Send));
+        let table: toml::Table = ciborium_free_decode(&config.plugins[0].config_cbor);
+        assert_eq!(table["greeting"].as_str(), Some("hi"));
+        assert_eq!(config.quic.keepalive_ms, QuicSection::default().keepalive_ms);
+        // The key file is read separately, with its own error.
+        let err = config.read_identity().unwrap_err().to_string();
+        assert!(err.contains("node.identity") && err.contains("weft keygen"), "{err}");
+    }
+
+    fn ciborium_free_decode(bytes: &[u8]) -> toml::Table {
+        codec::decode(bytes).unwrap()
+    }
+
+    #[test]
+    fn each_error_names_the_file_the_key_and_what_was_expected() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("[node\nname = 1", "node.toml:1:", "invalid TOML"),
+            (&GOOD.replace("data_dir", "data_dri"), "key `node.data_dri`", "unknown field `data_dri`"),
+            (&GOOD.replace("127.0.0.1:7401", "localhost"), "key `quic.listen`", "invalid socket address"),
+            (&GOOD.replace("127.0.0.1:7402", "nowhere"), "key `peers[0].address`", "expected HOST:PORT"),
+            (&GOOD.replace("0123456789abcdef0123456789abcdef", "xyz"), "key `peers[0].node`", "32 hexadecimal"),
+            (&GOOD.replace("echo.wasm", "missing.wasm"), "key `plugins[0].file`", "no such file"),
+            (&GOOD.replace("echo.wasm", "echo.txt"), "key `plugins[0].file`", "expected a .wasm or .so"),
+            (&GOOD.replace("\"send\"", "\"teleport\""), "key `plugins[0].permissions[0]`", "unknown variant"),
+            (&GOOD.replace("name = \"a\"", "name = \"\""), "key `node.name`", "non-empty"),
+            (&format!("{GOOD}\n[quic2]\n"), "node.toml", "unknown field `quic2`"),
+        ];
+        for (text, key, expected) in cases {
+            let err = error(text);
+            assert!(err.contains("node.toml"), "names the file: {err}");
+            assert!(err.contains(key), "names {key}: {err}");
+            assert!(err.contains(expected), "says {expected}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = load(Path::new("/nonexistent/node.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("/nonexistent/node.toml: cannot read"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_peers_bad_ranges_and_self_listing_are_refused() {
+        let dup = GOOD.replace(
+            "[[plugins]]",
+            "[[peers]]\naddress = \"127.0.0.1:9\"\nnode = \"0123456789abcdef0123456789abcdef\"\n\n[[plugins]]",
+        );
+        assert!(error(&dup).contains("peers[1].node") && error(&dup).contains("listed twice"));
+        let idle = GOOD.replace("[quic]", "[quic]\nidle_timeout_ms = 10");
+        assert!(error(&idle).contains("quic.idle_timeout_ms"), "{}", error(&idle));
+        let dir = dir();
+        let path = dir.path().join("node.toml");
+        let key = crate::crypto::key_file::create(&dir.path().join("a.key"), false).unwrap();
+        let own = GOOD.replace("0123456789abcdef0123456789abcdef", &key.address().to_string());
+        let err = parse(&path, &own).unwrap().read_identity().unwrap_err().to_string();
+        assert!(err.contains("peers[0].node") && err.contains("own address"), "{err}");
+    }
 }

@@ -1,0 +1,247 @@
+//! `cargo xtask demo [--duration SECS]`: a three-node mesh on 127.0.0.1.
+//!
+//! Builds the plugins and the `weft` binary, writes keys and configs into a
+//! temporary folder, starts nodes A, B and C as separate `weft run`
+//! processes linked A-B and B-C over QUIC, loads `echo` on each, drives
+//! them with `weft ctl` exactly as an operator would, prints how to poke at
+//! the running mesh, and stops all three cleanly on Ctrl-C or after
+//! `--duration` seconds.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::net::UdpSocket;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+struct Node {
+    name: &'static str,
+    dir: PathBuf,
+    address: String,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn socket(&self) -> PathBuf {
+        self.dir.join("admin.sock")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("node.toml")
+    }
+}
+
+/// Runs the demo.
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let duration = parse_duration(args)?;
+    crate::plugins::build_all(root)?;
+    println!("xtask: building the weft binary");
+    crate::run(crate::cargo().current_dir(root).args(["build", "--quiet", "-p", "weft-host", "--bin", "weft"]))?;
+    let weft = root.join("target/debug/weft");
+    let work = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let cache = root.join("target/demo-module-cache");
+
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let out = output(Command::new(&weft).args(["keygen", "--json", "--out"]).arg(dir.join("node.key")))?;
+        let address = serde_json::from_str::<Value>(&out)?["address"].as_str().context("keygen address")?.to_string();
+        nodes.push(Node { name, dir, address, port: free_port()?, child: None });
+    }
+    let echo = root.join("target/plugins/wasm/echo.wasm");
+    for i in 0..3 {
+        // A dials B, B dials C: a line.
+        let peer = nodes.get(i + 1).map(|n: &Node| (n.port, n.address.clone()));
+        write_config(&nodes[i], peer, &echo, &cache)?;
+    }
+
+    println!("\n== Weft demo: three nodes, linked A - B - C over QUIC on 127.0.0.1 ==\n");
+    for node in &nodes {
+        println!("  node {}  address {}  quic 127.0.0.1:{}", node.name.to_uppercase(), node.address, node.port);
+    }
+    println!("\nstarting the nodes (the first start compiles echo.wasm once; later starts load it from the cache)");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("install the Ctrl-C handler")?;
+    let result = drive(&weft, &mut nodes, duration, &stop);
+    println!("\nstopping the nodes (SIGTERM: plugins' shutdown hooks run, links close)");
+    for node in &mut nodes {
+        if let Some(code) = stop_node(node) {
+            println!("  node {} exited with status {code}", node.name.to_uppercase());
+        }
+    }
+    match &result {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&work);
+        }
+        Err(_) => println!("logs kept in {}", work.display()),
+    }
+    result
+}
+
+fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &AtomicBool) -> Result<()> {
+    for node in nodes.iter_mut().rev() {
+        start(weft, node)?;
+    }
+    wait_for_links(weft, nodes)?;
+    println!("\nlinks are up. What B sees (`weft ctl peers`):\n");
+    print!("{}", ctl_text(weft, &nodes[1], &["peers"])?);
+
+    let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
+    step(weft, a, b, "A asks its echo to ping B; B's echo answers over the A-B link")?;
+    step(weft, b, c, "B pings C over the B-C link")?;
+    step(weft, a, c, "A pings C: C is not A's neighbour, so the send is refused (multi-hop routing comes next)")?;
+    println!("\nB's status (`weft ctl status`):\n");
+    print!("{}", ctl_text(weft, b, &["status"])?);
+
+    println!("\n== the mesh keeps running; poke at it from another terminal ==\n");
+    for node in nodes.iter() {
+        println!("  export WEFT_{}={}", node.name.to_uppercase(), node.socket().display());
+    }
+    let w = weft.display();
+    println!("  {w} ctl --socket $WEFT_B status");
+    println!("  {w} ctl --socket $WEFT_A peers --json");
+    println!("  {w} ctl --socket $WEFT_A call echo ping '{{\"to\": \"{}\", \"text\": \"hi\"}}'", b.address);
+    println!("  logs: {}/<node>/node.log", nodes[0].dir.parent().map(|p| p.display().to_string()).unwrap_or_default());
+    match duration {
+        Some(d) => println!("\nrunning for {} s (or until Ctrl-C)", d.as_secs()),
+        None => println!("\nrunning until Ctrl-C"),
+    }
+    let started = Instant::now();
+    while !stop.load(Ordering::SeqCst) && duration.is_none_or(|d| started.elapsed() < d) {
+        std::thread::sleep(Duration::from_millis(100));
+        for node in nodes.iter_mut() {
+            if let Some(child) = &mut node.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                node.child = None;
+                bail!("node {} exited unexpectedly ({status}); see {}", node.name, node.dir.join("node.log").display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn step(weft: &Path, from: &Node, to: &Node, narration: &str) -> Result<()> {
+    println!("\n-- {narration}");
+    let args = format!("{{\"to\": \"{}\", \"text\": \"hello {}, this is {}\"}}", to.address, to.name, from.name);
+    println!("$ weft ctl call echo ping '{args}'   (on {})", from.name.to_uppercase());
+    let out = Command::new(weft).arg("ctl").arg("--socket").arg(from.socket()).args(["call", "echo", "ping", &args]).output()?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
+fn write_config(node: &Node, peer: Option<(u16, String)>, echo: &Path, cache: &Path) -> Result<()> {
+    let mut toml = format!(
+        "[node]\nname = \"{}\"\nidentity = \"node.key\"\ndata_dir = \"data\"\nmodule_cache = \"{}\"\n\n\
+         [quic]\nlisten = \"127.0.0.1:{}\"\n\n[admin]\nsocket = \"admin.sock\"\n",
+        node.name.to_uppercase(),
+        cache.display(),
+        node.port
+    );
+    if let Some((port, address)) = peer {
+        toml.push_str(&format!("\n[[peers]]\naddress = \"127.0.0.1:{port}\"\nnode = \"{address}\"\n"));
+    }
+    toml.push_str(&format!("\n[[plugins]]\nfile = \"{}\"\npermissions = [\"send\"]\n", echo.display()));
+    std::fs::write(node.config(), toml)?;
+    Ok(())
+}
+
+fn start(weft: &Path, node: &mut Node) -> Result<()> {
+    let log = std::fs::File::create(node.dir.join("node.log"))?;
+    let child = Command::new(weft)
+        .arg("run")
+        .arg("--config")
+        .arg(node.config())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0) // Ctrl-C reaches the demo, which stops the nodes in order
+        .spawn()?;
+    node.child = Some(child);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if ctl_json(weft, node, &["status"]).is_ok() {
+            println!("  node {} is up", node.name.to_uppercase());
+            return Ok(());
+        }
+        if let Some(child) = &mut node.child
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+            bail!("node {} exited ({status}):\n{log}", node.name);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("node {} did not open its admin socket", node.name)
+}
+
+fn wait_for_links(weft: &Path, nodes: &[Node]) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let up = |n: &Node| {
+            ctl_json(weft, n, &["status"]).ok().and_then(|v| v["result"]["links_up"].as_u64()).unwrap_or(0)
+        };
+        if up(&nodes[0]) == 1 && up(&nodes[1]) == 2 && up(&nodes[2]) == 1 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the links did not come up within 30 s")
+}
+
+fn ctl_json(weft: &Path, node: &Node, args: &[&str]) -> Result<Value> {
+    let out = Command::new(weft).arg("ctl").arg("--socket").arg(node.socket()).arg("--json").args(args).output()?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn ctl_text(weft: &Path, node: &Node, args: &[&str]) -> Result<String> {
+    let out = Command::new(weft).arg("ctl").arg("--socket").arg(node.socket()).args(args).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn stop_node(node: &mut Node) -> Option<i32> {
+    let mut child = node.child.take()?;
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait().ok().and_then(|s| s.code())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn parse_duration(args: &[String]) -> Result<Option<Duration>> {
+    match args {
+        [] => Ok(None),
+        [flag, secs] if flag == "--duration" => {
+            let secs: u64 = secs.parse().with_context(|| format!("--duration expects seconds, got {secs:?}"))?;
+            Ok(Some(Duration::from_secs(secs)))
+        }
+        other => bail!("usage: cargo xtask demo [--duration SECS]; unexpected {other:?}"),
+    }
+}
