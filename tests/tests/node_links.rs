@@ -67,6 +67,15 @@ fn a_line_of_three_reaches_neighbours_only() {
     assert_eq!(code, 1);
     assert_eq!(json["result"]["ok"], false);
     assert!(json["result"]["body"].as_str().unwrap().contains("not a neighbour"), "{json}");
+    // The operator can send to a neighbour's service port directly, not further.
+    let (code, _, err) = b.ctl(&["send", &c.address, "7", "from the operator"]);
+    assert_eq!(code, 0, "{err}");
+    c.wait_until("c delivered the operator's message", LINK_UP, |n| {
+        n.ctl(&["status"]).1["result"]["counters"]["delivered"].as_u64().unwrap_or(0) >= 2
+    });
+    let (code, json, _) = a.ctl(&["send", &c.address, "7", "too far"]);
+    assert_eq!(code, 1);
+    assert!(json["error"].as_str().unwrap().contains("not a neighbour"), "{json}");
 }
 
 #[test]

@@ -19,6 +19,16 @@ pub enum Request {
     Status,
     /// Neighbours, links and dial state.
     Peers,
+    /// Send a message to a service port on a neighbour (or on this node),
+    /// as the node itself rather than as a plugin.
+    Send {
+        /// Destination node.
+        to: Address,
+        /// Destination service port.
+        port: u16,
+        /// Payload text.
+        payload: String,
+    },
     /// Invoke a plugin command.
     Call {
         /// Plugin name.

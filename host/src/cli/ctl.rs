@@ -71,6 +71,7 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
     match request {
         Request::Status => Ok(render_status(&serde_json::from_value(result).map_err(parse_error)?)),
         Request::Peers => Ok(render_peers(&serde_json::from_value::<Vec<PeerRow>>(result).map_err(parse_error)?)),
+        Request::Send { .. } => Ok("sent\n".to_string()),
         Request::Call { .. } => {
             let outcome: CallOutcome = serde_json::from_value(result).map_err(parse_error)?;
             if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }

@@ -83,6 +83,15 @@ enum CtlCommand {
     Status,
     /// Neighbours: links, round-trip times, counters, reflexive address, dial errors.
     Peers,
+    /// Send a text message to a service port on a neighbour (as the node, not a plugin).
+    Send {
+        /// Destination node address.
+        to: String,
+        /// Destination service port.
+        port: u16,
+        /// Payload text.
+        text: String,
+    },
     /// Invoke a plugin command, e.g. `call echo ping '{"to": "ADDRESS", "text": "hi"}'`.
     Call {
         /// Plugin name.
@@ -128,6 +137,13 @@ pub fn main() -> ExitCode {
             let request = match command {
                 CtlCommand::Status => Request::Status,
                 CtlCommand::Peers => Request::Peers,
+                CtlCommand::Send { to, port, text } => match to.parse() {
+                    Ok(to) => Request::Send { to, port, payload: text },
+                    Err(e) => {
+                        eprintln!("weft: error: {to:?}: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
                 CtlCommand::Call { plugin, command, args, timeout_ms } => {
                     Request::Call { plugin, command, args: args.unwrap_or_default(), timeout_ms: Some(timeout_ms) }
                 }

@@ -215,6 +215,22 @@ impl NodeCore {
         self.origin_order.push_back(id);
     }
 
+    /// The operator (`weft ctl send`) sends `payload` to `port` on `to`: a
+    /// transmit to a neighbour, or a local delivery for this node's address.
+    pub fn operator_send(&mut self, to: Address, port: u16, payload: Vec<u8>) -> Result<Vec<Output>, String> {
+        let frame = ServiceFrame { port, tag: 0, reply_to: None, payload };
+        if to == self.own {
+            if !self.ports.contains_key(&port) {
+                return Err(format!("no plugin on this node serves port {port}"));
+            }
+            return Ok(self.deliver_local(Some(self.own), frame));
+        }
+        if !self.neighbours.contains(&to) {
+            return Err(format!("{to} is not a neighbour of this node (no link to it is up)"));
+        }
+        Ok(vec![Output::Transmit { to, frame: LinkFrame::Service(frame), on_behalf: None }])
+    }
+
     /// Timers due at `now_ms` become timer events.
     pub fn poll_timers(&mut self, now_ms: u64) -> Vec<Output> {
         self.timers

@@ -309,6 +309,13 @@ impl Actor {
             Request::Peers => {
                 let _ = reply.send(Response::success(&self.peers()));
             }
+            Request::Send { to, port, payload } => {
+                let response = match self.core.operator_send(to, port, payload.into_bytes()) {
+                    Ok(outputs) => self.execute_operator(outputs),
+                    Err(e) => Response::failure(e),
+                };
+                let _ = reply.send(response);
+            }
             Request::Call { plugin, command, args, .. } => {
                 let Some(id) = self.plugins.find(&plugin) else {
                     let _ = reply.send(Response::failure(format!("no plugin named `{plugin}` is loaded")));
@@ -326,6 +333,28 @@ impl Actor {
                 self.execute(vec![Output::Deliver { plugin: id, event }], false);
             }
         }
+    }
+
+    /// Executes an operator's send; a link that cannot take the frame is the
+    /// operator's error.
+    fn execute_operator(&mut self, outputs: Vec<Output>) -> Response {
+        let mut rest = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Transmit { to, frame, .. } => {
+                    let sent = match self.links.get(&to) {
+                        Some(link) => link.send(frame).map_err(|e| e.to_string()),
+                        None => Err(format!("no link to {to}")),
+                    };
+                    if let Err(e) = sent {
+                        return Response::failure(e);
+                    }
+                }
+                other => rest.push(other),
+            }
+        }
+        self.execute(rest, false);
+        Response::success(&serde_json::json!({ "sent": true }))
     }
 
     /// Executes outputs and everything they cause, breadth-first. Refusals

@@ -19,11 +19,13 @@ const TOTAL_KEY: &[u8] = b"total";
 #[serde(default, deny_unknown_fields)]
 struct Config {
     flush_interval_ms: u64,
+    /// Answer each message with the running total (off: count silently).
+    reply: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { flush_interval_ms: 1000 }
+        Self { flush_interval_ms: 1000, reply: true }
     }
 }
 
@@ -40,6 +42,7 @@ pub struct State {
 pub struct Counter {
     state: State,
     flush_interval_ms: u64,
+    reply: bool,
 }
 
 impl Counter {
@@ -78,12 +81,14 @@ impl Service for Counter {
             }
         };
         ctx.set_timer(FLUSH_TIMER, config.flush_interval_ms);
-        Ok(Counter { state, flush_interval_ms: config.flush_interval_ms })
+        Ok(Counter { state, flush_interval_ms: config.flush_interval_ms, reply: config.reply })
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
         self.state.total += 1;
-        ctx.reply(&message, self.state.total.to_string());
+        if self.reply {
+            ctx.reply(&message, self.state.total.to_string());
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
@@ -159,5 +164,18 @@ mod tests {
         let err = ServiceHarness::<Counter>::init(TestHost::default(), &Wrong { flush_every: 1 }, None).err().unwrap();
         assert_eq!(err.kind, FailureKind::InitRefused);
         assert!(err.message.contains("flush_every"), "{}", err.message);
+    }
+
+    #[test]
+    fn with_reply_off_it_counts_silently() {
+        #[derive(Serialize)]
+        struct Quiet {
+            reply: bool,
+        }
+        let (mut c, _) = ServiceHarness::<Counter>::init(TestHost::default(), &Quiet { reply: false }, None).unwrap();
+        assert!(c.event(message(1)).unwrap().is_empty());
+        let get = Event::Command(Command { id: 2, name: "get".into(), args: String::new() });
+        let actions = c.event(get).unwrap();
+        assert!(matches!(&actions[..], [Action::CommandReply(r)] if r.body == "{\"total\":1}"), "{actions:?}");
     }
 }
