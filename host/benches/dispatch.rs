@@ -75,7 +75,8 @@ fn bench_dispatch(c: &mut Criterion) {
     });
 
     for binding in [Binding::Native, Binding::Wasm] {
-        let loaded = runtime.load(&plugin(binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
+        let loaded =
+            runtime.load(&plugin(binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
         let mut echo = loaded.instantiate(&services).unwrap();
         echo.init(&InitArgs::default()).unwrap();
         let name = match binding {
@@ -100,10 +101,17 @@ fn bench_instantiate(c: &mut Criterion) {
     let mut group = c.benchmark_group("instantiate_echo_wasm");
 
     group.bench_function("load_file_from_module_cache", |b| {
-        b.iter(|| black_box(runtime.load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default()).unwrap()))
+        b.iter(|| {
+            black_box(
+                runtime
+                    .load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default())
+                    .unwrap(),
+            )
+        })
     });
 
-    let loaded = runtime.load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
+    let loaded =
+        runtime.load(&plugin(Binding::Wasm), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
     group.bench_function("instantiate_from_cached_module", |b| {
         b.iter(|| black_box(loaded.instantiate(&services).unwrap()))
     });

@@ -77,8 +77,15 @@ async fn node_throughput(a: &RunningNode, b: &RunningNode, size: usize, base: u6
         let to = b.address;
         tasks.push(tokio::spawn(async move {
             for _ in 0..MESSAGES / senders {
-                let response = handle.request(Request::Send { to, port: 8, payload: payload.clone() }).await;
-                assert!(response.ok, "{response:?}");
+                // A full link refuses as "congested": wait for it to drain, as a real sender would.
+                loop {
+                    let response = handle.request(Request::Send { to, port: 8, payload: payload.clone() }).await;
+                    if response.ok {
+                        break;
+                    }
+                    assert!(response.error.as_deref().is_some_and(|e| e.contains("congested")), "{response:?}");
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
             }
         }));
     }
@@ -136,7 +143,8 @@ async fn echo_rtt(a: &RunningNode, b: &RunningNode) -> (Duration, Duration) {
     let args = serde_json::json!({ "to": b.address, "text": "ping" }).to_string();
     let mut samples = Vec::with_capacity(RTT_SAMPLES);
     for i in 0..RTT_SAMPLES + 200 {
-        let call = Request::Call { plugin: "echo".into(), command: "ping".into(), args: args.clone(), timeout_ms: None };
+        let call =
+            Request::Call { plugin: "echo".into(), command: "ping".into(), args: args.clone(), timeout_ms: None };
         let started = Instant::now();
         let response = request(a, call).await;
         let elapsed = started.elapsed();
@@ -151,7 +159,13 @@ async fn echo_rtt(a: &RunningNode, b: &RunningNode) -> (Duration, Duration) {
 
 /// RSS of an idle `weft run` process with two wasm plugins.
 fn idle_rss(dir: &Path) -> u64 {
-    let config = write_node(dir, "idle", None, free_port(), &[("echo.wasm", "permissions = [\"send\"]"), ("counter.wasm", "permissions = [\"storage\"]")]);
+    let config = write_node(
+        dir,
+        "idle",
+        None,
+        free_port(),
+        &[("echo.wasm", "permissions = [\"send\"]"), ("counter.wasm", "permissions = [\"storage\"]")],
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["run", "--config"])
         .arg(&config)
@@ -175,12 +189,27 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let b_port = free_port();
-        let b_path = write_node(dir.path(), "b", None, b_port, &[
-            ("counter.wasm", "permissions = [\"storage\"]\n[plugins.config]\nreply = false\nflush_interval_ms = 60000"),
-            ("echo.wasm", "permissions = [\"send\"]"),
-        ]);
+        let b_path = write_node(
+            dir.path(),
+            "b",
+            None,
+            b_port,
+            &[
+                (
+                    "counter.wasm",
+                    "permissions = [\"storage\"]\n[plugins.config]\nreply = false\nflush_interval_ms = 60000",
+                ),
+                ("echo.wasm", "permissions = [\"send\"]"),
+            ],
+        );
         let b = start(&b_path).await;
-        let a_path = write_node(dir.path(), "a", Some((b_port, b.address)), free_port(), &[("echo.wasm", "permissions = [\"send\"]")]);
+        let a_path = write_node(
+            dir.path(),
+            "a",
+            Some((b_port, b.address)),
+            free_port(),
+            &[("echo.wasm", "permissions = [\"send\"]")],
+        );
         let a = start(&a_path).await;
         while request(&a, Request::Status).await.result.and_then(|r| r["links_up"].as_u64()) != Some(1) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -194,10 +223,19 @@ fn main() {
             let through = node_throughput(&a, &b, size, base).await;
             base += MESSAGES as u64;
             let mb = |r: f64| r * size as f64 / 1e6;
-            println!("| {size} B | {raw:.0} | {:.1} | {through:.0} | {:.1} | {:.0} % |", mb(raw), mb(through), 100.0 * through / raw);
+            println!(
+                "| {size} B | {raw:.0} | {:.1} | {through:.0} | {:.1} | {:.0} % |",
+                mb(raw),
+                mb(through),
+                100.0 * through / raw
+            );
         }
         let (p50, p99) = echo_rtt(&a, &b).await;
-        println!("\necho round trip A -> B's echo -> A ({RTT_SAMPLES} samples): p50 {} us, p99 {} us", p50.as_micros(), p99.as_micros());
+        println!(
+            "\necho round trip A -> B's echo -> A ({RTT_SAMPLES} samples): p50 {} us, p99 {} us",
+            p50.as_micros(),
+            p99.as_micros()
+        );
         a.stop().await;
         b.stop().await;
     });

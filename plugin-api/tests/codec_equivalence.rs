@@ -55,7 +55,13 @@ fn events() -> Vec<Event> {
         all.push(Event::Transmit(TransmitRequest { id: 9, frame: payload }));
     }
     for id in ints() {
-        all.push(Event::Message(Message { id, from: Some(addr(3)), port: id as u16, payload: vec![1, 2], reply_to: Some(id) }));
+        all.push(Event::Message(Message {
+            id,
+            from: Some(addr(3)),
+            port: id as u16,
+            payload: vec![1, 2],
+            reply_to: Some(id),
+        }));
         all.push(Event::Timer(TimerFired { id }));
         all.push(Event::Command(Command { id, name: "stats".into(), args: "{\"a\":1}".into() }));
     }
@@ -73,7 +79,13 @@ fn actions() -> Vec<Action> {
     let mut all = Vec::new();
     for payload in payloads() {
         all.push(Action::Send(Send { to: addr(1), port: 7, payload: payload.clone(), sealed: false, tag: 0 }));
-        all.push(Action::Send(Send { to: addr(2), port: 65_535, payload: payload.clone(), sealed: true, tag: u64::MAX }));
+        all.push(Action::Send(Send {
+            to: addr(2),
+            port: 65_535,
+            payload: payload.clone(),
+            sealed: true,
+            tag: u64::MAX,
+        }));
         all.push(Action::Flood(Flood { port: 300, payload: payload.clone(), hops: 255 }));
         all.push(Action::Reply(Reply { message: 42, payload: payload.clone() }));
         all.push(Action::Store(Store { key: payload.clone(), value: Some(payload.clone()) }));

@@ -79,7 +79,13 @@ impl Rng {
 }
 
 fn message(payload: usize) -> Event {
-    Event::Message(Message { id: 300, from: Some(Address([7; 16])), port: 7, payload: vec![0xab; payload], reply_to: None })
+    Event::Message(Message {
+        id: 300,
+        from: Some(Address([7; 16])),
+        port: 7,
+        payload: vec![0xab; payload],
+        reply_to: None,
+    })
 }
 
 fn samples() -> Vec<Vec<u8>> {
@@ -354,7 +360,8 @@ fn indefinite_and_long_form_encodings_decode() {
     bytes.extend_from_slice(&[0x5f, 0x42, 1, 2, 0x41, 3, 0xff]);
     bytes.extend_from_slice(&[0x65, b'e', b'x', b't', b'r', b'a', 0xa1, 0x00, 0xf6]);
     bytes.extend_from_slice(&[0xff, 0xff, 0xff]);
-    let expected = Call::Event(Event::Message(Message { id: 5, from: None, port: 7, payload: vec![1, 2, 3], reply_to: None }));
+    let expected =
+        Call::Event(Event::Message(Message { id: 5, from: None, port: 7, payload: vec![1, 2, 3], reply_to: None }));
     assert_eq!(codec::decode::<Call>(&bytes).unwrap(), expected);
     assert_eq!(ciborium::from_reader::<Call, _>(&bytes[..]).unwrap(), expected);
 }

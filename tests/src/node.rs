@@ -82,7 +82,8 @@ impl NodeSpec {
 }
 
 /// Fast keepalive and idle timeout, so link loss is seen within about a second.
-pub const FAST_LINKS: &str = "keepalive_ms = 200\nidle_timeout_ms = 1500\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n";
+pub const FAST_LINKS: &str =
+    "keepalive_ms = 200\nidle_timeout_ms = 1500\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n";
 
 impl TestNode {
     /// Creates the node's key and directory (not started). `root` holds all
@@ -151,7 +152,17 @@ impl TestNode {
             .spawn()
             .expect("spawn weft run");
         self.child = Some(child);
-        self.wait_until("the admin socket answers", Duration::from_secs(60), |n| n.ctl(&["status"]).0 == 0);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if self.ctl(&["status"]).0 == 0 {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("node {} exited at start ({status})\n--- log ---\n{}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node {}: the admin socket did not answer within 60 s\n--- log ---\n{}", self.name, self.log());
     }
 
     /// The node's log file.

@@ -9,7 +9,9 @@ fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let echo = plugin("echo", Binding::Wasm);
     let first = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
-    assert!(!first.load(&echo, &Grants::permissions([Permission::Send]), Limits::default()).unwrap().from_module_cache());
+    assert!(
+        !first.load(&echo, &Grants::permissions([Permission::Send]), Limits::default()).unwrap().from_module_cache()
+    );
     let cache_dir = first.wasm().cache().unwrap().dir().to_path_buf();
     let artifacts: Vec<_> = std::fs::read_dir(&cache_dir).unwrap().collect();
     assert_eq!(artifacts.len(), 1, "one artifact in {}", cache_dir.display());
@@ -28,8 +30,9 @@ fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
     let services = weft_tests::TestRuntime::new().services;
     let mut instance = loaded.instantiate(&services).unwrap();
     instance.init(&InitArgs::default()).unwrap();
-    let reply =
-        instance.handle(&Event::Message(Message { id: 3, from: None, port: 7, payload: b"ok".to_vec(), reply_to: None })).unwrap();
+    let reply = instance
+        .handle(&Event::Message(Message { id: 3, from: None, port: 7, payload: b"ok".to_vec(), reply_to: None }))
+        .unwrap();
     assert!(matches!(&reply.actions[..], [Action::Reply(r)] if r.payload == b"ok"));
 }
 

@@ -3,10 +3,10 @@
 //! restart and reconnect, key mismatch, hostile frames, discovery.
 
 use std::time::Duration;
+use weft_host::config::schema::QuicSection;
 use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, ServiceFrame, encode_prefixed, put_varint};
-use weft_host::config::schema::QuicSection;
 use weft_tests::node::{NodeSpec, TestNode};
 
 const LINK_UP: Duration = Duration::from_secs(20);
@@ -152,7 +152,8 @@ fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
         let valid = ServiceFrame { port: 7, tag: 9, reply_to: None, payload: b"still here".to_vec() };
         encode_prefixed(&LinkFrame::Service(valid), &mut bytes);
         stream.write_all(&bytes).await.unwrap();
-        let mut incoming = tokio::time::timeout(Duration::from_secs(20), connection.accept_uni()).await.unwrap().unwrap();
+        let mut incoming =
+            tokio::time::timeout(Duration::from_secs(20), connection.accept_uni()).await.unwrap().unwrap();
         let mut reader = FrameReader::new(max_frame);
         let reply = loop {
             let chunk = incoming.read_chunk(4096, true).await.unwrap().expect("B's stream stays open");
@@ -200,9 +201,6 @@ fn discovery_finds_a_neighbour_without_static_peers() {
     let source = a.peer_row(&b).unwrap()["source"].clone();
     let other = b.peer_row(&a).unwrap()["source"].clone();
     // Exactly one side dialed (the lower address), from a beacon.
-    assert!(
-        (source == "discovered") ^ (other == "discovered"),
-        "one side dials: {source} / {other}"
-    );
+    assert!((source == "discovered") ^ (other == "discovered"), "one side dials: {source} / {other}");
     ping_ok(&a, &b, "found you");
 }

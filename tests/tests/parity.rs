@@ -21,7 +21,8 @@ fn events() -> Vec<Event> {
 
 fn run(binding: Binding) -> Vec<String> {
     let rt = TestRuntime::new();
-    let loaded = rt.runtime.load(&plugin("echo", binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
+    let loaded =
+        rt.runtime.load(&plugin("echo", binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
     assert_eq!(loaded.info().binding, binding);
     let mut echo = loaded.instantiate(&rt.services).unwrap();
     let mut transcript = vec![format!("{:?}", echo.init(&InitArgs::default()))];
@@ -44,7 +45,10 @@ fn echo_behaves_identically_as_wasm_and_native() {
 fn echo_replies_with_each_payload() {
     for binding in weft_tests::BINDINGS {
         let rt = TestRuntime::new();
-        let loaded = rt.runtime.load(&plugin("echo", binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
+        let loaded = rt
+            .runtime
+            .load(&plugin("echo", binding), &Grants::permissions([Permission::Send]), Limits::default())
+            .unwrap();
         let mut echo = loaded.instantiate(&rt.services).unwrap();
         echo.init(&InitArgs::default()).unwrap();
         for event in events() {

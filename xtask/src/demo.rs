@@ -131,7 +131,12 @@ fn step(weft: &Path, from: &Node, to: &Node, narration: &str) -> Result<()> {
     println!("\n-- {narration}");
     let args = format!("{{\"to\": \"{}\", \"text\": \"hello {}, this is {}\"}}", to.address, to.name, from.name);
     println!("$ weft ctl call echo ping '{args}'   (on {})", from.name.to_uppercase());
-    let out = Command::new(weft).arg("ctl").arg("--socket").arg(from.socket()).args(["call", "echo", "ping", &args]).output()?;
+    let out = Command::new(weft)
+        .arg("ctl")
+        .arg("--socket")
+        .arg(from.socket())
+        .args(["call", "echo", "ping", &args])
+        .output()?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     print!("{}", String::from_utf8_lossy(&out.stderr));
     Ok(())
@@ -185,9 +190,8 @@ fn start(weft: &Path, node: &mut Node) -> Result<()> {
 fn wait_for_links(weft: &Path, nodes: &[Node]) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        let up = |n: &Node| {
-            ctl_json(weft, n, &["status"]).ok().and_then(|v| v["result"]["links_up"].as_u64()).unwrap_or(0)
-        };
+        let up =
+            |n: &Node| ctl_json(weft, n, &["status"]).ok().and_then(|v| v["result"]["links_up"].as_u64()).unwrap_or(0);
         if up(&nodes[0]) == 1 && up(&nodes[1]) == 2 && up(&nodes[2]) == 1 {
             return Ok(());
         }

@@ -166,12 +166,10 @@ mod tests {
         let call = Request::Call { plugin: "echo".into(), command: "ping".into(), args: "{}".into(), timeout_ms: None };
         let text = serde_json::to_string(&call).unwrap();
         assert_eq!(text, r#"{"op":"call","plugin":"echo","command":"ping","args":"{}","timeout_ms":null}"#);
-        assert_eq!(serde_json::from_str::<Request>(r#"{"op":"call","plugin":"p","command":"c"}"#).unwrap(), Request::Call {
-            plugin: "p".into(),
-            command: "c".into(),
-            args: String::new(),
-            timeout_ms: None
-        });
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"call","plugin":"p","command":"c"}"#).unwrap(),
+            Request::Call { plugin: "p".into(), command: "c".into(), args: String::new(), timeout_ms: None }
+        );
         assert!(serde_json::from_str::<Request>(r#"{"op":"reboot"}"#).is_err());
     }
 }

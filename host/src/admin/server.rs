@@ -25,7 +25,10 @@ pub struct AdminError {
 /// Binds the socket at `path` with mode 0600.
 pub async fn bind(path: &Path) -> Result<UnixListener, AdminError> {
     let error = |message: String| AdminError { path: path.to_path_buf(), message };
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            return Err(error("a file that is not a socket is in the way; refusing to replace it".into()));
+        }
         if UnixStream::connect(path).await.is_ok() {
             return Err(error("another node is already listening here".into()));
         }

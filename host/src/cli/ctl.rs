@@ -27,7 +27,7 @@ pub fn socket_path(socket: Option<PathBuf>, config_file: Option<&Path>) -> Resul
 /// Sends `request` and prints the answer as text or JSON.
 pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
     let wait = match &request {
-        Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms + 1_000),
+        Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
         Request::Call { .. } => Duration::from_secs(11),
         _ => Duration::from_secs(5),
     };
@@ -121,7 +121,10 @@ pub fn render_peers(rows: &[PeerRow]) -> String {
             out.push_str(&format!("  {remote}"));
         }
         if let Some(direction) = r.direction {
-            out.push_str(&format!("  {}", serde_json::to_value(direction).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()));
+            out.push_str(&format!(
+                "  {}",
+                serde_json::to_value(direction).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+            ));
         }
         if let Some(up) = r.up_s {
             out.push_str(&format!("  up {up}s"));
@@ -136,7 +139,13 @@ pub fn render_peers(rows: &[PeerRow]) -> String {
         if let Some(c) = &r.counters {
             out.push_str(&format!(
                 "    frames in {} out {}  bytes in {} out {}  dropped: oversize {} undecodable {} congested {}\n",
-                c.frames_in, c.frames_out, c.bytes_in, c.bytes_out, c.dropped_oversize, c.dropped_undecodable, c.dropped_congested
+                c.frames_in,
+                c.frames_out,
+                c.bytes_in,
+                c.bytes_out,
+                c.dropped_oversize,
+                c.dropped_undecodable,
+                c.dropped_congested
             ));
         }
         if let Some(e) = &r.last_error {

@@ -188,9 +188,10 @@ fn check_peers(entries: &[PeerEntry]) -> Result<Vec<PeerConfig>, KeyError> {
     let mut seen = BTreeSet::new();
     let mut peers = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
-        let valid_port = entry.address.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
-        });
+        let valid_port = entry
+            .address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0));
         if !valid_port {
             return Err((
                 format!("peers[{i}].address"),
@@ -207,9 +208,8 @@ fn check_peers(entries: &[PeerEntry]) -> Result<Vec<PeerConfig>, KeyError> {
 
 fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<PluginConfig, KeyError> {
     let file = resolve(&entry.file);
-    let binding = binding_for(&file).map_err(|_| {
-        ("file".to_string(), format!("{}: expected a .wasm or .so plugin file", file.display()))
-    })?;
+    let binding = binding_for(&file)
+        .map_err(|_| ("file".to_string(), format!("{}: expected a .wasm or .so plugin file", file.display())))?;
     if !file.is_file() {
         let hint = "build plugins with `cargo xtask plugins`";
         return Err(("file".to_string(), format!("{}: no such file ({hint})", file.display())));

@@ -9,5 +9,5 @@ mod identity;
 pub mod key_file;
 mod sealing;
 
-pub use identity::{NodeIdentity, address_of, verify};
+pub use identity::{NodeIdentity, PLUGIN_SIGNING_CONTEXT, address_of, verify, verify_plugin_signature};
 pub use sealing::{OpenError, SEAL_OVERHEAD, open, seal};

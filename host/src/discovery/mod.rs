@@ -21,6 +21,9 @@ use tokio::net::UdpSocket;
 
 /// Failed dials in a row before a discovered neighbour is forgotten.
 const DISCOVERED_GIVE_UP: u32 = 5;
+/// Discovered neighbours dialed at once; beacons beyond this are ignored, so
+/// a flood of forged beacons cannot make the node dial without bound.
+const MAX_DISCOVERED: usize = 64;
 
 /// Starts the beacon sender and listener; both stop with the node.
 pub fn start(settings: &DiscoverySection, quic_port: u16, dial: DialContext) -> Result<(), String> {
@@ -60,6 +63,9 @@ pub fn start(settings: &DiscoverySection, quic_port: u16, dial: DialContext) -> 
                 continue; // ourselves, or the other node dials us
             }
             let address = SocketAddr::new(source.ip(), beacon.quic_port).to_string();
+            if dial.book.count(PeerSource::Discovered) >= MAX_DISCOVERED {
+                continue;
+            }
             if dial.book.register(beacon.node, &address, PeerSource::Discovered) {
                 tracing::info!(peer = %beacon.node, "discovered at {address}");
                 tokio::spawn(dial_loop(dial.clone(), beacon.node, address, Some(DISCOVERED_GIVE_UP)));
@@ -73,7 +79,9 @@ fn listen_socket(group: SocketAddrV4, interface: Ipv4Addr) -> std::io::Result<Ud
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
-    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, group.port())).into())?;
+    // Bound to the group address, the socket only receives datagrams sent to
+    // the group, not unicast packets aimed at the port from anywhere.
+    socket.bind(&SocketAddr::from((*group.ip(), group.port())).into())?;
     socket.join_multicast_v4(group.ip(), &interface)?;
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket.into())

@@ -16,7 +16,7 @@ use super::endpoint::LinkSettings;
 use super::frame::{FrameReader, LinkFrame, ReadItem, ServiceFrame, encode_prefixed};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
@@ -74,6 +74,8 @@ pub struct LinkInfo {
     pub counters: LinkCounters,
     /// Our address as the neighbour sees it, once it answered.
     pub reflexive: Mutex<Option<SocketAddr>>,
+    /// Bytes queued for the writer and not yet written.
+    queued_bytes: AtomicUsize,
 }
 
 /// Why a frame was not queued.
@@ -95,8 +97,9 @@ pub enum SendError {
 pub struct Link {
     info: Arc<LinkInfo>,
     connection: quinn::Connection,
-    queue: mpsc::Sender<LinkFrame>,
+    queue: mpsc::UnboundedSender<LinkFrame>,
     max_frame: usize,
+    max_queued: usize,
 }
 
 /// Application close codes.
@@ -105,6 +108,8 @@ pub mod close_code {
     pub const SHUTDOWN: u32 = 1;
     /// Another connection to the same peer was kept.
     pub const DUPLICATE: u32 = 2;
+    /// Our sending stream failed; reconnect.
+    pub const WRITER_FAILED: u32 = 3;
 }
 
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
@@ -135,18 +140,23 @@ impl Link {
         self.info.counters.snapshot()
     }
 
-    /// Queues a frame for the reliable stream. Never waits.
+    /// Queues a frame for the reliable stream. Never waits: when more than
+    /// the link's byte budget is queued, the frame is refused as congested
+    /// (the caller learns it; nothing is dropped silently).
     pub fn send(&self, frame: LinkFrame) -> Result<(), SendError> {
         let size = frame_size(&frame);
         if size > self.max_frame {
             return Err(SendError::TooLarge(size, self.max_frame));
         }
-        self.queue.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                LinkCounters::add(&self.info.counters.dropped_congested, 1);
-                SendError::Congested(self.info.peer)
-            }
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed(self.info.peer),
+        let queued = &self.info.queued_bytes;
+        if queued.fetch_add(size, Ordering::AcqRel) + size > self.max_queued {
+            queued.fetch_sub(size, Ordering::AcqRel);
+            LinkCounters::add(&self.info.counters.dropped_congested, 1);
+            return Err(SendError::Congested(self.info.peer));
+        }
+        self.queue.send(frame).map_err(|_| {
+            queued.fetch_sub(size, Ordering::AcqRel);
+            SendError::Closed(self.info.peer)
         })
     }
 
@@ -156,6 +166,8 @@ impl Link {
     }
 }
 
+/// An upper bound of the encoded size: type, port and flags (4 bytes), two
+/// varints of at most 10 bytes each, the payload.
 fn frame_size(frame: &LinkFrame) -> usize {
     match frame {
         LinkFrame::Service(s) => 4 + 20 + s.payload.len(),
@@ -180,9 +192,16 @@ pub async fn run(
         since: SystemTime::now(),
         counters: LinkCounters::default(),
         reflexive: Mutex::new(None),
+        queued_bytes: AtomicUsize::new(0),
     });
-    let (queue, outbound) = mpsc::channel(settings.send_queue);
-    let link = Link { info: info.clone(), connection: connection.clone(), queue, max_frame: settings.max_frame_bytes };
+    let (queue, outbound) = mpsc::unbounded_channel();
+    let link = Link {
+        info: info.clone(),
+        connection: connection.clone(),
+        queue,
+        max_frame: settings.max_frame_bytes,
+        max_queued: settings.send_queue_bytes,
+    };
     if events.send(LinkEvent::Up(link.clone())).await.is_err() {
         connection.close(close_code::SHUTDOWN.into(), b"node stopping");
         return;
@@ -253,7 +272,7 @@ fn send_small(link: &Link, frame: LinkFrame) {
     match link.connection.send_datagram(bytes.into()) {
         Ok(()) => LinkCounters::add(&link.info.counters.bytes_out, len),
         Err(_) => {
-            let _ = link.queue.try_send(frame);
+            let _ = link.send(frame);
         }
     }
 }
@@ -271,6 +290,10 @@ async fn ask_reflexive(link: Link) {
         }
     }
 }
+
+/// Frames per event to the node, so one large read cannot become one huge
+/// event (the node's channel is bounded in events; this bounds it in frames).
+const MAX_BATCH: usize = 256;
 
 struct StreamReader {
     link: Link,
@@ -292,6 +315,14 @@ impl StreamReader {
             let mut batch = Vec::new();
             let mut broken = false;
             while let Some(item) = reader.next() {
+                if batch.len() >= MAX_BATCH {
+                    LinkCounters::add(&info.counters.frames_in, batch.len() as u64);
+                    let event =
+                        LinkEvent::Frames { link: info.id, peer: info.peer, frames: std::mem::take(&mut batch) };
+                    if self.events.send(event).await.is_err() {
+                        return;
+                    }
+                }
                 match item {
                     ReadItem::Frame(body) => match LinkFrame::decode(body) {
                         Ok(frame) => {
@@ -329,25 +360,39 @@ impl StreamReader {
 
 /// Writes queued frames on one stream, coalescing whatever is queued into a
 /// single write.
-async fn write_frames(connection: quinn::Connection, mut outbound: mpsc::Receiver<LinkFrame>, info: Arc<LinkInfo>) {
-    let Ok(mut stream) = connection.open_uni().await else { return };
+/// A link whose writer stops cannot send again, so the connection is closed
+/// and the dialer (or the peer) reconnects.
+async fn write_frames(
+    connection: quinn::Connection,
+    mut outbound: mpsc::UnboundedReceiver<LinkFrame>,
+    info: Arc<LinkInfo>,
+) {
+    let Ok(mut stream) = connection.open_uni().await else {
+        connection.close(close_code::WRITER_FAILED.into(), b"cannot open a stream");
+        return;
+    };
     let mut buffer = Vec::with_capacity(64 * 1024);
     let started = Instant::now();
     while let Some(frame) = outbound.recv().await {
         buffer.clear();
+        let mut budget = frame_size(&frame);
         encode_prefixed(&frame, &mut buffer);
         let mut frames = 1;
         while buffer.len() < 60 * 1024 {
             match outbound.try_recv() {
                 Ok(frame) => {
+                    budget += frame_size(&frame);
                     encode_prefixed(&frame, &mut buffer);
                     frames += 1;
                 }
                 Err(_) => break,
             }
         }
-        if stream.write_all(&buffer).await.is_err() {
-            tracing::debug!(peer = %info.peer, "link stream closed after {:?}", started.elapsed());
+        let written = stream.write_all(&buffer).await;
+        info.queued_bytes.fetch_sub(budget, Ordering::AcqRel);
+        if written.is_err() {
+            tracing::debug!(peer = %info.peer, "link stream stopped after {:?}; closing the link", started.elapsed());
+            connection.close(close_code::WRITER_FAILED.into(), b"stream stopped");
             return;
         }
         LinkCounters::add(&info.counters.frames_out, frames);

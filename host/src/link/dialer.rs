@@ -63,6 +63,11 @@ impl DialBook {
         true
     }
 
+    /// How many neighbours from `source` are being dialed.
+    pub fn count(&self, source: PeerSource) -> usize {
+        self.entries.lock().map(|e| e.values().filter(|s| s.source == source).count()).unwrap_or(0)
+    }
+
     /// Forgets `peer` (its dialer has stopped).
     pub fn forget(&self, peer: Address) {
         if let Ok(mut entries) = self.entries.lock() {

@@ -28,8 +28,8 @@ pub struct LinkSettings {
     pub reconnect_min: Duration,
     /// Reconnect delay cap.
     pub reconnect_max: Duration,
-    /// Frames a link queues before refusing more.
-    pub send_queue: usize,
+    /// Bytes a link queues for sending before refusing more ("congested").
+    pub send_queue_bytes: usize,
 }
 
 impl From<&QuicSection> for LinkSettings {
@@ -40,7 +40,7 @@ impl From<&QuicSection> for LinkSettings {
             max_frame_bytes: q.max_frame_bytes as usize,
             reconnect_min: Duration::from_millis(q.reconnect_min_ms),
             reconnect_max: Duration::from_millis(q.reconnect_max_ms),
-            send_queue: 4096,
+            send_queue_bytes: 4 << 20,
         }
     }
 }
@@ -67,7 +67,8 @@ pub enum EndpointError {
 fn transport(settings: &LinkSettings) -> Result<Arc<quinn::TransportConfig>, EndpointError> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(settings.keepalive));
-    let idle = quinn::IdleTimeout::try_from(settings.idle_timeout).map_err(|e| EndpointError::Transport(e.to_string()))?;
+    let idle =
+        quinn::IdleTimeout::try_from(settings.idle_timeout).map_err(|e| EndpointError::Transport(e.to_string()))?;
     t.max_idle_timeout(Some(idle));
     t.datagram_receive_buffer_size(Some(256 * 1024));
     t.max_concurrent_bidi_streams(0u8.into());
@@ -83,7 +84,8 @@ pub fn create(
 ) -> Result<quinn::Endpoint, EndpointError> {
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_crypto(identity)?));
     server.transport_config(transport(settings)?);
-    let seed = Sha256::new().chain_update(b"weft quic stateless reset v1").chain_update(identity.secret_seed()).finalize();
+    let seed =
+        Sha256::new().chain_update(b"weft quic stateless reset v1").chain_update(identity.secret_seed()).finalize();
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed);
     let endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
     let socket = std::net::UdpSocket::bind(listen).map_err(|source| EndpointError::Bind { address: listen, source })?;

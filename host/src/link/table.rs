@@ -3,22 +3,36 @@
 //! Owns: which connection to keep when two exist for the same neighbour.
 //! Both sides may dial at once (static peers on both ends, or discovery), so
 //! the rule must give the same answer on both nodes without talking:
+//! - the existing link is older than [`SIMULTANEOUS_OPEN`]: the newer wins
+//!   (the peer would not dial a link it still has, so its side is gone);
 //! - both connections opened by the same side: the newer wins (the opener
 //!   abandoned the old one, e.g. it restarted);
-//! - otherwise the connection opened by the lower address wins.
+//! - otherwise (a simultaneous open) the connection opened by the lower
+//!   address wins.
 
 use super::connection::{Direction, Link};
 use std::collections::HashMap;
 use weft_plugin_api::Address;
 
-/// Whether a new connection to `peer` replaces the existing one (see the
-/// module docs). Both nodes reach the same verdict for the same pair.
-pub fn new_link_wins(own: Address, peer: Address, new: Direction, existing: Direction) -> bool {
+/// A link older than this is no duplicate of a new one: the peer dialed again
+/// because its side of the old link is gone (e.g. it restarted).
+pub const SIMULTANEOUS_OPEN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether a new connection to `peer` replaces the existing one, which has
+/// been up for `existing_age` (see the module docs). Both nodes reach the same
+/// verdict for a simultaneous open.
+pub fn new_link_wins(
+    own: Address,
+    peer: Address,
+    new: Direction,
+    existing: Direction,
+    existing_age: std::time::Duration,
+) -> bool {
     let opener = |direction| match direction {
         Direction::Outbound => own,
         Direction::Inbound => peer,
     };
-    new == existing || opener(new) == own.min(peer)
+    existing_age >= SIMULTANEOUS_OPEN || new == existing || opener(new) == own.min(peer)
 }
 
 /// The outcome of offering a new link.
@@ -52,7 +66,8 @@ impl LinkTable {
             self.links.insert(peer, link);
             return Offer::Accepted;
         };
-        if new_link_wins(self.own, peer, link.info().direction, existing.info().direction) {
+        let age = existing.info().since.elapsed().unwrap_or_default();
+        if new_link_wins(self.own, peer, link.info().direction, existing.info().direction, age) {
             match self.links.insert(peer, link) {
                 Some(old) => Offer::Replaced(old),
                 None => Offer::Accepted,
@@ -107,6 +122,8 @@ mod tests {
     #[test]
     fn both_nodes_keep_the_same_connection() {
         let (low, high) = (Address([1; 16]), Address([2; 16]));
+        let young = std::time::Duration::from_millis(100);
+        let new_link_wins = |own, peer, new, existing| super::new_link_wins(own, peer, new, existing, young);
         // Simultaneous open: the low node's outbound is the low-opened link;
         // on the high node the same connection is inbound.
         assert!(new_link_wins(low, high, Outbound, Inbound)); // low keeps its own dial
@@ -116,5 +133,8 @@ mod tests {
         // A re-dial by the same opener (e.g. after a restart) replaces the old link.
         assert!(new_link_wins(low, high, Inbound, Inbound));
         assert!(new_link_wins(high, low, Outbound, Outbound));
+        // An established link is replaced by a new dial from either side:
+        // the peer dialed because its side of the old link is gone.
+        assert!(super::new_link_wins(low, high, Inbound, Outbound, SIMULTANEOUS_OPEN));
     }
 }

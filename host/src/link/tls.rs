@@ -88,16 +88,26 @@ impl PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        if dss.scheme != SignatureScheme::ED25519 {
-            return Err(rustls::Error::General(format!("handshake signed with {:?}, expected Ed25519", dss.scheme)));
-        }
-        let key = peer_key(cert).map_err(rustls::Error::General)?;
-        let signature = Signature::from_slice(dss.signature())
-            .map_err(|_| rustls::Error::General("malformed handshake signature".into()))?;
-        key.verify_strict(message, &signature)
+        verify_handshake(message, cert, dss.scheme, dss.signature())
             .map(|_| HandshakeSignatureValid::assertion())
-            .map_err(|_| rustls::Error::General("handshake signature does not verify".into()))
+            .map_err(rustls::Error::General)
     }
+}
+
+/// Checks that `signature` over the handshake `message` was made, with
+/// Ed25519, by the key inside `cert` (the key the address check used).
+fn verify_handshake(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    scheme: SignatureScheme,
+    signature: &[u8],
+) -> Result<(), String> {
+    if scheme != SignatureScheme::ED25519 {
+        return Err(format!("handshake signed with {scheme:?}, expected Ed25519"));
+    }
+    let key = peer_key(cert)?;
+    let signature = Signature::from_slice(signature).map_err(|_| "malformed handshake signature".to_string())?;
+    key.verify_strict(message, &signature).map_err(|_| "handshake signature does not verify".to_string())
 }
 
 impl ServerCertVerifier for PeerVerifier {
@@ -227,5 +237,20 @@ mod tests {
         let err = PeerVerifier { expected: Some(expected) }.check(&cert).unwrap_err().to_string();
         assert!(err.contains("mismatch") && err.contains(&expected.to_string()), "{err}");
         assert!(peer_key(&CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00])).is_err());
+    }
+
+    #[test]
+    fn a_handshake_signature_must_come_from_the_certificate_key() {
+        let holder = NodeIdentity::from_secret([5; 32]);
+        let other = NodeIdentity::from_secret([6; 32]);
+        let (cert, _) = certificate(&holder).unwrap();
+        let message = b"transcript";
+        let sig = |id: &NodeIdentity| id.sign(message).to_bytes().to_vec();
+        let ed = SignatureScheme::ED25519;
+        assert!(verify_handshake(message, &cert, ed, &sig(&holder)).is_ok());
+        assert!(verify_handshake(message, &cert, ed, &sig(&other)).is_err(), "a stolen certificate is useless");
+        assert!(verify_handshake(b"other transcript", &cert, ed, &sig(&holder)).is_err());
+        let ecdsa = SignatureScheme::ECDSA_NISTP256_SHA256;
+        assert!(verify_handshake(message, &cert, ecdsa, &sig(&holder)).is_err());
     }
 }

@@ -266,7 +266,8 @@ impl NodeCore {
                 }
                 Action::Flood(flood) => {
                     for &to in &self.neighbours {
-                        let frame = ServiceFrame { port: flood.port, tag: 0, reply_to: None, payload: flood.payload.clone() };
+                        let frame =
+                            ServiceFrame { port: flood.port, tag: 0, reply_to: None, payload: flood.payload.clone() };
                         out.push(Output::Transmit { to, frame: LinkFrame::Service(frame), on_behalf: None });
                     }
                 }
@@ -412,7 +413,10 @@ mod tests {
         assert!(matches!(&out[..], [Output::Store { plugin: 1, writes }] if writes.len() == 1));
         assert_eq!(core.next_deadline(), Some(1_100));
         assert!(core.poll_timers(1_099).is_empty());
-        assert_eq!(core.poll_timers(1_100), vec![Output::Deliver { plugin: 1, event: Event::Timer(TimerFired { id: 5 }) }]);
+        assert_eq!(
+            core.poll_timers(1_100),
+            vec![Output::Deliver { plugin: 1, event: Event::Timer(TimerFired { id: 5 }) }]
+        );
         core.detach(1);
         assert!(core.frame_received(B, service(8, 0, None, b"")).is_empty());
     }

@@ -5,8 +5,8 @@
 //! the admin socket, calls plugins and executes outputs.
 
 pub mod core;
-pub mod timers;
 pub mod plugin_host;
 pub mod runtime;
+pub mod timers;
 
 pub use runtime::{NodeHandle, RunningNode, StartError, start};

@@ -43,18 +43,27 @@ pub struct PluginStartError {
 impl PluginHost {
     /// Loads and initialises every plugin in `config`, in order.
     pub fn start(config: &NodeConfig, services: &Arc<HostServices>) -> Result<Self, PluginStartError> {
-        let error = |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
-        let options =
-            RuntimeOptions { module_cache: Some(config.module_cache.clone()), native_copies: config.data_dir.join("native") };
+        let error =
+            |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
+        let options = RuntimeOptions {
+            module_cache: Some(config.module_cache.clone()),
+            native_copies: config.data_dir.join("native"),
+        };
         let runtime = PluginRuntime::new(options).map_err(|e| error(0, e))?;
         let mut slots: Vec<PluginSlot> = Vec::new();
         for (index, plugin) in config.plugins.iter().enumerate() {
-            let loaded = runtime.load(&plugin.file, &plugin.grants, Limits::default()).map_err(|e| error(index, e.to_string()))?;
+            let loaded = runtime
+                .load(&plugin.file, &plugin.grants, Limits::default())
+                .map_err(|e| error(index, e.to_string()))?;
             let manifest = &loaded.info().manifest;
             if manifest.kind != PluginKind::Service {
                 return Err(error(
                     index,
-                    format!("{}: `{}` is a driver; drivers are attached to radio links, not loaded as services", plugin.file.display(), manifest.name),
+                    format!(
+                        "{}: `{}` is a driver; drivers are attached to radio links, not loaded as services",
+                        plugin.file.display(),
+                        manifest.name
+                    ),
                 ));
             }
             if slots.iter().any(|s| s.name == manifest.name) {
@@ -81,6 +90,11 @@ impl PluginHost {
     /// The plugin's name.
     pub fn name(&self, id: PluginId) -> &str {
         self.slots.get(id).map_or("?", |s| s.name.as_str())
+    }
+
+    /// Why plugin `id` failed, if it did.
+    pub fn failure(&self, id: PluginId) -> Option<&str> {
+        self.slots.get(id).and_then(|s| s.failure.as_deref())
     }
 
     /// Whether `id` offers command `command`; the error lists what it offers.

@@ -72,6 +72,8 @@ pub enum StartError {
 }
 
 type Pending = oneshot::Sender<Response>;
+/// A command waiting for its plugin's answer: which plugin, and who waits.
+type PendingCommand = (super::core::PluginId, Pending);
 
 /// A cheap, cloneable handle for talking to a running node.
 #[derive(Clone)]
@@ -130,9 +132,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let plugins = PluginHost::start(&config, &services)?;
     let mut core = NodeCore::new(address);
     for (id, ports) in plugins.ports() {
-        core.attach(id, &ports).map_err(|e| {
-            StartError::Ports(format!("{}: plugin `{}`: {e}", config.file.display(), plugins.name(id)))
-        })?;
+        core.attach(id, &ports)
+            .map_err(|e| StartError::Ports(format!("{}: plugin `{}`: {e}", config.file.display(), plugins.name(id))))?;
     }
 
     let settings = Arc::new(LinkSettings::from(&config.quic));
@@ -203,7 +204,7 @@ struct Actor {
     links: LinkTable,
     connected: watch::Sender<HashSet<Address>>,
     book: Arc<DialBook>,
-    pending: HashMap<u64, Pending>,
+    pending: HashMap<u64, PendingCommand>,
     next_command: u64,
 }
 
@@ -325,10 +326,10 @@ impl Actor {
                     let _ = reply.send(Response::failure(e));
                     return;
                 }
-                self.pending.retain(|_, waiting| !waiting.is_closed());
+                self.pending.retain(|_, (_, waiting)| !waiting.is_closed());
                 let command_id = self.next_command;
                 self.next_command += 1;
-                self.pending.insert(command_id, reply);
+                self.pending.insert(command_id, (id, reply));
                 let event = Event::Command(Command { id: command_id, name: command, args });
                 self.execute(vec![Output::Deliver { plugin: id, event }], false);
             }
@@ -383,6 +384,17 @@ impl Actor {
                 Output::Deliver { plugin, event } => {
                     let is_refusal = refusal_chain || matches!(event, Event::ActionRefused(_));
                     let actions = self.plugins.call(plugin, &event);
+                    if let Some(failure) = self.plugins.failure(plugin) {
+                        // Whoever waits for this plugin's answers will not get one.
+                        let failure = format!("plugin `{}` failed: {failure}", self.plugins.name(plugin));
+                        let waiting: Vec<u64> =
+                            self.pending.iter().filter(|(_, (p, _))| *p == plugin).map(|(id, _)| *id).collect();
+                        for id in waiting {
+                            if let Some((_, reply)) = self.pending.remove(&id) {
+                                let _ = reply.send(Response::failure(failure.clone()));
+                            }
+                        }
+                    }
                     if !actions.is_empty() {
                         let now = self.now_ms();
                         queue.extend(self.core.actions(plugin, actions, now).into_iter().map(|o| (o, is_refusal)));
@@ -393,12 +405,14 @@ impl Actor {
                         tracing::error!(plugin = %self.plugins.name(plugin), "storage write failed: {e}");
                     }
                 }
-                Output::CommandReply { plugin, reply } => match self.pending.remove(&reply.id) {
-                    Some(waiting) => {
-                        let outcome = CallOutcome { ok: reply.ok, body: reply.body };
-                        let _ = waiting.send(Response::success(&outcome));
+                Output::CommandReply { plugin, reply } => match self.pending.get(&reply.id) {
+                    Some((asked, _)) if *asked == plugin => {
+                        if let Some((_, waiting)) = self.pending.remove(&reply.id) {
+                            let outcome = CallOutcome { ok: reply.ok, body: reply.body };
+                            let _ = waiting.send(Response::success(&outcome));
+                        }
                     }
-                    None => tracing::debug!(plugin = %self.plugins.name(plugin), "answer to a command nobody waits for"),
+                    _ => tracing::debug!(plugin = %self.plugins.name(plugin), "answer to a command it was not asked"),
                 },
                 Output::Log { plugin, level, message } => {
                     let plugin = self.plugins.name(plugin);

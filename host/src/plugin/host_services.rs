@@ -98,9 +98,11 @@ impl InstanceHostCalls {
                 if !self.permissions.contains(&Permission::Sign) {
                     return denied(Permission::Sign);
                 }
-                HostReply::Signature(ByteBuf::from(services.identity.sign(&req.message).to_bytes().to_vec()))
+                HostReply::Signature(ByteBuf::from(services.identity.sign_for_plugin(&req.message).to_bytes().to_vec()))
             }
-            HostCall::Verify(req) => HostReply::Verified(crypto::verify(&req.public_key, &req.message, &req.signature)),
+            HostCall::Verify(req) => {
+                HostReply::Verified(crypto::verify_plugin_signature(&req.public_key, &req.message, &req.signature))
+            }
             HostCall::Seal(req) => {
                 if !self.permissions.contains(&Permission::Seal) {
                     return denied(Permission::Seal);
@@ -206,5 +208,26 @@ mod tests {
         c.answer_encoded(&[0xff, 0x00], &mut out);
         let reply: HostReply = weft_plugin_api::codec::decode(&out).unwrap();
         assert!(matches!(reply, HostReply::Error(HostError { code: HostErrorCode::BadRequest, .. })));
+    }
+
+    #[test]
+    fn plugin_signatures_are_domain_separated_from_the_node_key_s_other_uses() {
+        let c = calls(&[Permission::Sign]);
+        let signature = match c.answer(&HostCall::Sign(SignRequest { message: b"m".to_vec() })) {
+            HostReply::Signature(s) => s.into_vec(),
+            other => panic!("{other:?}"),
+        };
+        let key = c.services.identity().public_key().to_bytes();
+        let verify = |message: &[u8]| {
+            HostCall::Verify(weft_plugin_api::VerifyRequest {
+                public_key: key.to_vec(),
+                message: message.to_vec(),
+                signature: signature.clone(),
+            })
+        };
+        assert_eq!(c.answer(&verify(b"m")), HostReply::Verified(true));
+        assert_eq!(c.answer(&verify(b"n")), HostReply::Verified(false));
+        // Not a plain signature over the message: it could not pass as a TLS handshake signature.
+        assert!(!crypto::verify(&key, b"m", &signature));
     }
 }
