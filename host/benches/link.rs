@@ -116,7 +116,7 @@ async fn raw_quinn_throughput(size: usize) -> f64 {
         while count < MESSAGES {
             let chunk = stream.read_chunk(64 * 1024, true).await.unwrap().unwrap();
             reader.push(&chunk.bytes);
-            while let Some(ReadItem::Frame(body)) = reader.next() {
+            while let Some(ReadItem::Frame(body)) = reader.next_item() {
                 std::hint::black_box(LinkFrame::decode(body).unwrap());
                 count += 1;
             }

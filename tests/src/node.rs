@@ -66,6 +66,8 @@ pub struct NodeSpec {
     pub plugins: Vec<(&'static str, Binding, &'static [&'static str])>,
     /// Extra TOML appended to the config.
     pub extra: String,
+    /// `[quic]` settings besides `listen` (default [`FAST_LINKS`]).
+    pub quic: Option<String>,
 }
 
 impl NodeSpec {
@@ -114,10 +116,11 @@ impl TestNode {
         let cache = crate::plugin_dir().join("../test-module-cache");
         let mut toml = format!(
             "[node]\nname = \"{}\"\nidentity = \"node.key\"\ndata_dir = \"data\"\nmodule_cache = \"{}\"\n\n\
-             [quic]\nlisten = \"127.0.0.1:{}\"\n{FAST_LINKS}\n[admin]\nsocket = \"admin.sock\"\n",
+             [quic]\nlisten = \"127.0.0.1:{}\"\n{}\n[admin]\nsocket = \"admin.sock\"\n",
             self.name,
             cache.display(),
-            self.port
+            self.port,
+            spec.quic.as_deref().unwrap_or(FAST_LINKS),
         );
         for (port, address) in &spec.peers {
             toml.push_str(&format!("\n[[peers]]\naddress = \"127.0.0.1:{port}\"\nnode = \"{address}\"\n"));

@@ -314,7 +314,7 @@ impl StreamReader {
             reader.push(&chunk.bytes);
             let mut batch = Vec::new();
             let mut broken = false;
-            while let Some(item) = reader.next() {
+            while let Some(item) = reader.next_item() {
                 if batch.len() >= MAX_BATCH {
                     LinkCounters::add(&info.counters.frames_in, batch.len() as u64);
                     let event =

@@ -230,7 +230,7 @@ pub fn encode_prefixed(frame: &LinkFrame, out: &mut Vec<u8>) {
     out[start..new_body_start].copy_from_slice(&prefix);
 }
 
-/// What [`FrameReader::next`] found.
+/// What [`FrameReader::next_item`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadItem<'a> {
     /// A complete frame body (not yet decoded).
@@ -275,7 +275,7 @@ impl FrameReader {
     }
 
     /// The next complete item, if the buffer holds one.
-    pub fn next(&mut self) -> Option<ReadItem<'_>> {
+    pub fn next_item(&mut self) -> Option<ReadItem<'_>> {
         if self.skipping > 0 {
             return None;
         }
@@ -379,7 +379,7 @@ mod tests {
         let mut seen = Vec::new();
         for byte in &stream {
             reader.push(std::slice::from_ref(byte));
-            while let Some(item) = reader.next() {
+            while let Some(item) = reader.next_item() {
                 seen.push(match item {
                     ReadItem::Frame(body) => format!("{:?}", LinkFrame::decode(body).unwrap()),
                     ReadItem::Oversize(len) => format!("oversize {len}"),

@@ -355,7 +355,7 @@ impl Actor {
             }
         }
         self.execute(rest, false);
-        Response::success(&serde_json::json!({ "sent": true }))
+        Response { ok: true, result: None, error: None }
     }
 
     /// Executes outputs and everything they cause, breadth-first. Refusals
