@@ -225,3 +225,53 @@ fn discovery_finds_a_neighbour_without_static_peers() {
     assert!((source == "discovered") ^ (other == "discovered"), "one side dials: {source} / {other}");
     ping_ok(&a, &b, "found you");
 }
+
+/// Storage goes through the node's redb store: the counter (native here)
+/// flushes its total on a timer, and a restarted node reads it back.
+#[test]
+fn plugin_storage_survives_a_node_restart_and_the_admin_socket_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let mut a = TestNode::new(root.path(), "a");
+    let mut b = TestNode::new(root.path(), "b");
+    b.start(&NodeSpec::echo());
+    let spec = NodeSpec {
+        plugins: vec![("counter", weft_host::plugin::Binding::Native, &["storage"])],
+        extra: "[plugins.config]\nflush_interval_ms = 50\n".into(),
+        ..NodeSpec::default()
+    }
+    .peer(&b);
+    a.start(&spec);
+    let mode = std::fs::metadata(a.socket()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "admin socket mode");
+    linked(&a, &b);
+    for i in 0..3 {
+        let (code, _, err) = b.ctl(&["send", &a.address, "8", &format!("count {i}")]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let total = |n: &TestNode| {
+        let (_, json, _) = n.ctl(&["call", "counter", "get"]);
+        json["result"]["body"].as_str().unwrap_or_default().to_string()
+    };
+    a.wait_until("the counter saw 3 messages", LINK_UP, |n| total(n) == "{\"total\":3}");
+    std::thread::sleep(Duration::from_millis(200)); // a flush timer has fired
+    assert_eq!(a.stop(), Some(0));
+    assert!(root.path().join("a/data/weft.redb").exists());
+    a.launch();
+    assert_eq!(total(&a), "{\"total\":3}", "read back from the store on a cold start");
+}
+
+/// The example configs shipped in configs/ are valid.
+#[test]
+fn the_example_configs_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            weft_host::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "found {checked} example configs");
+}
