@@ -23,14 +23,20 @@ fn ping_ok(from: &TestNode, to: &TestNode, text: &str) {
     assert!(body.contains(&format!("{text:?} echoed by {}", to.address)), "{body}");
 }
 
-#[test]
-fn two_nodes_link_exchange_messages_and_learn_their_reflexive_address() {
-    let root = tempfile::tempdir().unwrap();
-    let mut b = TestNode::new(root.path(), "b");
-    let mut a = TestNode::new(root.path(), "a");
+/// B with echo, and A with echo dialing B; returns once both see the link.
+fn linked_pair(root: &std::path::Path) -> (TestNode, TestNode) {
+    let mut b = TestNode::new(root, "b");
+    let mut a = TestNode::new(root, "a");
     b.start(&NodeSpec::echo());
     a.start(&NodeSpec::echo().peer(&b));
     linked(&a, &b);
+    (a, b)
+}
+
+#[test]
+fn two_nodes_link_exchange_messages_and_learn_their_reflexive_address() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = linked_pair(root.path());
     ping_ok(&a, &b, "hello b");
     ping_ok(&b, &a, "hello a"); // the inbound side can send on the same link
     // Each side learned how the other sees it.
@@ -81,11 +87,7 @@ fn a_line_of_three_reaches_neighbours_only() {
 #[test]
 fn a_restarted_peer_is_reconnected_and_reachable_again() {
     let root = tempfile::tempdir().unwrap();
-    let mut b = TestNode::new(root.path(), "b");
-    let mut a = TestNode::new(root.path(), "a");
-    b.start(&NodeSpec::echo());
-    a.start(&NodeSpec::echo().peer(&b));
-    linked(&a, &b);
+    let (a, mut b) = linked_pair(root.path());
     b.kill();
     a.wait_until("the link to the killed peer is down", LINK_UP, |n| {
         n.peer_row(&b).is_some_and(|r| r["state"] == "down")

@@ -110,6 +110,10 @@ fn verify_handshake(
     key.verify_strict(message, &signature).map_err(|_| "handshake signature does not verify".to_string())
 }
 
+fn no_tls12() -> Result<HandshakeSignatureValid, rustls::Error> {
+    Err(rustls::Error::General("TLS 1.2 is not used by Weft links".into()))
+}
+
 impl ServerCertVerifier for PeerVerifier {
     fn verify_server_cert(
         &self,
@@ -128,7 +132,7 @@ impl ServerCertVerifier for PeerVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not used by Weft links".into()))
+        no_tls12()
     }
 
     fn verify_tls13_signature(
@@ -165,7 +169,7 @@ impl ClientCertVerifier for PeerVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not used by Weft links".into()))
+        no_tls12()
     }
 
     fn verify_tls13_signature(

@@ -336,6 +336,14 @@ impl Actor {
         }
     }
 
+    /// Queues `frame` on the link to `to`.
+    fn transmit(&self, to: Address, frame: crate::link::LinkFrame) -> Result<(), String> {
+        match self.links.get(&to) {
+            Some(link) => link.send(frame).map_err(|e| e.to_string()),
+            None => Err(format!("no link to {to}")),
+        }
+    }
+
     /// Executes an operator's send; a link that cannot take the frame is the
     /// operator's error.
     fn execute_operator(&mut self, outputs: Vec<Output>) -> Response {
@@ -343,11 +351,7 @@ impl Actor {
         for output in outputs {
             match output {
                 Output::Transmit { to, frame, .. } => {
-                    let sent = match self.links.get(&to) {
-                        Some(link) => link.send(frame).map_err(|e| e.to_string()),
-                        None => Err(format!("no link to {to}")),
-                    };
-                    if let Err(e) = sent {
+                    if let Err(e) = self.transmit(to, frame) {
                         return Response::failure(e);
                     }
                 }
@@ -372,11 +376,7 @@ impl Actor {
             }
             match output {
                 Output::Transmit { to, frame, on_behalf } => {
-                    let result = match self.links.get(&to) {
-                        Some(link) => link.send(frame).map_err(|e| e.to_string()),
-                        None => Err(format!("no link to {to}")),
-                    };
-                    if let (Err(reason), Some((plugin, refused))) = (result, on_behalf) {
+                    if let (Err(reason), Some((plugin, refused))) = (self.transmit(to, frame), on_behalf) {
                         let refused = ActionRefused { reason, ..refused };
                         queue.push_back((Output::Refuse { plugin, refused }, refusal_chain));
                     }
