@@ -28,7 +28,7 @@ fn plugin(binding: Binding) -> PathBuf {
 }
 
 fn message() -> Message {
-    Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None }
+    Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None, sealed: false }
 }
 
 fn bench_dispatch(c: &mut Criterion) {

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod binary;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -16,5 +17,7 @@ pub mod kv;
 pub mod link;
 pub mod node;
 pub mod plugin;
+pub mod routing;
 pub mod shutdown;
+pub mod sim;
 pub mod store;

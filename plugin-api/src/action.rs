@@ -28,6 +28,10 @@ pub struct Send {
     /// `reply_to` is `Some(tag)`.
     #[serde(default)]
     pub tag: u64,
+    /// Keep the sender's address out of the packet (since 1.1): the
+    /// destination cannot tell who sent it and cannot answer by address.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// Flood a payload to a service port on every node within `hops`.
@@ -40,6 +44,10 @@ pub struct Flood {
     pub payload: Vec<u8>,
     /// Hop limit.
     pub hops: u8,
+    /// Keep the sender's address out of the packet (since 1.1); receivers
+    /// can still answer, back along the path the flood took.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// Answer a message received earlier, without needing to know its sender.

@@ -45,23 +45,29 @@ impl<'h> Ctx<'h> {
 
     /// Sends `payload` to `port` on node `to` (permission `send`).
     pub fn send(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>) {
-        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag: 0 }));
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag: 0, anonymous: false }));
     }
 
     /// Like [`Ctx::send`], expecting an answer: the reply arrives as a
     /// [`Message`] with `reply_to == Some(tag)` (permission `send`).
     pub fn request(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>, tag: u64) {
-        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag }));
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: false, tag, anonymous: false }));
     }
 
     /// Like [`Ctx::send`], sealed so only `to` can read it (permissions `send`, `seal`).
     pub fn send_sealed(&mut self, to: Address, port: u16, payload: impl Into<Vec<u8>>) {
-        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: true, tag: 0 }));
+        self.push(Action::Send(Send { to, port, payload: payload.into(), sealed: true, tag: 0, anonymous: false }));
     }
 
     /// Floods `payload` to `port` on every node within `hops` (permission `flood`).
     pub fn flood(&mut self, port: u16, payload: impl Into<Vec<u8>>, hops: u8) {
-        self.push(Action::Flood(Flood { port, payload: payload.into(), hops }));
+        self.push(Action::Flood(Flood { port, payload: payload.into(), hops, anonymous: false }));
+    }
+
+    /// Floods `payload` without the sender's address (permission `flood`):
+    /// receivers answer back along the flood's path without learning who asked.
+    pub fn flood_anonymous(&mut self, port: u16, payload: impl Into<Vec<u8>>, hops: u8) {
+        self.push(Action::Flood(Flood { port, payload: payload.into(), hops, anonymous: true }));
     }
 
     /// Answers `message` (always allowed).

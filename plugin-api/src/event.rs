@@ -26,6 +26,9 @@ pub struct Message {
     /// service should answer; answering replies makes two services ping-pong).
     #[serde(default)]
     pub reply_to: Option<u64>,
+    /// Whether it travelled sealed to this node, unreadable to relays (since 1.1).
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 /// A timer the plugin set with [`crate::Action::SetTimer`] has fired.

@@ -22,7 +22,7 @@ pub struct AbiVersion {
 ///
 /// A plugin records it in its manifest at compile time; the host compares the
 /// plugin's version with its own using [`AbiVersion::check_plugin`].
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 0 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 1 };
 
 /// Why a plugin's ABI version cannot be served by a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,7 +50,7 @@ fn ints() -> Vec<u64> {
 fn events() -> Vec<Event> {
     let mut all = Vec::new();
     for payload in payloads() {
-        all.push(Event::Message(Message { id: 1, from: None, port: 7, payload: payload.clone(), reply_to: None }));
+        all.push(Event::Message(Message { id: 1, from: None, port: 7, payload: payload.clone(), reply_to: None, sealed: false }));
         all.push(Event::SerialRx(SerialRx { bytes: payload.clone() }));
         all.push(Event::Transmit(TransmitRequest { id: 9, frame: payload }));
     }
@@ -61,6 +61,7 @@ fn events() -> Vec<Event> {
             port: id as u16,
             payload: vec![1, 2],
             reply_to: Some(id),
+            sealed: id % 2 == 0,
         }));
         all.push(Event::Timer(TimerFired { id }));
         all.push(Event::Command(Command { id, name: "stats".into(), args: "{\"a\":1}".into() }));
@@ -78,15 +79,16 @@ fn events() -> Vec<Event> {
 fn actions() -> Vec<Action> {
     let mut all = Vec::new();
     for payload in payloads() {
-        all.push(Action::Send(Send { to: addr(1), port: 7, payload: payload.clone(), sealed: false, tag: 0 }));
+        all.push(Action::Send(Send { to: addr(1), port: 7, payload: payload.clone(), sealed: false, tag: 0, anonymous: false }));
         all.push(Action::Send(Send {
             to: addr(2),
             port: 65_535,
             payload: payload.clone(),
             sealed: true,
             tag: u64::MAX,
+            anonymous: true,
         }));
-        all.push(Action::Flood(Flood { port: 300, payload: payload.clone(), hops: 255 }));
+        all.push(Action::Flood(Flood { port: 300, payload: payload.clone(), hops: 255, anonymous: false }));
         all.push(Action::Reply(Reply { message: 42, payload: payload.clone() }));
         all.push(Action::Store(Store { key: payload.clone(), value: Some(payload.clone()) }));
         all.push(Action::SerialWrite(SerialWrite { bytes: payload.clone() }));

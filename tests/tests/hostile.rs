@@ -17,7 +17,7 @@ fn start(rt: &TestRuntime, path: &std::path::Path) -> PluginInstance {
 }
 
 fn message(port: u16, payload: &[u8]) -> Event {
-    Event::Message(Message { id: 1, from: None, port, payload: payload.to_vec(), reply_to: None })
+    Event::Message(Message { id: 1, from: None, port, payload: payload.to_vec(), reply_to: None, sealed: false })
 }
 
 fn assert_echo_alive(echo: &mut PluginInstance) {
@@ -129,7 +129,7 @@ fn actions_outside_the_plugins_kind_or_permissions_are_refused() {
     let manifest = codec::encode(&test_manifest("sender")).unwrap();
     let outcome = Outcome {
         actions: vec![
-            Action::Send(Send { to: Address([1; 16]), port: 1, payload: vec![], sealed: false, tag: 0 }),
+            Action::Send(Send { to: Address([1; 16]), port: 1, payload: vec![], sealed: false, tag: 0, anonymous: false }),
             Action::SerialWrite(SerialWrite { bytes: vec![1] }),
             Action::Log(Log { level: LogLevel::Info, message: "hi".into() }),
         ],

@@ -5,6 +5,8 @@ use crate::link::connection::Direction;
 use crate::link::counters::CounterSnapshot;
 use crate::link::dialer::PeerSource;
 use crate::node::core::CoreCounters;
+use crate::routing::pending::HoldCounters;
+use crate::routing::{RouteRow, RouterCounters, Sent};
 use serde::{Deserialize, Serialize};
 use weft_plugin_api::Address;
 
@@ -28,6 +30,16 @@ pub enum Request {
         port: u16,
         /// Payload text.
         payload: String,
+    },
+    /// The routing table.
+    Routes,
+    /// Trace the path to a node (asking the mesh for one first, if needed).
+    Trace {
+        /// The node.
+        to: Address,
+        /// How long to wait for the answer.
+        #[serde(default)]
+        timeout_ms: Option<u64>,
     },
     /// Invoke a plugin command.
     Call {
@@ -91,6 +103,49 @@ pub struct Status {
     pub plugins: Vec<PluginRow>,
     /// Message counters.
     pub counters: CoreCounters,
+    /// Nodes with a usable route.
+    pub routes: usize,
+    /// Packets held for unreachable nodes.
+    pub held: usize,
+    /// Router counters.
+    pub routing: RouterCounters,
+    /// Store-and-forward counters.
+    pub hold: HoldCounters,
+}
+
+/// What became of `send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// On its way over a link.
+    Sent,
+    /// Delivered on this node.
+    Delivered,
+    /// No path yet: held until one appears.
+    Held,
+}
+
+impl From<Sent> for SendOutcome {
+    fn from(sent: Sent) -> Self {
+        match sent {
+            Sent::Transmitted(_) => SendOutcome::Sent,
+            Sent::Local => SendOutcome::Delivered,
+            Sent::Held => SendOutcome::Held,
+        }
+    }
+}
+
+/// The answer to `trace`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceReport {
+    /// The node traced.
+    pub destination: Address,
+    /// Every node after this one, the destination last.
+    pub path: Vec<Address>,
+    /// Round trip of the probe, microseconds (including any path request).
+    pub rtt_us: u64,
+    /// The table's route to the destination.
+    pub route: Option<RouteRow>,
 }
 
 /// One plugin in `status`.

@@ -4,7 +4,8 @@
 //! 2 the node could not be reached.
 
 use crate::admin::client;
-use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, Status};
+use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
+use crate::routing::RouteRow;
 use crate::config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
     let wait = match &request {
         Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
         Request::Call { .. } => Duration::from_secs(11),
+        Request::Trace { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
         _ => Duration::from_secs(5),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -71,7 +73,16 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
     match request {
         Request::Status => Ok(render_status(&serde_json::from_value(result).map_err(parse_error)?)),
         Request::Peers => Ok(render_peers(&serde_json::from_value::<Vec<PeerRow>>(result).map_err(parse_error)?)),
-        Request::Send { .. } => Ok("sent\n".to_string()),
+        Request::Send { .. } => {
+            let outcome: SendOutcome = serde_json::from_value(result).map_err(parse_error)?;
+            Ok(match outcome {
+                SendOutcome::Sent => "sent\n".to_string(),
+                SendOutcome::Delivered => "delivered on this node\n".to_string(),
+                SendOutcome::Held => "held: no path yet; it goes out when one appears\n".to_string(),
+            })
+        }
+        Request::Routes => Ok(render_routes(&serde_json::from_value::<Vec<RouteRow>>(result).map_err(parse_error)?)),
+        Request::Trace { .. } => Ok(render_trace(&serde_json::from_value(result).map_err(parse_error)?)),
         Request::Call { .. } => {
             let outcome: CallOutcome = serde_json::from_value(result).map_err(parse_error)?;
             if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }
@@ -86,9 +97,12 @@ pub fn render_status(s: &Status) -> String {
         s.name, s.address, s.uptime_s, s.listen, s.links_up, s.peers_configured
     );
     out.push_str(&format!(
-        "messages {} delivered, {} for unbound ports\nplugins  {}\n",
+        "messages {} delivered, {} for unbound ports\nrouting  {} reachable nodes, {} forwarded, {} held for later\nplugins  {}\n",
         s.counters.delivered,
         s.counters.no_service,
+        s.routes,
+        s.routing.forwarded,
+        s.held,
         s.plugins.len()
     ));
     for p in &s.plugins {
@@ -106,6 +120,36 @@ pub fn render_status(s: &Status) -> String {
             out.push_str(&format!("      command {:<10} {}\n", c.name, c.help));
         }
     }
+    out
+}
+
+/// Text form of `routes`.
+pub fn render_routes(rows: &[RouteRow]) -> String {
+    if rows.is_empty() {
+        return "no routes\n".into();
+    }
+    let mut out = format!("{:<32}  {:>4}  {:<32}  {:>4}  {:>9}\n", "destination", "hops", "next hop", "cost", "expires");
+    for r in rows {
+        out.push_str(&format!(
+            "{}  {:>4}  {}  {:>4}  {:>8}s\n",
+            r.destination, r.hops, r.next_hop, r.cost, r.expires_in_s
+        ));
+    }
+    out
+}
+
+/// Text form of `trace`, like `rnpath`: the route, then every hop.
+pub fn render_trace(t: &TraceReport) -> String {
+    let mut out = match &t.route {
+        Some(r) => format!("path to {}: {} hop(s) via {}\n", t.destination, r.hops, r.next_hop),
+        None => format!("path to {}\n", t.destination),
+    };
+    out.push_str("  0  this node\n");
+    for (i, node) in t.path.iter().enumerate() {
+        let role = if i + 1 == t.path.len() { "destination" } else { "relay" };
+        out.push_str(&format!("{:>3}  {node}  {role}\n", i + 1));
+    }
+    out.push_str(&format!("round trip {:.2} ms\n", t.rtt_us as f64 / 1000.0));
     out
 }
 

@@ -83,7 +83,17 @@ enum CtlCommand {
     Status,
     /// Neighbours: links, round-trip times, counters, reflexive address, dial errors.
     Peers,
-    /// Send a text message to a service port on a neighbour (as the node, not a plugin).
+    /// The routing table: every reachable node, its next hop and distance.
+    Routes,
+    /// Show the path to a node hop by hop (asks the mesh for a path if none is known).
+    Trace {
+        /// The node's address.
+        to: String,
+        /// How long to wait, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
+    /// Send a text message to a service port on any node (as the node, not a plugin).
     Send {
         /// Destination node address.
         to: String,
@@ -139,6 +149,14 @@ pub fn main() -> ExitCode {
                 CtlCommand::Peers => Request::Peers,
                 CtlCommand::Send { to, port, text } => match to.parse() {
                     Ok(to) => Request::Send { to, port, payload: text },
+                    Err(e) => {
+                        eprintln!("weft: error: {to:?}: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                CtlCommand::Routes => Request::Routes,
+                CtlCommand::Trace { to, timeout_ms } => match to.parse() {
+                    Ok(to) => Request::Trace { to, timeout_ms: Some(timeout_ms) },
                     Err(e) => {
                         eprintln!("weft: error: {to:?}: {e}");
                         return ExitCode::from(2);

@@ -6,7 +6,7 @@
 //! the config file's directory, so a config works from any working directory.
 
 use super::error::ConfigError;
-use super::schema::{ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection};
+use super::schema::{ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RoutingSection};
 use crate::crypto::{NodeIdentity, key_file};
 use crate::plugin::{Binding, Grants, binding_for};
 use std::collections::BTreeSet;
@@ -37,6 +37,8 @@ pub struct NodeConfig {
     pub admin_socket: PathBuf,
     /// Prometheus endpoint, if enabled.
     pub metrics_listen: Option<SocketAddr>,
+    /// Routing settings.
+    pub routing: RoutingSection,
     /// Plugins to load, in order.
     pub plugins: Vec<PluginConfig>,
 }
@@ -108,6 +110,7 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
     if file.discovery.interval_ms < 100 {
         return Err(err("discovery.interval_ms", "expected at least 100 ms".into()));
     }
+    check_routing(&file.routing).map_err(|(key, message)| err(&format!("routing.{key}"), message))?;
     let admin_socket = file.admin.socket.as_deref().map(resolve).unwrap_or_else(|| data_dir.join("admin.sock"));
     // sun_path holds 108 bytes including the terminating NUL.
     if admin_socket.as_os_str().len() > 107 {
@@ -133,6 +136,7 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         discovery: file.discovery,
         admin_socket,
         metrics_listen: file.metrics.listen,
+        routing: file.routing,
         plugins,
     };
     Ok(config)
@@ -166,6 +170,32 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 type KeyError = (String, String);
+
+fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
+    let fail = |key: &str, message: &str| Err((key.to_string(), message.to_string()));
+    if !(1..=64).contains(&routing.max_hops) {
+        return fail("max_hops", "expected 1 to 64");
+    }
+    if routing.announce_interval_s == 0 {
+        return fail("announce_interval_s", "expected at least 1 second");
+    }
+    if routing.route_ttl_s <= routing.announce_interval_s {
+        return fail("route_ttl_s", "expected more than announce_interval_s, or routes lapse between announces");
+    }
+    if !(routing.announce_share > 0.0 && routing.announce_share <= 1.0) {
+        return fail("announce_share", "expected a share above 0 and at most 1");
+    }
+    if routing.path_request_interval_ms < 10 {
+        return fail("path_request_interval_ms", "expected at least 10 ms");
+    }
+    if routing.hold_per_destination == 0 || routing.hold_total < routing.hold_per_destination {
+        return fail("hold_total", "expected hold_per_destination >= 1 and hold_total >= hold_per_destination");
+    }
+    if routing.quic_link_bandwidth_bps < 1000 {
+        return fail("quic_link_bandwidth_bps", "expected at least 1000 bits/s");
+    }
+    Ok(())
+}
 
 fn check_quic(quic: &QuicSection) -> Result<(), KeyError> {
     let bad = |key: &str, message: &str| Err((key.to_string(), message.to_string()));

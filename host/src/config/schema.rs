@@ -28,9 +28,78 @@ pub struct ConfigFile {
     /// `[metrics]`: the Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// `[routing]`: announces, path discovery, store-and-forward.
+    #[serde(default)]
+    pub routing: RoutingSection,
     /// `[[plugins]]`: what the node loads.
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
+}
+
+/// `[routing]`: announces, path discovery and store-and-forward.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSection {
+    /// Hop limit of packets this node originates.
+    pub max_hops: u8,
+    /// How often the node announces itself, seconds.
+    pub announce_interval_s: u64,
+    /// How long a route lives without a fresh announce, seconds.
+    pub route_ttl_s: u64,
+    /// Largest random delay before rebroadcasting an announce, ms.
+    pub rebroadcast_delay_ms: u64,
+    /// Share of a link's bandwidth announces may use (0 < share <= 1).
+    pub announce_share: f64,
+    /// First path request retry interval, ms (doubles up to a minute).
+    pub path_request_interval_ms: u64,
+    /// How long held packets wait for a path, seconds.
+    pub hold_ttl_s: u64,
+    /// Held packets per destination.
+    pub hold_per_destination: usize,
+    /// Held packets in total.
+    pub hold_total: usize,
+    /// Cost of a QUIC link (routes of equal hops prefer cheaper links).
+    pub quic_link_cost: u32,
+    /// Bandwidth assumed for a QUIC link, bits/s (sizes the announce budget).
+    pub quic_link_bandwidth_bps: u64,
+}
+
+impl RoutingSection {
+    /// The router's settings.
+    pub fn router_config(&self) -> crate::routing::RouterConfig {
+        crate::routing::RouterConfig {
+            max_hops: self.max_hops,
+            announce_interval_ms: self.announce_interval_s * 1000,
+            route_ttl_ms: self.route_ttl_s * 1000,
+            rebroadcast_delay_ms: self.rebroadcast_delay_ms,
+            announce_share: self.announce_share,
+            path_request_interval_ms: self.path_request_interval_ms,
+            hold: crate::routing::pending::HoldLimits {
+                ttl_ms: self.hold_ttl_s * 1000,
+                per_destination: self.hold_per_destination,
+                total: self.hold_total,
+            },
+            ..crate::routing::RouterConfig::default()
+        }
+    }
+}
+
+impl Default for RoutingSection {
+    fn default() -> Self {
+        Self {
+            max_hops: 32,
+            announce_interval_s: 600,
+            route_ttl_s: 2100,
+            rebroadcast_delay_ms: 50,
+            announce_share: 0.02,
+            path_request_interval_ms: 1000,
+            hold_ttl_s: 24 * 3600,
+            hold_per_destination: 256,
+            hold_total: 8192,
+            quic_link_cost: 1,
+            quic_link_bandwidth_bps: 10_000_000,
+        }
+    }
 }
 
 /// `[node]`.

@@ -13,7 +13,7 @@
 
 use super::counters::{CounterSnapshot, LinkCounters};
 use super::endpoint::LinkSettings;
-use super::frame::{FrameReader, LinkFrame, ReadItem, ServiceFrame, encode_prefixed};
+use super::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -44,7 +44,7 @@ pub enum LinkEvent {
         /// The neighbour that sent them.
         peer: Address,
         /// The frames, in order.
-        frames: Vec<ServiceFrame>,
+        frames: Vec<Vec<u8>>,
     },
     /// A connection ended.
     Down {
@@ -144,7 +144,7 @@ impl Link {
     /// the link's byte budget is queued, the frame is refused as congested
     /// (the caller learns it; nothing is dropped silently).
     pub fn send(&self, frame: LinkFrame) -> Result<(), SendError> {
-        let size = frame_size(&frame);
+        let size = frame.size_bound();
         if size > self.max_frame {
             return Err(SendError::TooLarge(size, self.max_frame));
         }
@@ -163,15 +163,6 @@ impl Link {
     /// Closes the connection with an application code.
     pub fn close(&self, code: u32, reason: &str) {
         self.connection.close(code.into(), reason.as_bytes());
-    }
-}
-
-/// An upper bound of the encoded size: type, port and flags (4 bytes), two
-/// varints of at most 10 bytes each, the payload.
-fn frame_size(frame: &LinkFrame) -> usize {
-    match frame {
-        LinkFrame::Service(s) => 4 + 20 + s.payload.len(),
-        other => other.encode().len(),
     }
 }
 
@@ -222,8 +213,8 @@ pub async fn run(
                     LinkCounters::add(&info.counters.bytes_in, bytes.len() as u64);
                     match LinkFrame::decode(&bytes) {
                         Ok(frame) => {
-                            if let Some(service) = handle_control(&link, frame) {
-                                let event = LinkEvent::Frames { link: info.id, peer, frames: vec![service] };
+                            if let Some(packet) = handle_control(&link, frame) {
+                                let event = LinkEvent::Frames { link: info.id, peer, frames: vec![packet] };
                                 LinkCounters::add(&info.counters.frames_in, 1);
                                 if events.send(event).await.is_err() {
                                     break "node stopping".to_string();
@@ -246,10 +237,10 @@ fn undecodable(link: &Link, why: &str) {
     tracing::debug!(peer = %link.peer(), "dropped an undecodable frame: {why}");
 }
 
-/// Answers reflect frames; returns service frames for the node.
-fn handle_control(link: &Link, frame: LinkFrame) -> Option<ServiceFrame> {
+/// Answers reflect frames; returns routed packets for the node.
+fn handle_control(link: &Link, frame: LinkFrame) -> Option<Vec<u8>> {
     match frame {
-        LinkFrame::Service(service) => Some(service),
+        LinkFrame::Packet(packet) => Some(packet),
         LinkFrame::ReflectAsk { nonce } => {
             let answer = LinkFrame::ReflectSeen { nonce, seen: link.connection.remote_address() };
             send_small(link, answer);
@@ -326,8 +317,8 @@ impl StreamReader {
                 match item {
                     ReadItem::Frame(body) => match LinkFrame::decode(body) {
                         Ok(frame) => {
-                            if let Some(service) = handle_control(&self.link, frame) {
-                                batch.push(service);
+                            if let Some(packet) = handle_control(&self.link, frame) {
+                                batch.push(packet);
                             }
                         }
                         Err(e) => undecodable(&self.link, &e.to_string()),
@@ -375,13 +366,13 @@ async fn write_frames(
     let started = Instant::now();
     while let Some(frame) = outbound.recv().await {
         buffer.clear();
-        let mut budget = frame_size(&frame);
+        let mut budget = frame.size_bound();
         encode_prefixed(&frame, &mut buffer);
         let mut frames = 1;
         while buffer.len() < 60 * 1024 {
             match outbound.try_recv() {
                 Ok(frame) => {
-                    budget += frame_size(&frame);
+                    budget += frame.size_bound();
                     encode_prefixed(&frame, &mut buffer);
                     frames += 1;
                 }

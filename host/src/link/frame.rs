@@ -5,22 +5,28 @@
 //! ever inside payloads; every header field here is fixed-width or a LEB128
 //! varint, because LoRa airtime makes every byte count.
 //!
+//! The top two bits of the first byte say what a frame is: `00` is a
+//! link-local control frame, anything else is a routed packet whose header
+//! version sits in those bits (see `docs/WIRE.md`). A routed packet crosses
+//! the link as it is, with no link header of its own.
+//!
 //! ```text
-//! Service      0x01 | port u16 BE | flags u8 | [tag varint] | [reply_to varint] | payload ...
-//!                     flags bit 0: tag present, bit 1: reply_to present
 //! ReflectAsk   0x02 | nonce varint
 //! ReflectSeen  0x03 | nonce varint | 4 | ipv4 (4) | port u16 BE
 //!                                  | 6 | ipv6 (16) | port u16 BE
+//! Packet       vv.. .... (vv != 00) | rest of the routed packet
 //! ```
 //! On a stream each frame is preceded by its length as a varint.
 
+use crate::binary::{DecodeError, Reader};
+pub use crate::binary::{Varint, get_varint, put_varint};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// One frame between neighbours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkFrame {
-    /// A message for a service port on the receiving node.
-    Service(ServiceFrame),
+    /// A routed packet (its bytes, header first), for the router.
+    Packet(Vec<u8>),
     /// "Which address do you see me at?"
     ReflectAsk {
         /// Echoed in the answer.
@@ -35,56 +41,33 @@ pub enum LinkFrame {
     },
 }
 
-/// A service message between neighbours.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceFrame {
-    /// Destination service port.
-    pub port: u16,
-    /// The sender's request tag (0: none).
-    pub tag: u64,
-    /// When this answers a request: that request's tag.
-    pub reply_to: Option<u64>,
-    /// Application payload.
-    pub payload: Vec<u8>,
-}
-
 /// Why a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    /// The frame ended early.
-    #[error("frame truncated while reading {0}")]
-    Truncated(&'static str),
-    /// Unknown frame type byte.
+    /// A field was missing or impossible.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Unknown control frame type byte.
     #[error("unknown frame type 0x{0:02x}")]
     UnknownType(u8),
-    /// A field had an impossible value.
-    #[error("bad {0}")]
-    Bad(&'static str),
+    /// An empty frame.
+    #[error("empty frame")]
+    Empty,
 }
 
-const SERVICE: u8 = 0x01;
 const REFLECT_ASK: u8 = 0x02;
 const REFLECT_SEEN: u8 = 0x03;
-const HAS_TAG: u8 = 1;
-const HAS_REPLY_TO: u8 = 2;
+
+/// Whether a first byte starts a routed packet rather than a control frame.
+pub fn is_packet(first: u8) -> bool {
+    first >> 6 != 0
+}
 
 impl LinkFrame {
     /// Appends the encoded frame to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            LinkFrame::Service(s) => {
-                out.push(SERVICE);
-                out.extend_from_slice(&s.port.to_be_bytes());
-                let flags = if s.tag != 0 { HAS_TAG } else { 0 } | if s.reply_to.is_some() { HAS_REPLY_TO } else { 0 };
-                out.push(flags);
-                if s.tag != 0 {
-                    put_varint(out, s.tag);
-                }
-                if let Some(r) = s.reply_to {
-                    put_varint(out, r);
-                }
-                out.extend_from_slice(&s.payload);
-            }
+            LinkFrame::Packet(bytes) => out.extend_from_slice(bytes),
             LinkFrame::ReflectAsk { nonce } => {
                 out.push(REFLECT_ASK);
                 put_varint(out, *nonce);
@@ -114,20 +97,25 @@ impl LinkFrame {
         out
     }
 
-    /// Decodes one whole frame.
+    /// At most the bytes the encoded frame takes (exact for packets); what
+    /// send queues count.
+    pub fn size_bound(&self) -> usize {
+        match self {
+            LinkFrame::Packet(bytes) => bytes.len(),
+            LinkFrame::ReflectAsk { .. } => 11,
+            LinkFrame::ReflectSeen { .. } => 30,
+        }
+    }
+
+    /// Decodes one frame. A packet is only checked for its first byte here;
+    /// the router decodes the rest.
     pub fn decode(bytes: &[u8]) -> Result<LinkFrame, FrameError> {
-        let mut r = Reader(bytes);
-        match r.u8("frame type")? {
-            SERVICE => {
-                let port = r.u16("port")?;
-                let flags = r.u8("flags")?;
-                if flags & !(HAS_TAG | HAS_REPLY_TO) != 0 {
-                    return Err(FrameError::Bad("service flags"));
-                }
-                let tag = if flags & HAS_TAG != 0 { r.varint("tag")? } else { 0 };
-                let reply_to = if flags & HAS_REPLY_TO != 0 { Some(r.varint("reply_to")?) } else { None };
-                Ok(LinkFrame::Service(ServiceFrame { port, tag, reply_to, payload: r.0.to_vec() }))
-            }
+        let first = *bytes.first().ok_or(FrameError::Empty)?;
+        if is_packet(first) {
+            return Ok(LinkFrame::Packet(bytes.to_vec()));
+        }
+        let mut r = Reader(&bytes[1..]);
+        match first {
             REFLECT_ASK => {
                 let nonce = r.varint("nonce")?;
                 r.end()?;
@@ -138,7 +126,7 @@ impl LinkFrame {
                 let ip = match r.u8("address family")? {
                     4 => IpAddr::V4(Ipv4Addr::from(r.array::<4>("ipv4 address")?)),
                     6 => IpAddr::V6(Ipv6Addr::from(r.array::<16>("ipv6 address")?)),
-                    _ => return Err(FrameError::Bad("address family")),
+                    _ => return Err(DecodeError::Bad("address family").into()),
                 };
                 let port = r.u16("port")?;
                 r.end()?;
@@ -147,71 +135,6 @@ impl LinkFrame {
             other => Err(FrameError::UnknownType(other)),
         }
     }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], FrameError> {
-        let (head, rest) = self.0.split_first_chunk::<N>().ok_or(FrameError::Truncated(what))?;
-        self.0 = rest;
-        Ok(*head)
-    }
-    fn u8(&mut self, what: &'static str) -> Result<u8, FrameError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-    fn u16(&mut self, what: &'static str) -> Result<u16, FrameError> {
-        Ok(u16::from_be_bytes(self.array(what)?))
-    }
-    fn varint(&mut self, what: &'static str) -> Result<u64, FrameError> {
-        match get_varint(self.0) {
-            Varint::Value(v, used) => {
-                self.0 = &self.0[used..];
-                Ok(v)
-            }
-            Varint::Incomplete => Err(FrameError::Truncated(what)),
-            Varint::Overflow => Err(FrameError::Bad(what)),
-        }
-    }
-    fn end(&self) -> Result<(), FrameError> {
-        if self.0.is_empty() { Ok(()) } else { Err(FrameError::Bad("trailing bytes")) }
-    }
-}
-
-/// Appends `value` as an unsigned LEB128 varint.
-pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// The result of reading a varint from the front of a buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Varint {
-    /// The value and how many bytes it used.
-    Value(u64, usize),
-    /// More bytes are needed.
-    Incomplete,
-    /// Longer than 10 bytes or past `u64`.
-    Overflow,
-}
-
-/// Reads an unsigned LEB128 varint from the front of `bytes`.
-pub fn get_varint(bytes: &[u8]) -> Varint {
-    let mut value = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        let part = u64::from(b & 0x7f);
-        if i == 9 && b > 1 {
-            return Varint::Overflow;
-        }
-        value |= part << (7 * i);
-        if b & 0x80 == 0 {
-            return Varint::Value(value, i + 1);
-        }
-    }
-    if bytes.len() >= 10 { Varint::Overflow } else { Varint::Incomplete }
 }
 
 /// Appends `frame` with its varint length prefix (the stream encoding).
@@ -311,8 +234,8 @@ mod tests {
 
     fn samples() -> Vec<LinkFrame> {
         vec![
-            LinkFrame::Service(ServiceFrame { port: 7, tag: 0, reply_to: None, payload: b"hi".to_vec() }),
-            LinkFrame::Service(ServiceFrame { port: 65535, tag: 300, reply_to: Some(u64::MAX), payload: vec![] }),
+            LinkFrame::Packet(vec![0x40, 0, 32, 7]),
+            LinkFrame::Packet(vec![0xc0; 300]),
             LinkFrame::ReflectAsk { nonce: 99 },
             LinkFrame::ReflectSeen { nonce: 1, seen: "192.0.2.1:4433".parse().unwrap() },
             LinkFrame::ReflectSeen { nonce: 2, seen: "[2001:db8::1]:9".parse().unwrap() },
@@ -320,12 +243,13 @@ mod tests {
     }
 
     #[test]
-    fn frames_round_trip_and_a_service_header_is_four_bytes() {
+    fn frames_round_trip_and_a_packet_crosses_with_no_link_header() {
         for frame in samples() {
+            assert!(frame.encode().len() <= frame.size_bound());
             assert_eq!(LinkFrame::decode(&frame.encode()), Ok(frame));
         }
-        let plain = LinkFrame::Service(ServiceFrame { port: 7, tag: 0, reply_to: None, payload: vec![9; 10] });
-        assert_eq!(plain.encode().len(), 4 + 10);
+        let packet = LinkFrame::Packet(vec![0x40; 10]);
+        assert_eq!(packet.encode(), vec![0x40; 10]);
     }
 
     #[test]
@@ -334,15 +258,16 @@ mod tests {
             let bytes = frame.encode();
             for cut in 0..bytes.len() {
                 let result = LinkFrame::decode(&bytes[..cut]);
-                // A service frame cut inside its payload is still a (shorter) valid frame.
-                if let Ok(LinkFrame::Service(_)) = result {
+                // A packet cut short is still a packet here; the router judges it.
+                if let Ok(LinkFrame::Packet(_)) = result {
                     continue;
                 }
                 assert!(result.is_err(), "{frame:?} cut at {cut}");
             }
         }
-        assert_eq!(LinkFrame::decode(&[0x7f]), Err(FrameError::UnknownType(0x7f)));
-        assert_eq!(LinkFrame::decode(&[0x01, 0, 7, 0x80]), Err(FrameError::Bad("service flags")));
+        assert_eq!(LinkFrame::decode(&[0x3f]), Err(FrameError::UnknownType(0x3f)));
+        assert_eq!(LinkFrame::decode(&[]), Err(FrameError::Empty));
+        assert_eq!(LinkFrame::decode(&[0x03, 1, 5, 0]), Err(FrameError::Decode(DecodeError::Bad("address family"))));
         let mut seed = 0x1234_5678_u64;
         for _ in 0..20_000 {
             let len = (seed % 40) as usize;
@@ -371,7 +296,7 @@ mod tests {
     fn reader_splits_a_stream_fed_one_byte_at_a_time_and_skips_oversize_frames() {
         let mut stream = Vec::new();
         let small = LinkFrame::ReflectAsk { nonce: 5 };
-        let big = LinkFrame::Service(ServiceFrame { port: 1, tag: 0, reply_to: None, payload: vec![0xee; 5000] });
+        let big = LinkFrame::Packet(vec![0xee; 5000]);
         encode_prefixed(&small, &mut stream);
         encode_prefixed(&big, &mut stream);
         encode_prefixed(&small, &mut stream);

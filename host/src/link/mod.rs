@@ -19,4 +19,4 @@ pub mod table;
 pub mod tls;
 
 pub use connection::{Direction, Link, LinkEvent, SendError};
-pub use frame::{LinkFrame, ServiceFrame};
+pub use frame::LinkFrame;

@@ -1,18 +1,19 @@
-//! The node core: sans-IO message handling between links and plugins.
+//! The node core: sans-IO glue between the router and the plugins.
 //!
-//! Owns: which plugin serves which port, which neighbours are up, the table
-//! that lets a plugin reply to a message (handle -> sender, port, tag),
-//! plugin timers in virtual time, and turning plugin actions into outputs.
-//! Inputs are plain calls with the current time in milliseconds; outputs are
-//! [`Output`] values. No sockets, clocks, threads or plugin calls in here:
-//! the runtime executes outputs, which keeps every rule unit-testable.
+//! Owns: which plugin serves which port, which neighbours are up (for
+//! peer events), the table that lets a plugin answer a message (message id
+//! -> way back, port, tag), plugin timers in virtual time, and turning
+//! plugin actions into router calls and outputs. Inputs are plain calls with
+//! the current time in milliseconds; outputs are [`Output`] values. No
+//! sockets, clocks, threads or plugin calls in here: the runtime executes
+//! outputs, which keeps every rule unit-testable.
 //!
-//! Delivery today is to neighbours only; the routing issue replaces
-//! `Send` to a non-neighbour with multi-hop delivery.
+//! Must not: decide routes or touch packets; that is the [`Router`]'s.
 
 use super::timers::Timers;
-use crate::link::{LinkFrame, ServiceFrame};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use crate::routing::pending::HoldChange;
+use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterOutput, Sent};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use weft_plugin_api::{
     Action, ActionRefused, Address, CommandReply, Event, LogLevel, Message, Metric, PeerChange, TimerFired,
 };
@@ -27,12 +28,12 @@ const ORIGINS_KEPT: usize = 8192;
 /// Something the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Send a frame to a neighbour.
+    /// Send a packet on a link.
     Transmit {
-        /// The neighbour.
-        to: Address,
-        /// The frame.
-        frame: LinkFrame,
+        /// The link.
+        link: LinkId,
+        /// The packet.
+        packet: Vec<u8>,
         /// The plugin and its action, to refuse if the link cannot take it.
         on_behalf: Option<(PluginId, ActionRefused)>,
     },
@@ -49,6 +50,22 @@ pub enum Output {
         plugin: PluginId,
         /// Key and value (`None` deletes).
         writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    },
+    /// Persist a store-and-forward change.
+    Hold(HoldChange),
+    /// A node's key became known.
+    KeyLearned {
+        /// The node.
+        address: Address,
+        /// Its Ed25519 key.
+        signing_key: [u8; 32],
+    },
+    /// A trace came back.
+    TraceDone {
+        /// The trace id.
+        id: u64,
+        /// The nodes after this one, the destination last.
+        path: Vec<Address>,
     },
     /// A plugin answered an operator command.
     CommandReply {
@@ -85,9 +102,10 @@ pub enum Output {
 /// Where a delivered message came from, so a reply can go back.
 #[derive(Debug, Clone, Copy)]
 struct Origin {
-    from: Address,
+    reply: ReplyPath,
     port: u16,
     tag: u64,
+    sealed: bool,
 }
 
 /// Counters of the core, for status.
@@ -101,13 +119,22 @@ pub struct CoreCounters {
     pub stale_replies: u64,
 }
 
+/// What became of an operator's send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorSend {
+    /// Sent, delivered here, or held for later.
+    pub sent: Sent,
+    /// Outputs to execute.
+    pub outputs: Vec<Output>,
+}
+
 /// The sans-IO node core.
 #[derive(Debug)]
 pub struct NodeCore {
-    own: Address,
+    router: Router,
     ports: HashMap<u16, PluginId>,
     plugins: BTreeSet<PluginId>,
-    neighbours: BTreeSet<Address>,
+    links: BTreeMap<LinkId, Address>,
     origins: HashMap<u64, Origin>,
     origin_order: VecDeque<u64>,
     next_message: u64,
@@ -116,19 +143,24 @@ pub struct NodeCore {
 }
 
 impl NodeCore {
-    /// A core for the node with address `own`.
-    pub fn new(own: Address) -> Self {
+    /// A core around `router`.
+    pub fn new(router: Router) -> Self {
         Self {
-            own,
+            router,
             ports: HashMap::new(),
             plugins: BTreeSet::new(),
-            neighbours: BTreeSet::new(),
+            links: BTreeMap::new(),
             origins: HashMap::new(),
             origin_order: VecDeque::new(),
             next_message: 1,
             timers: Timers::default(),
             counters: CoreCounters::default(),
         }
+    }
+
+    /// The router (read-only: routes, counters).
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     /// Binds `plugin` to `ports`. Fails (binding nothing) if a port is taken.
@@ -156,26 +188,38 @@ impl NodeCore {
     }
 
     /// Neighbours that are up.
-    pub fn neighbours(&self) -> &BTreeSet<Address> {
-        &self.neighbours
+    pub fn neighbours(&self) -> BTreeSet<Address> {
+        self.links.values().copied().collect()
     }
 
-    /// The earliest timer deadline, for the runtime's sleep.
+    /// Usable routes.
+    pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
+        self.router.routes(now_ms)
+    }
+
+    /// The earliest deadline (plugin timers and router work).
     pub fn next_deadline(&self) -> Option<u64> {
-        self.timers.next_deadline()
+        [self.timers.next_deadline(), self.router.next_deadline()].into_iter().flatten().min()
     }
 
-    /// A neighbour came up: every plugin hears of it.
-    pub fn peer_up(&mut self, peer: Address) -> Vec<Output> {
-        if !self.neighbours.insert(peer) {
-            return Vec::new();
+    /// A link came up: the router announces over it and, for a new
+    /// neighbour, every plugin hears of it.
+    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) -> Vec<Output> {
+        let new_neighbour = !self.links.values().any(|a| *a == params.neighbour);
+        self.links.insert(link, params.neighbour);
+        self.router.link_up(link, params, now_ms);
+        let mut out = self.router_outputs(None);
+        if new_neighbour {
+            out.extend(self.broadcast(Event::PeerUp(PeerChange { peer: params.neighbour })));
         }
-        self.broadcast(Event::PeerUp(PeerChange { peer }))
+        out
     }
 
-    /// A neighbour went down.
-    pub fn peer_down(&mut self, peer: Address) -> Vec<Output> {
-        if !self.neighbours.remove(&peer) {
+    /// A link went down.
+    pub fn link_down(&mut self, link: LinkId) -> Vec<Output> {
+        let Some(peer) = self.links.remove(&link) else { return Vec::new() };
+        self.router.link_down(link);
+        if self.links.values().any(|a| *a == peer) {
             return Vec::new();
         }
         self.broadcast(Event::PeerDown(PeerChange { peer }))
@@ -185,24 +229,89 @@ impl NodeCore {
         self.plugins.iter().map(|&plugin| Output::Deliver { plugin, event: event.clone() }).collect()
     }
 
-    /// A service frame arrived from neighbour `from`.
-    pub fn frame_received(&mut self, from: Address, frame: ServiceFrame) -> Vec<Output> {
-        self.deliver_local(Some(from), frame)
+    /// A packet arrived on `link`.
+    pub fn packet_received(&mut self, link: LinkId, packet: Vec<u8>, now_ms: u64) -> Vec<Output> {
+        self.router.receive(link, packet, now_ms);
+        self.router_outputs(None)
     }
 
-    fn deliver_local(&mut self, from: Option<Address>, frame: ServiceFrame) -> Vec<Output> {
-        let Some(&plugin) = self.ports.get(&frame.port) else {
+    /// Takes back a held packet persisted by an earlier run (false: the
+    /// record is unreadable). Deletions a cap causes come out with the next
+    /// call's outputs.
+    pub fn restore_held(&mut self, key: u64, record: &[u8]) -> bool {
+        self.router.restore(key, record)
+    }
+
+    /// Router work and plugin timers due at `now_ms`.
+    pub fn poll(&mut self, now_ms: u64) -> Vec<Output> {
+        self.router.poll(now_ms);
+        let mut out = self.router_outputs(None);
+        out.extend(
+            self.timers
+                .expire(now_ms)
+                .into_iter()
+                .map(|(plugin, id)| Output::Deliver { plugin, event: Event::Timer(TimerFired { id }) }),
+        );
+        out
+    }
+
+    /// Starts a trace to `to`; the answer is an [`Output::TraceDone`].
+    pub fn trace(&mut self, to: Address, id: u64, now_ms: u64) -> Vec<Output> {
+        self.router.trace(to, id, now_ms);
+        self.router_outputs(None)
+    }
+
+    /// The operator (`weft ctl send`) sends `payload` to `port` on `to`.
+    pub fn operator_send(&mut self, to: Address, port: u16, payload: &[u8], now_ms: u64) -> Result<OperatorSend, String> {
+        if to == self.router.address() && !self.ports.contains_key(&port) {
+            return Err(format!("no plugin on this node serves port {port}"));
+        }
+        let message = Outgoing { to, port, payload, sealed: false, reveal: true, tag: 0, reply_to: None };
+        let sent = self.router.send(message, now_ms);
+        Ok(OperatorSend { sent, outputs: self.router_outputs(None) })
+    }
+
+    /// Converts what the router produced; transmits are attributed to
+    /// `on_behalf` (a plugin's send) so a link that refuses them is reported.
+    fn router_outputs(&mut self, on_behalf: Option<(PluginId, &ActionRefused)>) -> Vec<Output> {
+        let produced = self.router.drain();
+        let mut out = Vec::with_capacity(produced.len());
+        for output in produced {
+            match output {
+                RouterOutput::Transmit { link, packet } => {
+                    let on_behalf = on_behalf.map(|(plugin, refused)| (plugin, refused.clone()));
+                    out.push(Output::Transmit { link, packet, on_behalf });
+                }
+                RouterOutput::Deliver(delivery) => out.extend(self.deliver(delivery)),
+                RouterOutput::Hold(change) => out.push(Output::Hold(change)),
+                RouterOutput::KeyLearned { address, signing_key } => {
+                    out.push(Output::KeyLearned { address, signing_key })
+                }
+                RouterOutput::TraceDone { id, path } => out.push(Output::TraceDone { id, path }),
+            }
+        }
+        out
+    }
+
+    fn deliver(&mut self, delivery: Delivery) -> Option<Output> {
+        let Some(&plugin) = self.ports.get(&delivery.port) else {
             self.counters.no_service += 1;
-            return Vec::new();
+            return None;
         };
         let id = self.next_message;
         self.next_message += 1;
-        if let Some(from) = from {
-            self.remember(id, Origin { from, port: frame.port, tag: frame.tag });
-        }
+        let origin = Origin { reply: delivery.reply, port: delivery.port, tag: delivery.tag, sealed: delivery.sealed };
+        self.remember(id, origin);
         self.counters.delivered += 1;
-        let message = Message { id, from, port: frame.port, payload: frame.payload, reply_to: frame.reply_to };
-        vec![Output::Deliver { plugin, event: Event::Message(message) }]
+        let message = Message {
+            id,
+            from: delivery.from,
+            port: delivery.port,
+            payload: delivery.payload,
+            reply_to: delivery.reply_to,
+            sealed: delivery.sealed,
+        };
+        Some(Output::Deliver { plugin, event: Event::Message(message) })
     }
 
     fn remember(&mut self, id: u64, origin: Origin) {
@@ -215,31 +324,6 @@ impl NodeCore {
         self.origin_order.push_back(id);
     }
 
-    /// The operator (`weft ctl send`) sends `payload` to `port` on `to`: a
-    /// transmit to a neighbour, or a local delivery for this node's address.
-    pub fn operator_send(&mut self, to: Address, port: u16, payload: Vec<u8>) -> Result<Vec<Output>, String> {
-        let frame = ServiceFrame { port, tag: 0, reply_to: None, payload };
-        if to == self.own {
-            if !self.ports.contains_key(&port) {
-                return Err(format!("no plugin on this node serves port {port}"));
-            }
-            return Ok(self.deliver_local(Some(self.own), frame));
-        }
-        if !self.neighbours.contains(&to) {
-            return Err(format!("{to} is not a neighbour of this node (no link to it is up)"));
-        }
-        Ok(vec![Output::Transmit { to, frame: LinkFrame::Service(frame), on_behalf: None }])
-    }
-
-    /// Timers due at `now_ms` become timer events.
-    pub fn poll_timers(&mut self, now_ms: u64) -> Vec<Output> {
-        self.timers
-            .expire(now_ms)
-            .into_iter()
-            .map(|(plugin, id)| Output::Deliver { plugin, event: Event::Timer(TimerFired { id }) })
-            .collect()
-    }
-
     /// Turns `plugin`'s gated actions into outputs.
     pub fn actions(&mut self, plugin: PluginId, actions: Vec<Action>, now_ms: u64) -> Vec<Output> {
         let mut out = Vec::new();
@@ -248,49 +332,52 @@ impl NodeCore {
             let refuse = |reason: String| ActionRefused::of(&action, index as u32, reason);
             match &action {
                 Action::Send(send) => {
-                    let frame = ServiceFrame { port: send.port, tag: send.tag, reply_to: None, payload: Vec::new() };
-                    if send.to == self.own {
-                        let frame = ServiceFrame { payload: send.payload.clone(), ..frame };
-                        out.extend(self.deliver_local(Some(self.own), frame));
-                    } else if send.sealed {
-                        let refused = refuse("sealed delivery needs the routing layer (not in this build)".into());
-                        out.push(Output::Refuse { plugin, refused });
-                    } else if self.neighbours.contains(&send.to) {
-                        let refused = refuse(String::new());
-                        let frame = LinkFrame::Service(ServiceFrame { payload: send.payload.clone(), ..frame });
-                        out.push(Output::Transmit { to: send.to, frame, on_behalf: Some((plugin, refused)) });
-                    } else {
-                        let reason = format!("{} is not a neighbour of this node (no link to it is up)", send.to);
-                        out.push(Output::Refuse { plugin, refused: refuse(reason) });
-                    }
+                    let message = Outgoing {
+                        to: send.to,
+                        port: send.port,
+                        payload: &send.payload,
+                        sealed: send.sealed,
+                        reveal: !send.anonymous,
+                        tag: send.tag,
+                        reply_to: None,
+                    };
+                    self.router.send(message, now_ms);
+                    let refused = refuse(String::new());
+                    out.extend(self.router_outputs(Some((plugin, &refused))));
                 }
                 Action::Flood(flood) => {
-                    for &to in &self.neighbours {
-                        let frame =
-                            ServiceFrame { port: flood.port, tag: 0, reply_to: None, payload: flood.payload.clone() };
-                        out.push(Output::Transmit { to, frame: LinkFrame::Service(frame), on_behalf: None });
-                    }
+                    self.router.flood(flood.port, &flood.payload, flood.hops, !flood.anonymous, now_ms);
+                    out.extend(self.router_outputs(None));
                 }
                 Action::Reply(reply) => match self.origins.get(&reply.message).copied() {
                     Some(origin) => {
-                        let frame = ServiceFrame {
-                            port: origin.port,
-                            tag: 0,
-                            reply_to: Some(origin.tag),
-                            payload: reply.payload.clone(),
-                        };
-                        if origin.from == self.own {
-                            out.extend(self.deliver_local(Some(self.own), frame));
-                        } else if self.neighbours.contains(&origin.from) {
-                            let refused = refuse(String::new());
-                            out.push(Output::Transmit {
-                                to: origin.from,
-                                frame: LinkFrame::Service(frame),
-                                on_behalf: Some((plugin, refused)),
-                            });
-                        } else {
-                            let reason = format!("the sender {} is no longer a neighbour", origin.from);
-                            out.push(Output::Refuse { plugin, refused: refuse(reason) });
+                        let refused = refuse(String::new());
+                        match origin.reply {
+                            ReplyPath::Node(to) => {
+                                let message = Outgoing {
+                                    to,
+                                    port: origin.port,
+                                    payload: &reply.payload,
+                                    sealed: origin.sealed,
+                                    reveal: true,
+                                    tag: 0,
+                                    reply_to: Some(origin.tag),
+                                };
+                                self.router.send(message, now_ms);
+                                out.extend(self.router_outputs(Some((plugin, &refused))));
+                            }
+                            ReplyPath::Flood(flood) => {
+                                let reply_to = Some(origin.tag);
+                                match self.router.reply_to_flood(flood, origin.port, &reply.payload, true, reply_to, now_ms)
+                                {
+                                    Ok(_) => out.extend(self.router_outputs(Some((plugin, &refused)))),
+                                    Err(reason) => out.push(Output::Refuse { plugin, refused: refuse(reason) }),
+                                }
+                            }
+                            ReplyPath::None => {
+                                let reason = "the sender stayed anonymous; there is no way back".to_string();
+                                out.push(Output::Refuse { plugin, refused: refuse(reason) });
+                            }
                         }
                     }
                     None => {
@@ -322,24 +409,37 @@ impl NodeCore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::NodeIdentity;
+    use crate::routing::RouterConfig;
     use weft_plugin_api::{Flood, Reply, Send, SetTimer, Store};
 
-    const OWN: Address = Address([1; 16]);
-    const B: Address = Address([2; 16]);
-    const C: Address = Address([3; 16]);
+    fn router(seed: u8) -> Router {
+        let memo = Default::default();
+        Router::new(NodeIdentity::from_secret([seed; 32]), RouterConfig::default(), 1_000, seed as u64, memo)
+    }
 
-    fn core() -> NodeCore {
-        let mut core = NodeCore::new(OWN);
+    fn core(seed: u8) -> NodeCore {
+        let mut core = NodeCore::new(router(seed));
         core.attach(0, &[7]).unwrap();
         core.attach(1, &[8]).unwrap();
         core
     }
 
-    fn service(port: u16, tag: u64, reply_to: Option<u64>, payload: &[u8]) -> ServiceFrame {
-        ServiceFrame { port, tag, reply_to, payload: payload.to_vec() }
+    fn params(neighbour: Address) -> LinkParams {
+        LinkParams { neighbour, cost: 1, bandwidth_bps: 100_000_000 }
     }
 
-    fn delivered(outputs: &[Output]) -> Vec<(PluginId, Message)> {
+    fn transmits(outputs: &[Output]) -> Vec<(LinkId, Vec<u8>)> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Transmit { link, packet, .. } => Some((*link, packet.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn messages(outputs: &[Output]) -> Vec<(PluginId, Message)> {
         outputs
             .iter()
             .filter_map(|o| match o {
@@ -349,59 +449,105 @@ mod tests {
             .collect()
     }
 
+    /// Two cores joined by link 1 (on a) / link 2 (on b), announces exchanged.
+    fn pair() -> (NodeCore, NodeCore) {
+        let (mut a, mut b) = (core(1), core(2));
+        let (addr_a, addr_b) = (a.router.address(), b.router.address());
+        let from_a = transmits(&a.link_up(1, params(addr_b), 0));
+        let from_b = transmits(&b.link_up(2, params(addr_a), 0));
+        for (_, packet) in from_a {
+            b.packet_received(2, packet, 0);
+        }
+        for (_, packet) in from_b {
+            a.packet_received(1, packet, 0);
+        }
+        (a, b)
+    }
+
     #[test]
     fn a_request_is_delivered_and_the_reply_goes_back_with_the_senders_tag() {
-        let mut core = core();
-        core.peer_up(B);
-        let out = core.frame_received(B, service(7, 42, None, b"hi"));
-        let [(0, message)] = &delivered(&out)[..] else { panic!("{out:?}") };
-        assert_eq!((message.from, message.port, message.reply_to), (Some(B), 7, None));
-        let out = core.actions(0, vec![Action::Reply(Reply { message: message.id, payload: b"hi".to_vec() })], 0);
-        let [Output::Transmit { to, frame: LinkFrame::Service(frame), .. }] = &out[..] else { panic!("{out:?}") };
-        assert_eq!((*to, frame.port, frame.reply_to, frame.payload.as_slice()), (B, 7, Some(42), &b"hi"[..]));
+        let (mut a, mut b) = pair();
+        let to = b.router.address();
+        let send = Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
+        let out = a.actions(0, vec![send], 0);
+        let [(1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = b.packet_received(2, packet.clone(), 0);
+        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!((message.from, message.port, message.reply_to), (Some(a.router.address()), 7, None));
+        let out = b.actions(0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
+        let [(2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = a.packet_received(1, packet.clone(), 0);
+        let [(0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!((answer.reply_to, answer.payload.as_slice()), (Some(42), &b"back"[..]));
     }
 
     #[test]
-    fn sends_reach_neighbours_only_and_refusals_name_the_reason_and_tag() {
-        let mut core = core();
-        core.peer_up(B);
-        let send = |to, tag| Action::Send(Send { to, port: 7, payload: b"x".to_vec(), sealed: false, tag });
-        let out = core.actions(0, vec![send(B, 1), send(C, 2)], 0);
-        assert!(matches!(&out[0], Output::Transmit { to, .. } if *to == B));
-        let Output::Refuse { plugin: 0, refused } = &out[1] else { panic!("{out:?}") };
-        assert_eq!((refused.index, refused.tag), (1, 2));
-        assert!(refused.reason.contains("not a neighbour"), "{}", refused.reason);
-        core.peer_down(B);
-        assert!(matches!(&core.actions(0, vec![send(B, 3)], 0)[..], [Output::Refuse { .. }]));
+    fn sealed_sends_arrive_sealed_and_anonymous_ones_cannot_be_answered_by_address() {
+        let (mut a, mut b) = pair();
+        let to = b.router.address();
+        let send = Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
+        let out = a.actions(0, vec![send], 0);
+        let [(_, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        assert!(!packet.windows(6).any(|w| w == b"secret"), "sealed on the wire");
+        let out = b.packet_received(2, packet.clone(), 0);
+        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!((message.from, message.sealed, message.payload.as_slice()), (None, true, &b"secret"[..]));
+        let out = b.actions(0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], 0);
+        let [Output::Refuse { refused, .. }] = &out[..] else { panic!("{out:?}") };
+        assert!(refused.reason.contains("anonymous"), "{}", refused.reason);
     }
 
     #[test]
-    fn unknown_ports_stale_replies_and_flood_fan_out() {
-        let mut core = core();
-        core.peer_up(B);
-        core.peer_up(C);
-        assert!(core.frame_received(B, service(99, 0, None, b"")).is_empty());
-        assert_eq!(core.counters().no_service, 1);
-        let out = core.actions(1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
+    fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counted() {
+        let (mut a, mut b) = pair();
+        let nobody = Address([9; 16]);
+        let send = Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
+        let out = a.actions(0, vec![send], 0);
+        assert!(out.iter().any(|o| matches!(o, Output::Hold(HoldChange::Put(_)))), "{out:?}");
+        assert_eq!(transmits(&out).len(), 1, "a path request goes out");
+        assert_eq!(a.router.held(), 1);
+        let send = Action::Send(Send {
+            to: b.router.address(),
+            port: 99,
+            payload: vec![],
+            sealed: false,
+            tag: 0,
+            anonymous: false,
+        });
+        let out = a.actions(0, vec![send], 0);
+        b.packet_received(2, transmits(&out)[0].1.clone(), 0);
+        assert_eq!(b.counters().no_service, 1);
+        let out = b.actions(1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
         assert!(matches!(&out[..], [Output::Refuse { plugin: 1, .. }]));
-        let out = core.actions(1, vec![Action::Flood(Flood { port: 8, payload: b"f".to_vec(), hops: 1 })], 0);
-        let targets: BTreeSet<Address> = out
-            .iter()
-            .map(|o| match o {
-                Output::Transmit { to, .. } => *to,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(targets, BTreeSet::from([B, C]));
+    }
+
+    #[test]
+    fn floods_reach_neighbours_and_replies_follow_them_back() {
+        let (mut a, mut b) = pair();
+        let flood = Action::Flood(Flood { port: 8, payload: b"q".to_vec(), hops: 3, anonymous: true });
+        let out = a.actions(1, vec![flood], 0);
+        let [(1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = b.packet_received(2, packet.clone(), 0);
+        let [(1, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!(message.from, None, "anonymous flood");
+        let out = b.actions(1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], 0);
+        let [(2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = a.packet_received(1, packet.clone(), 0);
+        let [(1, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!(answer.payload, b"r");
     }
 
     #[test]
     fn peers_ports_timers_and_storage() {
-        let mut core = core();
+        let mut core = core(1);
         assert!(core.attach(2, &[7]).is_err(), "port 7 is taken");
-        let ups = core.peer_up(B);
-        assert_eq!(ups.len(), 2, "both plugins hear of the neighbour");
-        assert!(core.peer_up(B).is_empty(), "no duplicate event");
+        let b = Address([2; 16]);
+        let ups = core.link_up(5, params(b), 0);
+        assert_eq!(ups.iter().filter(|o| matches!(o, Output::Deliver { .. })).count(), 2);
+        let again = core.link_up(6, params(b), 0);
+        assert!(!again.iter().any(|o| matches!(o, Output::Deliver { .. })), "no duplicate peer event");
+        assert!(core.link_down(5).is_empty(), "still up over link 6");
+        assert_eq!(core.link_down(6).len(), 2);
         let out = core.actions(
             1,
             vec![
@@ -411,25 +557,8 @@ mod tests {
             1_000,
         );
         assert!(matches!(&out[..], [Output::Store { plugin: 1, writes }] if writes.len() == 1));
-        assert_eq!(core.next_deadline(), Some(1_100));
-        assert!(core.poll_timers(1_099).is_empty());
-        assert_eq!(
-            core.poll_timers(1_100),
-            vec![Output::Deliver { plugin: 1, event: Event::Timer(TimerFired { id: 5 }) }]
-        );
-        core.detach(1);
-        assert!(core.frame_received(B, service(8, 0, None, b"")).is_empty());
-    }
-
-    #[test]
-    fn the_reply_table_is_bounded() {
-        let mut core = core();
-        core.peer_up(B);
-        for _ in 0..ORIGINS_KEPT + 10 {
-            core.frame_received(B, service(7, 1, None, b""));
-        }
-        assert_eq!(core.origins.len(), ORIGINS_KEPT);
-        let out = core.actions(0, vec![Action::Reply(Reply { message: 1, payload: vec![] })], 0);
-        assert!(matches!(&out[..], [Output::Refuse { .. }]), "the oldest was forgotten");
+        assert!(core.next_deadline().is_some_and(|d| d <= 1_100));
+        let fired = core.poll(1_100);
+        assert!(fired.contains(&Output::Deliver { plugin: 1, event: Event::Timer(TimerFired { id: 5 }) }));
     }
 }

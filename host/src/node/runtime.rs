@@ -7,8 +7,10 @@
 //! Plugin calls happen on the actor, one at a time, so plugins need no locks.
 
 use super::core::{NodeCore, Output};
+use crate::routing::pending::HoldChange;
+use crate::routing::{LinkParams, Router, Sent};
 use super::plugin_host::{PluginHost, PluginStartError};
-use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, Status};
+use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
 use crate::crypto::NodeIdentity;
@@ -25,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
+use ed25519_dalek::VerifyingKey;
 use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
 
 /// How long plugins get for their shutdown hooks when the node stops.
@@ -88,6 +91,7 @@ impl NodeHandle {
         let timeout = match &request {
             Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms),
             Request::Call { .. } => DEFAULT_CALL_TIMEOUT,
+            Request::Trace { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms),
             _ => Duration::from_secs(5),
         };
         let (tx, rx) = oneshot::channel();
@@ -127,10 +131,26 @@ impl RunningNode {
 pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let identity = config.read_identity()?;
     let address = identity.address();
-    let store: Arc<dyn KvStore> = Arc::new(Store::open(&config.data_dir)?);
-    let services = Arc::new(HostServices::new(identity.duplicate(), store.clone()));
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    let kv: Arc<dyn KvStore> = store.clone();
+    let services = Arc::new(HostServices::new(identity.duplicate(), kv.clone()));
     let plugins = PluginHost::start(&config, &services)?;
-    let mut core = NodeCore::new(address);
+    let wall_start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64);
+    let router = Router::new(
+        identity.duplicate(),
+        config.routing.router_config(),
+        wall_start_ms,
+        rand::random(),
+        Default::default(),
+    );
+    let mut core = NodeCore::new(router);
+    let held = store.held().map_err(|message| crate::store::StoreError { path: store.path().to_path_buf(), message })?;
+    let unreadable = held.iter().filter(|(key, record)| !core.restore_held(*key, record)).count();
+    if !held.is_empty() {
+        tracing::info!(held = held.len() - unreadable, unreadable, "store-and-forward packets restored");
+    }
     for (id, ports) in plugins.ports() {
         core.attach(id, &ports)
             .map_err(|e| StartError::Ports(format!("{}: plugin `{}`: {e}", config.file.display(), plugins.name(id))))?;
@@ -180,7 +200,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         started: Instant::now(),
         core,
         plugins,
-        kv: store,
+        kv,
+        store,
+        services,
+        link_params: (config.routing.quic_link_cost, config.routing.quic_link_bandwidth_bps),
+        traces: HashMap::new(),
+        next_trace: 1,
         links: LinkTable::new(address),
         connected: connected_tx,
         book,
@@ -201,6 +226,12 @@ struct Actor {
     core: NodeCore,
     plugins: PluginHost,
     kv: Arc<dyn KvStore>,
+    store: Arc<Store>,
+    services: Arc<HostServices>,
+    /// Cost and bandwidth of QUIC links.
+    link_params: (u32, u64),
+    traces: HashMap<u64, (Pending, Instant, Address)>,
+    next_trace: u64,
     links: LinkTable,
     connected: watch::Sender<HashSet<Address>>,
     book: Arc<DialBook>,
@@ -233,7 +264,7 @@ impl Actor {
                 Some(event) = link_events.recv() => self.on_link_event(event),
                 Some((request, reply)) = requests.recv() => self.on_request(request, reply),
                 _ = timer => {
-                    let outputs = self.core.poll_timers(self.now_ms());
+                    let outputs = self.core.poll(self.now_ms());
                     self.execute(outputs, false);
                 }
                 _ = crate::shutdown::stopped(&mut shutdown) => break,
@@ -261,20 +292,27 @@ impl Actor {
     }
 
     fn on_link_event(&mut self, event: LinkEvent) {
+        let now = self.now_ms();
+        let (cost, bandwidth_bps) = self.link_params;
         match event {
             LinkEvent::Up(link) => {
                 let peer = link.peer();
                 let remote = link.info().remote;
+                let id = link.id();
+                let params = LinkParams { neighbour: peer, cost, bandwidth_bps };
                 match self.links.offer(link) {
                     Offer::Accepted => {
                         tracing::info!(%peer, %remote, "link up");
                         self.publish_connected();
-                        let outputs = self.core.peer_up(peer);
+                        let outputs = self.core.link_up(id, params, now);
                         self.execute(outputs, false);
                     }
                     Offer::Replaced(old) => {
                         tracing::info!(%peer, %remote, "link replaced by a newer connection");
                         old.close(close_code::DUPLICATE, "replaced by a newer connection");
+                        let mut outputs = self.core.link_up(id, params, now);
+                        outputs.extend(self.core.link_down(old.id()));
+                        self.execute(outputs, false);
                     }
                     Offer::Rejected(new) => {
                         tracing::debug!(%peer, %remote, "duplicate connection closed");
@@ -286,8 +324,8 @@ impl Actor {
                 if self.links.get(&peer).is_none_or(|l| l.id() != link) {
                     return; // a replaced link's last frames
                 }
-                for frame in frames {
-                    let outputs = self.core.frame_received(peer, frame);
+                for packet in frames {
+                    let outputs = self.core.packet_received(link, packet, now);
                     self.execute(outputs, false);
                 }
             }
@@ -295,7 +333,7 @@ impl Actor {
                 if self.links.remove(peer, link) {
                     tracing::info!(%peer, "link down: {reason}");
                     self.publish_connected();
-                    let outputs = self.core.peer_down(peer);
+                    let outputs = self.core.link_down(link);
                     self.execute(outputs, false);
                 }
             }
@@ -311,11 +349,22 @@ impl Actor {
                 let _ = reply.send(Response::success(&self.peers()));
             }
             Request::Send { to, port, payload } => {
-                let response = match self.core.operator_send(to, port, payload.into_bytes()) {
-                    Ok(outputs) => self.execute_operator(outputs),
+                let response = match self.core.operator_send(to, port, payload.as_bytes(), self.now_ms()) {
+                    Ok(send) => self.execute_operator(send.sent, send.outputs),
                     Err(e) => Response::failure(e),
                 };
                 let _ = reply.send(response);
+            }
+            Request::Routes => {
+                let _ = reply.send(Response::success(&self.core.routes(self.now_ms())));
+            }
+            Request::Trace { to, .. } => {
+                self.traces.retain(|_, (waiting, _, _)| !waiting.is_closed());
+                let id = self.next_trace;
+                self.next_trace += 1;
+                self.traces.insert(id, (reply, Instant::now(), to));
+                let outputs = self.core.trace(to, id, self.now_ms());
+                self.execute(outputs, false);
             }
             Request::Call { plugin, command, args, .. } => {
                 let Some(id) = self.plugins.find(&plugin) else {
@@ -336,30 +385,34 @@ impl Actor {
         }
     }
 
-    /// Queues `frame` on the link to `to`.
-    fn transmit(&self, to: Address, frame: crate::link::LinkFrame) -> Result<(), String> {
-        match self.links.get(&to) {
-            Some(link) => link.send(frame).map_err(|e| e.to_string()),
-            None => Err(format!("no link to {to}")),
+    /// Queues `packet` on link `id`.
+    fn transmit(&self, id: u64, packet: Vec<u8>) -> Result<(), String> {
+        match self.links.iter().find(|l| l.id() == id) {
+            Some(link) => link.send(crate::link::LinkFrame::Packet(packet)).map_err(|e| e.to_string()),
+            None => Err("the link went down".to_string()),
         }
     }
 
     /// Executes an operator's send; a link that cannot take the frame is the
     /// operator's error.
-    fn execute_operator(&mut self, outputs: Vec<Output>) -> Response {
+    fn execute_operator(&mut self, sent: Sent, outputs: Vec<Output>) -> Response {
         let mut rest = Vec::new();
+        let mut failure = None;
         for output in outputs {
             match output {
-                Output::Transmit { to, frame, .. } => {
-                    if let Err(e) = self.transmit(to, frame) {
-                        return Response::failure(e);
+                Output::Transmit { link, packet, .. } if matches!(sent, Sent::Transmitted(l) if l == link) => {
+                    if let Err(e) = self.transmit(link, packet) {
+                        failure = Some(e);
                     }
                 }
                 other => rest.push(other),
             }
         }
         self.execute(rest, false);
-        Response { ok: true, result: None, error: None }
+        match failure {
+            Some(e) => Response::failure(e),
+            None => Response::success(&SendOutcome::from(sent)),
+        }
     }
 
     /// Executes outputs and everything they cause, breadth-first. Refusals
@@ -375,8 +428,8 @@ impl Actor {
                 return;
             }
             match output {
-                Output::Transmit { to, frame, on_behalf } => {
-                    if let (Err(reason), Some((plugin, refused))) = (self.transmit(to, frame), on_behalf) {
+                Output::Transmit { link, packet, on_behalf } => {
+                    if let (Err(reason), Some((plugin, refused))) = (self.transmit(link, packet), on_behalf) {
                         let refused = ActionRefused { reason, ..refused };
                         queue.push_back((Output::Refuse { plugin, refused }, refusal_chain));
                     }
@@ -403,6 +456,32 @@ impl Actor {
                 Output::Store { plugin, writes } => {
                     if let Err(e) = self.kv.commit(self.plugins.name(plugin), &writes) {
                         tracing::error!(plugin = %self.plugins.name(plugin), "storage write failed: {e}");
+                    }
+                }
+                Output::Hold(change) => {
+                    if let Err(e) = self.store.apply_held(std::slice::from_ref(&change)) {
+                        tracing::error!("store-and-forward write failed: {e}");
+                    }
+                    if let HoldChange::Put(held) = &change {
+                        tracing::debug!(destination = %held.destination, "packet held until a path appears");
+                    }
+                }
+                Output::KeyLearned { address, signing_key } => match VerifyingKey::from_bytes(&signing_key) {
+                    Ok(key) => {
+                        self.services.learn_key(key);
+                        tracing::debug!(%address, "node key learned");
+                    }
+                    Err(_) => tracing::warn!(%address, "announce carried an unusable key"),
+                },
+                Output::TraceDone { id, path } => {
+                    if let Some((waiting, started, destination)) = self.traces.remove(&id) {
+                        let report = TraceReport {
+                            destination,
+                            path,
+                            rtt_us: started.elapsed().as_micros() as u64,
+                            route: self.core.routes(self.now_ms()).into_iter().find(|r| r.destination == destination),
+                        };
+                        let _ = waiting.send(Response::success(&report));
                     }
                 }
                 Output::CommandReply { plugin, reply } => match self.pending.get(&reply.id) {
@@ -449,6 +528,10 @@ impl Actor {
             peers_configured: self.peers_configured,
             plugins: self.plugins.rows(),
             counters: self.core.counters(),
+            routes: self.core.router().table().reachable(self.now_ms()),
+            held: self.core.router().held(),
+            routing: self.core.router().counters(),
+            hold: self.core.router().hold_counters(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! [`Store`]: redb behind the [`KvStore`] trait.
 
 use crate::kv::KvStore;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use crate::routing::pending::HoldChange;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 
 /// Plugin key/value data: (plugin namespace, key) -> value.
 const PLUGIN_KV: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("plugin_kv");
+/// Store-and-forward: key -> held packet record (see `routing::pending`).
+const HELD: TableDefinition<u64, &[u8]> = TableDefinition::new("held_packets");
 
 /// The store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,7 @@ impl Store {
         // Create the tables up front so readers never see "table missing".
         let txn = db.begin_write().map_err(|e| error(e.to_string()))?;
         txn.open_table(PLUGIN_KV).map_err(|e| error(e.to_string()))?;
+        txn.open_table(HELD).map_err(|e| error(e.to_string()))?;
         txn.commit().map_err(|e| error(e.to_string()))?;
         Ok(Self { db, path })
     }
@@ -40,6 +44,34 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Applies store-and-forward changes in one transaction.
+    pub fn apply_held(&self, changes: &[HoldChange]) -> Result<(), String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(HELD).map_err(|e| e.to_string())?;
+            for change in changes {
+                match change {
+                    HoldChange::Put(held) => table.insert(held.key, held.record().as_slice()).map(|_| ()),
+                    HoldChange::Delete(key) => table.remove(*key).map(|_| ()),
+                }
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Every held packet record, by key.
+    pub fn held(&self) -> Result<Vec<(u64, Vec<u8>)>, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(HELD).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| e.to_string())? {
+            let (key, value) = entry.map_err(|e| e.to_string())?;
+            out.push((key.value(), value.value().to_vec()));
+        }
+        Ok(out)
     }
 }
 
@@ -84,6 +116,19 @@ mod tests {
         assert_eq!(store.get("echo", b"total").unwrap(), Some(b"1".to_vec()));
         store.commit("counter", &[(b"total".to_vec(), None)]).unwrap();
         assert_eq!(store.get("counter", b"total").unwrap(), None);
+    }
+
+    #[test]
+    fn held_packets_survive_reopening() {
+        use crate::routing::pending::Held;
+        let dir = tempfile::tempdir().unwrap();
+        let held = |key| Held { key, destination: weft_plugin_api::Address([key as u8; 16]), expires_unix_ms: 9, needs_seal: false, packet: vec![0x40, key as u8] };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.apply_held(&[HoldChange::Put(held(1)), HoldChange::Put(held(2)), HoldChange::Delete(1)]).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.held().unwrap(), vec![(2, held(2).record())]);
     }
 
     #[test]

@@ -123,7 +123,7 @@ mod tests {
     use weft_plugin_api::testing::{ServiceHarness, TestHost};
 
     fn message(id: u64) -> Event {
-        Event::Message(Message { id, from: None, port: 8, payload: vec![], reply_to: None })
+        Event::Message(Message { id, from: None, port: 8, payload: vec![], reply_to: None, sealed: false })
     }
 
     #[derive(Serialize)]

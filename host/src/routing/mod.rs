@@ -1,0 +1,24 @@
+//! Routing: signed announces, multi-hop delivery, path discovery,
+//! store-and-forward and sealed delivery, as one sans-IO core.
+//!
+//! Owns: the routed packet format ([`wire`]), announces ([`announce`]), the
+//! routing table ([`table`]), duplicate suppression and reverse paths
+//! ([`seen`]), the per-link announce budget ([`budget`]), held packets
+//! ([`pending`]) and the [`Router`] that ties them together. The node
+//! runtime and the simulator ([`crate::sim`]) drive the router; nothing in
+//! here does I/O or reads a clock.
+
+pub mod announce;
+pub mod budget;
+pub mod pending;
+pub mod rng;
+pub mod router;
+pub mod seen;
+pub mod table;
+pub mod wire;
+
+pub use router::{
+    CAPABILITY_RELAY, CAPABILITY_STORE, Delivery, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterConfig,
+    RouterCounters, RouterOutput, Sent,
+};
+pub use table::LinkId;

@@ -1,0 +1,962 @@
+//! The router core: sans-IO, deterministic.
+//!
+//! Owns: what happens to every routed packet. Inputs are plain calls with
+//! the current time in milliseconds ([`Router::receive`], [`Router::send`],
+//! [`Router::flood`], [`Router::link_up`], [`Router::poll`], ...); outputs
+//! are [`RouterOutput`]s drained with [`Router::drain`]. No sockets,
+//! threads or clocks: the node runtime and the simulator both drive it, so
+//! every rule here is testable with exact timestamps.
+//!
+//! Must not: call plugins, touch storage (it emits [`HoldChange`]s for the
+//! runtime to persist) or know what a link is made of.
+
+use super::announce::{Announce, SharedVerifyMemo};
+use super::budget::AnnounceBudget;
+use super::pending::{Held, HoldChange, HoldCounters, HoldLimits, HoldQueue};
+use super::rng::Rng;
+use super::seen::{Came, Seen};
+use super::table::{LinkId, Route, RoutingTable};
+use super::wire::{Body, FLAG_SEALED, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
+use crate::crypto::{NodeIdentity, open, seal};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use weft_plugin_api::Address;
+
+/// Capability bit: the node forwards packets for others.
+pub const CAPABILITY_RELAY: u16 = 1;
+/// Capability bit: the node holds packets for unreachable nodes.
+pub const CAPABILITY_STORE: u16 = 2;
+
+/// Tunables of the router; defaults suit a LAN/Internet mesh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterConfig {
+    /// Hop limit of packets this node originates.
+    pub max_hops: u8,
+    /// How often the node announces itself, ms.
+    pub announce_interval_ms: u64,
+    /// How long a route lives without a fresh announce, ms.
+    pub route_ttl_ms: u64,
+    /// Upper bound of the random delay before rebroadcasting an announce, ms.
+    pub rebroadcast_delay_ms: u64,
+    /// Share of each link's bandwidth announces may use.
+    pub announce_share: f64,
+    /// First retry interval of a path request, ms (doubles up to a minute).
+    pub path_request_interval_ms: u64,
+    /// How long flood and request ids are remembered, ms.
+    pub dedup_window_ms: u64,
+    /// Flood and request ids remembered at most.
+    pub dedup_capacity: usize,
+    /// Store-and-forward limits.
+    pub hold: HoldLimits,
+    /// Capability flags announced.
+    pub capabilities: u16,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            max_hops: 32,
+            announce_interval_ms: 10 * 60 * 1000,
+            route_ttl_ms: 35 * 60 * 1000,
+            rebroadcast_delay_ms: 50,
+            announce_share: 0.02,
+            path_request_interval_ms: 1000,
+            dedup_window_ms: 2 * 60 * 1000,
+            dedup_capacity: 65_536,
+            hold: HoldLimits::default(),
+            capabilities: CAPABILITY_RELAY | CAPABILITY_STORE,
+        }
+    }
+}
+
+/// What the router knows about a link when it comes up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkParams {
+    /// The neighbour at the other end.
+    pub neighbour: Address,
+    /// Cost of the link (routes of equal hops prefer the cheaper).
+    pub cost: u32,
+    /// Bandwidth, bits per second, for the announce budget.
+    pub bandwidth_bps: u64,
+}
+
+/// How a delivered message can be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyPath {
+    /// Send to this node (it revealed itself).
+    Node(Address),
+    /// Send back along the path of this flood.
+    Flood(u64),
+    /// The sender left no way back.
+    None,
+}
+
+/// A message for a local service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The service port.
+    pub port: u16,
+    /// The sender, when it revealed itself.
+    pub from: Option<Address>,
+    /// The payload (opened, when it was sealed).
+    pub payload: Vec<u8>,
+    /// The sender's request tag.
+    pub tag: u64,
+    /// The tag of the request this answers.
+    pub reply_to: Option<u64>,
+    /// Whether it travelled sealed.
+    pub sealed: bool,
+    /// How to answer it.
+    pub reply: ReplyPath,
+}
+
+/// Something the router's driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterOutput {
+    /// Send these bytes on a link.
+    Transmit {
+        /// The link.
+        link: LinkId,
+        /// The packet.
+        packet: Vec<u8>,
+    },
+    /// Hand a message to the service on its port.
+    Deliver(Delivery),
+    /// Persist a store-and-forward change.
+    Hold(HoldChange),
+    /// A node's signing key became known (for host calls that seal or verify).
+    KeyLearned {
+        /// The node.
+        address: Address,
+        /// Its Ed25519 key.
+        signing_key: [u8; 32],
+    },
+    /// A trace came back.
+    TraceDone {
+        /// The id given to [`Router::trace`].
+        id: u64,
+        /// Every node after this one, the destination last.
+        path: Vec<Address>,
+    },
+}
+
+/// A message this node sends to one node.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The destination.
+    pub to: Address,
+    /// Its service port.
+    pub port: u16,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Seal it to the destination.
+    pub sealed: bool,
+    /// Tell the destination who sent it.
+    pub reveal: bool,
+    /// The sender's request tag.
+    pub tag: u64,
+    /// The request this answers.
+    pub reply_to: Option<u64>,
+}
+
+/// What became of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Handed to this link.
+    Transmitted(LinkId),
+    /// For this node itself: delivered.
+    Local,
+    /// No path yet: held, and a path requested.
+    Held,
+}
+
+/// Counters, for status and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RouterCounters {
+    /// Packets that could not be decoded.
+    pub undecodable: u64,
+    /// Messages delivered to local ports.
+    pub delivered: u64,
+    /// Packets forwarded for others.
+    pub forwarded: u64,
+    /// Packets dropped at their hop limit.
+    pub hop_limit: u64,
+    /// Floods and path requests seen before.
+    pub duplicates: u64,
+    /// Announces taken (new or better).
+    pub announces_accepted: u64,
+    /// Announces with a bad signature.
+    pub announces_forged: u64,
+    /// Announces older than what is known (replays, late copies).
+    pub announces_stale: u64,
+    /// Announce bytes sent (own and rebroadcast).
+    pub announce_bytes: u64,
+    /// Path requests sent by this node.
+    pub path_requests: u64,
+    /// Path responses sent by this node.
+    pub path_responses: u64,
+    /// Sealed packets for this node that did not open.
+    pub unopenable: u64,
+    /// Replies whose way back was forgotten, traces with no route.
+    pub lost: u64,
+}
+
+/// A route, for display.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RouteRow {
+    /// The node.
+    pub destination: Address,
+    /// The neighbour to send through.
+    pub next_hop: Address,
+    /// Hops to the node.
+    pub hops: u8,
+    /// Cost of the first link.
+    pub cost: u32,
+    /// Seconds until the route lapses.
+    pub expires_in_s: u64,
+    /// Newest announce sequence.
+    pub sequence: u64,
+    /// Announced capabilities.
+    pub capabilities: u16,
+}
+
+struct LinkState {
+    params: LinkParams,
+    budget: AnnounceBudget,
+}
+
+struct Rebroadcast {
+    due_ms: u64,
+    from: LinkId,
+    limit: u8,
+}
+
+struct PathSearch {
+    next_ms: u64,
+    interval_ms: u64,
+}
+
+const HOUSEKEEPING_MS: u64 = 1000;
+const MAX_PATH_REQUEST_INTERVAL_MS: u64 = 60_000;
+const TRACE_WAIT_MS: u64 = 30_000;
+
+/// The router of one node.
+pub struct Router {
+    identity: NodeIdentity,
+    own: Address,
+    config: RouterConfig,
+    links: BTreeMap<LinkId, LinkState>,
+    table: RoutingTable,
+    seen: Seen,
+    memo: SharedVerifyMemo,
+    hold: HoldQueue,
+    rng: Rng,
+    wall_start_ms: u64,
+    own_announce: Announce,
+    next_announce_ms: u64,
+    rebroadcasts: HashMap<Address, Rebroadcast>,
+    rebroadcast_order: BinaryHeap<Reverse<(u64, Address)>>,
+    searches: HashMap<Address, PathSearch>,
+    traces: Vec<(Address, u64, u64)>,
+    next_housekeeping_ms: u64,
+    out: Vec<RouterOutput>,
+    counters: RouterCounters,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("own", &self.own).field("links", &self.links.len()).finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router for `identity`. `wall_start_ms` is the Unix time at router
+    /// time 0 (announce sequences and held-packet expiry are wall-clock, so
+    /// they survive a restart); `seed` drives jitter and ids; `memo` may be
+    /// shared between routers of one process.
+    pub fn new(
+        identity: NodeIdentity,
+        config: RouterConfig,
+        wall_start_ms: u64,
+        seed: u64,
+        memo: SharedVerifyMemo,
+    ) -> Router {
+        let own = identity.address();
+        let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
+        Router {
+            own,
+            seen: Seen::new(config.dedup_window_ms, config.dedup_capacity),
+            hold: HoldQueue::new(config.hold),
+            identity,
+            config,
+            links: BTreeMap::new(),
+            table: RoutingTable::default(),
+            memo,
+            rng: Rng::new(seed),
+            wall_start_ms,
+            own_announce,
+            next_announce_ms: 0,
+            rebroadcasts: HashMap::new(),
+            rebroadcast_order: BinaryHeap::new(),
+            searches: HashMap::new(),
+            traces: Vec::new(),
+            next_housekeeping_ms: 0,
+            out: Vec::new(),
+            counters: RouterCounters::default(),
+        }
+    }
+
+    /// This node's address.
+    pub fn address(&self) -> Address {
+        self.own
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> RouterCounters {
+        self.counters
+    }
+
+    /// Store-and-forward counters.
+    pub fn hold_counters(&self) -> HoldCounters {
+        self.hold.counters
+    }
+
+    /// Packets held for unreachable nodes.
+    pub fn held(&self) -> usize {
+        self.hold.len()
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// The config.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Outputs produced since the last call.
+    pub fn drain(&mut self) -> Vec<RouterOutput> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Usable routes, by destination.
+    pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
+        let mut rows: Vec<RouteRow> = self
+            .table
+            .routes(now_ms)
+            .map(|(destination, entry, route)| RouteRow {
+                destination: *destination,
+                next_hop: route.neighbour,
+                hops: route.hops,
+                cost: route.cost,
+                expires_in_s: route.expires_ms.saturating_sub(now_ms) / 1000,
+                sequence: entry.announce.sequence,
+                capabilities: entry.announce.capabilities,
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.hops, r.destination));
+        rows
+    }
+
+    /// The usable route to `to`.
+    pub fn route(&self, to: &Address, now_ms: u64) -> Option<Route> {
+        self.table.route(to, now_ms)
+    }
+
+    /// The earliest time [`Router::poll`] has work.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let budgets = self.links.values().filter_map(|l| l.budget.next_release());
+        let rebroadcast = self.rebroadcast_order.peek().map(|Reverse((at, _))| *at);
+        [Some(self.next_announce_ms), Some(self.next_housekeeping_ms), rebroadcast].into_iter().flatten().chain(budgets).min()
+    }
+
+    fn wall(&self, now_ms: u64) -> u64 {
+        self.wall_start_ms + now_ms
+    }
+
+    // ---- links ----------------------------------------------------------
+
+    /// A link came up; the neighbour hears this node's announce at once.
+    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) {
+        let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);
+        let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now_ms);
+        self.links.insert(link, LinkState { params, budget });
+        let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
+        self.send_announce(link, 0, packet, now_ms);
+    }
+
+    /// A link went down: routes through it are gone.
+    pub fn link_down(&mut self, link: LinkId) {
+        self.links.remove(&link);
+        self.table.link_lost(link);
+    }
+
+    /// Links up.
+    pub fn links(&self) -> impl Iterator<Item = (LinkId, &LinkParams)> {
+        self.links.iter().map(|(id, l)| (*id, &l.params))
+    }
+
+    // ---- timers ---------------------------------------------------------
+
+    /// Does whatever is due at `now_ms`: own announces, rebroadcasts,
+    /// budgeted announces, expiry, path request retries.
+    pub fn poll(&mut self, now_ms: u64) {
+        if now_ms >= self.next_announce_ms {
+            self.announce_self(now_ms);
+        }
+        while let Some(Reverse((at, address))) = self.rebroadcast_order.peek().copied() {
+            if at > now_ms {
+                break;
+            }
+            self.rebroadcast_order.pop();
+            if self.rebroadcasts.get(&address).is_some_and(|r| r.due_ms == at) {
+                if let Some(pending) = self.rebroadcasts.remove(&address) {
+                    self.rebroadcast(address, pending, now_ms);
+                }
+            }
+        }
+        let mut released = Vec::new();
+        for (id, link) in &mut self.links {
+            if link.budget.next_release().is_some_and(|at| at <= now_ms) {
+                released.extend(link.budget.release(now_ms).into_iter().map(|p| (*id, p)));
+            }
+        }
+        for (link, packet) in released {
+            self.counters.announce_bytes += packet.len() as u64;
+            self.out.push(RouterOutput::Transmit { link, packet });
+        }
+        if now_ms >= self.next_housekeeping_ms {
+            self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
+            self.housekeeping(now_ms);
+        }
+    }
+
+    fn housekeeping(&mut self, now_ms: u64) {
+        for change in self.hold.expire(self.wall(now_ms)) {
+            self.out.push(RouterOutput::Hold(change));
+        }
+        let waiting: Vec<Address> = self
+            .hold
+            .destinations()
+            .copied()
+            .chain(self.traces.iter().map(|(to, _, _)| *to))
+            .filter(|to| self.table.route(to, now_ms).is_none())
+            .collect();
+        for to in waiting {
+            self.request_path(to, now_ms);
+        }
+        let lost = self.traces.len();
+        self.traces.retain(|(_, _, since)| since + TRACE_WAIT_MS > now_ms);
+        self.counters.lost += (lost - self.traces.len()) as u64;
+        self.searches.retain(|to, _| self.table.route(to, now_ms).is_none());
+    }
+
+    // ---- announces ------------------------------------------------------
+
+    fn announce_packet(&self, announce: &Announce, count: u8, request: Option<u64>) -> Vec<u8> {
+        let body = announce.to_body();
+        Packet { hops: Hops { count, limit: self.config.max_hops }, body: Body::Announce { request, body: &body } }
+            .encode()
+    }
+
+    fn next_sequence(&self, now_ms: u64) -> u64 {
+        (self.own_announce.sequence + 1).max(self.wall(now_ms))
+    }
+
+    /// Signs a fresh announce and floods it on every link.
+    fn announce_self(&mut self, now_ms: u64) {
+        let jitter = self.rng.up_to(self.config.announce_interval_ms / 10);
+        self.next_announce_ms = now_ms + self.config.announce_interval_ms - jitter;
+        self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms));
+        let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in links {
+            self.send_announce(link, 0, packet.clone(), now_ms);
+        }
+    }
+
+    fn send_announce(&mut self, link: LinkId, hops: u8, packet: Vec<u8>, now_ms: u64) {
+        let Some(state) = self.links.get_mut(&link) else { return };
+        if let Some(packet) = state.budget.offer(hops, packet, now_ms) {
+            self.counters.announce_bytes += packet.len() as u64;
+            self.out.push(RouterOutput::Transmit { link, packet });
+        }
+    }
+
+    fn rebroadcast(&mut self, address: Address, pending: Rebroadcast, now_ms: u64) {
+        let (Some(entry), Some(route)) = (self.table.entry(&address), self.table.route(&address, now_ms)) else {
+            return;
+        };
+        if route.hops >= pending.limit {
+            return;
+        }
+        let body = entry.announce.to_body();
+        let packet = Packet {
+            hops: Hops { count: route.hops, limit: pending.limit },
+            body: Body::Announce { request: None, body: &body },
+        }
+        .encode();
+        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| *l != pending.from).collect();
+        for link in links {
+            self.send_announce(link, route.hops, packet.clone(), now_ms);
+        }
+    }
+
+    fn on_announce(&mut self, link: LinkId, hops: Hops, request: Option<u64>, announce: Announce, now_ms: u64) {
+        let address = announce.address();
+        if address == self.own {
+            return;
+        }
+        let Some(state) = self.links.get(&link) else { return };
+        let (neighbour, cost) = (state.params.neighbour, state.params.cost);
+        let distance = hops.count.saturating_add(1);
+        let verdict = self.table.judge(&address, announce.sequence, distance, cost, now_ms);
+        if verdict == super::table::Verdict::Stale {
+            self.counters.announces_stale += 1;
+            return;
+        }
+        if !verdict.accepted() && request.is_none() {
+            return; // a copy of what is known: nothing to check or do
+        }
+        let verified = match self.memo.lock() {
+            Ok(mut memo) => memo.verify(&announce),
+            Err(_) => announce.verify(),
+        };
+        if !verified {
+            self.counters.announces_forged += 1;
+            return;
+        }
+        if verdict.accepted() {
+            self.counters.announces_accepted += 1;
+            let known = self.table.entry(&address).is_some();
+            let route = Route { link, neighbour, hops: distance, cost, expires_ms: now_ms + self.config.route_ttl_ms };
+            self.table.accept(announce, route);
+            if !known {
+                self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
+            }
+            if request.is_none() && distance < hops.limit {
+                let due_ms = now_ms + self.rng.up_to(self.config.rebroadcast_delay_ms);
+                self.rebroadcasts.insert(address, Rebroadcast { due_ms, from: link, limit: hops.limit });
+                self.rebroadcast_order.push(Reverse((due_ms, address)));
+            }
+            self.path_found(address, now_ms);
+        }
+        if let Some(request) = request
+            && let Some(Came::Link(back)) = self.seen.came(request, now_ms)
+            && back != link
+        {
+            let packet = self.announce_packet(&announce, distance, Some(request));
+            self.out.push(RouterOutput::Transmit { link: back, packet });
+        }
+    }
+
+    // ---- path discovery -------------------------------------------------
+
+    fn request_path(&mut self, to: Address, now_ms: u64) {
+        let interval = self.config.path_request_interval_ms.max(1);
+        let search = self.searches.entry(to).or_insert(PathSearch { next_ms: 0, interval_ms: interval });
+        if search.next_ms > now_ms {
+            return;
+        }
+        search.next_ms = now_ms + search.interval_ms;
+        search.interval_ms = (search.interval_ms * 2).min(MAX_PATH_REQUEST_INTERVAL_MS);
+        let request = self.rng.next_u64();
+        self.seen.first_time(request, Came::Here, now_ms);
+        let known_sequence = self.table.sequence(&to);
+        let packet = Packet {
+            hops: Hops::fresh(self.config.max_hops),
+            body: Body::PathRequest { request, target: to, known_sequence },
+        }
+        .encode();
+        self.counters.path_requests += 1;
+        self.to_all_links(None, packet);
+    }
+
+    fn on_path_request(
+        &mut self,
+        link: LinkId,
+        mut packet: Vec<u8>,
+        hops: Hops,
+        (request, target, known): (u64, Address, u64),
+        now_ms: u64,
+    ) {
+        if !self.seen.first_time(request, Came::Link(link), now_ms) {
+            self.counters.duplicates += 1;
+            return;
+        }
+        if target == self.own {
+            if self.own_announce.sequence <= known {
+                self.own_announce =
+                    Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms).max(known + 1));
+            }
+            let packet = self.announce_packet(&self.own_announce.clone(), 0, Some(request));
+            self.counters.path_responses += 1;
+            self.out.push(RouterOutput::Transmit { link, packet });
+            return;
+        }
+        if let (Some(route), Some(entry)) = (self.table.route(&target, now_ms), self.table.entry(&target))
+            && route.link != link
+            && entry.announce.sequence > known
+        {
+            let packet = self.announce_packet(&entry.announce.clone(), route.hops, Some(request));
+            self.counters.path_responses += 1;
+            self.out.push(RouterOutput::Transmit { link, packet });
+            return;
+        }
+        if hops.count.saturating_add(1) < hops.limit {
+            packet[HOP_COUNT_OFFSET] += 1;
+            self.to_all_links(Some(link), packet);
+        } else {
+            self.counters.hop_limit += 1;
+        }
+    }
+
+    /// A route to `to` appeared: send what waited for it.
+    fn path_found(&mut self, to: Address, now_ms: u64) {
+        self.searches.remove(&to);
+        let Some(route) = self.table.route(&to, now_ms) else { return };
+        for held in self.hold.take(&to) {
+            self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
+            match self.finish_held(held) {
+                Some(packet) => {
+                    self.hold.counters.delivered += 1;
+                    self.out.push(RouterOutput::Transmit { link: route.link, packet });
+                }
+                None => self.counters.undecodable += 1,
+            }
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) = self.traces.drain(..).partition(|(t, _, _)| *t == to);
+        self.traces = waiting;
+        for (to, id, _) in ready {
+            self.start_trace(to, id, route);
+        }
+    }
+
+    /// Seals a held packet that originated here, now that the key is known.
+    fn finish_held(&self, held: Held) -> Option<Vec<u8>> {
+        if !held.needs_seal {
+            return Some(held.packet);
+        }
+        let packet = Packet::decode(&held.packet).ok()?;
+        let Body::Data { destination, port, flags, inner } = packet.body else { return None };
+        let key = self.table.entry(&destination)?.announce.sealing_key;
+        let sealed = seal(&x25519_dalek::PublicKey::from(key), inner);
+        Some(Packet { hops: packet.hops, body: Body::Data { destination, port, flags, inner: &sealed } }.encode())
+    }
+
+    fn hold_packet(&mut self, to: Address, packet: Vec<u8>, needs_seal: bool, now_ms: u64) {
+        let expires = self.wall(now_ms) + self.hold.limits().ttl_ms;
+        for change in self.hold.hold(to, packet, needs_seal, expires) {
+            self.out.push(RouterOutput::Hold(change));
+        }
+        self.request_path(to, now_ms);
+    }
+
+    /// Takes back packets persisted by an earlier run.
+    pub fn restore(&mut self, key: u64, record: &[u8]) -> bool {
+        let Some(held) = Held::from_record(key, record) else { return false };
+        for change in self.hold.restore(held) {
+            self.out.push(RouterOutput::Hold(change));
+        }
+        true
+    }
+
+    // ---- sending --------------------------------------------------------
+
+    fn to_all_links(&mut self, except: Option<LinkId>, packet: Vec<u8>) {
+        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| Some(*l) != except).collect();
+        if let Some((last, rest)) = links.split_last() {
+            for link in rest {
+                self.out.push(RouterOutput::Transmit { link: *link, packet: packet.clone() });
+            }
+            self.out.push(RouterOutput::Transmit { link: *last, packet });
+        }
+    }
+
+    /// Sends a message to one node: at once when a route is known, else held
+    /// while a path is requested.
+    pub fn send(&mut self, message: Outgoing<'_>, now_ms: u64) -> Sent {
+        let inner = Inner {
+            source: message.reveal.then_some(self.own),
+            tag: message.tag,
+            reply_to: message.reply_to,
+            payload: message.payload,
+        };
+        if message.to == self.own {
+            self.counters.delivered += 1;
+            self.out.push(RouterOutput::Deliver(Delivery {
+                port: message.port,
+                from: inner.source,
+                payload: message.payload.to_vec(),
+                tag: message.tag,
+                reply_to: message.reply_to,
+                sealed: message.sealed,
+                reply: ReplyPath::Node(self.own),
+            }));
+            return Sent::Local;
+        }
+        let flags = inner.flags() | if message.sealed { FLAG_SEALED } else { 0 };
+        let plain = inner.encode();
+        let hops = Hops::fresh(self.config.max_hops);
+        match (self.table.route(&message.to, now_ms), self.table.entry(&message.to)) {
+            (Some(route), Some(entry)) => {
+                let sealed;
+                let body = if message.sealed {
+                    sealed = seal(&x25519_dalek::PublicKey::from(entry.announce.sealing_key), &plain);
+                    &sealed[..]
+                } else {
+                    &plain[..]
+                };
+                let packet =
+                    Packet { hops, body: Body::Data { destination: message.to, port: message.port, flags, inner: body } }
+                        .encode();
+                self.out.push(RouterOutput::Transmit { link: route.link, packet });
+                Sent::Transmitted(route.link)
+            }
+            _ => {
+                let packet =
+                    Packet { hops, body: Body::Data { destination: message.to, port: message.port, flags, inner: &plain } }
+                        .encode();
+                self.hold_packet(message.to, packet, message.sealed, now_ms);
+                Sent::Held
+            }
+        }
+    }
+
+    /// Floods a message to `port` on every node within `hops`; returns the
+    /// flood's id (replies come back as [`ReplyPath::Flood`] answers).
+    pub fn flood(&mut self, port: u16, payload: &[u8], hops: u8, reveal: bool, now_ms: u64) -> u64 {
+        let id = self.rng.next_u64();
+        self.seen.first_time(id, Came::Here, now_ms);
+        let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to: None, payload };
+        let encoded = inner.encode();
+        let packet = Packet {
+            hops: Hops::fresh(hops.min(self.config.max_hops)),
+            body: Body::Flood { id, port, flags: inner.flags(), inner: &encoded },
+        }
+        .encode();
+        self.to_all_links(None, packet);
+        id
+    }
+
+    /// Answers a flood along the path it came by.
+    pub fn reply_to_flood(
+        &mut self,
+        flood: u64,
+        port: u16,
+        payload: &[u8],
+        reveal: bool,
+        reply_to: Option<u64>,
+        now_ms: u64,
+    ) -> Result<Sent, String> {
+        let back = match self.seen.came(flood, now_ms) {
+            Some(Came::Link(link)) if self.links.contains_key(&link) => link,
+            Some(Came::Here) => return Err("the flood was sent by this node".into()),
+            _ => return Err("the flood's way back is forgotten or its link is down".into()),
+        };
+        let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to, payload };
+        let encoded = inner.encode();
+        let packet = Packet {
+            hops: Hops::fresh(self.config.max_hops),
+            body: Body::Return { id: flood, port, flags: inner.flags(), inner: &encoded },
+        }
+        .encode();
+        self.out.push(RouterOutput::Transmit { link: back, packet });
+        Ok(Sent::Transmitted(back))
+    }
+
+    /// Traces the path to `to`; the answer comes as [`RouterOutput::TraceDone`]
+    /// with `id` (after a path request, if no route is known yet).
+    pub fn trace(&mut self, to: Address, id: u64, now_ms: u64) {
+        if to == self.own {
+            self.out.push(RouterOutput::TraceDone { id, path: Vec::new() });
+            return;
+        }
+        match self.table.route(&to, now_ms) {
+            Some(route) => self.start_trace(to, id, route),
+            None => {
+                self.traces.push((to, id, now_ms));
+                self.request_path(to, now_ms);
+            }
+        }
+    }
+
+    fn start_trace(&mut self, to: Address, id: u64, route: Route) {
+        let packet = Packet {
+            hops: Hops::fresh(self.config.max_hops),
+            body: Body::Trace { reply: false, id, destination: to, origin: self.own, path: &[] },
+        }
+        .encode();
+        self.out.push(RouterOutput::Transmit { link: route.link, packet });
+    }
+
+    // ---- receiving ------------------------------------------------------
+
+    /// A packet arrived on `link`.
+    pub fn receive(&mut self, link: LinkId, packet: Vec<u8>, now_ms: u64) {
+        if !self.links.contains_key(&link) {
+            return;
+        }
+        let decoded = match Packet::decode(&packet) {
+            Ok(decoded) => decoded,
+            Err(_) => {
+                self.counters.undecodable += 1;
+                return;
+            }
+        };
+        let hops = decoded.hops;
+        match decoded.body {
+            Body::Data { destination, port, flags, inner } => {
+                if destination == self.own {
+                    self.deliver_data(port, flags, inner);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
+            }
+            Body::Flood { id, port, flags, inner } => {
+                if !self.seen.first_time(id, Came::Link(link), now_ms) {
+                    self.counters.duplicates += 1;
+                    return;
+                }
+                match Inner::decode(flags, inner) {
+                    Ok(fields) => self.deliver(port, &fields, false, ReplyPath::Flood(id)),
+                    Err(_) => self.counters.undecodable += 1,
+                }
+                if hops.count.saturating_add(1) < hops.limit {
+                    let mut packet = packet;
+                    packet[HOP_COUNT_OFFSET] += 1;
+                    self.counters.forwarded += 1;
+                    self.to_all_links(Some(link), packet);
+                } else {
+                    self.counters.hop_limit += 1;
+                }
+            }
+            Body::Return { id, port, flags, inner } => match self.seen.came(id, now_ms) {
+                Some(Came::Here) => match Inner::decode(flags, inner) {
+                    Ok(fields) => {
+                        let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
+                        self.deliver(port, &fields, false, reply);
+                    }
+                    Err(_) => self.counters.undecodable += 1,
+                },
+                Some(Came::Link(back)) if hops.count.saturating_add(1) < hops.limit => {
+                    let mut packet = packet;
+                    packet[HOP_COUNT_OFFSET] += 1;
+                    self.counters.forwarded += 1;
+                    self.out.push(RouterOutput::Transmit { link: back, packet });
+                }
+                _ => self.counters.lost += 1,
+            },
+            Body::Announce { request, body } => {
+                let announce = Announce::from_body(body);
+                self.on_announce(link, hops, request, announce, now_ms);
+            }
+            Body::PathRequest { request, target, known_sequence } => {
+                self.on_path_request(link, packet, hops, (request, target, known_sequence), now_ms);
+            }
+            Body::Trace { reply, id, destination, origin, path } => {
+                self.on_trace(hops, (reply, id, destination, origin, path.to_vec()), now_ms);
+            }
+        }
+    }
+
+    fn deliver_data(&mut self, port: u16, flags: u8, inner: &[u8]) {
+        let sealed = flags & FLAG_SEALED != 0;
+        let opened;
+        let bytes = if sealed {
+            match open(&self.identity.x25519_secret(), inner) {
+                Ok(plain) => {
+                    opened = plain;
+                    &opened[..]
+                }
+                Err(_) => {
+                    self.counters.unopenable += 1;
+                    return;
+                }
+            }
+        } else {
+            inner
+        };
+        match Inner::decode(flags, bytes) {
+            Ok(fields) => {
+                let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
+                self.deliver(port, &fields, sealed, reply);
+            }
+            Err(_) => self.counters.undecodable += 1,
+        }
+    }
+
+    fn deliver(&mut self, port: u16, fields: &Inner<'_>, sealed: bool, reply: ReplyPath) {
+        self.counters.delivered += 1;
+        self.out.push(RouterOutput::Deliver(Delivery {
+            port,
+            from: fields.source,
+            payload: fields.payload.to_vec(),
+            tag: fields.tag,
+            reply_to: fields.reply_to,
+            sealed,
+            reply,
+        }));
+    }
+
+    fn forward(&mut self, from: LinkId, to: Address, mut packet: Vec<u8>, now_ms: u64) {
+        let (count, limit) = (packet[HOP_COUNT_OFFSET], packet[HOP_COUNT_OFFSET + 1]);
+        if count.saturating_add(1) >= limit {
+            self.counters.hop_limit += 1;
+            return;
+        }
+        packet[HOP_COUNT_OFFSET] = count + 1;
+        match self.table.route(&to, now_ms) {
+            // Sending it back where it came from would loop: the route is stale.
+            Some(route) if route.link != from => {
+                self.counters.forwarded += 1;
+                self.out.push(RouterOutput::Transmit { link: route.link, packet });
+            }
+            _ => {
+                self.table.forget_route(&to);
+                self.hold_packet(to, packet, false, now_ms);
+            }
+        }
+    }
+
+    fn on_trace(&mut self, hops: Hops, (reply, id, destination, origin, mut path): TraceFields, now_ms: u64) {
+        if reply {
+            if origin == self.own {
+                let mut nodes = trace_path(&path);
+                nodes.push(destination);
+                self.out.push(RouterOutput::TraceDone { id, path: nodes });
+                return;
+            }
+            self.route_trace(origin, Some(hops), Body::Trace { reply, id, destination, origin, path: &path }, now_ms);
+        } else if destination == self.own {
+            let body = Body::Trace { reply: true, id, destination, origin, path: &path };
+            self.route_trace(origin, None, body, now_ms);
+        } else {
+            path.extend_from_slice(&self.own.0);
+            let body = Body::Trace { reply, id, destination, origin, path: &path };
+            self.route_trace(destination, Some(hops), body, now_ms);
+        }
+    }
+
+    /// Sends a trace toward `toward`: fresh (`None`) or one hop further.
+    fn route_trace(&mut self, toward: Address, hops: Option<Hops>, body: Body<'_>, now_ms: u64) {
+        let hops = match hops {
+            None => Hops::fresh(self.config.max_hops),
+            Some(h) if h.count.saturating_add(1) < h.limit => Hops { count: h.count + 1, limit: h.limit },
+            Some(_) => {
+                self.counters.hop_limit += 1;
+                return;
+            }
+        };
+        let Some(route) = self.table.route(&toward, now_ms) else {
+            self.counters.lost += 1;
+            return;
+        };
+        let packet = Packet { hops, body }.encode();
+        self.out.push(RouterOutput::Transmit { link: route.link, packet });
+    }
+}
+
+type TraceFields = (bool, u64, Address, Address, Vec<u8>);

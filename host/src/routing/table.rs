@@ -1,0 +1,182 @@
+//! The routing table: for each known node, the newest announce and the best
+//! next hop.
+//!
+//! Owns: choosing between routes ([`RoutingTable::consider`]): a newer
+//! announce sequence always wins; for the same sequence fewer hops win, then
+//! a lower link cost. Routes expire, and die with their link, but the node's
+//! newest sequence and announce are kept so replays stay recognisable and
+//! path requests can say what they already know.
+
+use super::announce::Announce;
+use std::collections::HashMap;
+use weft_plugin_api::Address;
+
+/// Identifies one link of the node (the runtime's number for it).
+pub type LinkId = u64;
+
+/// How to reach a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The link to send on.
+    pub link: LinkId,
+    /// The neighbour at the other end of that link.
+    pub neighbour: Address,
+    /// Links between here and the node (1: a neighbour).
+    pub hops: u8,
+    /// Cost of the first link.
+    pub cost: u32,
+    /// When the route lapses unless refreshed (router time, ms).
+    pub expires_ms: u64,
+}
+
+/// What the table knows about one node.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The newest announce heard.
+    pub announce: Announce,
+    /// The way there, when one is usable.
+    pub route: Option<Route>,
+}
+
+/// How an announce compared with what the table knew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A newer sequence, or a first announce: the route was replaced.
+    Newer,
+    /// The same sequence over a better path: the route was replaced.
+    Better,
+    /// The same sequence, no better: nothing changed.
+    Duplicate,
+    /// An older sequence: a replay or a late copy.
+    Stale,
+}
+
+impl Verdict {
+    /// Whether the table changed.
+    pub fn accepted(self) -> bool {
+        matches!(self, Verdict::Newer | Verdict::Better)
+    }
+}
+
+/// The table.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    entries: HashMap<Address, Entry>,
+}
+
+impl RoutingTable {
+    /// What would happen to an announce with `sequence` arriving over
+    /// `hops`/`cost`, without changing anything (cheap: run before verifying).
+    pub fn judge(&self, address: &Address, sequence: u64, hops: u8, cost: u32, now_ms: u64) -> Verdict {
+        let Some(entry) = self.entries.get(address) else {
+            return Verdict::Newer;
+        };
+        if sequence > entry.announce.sequence {
+            return Verdict::Newer;
+        }
+        if sequence < entry.announce.sequence {
+            return Verdict::Stale;
+        }
+        match entry.route {
+            Some(route) if route.expires_ms > now_ms => {
+                if hops < route.hops || (hops == route.hops && cost < route.cost) {
+                    Verdict::Better
+                } else {
+                    Verdict::Duplicate
+                }
+            }
+            // Same sequence but no usable route: take the path it offers.
+            _ => Verdict::Better,
+        }
+    }
+
+    /// Records a verified announce that [`RoutingTable::judge`] accepted.
+    pub fn accept(&mut self, announce: Announce, route: Route) {
+        self.entries.insert(announce.address(), Entry { announce, route: Some(route) });
+    }
+
+    /// The usable route to `address`.
+    pub fn route(&self, address: &Address, now_ms: u64) -> Option<Route> {
+        self.entries.get(address)?.route.filter(|r| r.expires_ms > now_ms)
+    }
+
+    /// Everything known about `address`.
+    pub fn entry(&self, address: &Address) -> Option<&Entry> {
+        self.entries.get(address)
+    }
+
+    /// The newest sequence heard from `address` (0: none).
+    pub fn sequence(&self, address: &Address) -> u64 {
+        self.entries.get(address).map_or(0, |e| e.announce.sequence)
+    }
+
+    /// Drops every route through `link`; returns the nodes that lost theirs.
+    pub fn link_lost(&mut self, link: LinkId) -> Vec<Address> {
+        let mut lost = Vec::new();
+        for (address, entry) in &mut self.entries {
+            if entry.route.is_some_and(|r| r.link == link) {
+                entry.route = None;
+                lost.push(*address);
+            }
+        }
+        lost
+    }
+
+    /// Drops the route to `address` (its next hop could not forward).
+    pub fn forget_route(&mut self, address: &Address) {
+        if let Some(entry) = self.entries.get_mut(address) {
+            entry.route = None;
+        }
+    }
+
+    /// Every node with a usable route.
+    pub fn routes(&self, now_ms: u64) -> impl Iterator<Item = (&Address, &Entry, Route)> {
+        self.entries.iter().filter_map(move |(a, e)| e.route.filter(|r| r.expires_ms > now_ms).map(|r| (a, e, r)))
+    }
+
+    /// Number of nodes with a usable route.
+    pub fn reachable(&self, now_ms: u64) -> usize {
+        self.routes(now_ms).count()
+    }
+
+    /// Number of nodes known at all.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::NodeIdentity;
+
+    fn route(link: LinkId, hops: u8, cost: u32) -> Route {
+        Route { link, neighbour: Address([link as u8; 16]), hops, cost, expires_ms: 1_000 }
+    }
+
+    #[test]
+    fn newer_wins_then_fewer_hops_then_lower_cost_and_old_is_stale() {
+        let node = NodeIdentity::from_secret([1; 32]);
+        let a = node.address();
+        let mut table = RoutingTable::default();
+        assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Newer);
+        table.accept(Announce::create(&node, 0, 5), route(1, 3, 1));
+        assert_eq!(table.judge(&a, 4, 1, 1, 0), Verdict::Stale);
+        assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Duplicate);
+        assert_eq!(table.judge(&a, 5, 4, 0, 0), Verdict::Duplicate);
+        assert_eq!(table.judge(&a, 5, 2, 9, 0), Verdict::Better);
+        assert_eq!(table.judge(&a, 5, 3, 0, 0), Verdict::Better);
+        assert_eq!(table.judge(&a, 6, 9, 9, 0), Verdict::Newer);
+        assert_eq!(table.route(&a, 0).map(|r| r.link), Some(1));
+        assert_eq!(table.route(&a, 1_000), None, "expired");
+        assert_eq!(table.link_lost(1), vec![a]);
+        assert_eq!(table.route(&a, 0), None);
+        assert_eq!(table.sequence(&a), 5, "the sequence outlives the route");
+        assert_eq!(table.judge(&a, 5, 7, 7, 0), Verdict::Better, "any path beats none");
+    }
+}

@@ -1,0 +1,487 @@
+//! Routed packets on the wire: header version 1.
+//!
+//! Owns: the byte layout of every routed packet ([`Packet`]), encoding and
+//! decoding, and the message fields that may be sealed ([`Inner`]). No
+//! routing decisions and no crypto here. The layout with byte diagrams is in
+//! `docs/WIRE.md`; keep both in step.
+//!
+//! ```text
+//! byte 0   vv kkk fff   version (01 = v1), kind, three kind-specific flags
+//! byte 1   hop count    hops travelled so far (relays increment it in place)
+//! byte 2   hop limit    dropped once the count reaches it
+//! Data     destination (16) | port varint | inner or sealed inner
+//! Flood    flood id u64 BE  | port varint | inner
+//! Return   flood id u64 BE  | port varint | inner
+//! Announce [request id u64 BE, when a path response] | announce body (138)
+//! PathReq  request id u64 BE | target (16) | known sequence varint
+//! Trace    trace id u64 BE | destination (16) | origin (16) | path (16 each)
+//! inner    [source (16)] | [ext u8 | [tag varint] | [reply_to varint]] | payload
+//! ```
+//! A routed unicast packet to a port below 128 has a 20-byte header.
+
+use crate::binary::{DecodeError, Reader, put_varint};
+use weft_plugin_api::Address;
+
+/// The header version this build writes.
+pub const VERSION: u8 = 1;
+/// Offset of the hop count, which relays increment in place.
+pub const HOP_COUNT_OFFSET: usize = 1;
+/// Bytes of an announce body: two public keys, capabilities, sequence, signature.
+pub const ANNOUNCE_BODY: usize = 32 + 32 + 2 + 8 + 64;
+
+/// Flag: the inner fields start with the sender's address.
+pub const FLAG_SOURCE: u8 = 0b100;
+/// Flag (data only): the inner fields are sealed to the destination.
+pub const FLAG_SEALED: u8 = 0b010;
+/// Flag: the inner fields carry an extension byte (tag, reply_to).
+pub const FLAG_EXT: u8 = 0b001;
+/// Flag (announce): a path response, routed back along a request's path.
+pub const FLAG_PATH_RESPONSE: u8 = 0b001;
+/// Flag (trace): the answer travelling back to the origin.
+pub const FLAG_TRACE_REPLY: u8 = 0b001;
+
+const EXT_TAG: u8 = 1;
+const EXT_REPLY_TO: u8 = 2;
+
+/// What a packet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A message for one node's service port.
+    Data = 0,
+    /// A message for a service port on every node within the hop limit.
+    Flood = 1,
+    /// A signed announce of a node (or a path response carrying one).
+    Announce = 2,
+    /// "Who knows a path to this node?"
+    PathRequest = 3,
+    /// A reply to a flood, travelling back along the flood's path.
+    Return = 4,
+    /// A path probe that records every node it crosses.
+    Trace = 5,
+}
+
+impl Kind {
+    fn from_bits(bits: u8) -> Option<Kind> {
+        Some(match bits {
+            0 => Kind::Data,
+            1 => Kind::Flood,
+            2 => Kind::Announce,
+            3 => Kind::PathRequest,
+            4 => Kind::Return,
+            5 => Kind::Trace,
+            _ => return None,
+        })
+    }
+}
+
+/// Hops travelled and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hops {
+    /// Hops travelled so far.
+    pub count: u8,
+    /// The packet is not forwarded once `count` reaches this.
+    pub limit: u8,
+}
+
+impl Hops {
+    /// A fresh packet that may travel `limit` hops.
+    pub fn fresh(limit: u8) -> Hops {
+        Hops { count: 0, limit }
+    }
+}
+
+/// A routed packet, borrowing its variable parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet<'a> {
+    /// Hop count and limit.
+    pub hops: Hops,
+    /// Kind-specific fields.
+    pub body: Body<'a>,
+}
+
+/// The kind-specific part of a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// See [`Kind::Data`].
+    Data {
+        /// The destination node.
+        destination: Address,
+        /// The destination service port.
+        port: u16,
+        /// [`FLAG_SOURCE`], [`FLAG_SEALED`], [`FLAG_EXT`].
+        flags: u8,
+        /// [`Inner`] fields, sealed when [`FLAG_SEALED`] is set.
+        inner: &'a [u8],
+    },
+    /// See [`Kind::Flood`].
+    Flood {
+        /// Random id; dedup key, and the handle for [`Kind::Return`] replies.
+        id: u64,
+        /// Service port on every receiving node.
+        port: u16,
+        /// [`FLAG_SOURCE`], [`FLAG_EXT`].
+        flags: u8,
+        /// [`Inner`] fields.
+        inner: &'a [u8],
+    },
+    /// See [`Kind::Return`].
+    Return {
+        /// The flood being answered.
+        id: u64,
+        /// Service port at the flood's origin.
+        port: u16,
+        /// [`FLAG_SOURCE`], [`FLAG_EXT`].
+        flags: u8,
+        /// [`Inner`] fields.
+        inner: &'a [u8],
+    },
+    /// See [`Kind::Announce`].
+    Announce {
+        /// Set for a path response: the request it answers.
+        request: Option<u64>,
+        /// The signed announce body.
+        body: &'a [u8; ANNOUNCE_BODY],
+    },
+    /// See [`Kind::PathRequest`].
+    PathRequest {
+        /// Random id; dedup key and the handle responses are routed back by.
+        request: u64,
+        /// The node a path is wanted to.
+        target: Address,
+        /// The newest announce sequence the requester knows for `target`
+        /// (0: none); only fresher knowledge answers.
+        known_sequence: u64,
+    },
+    /// See [`Kind::Trace`].
+    Trace {
+        /// Set on the way back.
+        reply: bool,
+        /// The origin's id for this probe.
+        id: u64,
+        /// The node being traced.
+        destination: Address,
+        /// The node that asked.
+        origin: Address,
+        /// Relays crossed so far, 16 bytes each, in order.
+        path: &'a [u8],
+    },
+}
+
+/// Why a packet could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// A field was missing or impossible.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A header version this build does not speak.
+    #[error("header version {0} is not supported (this node speaks {VERSION})")]
+    Version(u8),
+    /// A kind this version does not define.
+    #[error("unknown packet kind {0}")]
+    Kind(u8),
+}
+
+impl<'a> Packet<'a> {
+    /// The packet's kind.
+    pub fn kind(&self) -> Kind {
+        match self.body {
+            Body::Data { .. } => Kind::Data,
+            Body::Flood { .. } => Kind::Flood,
+            Body::Return { .. } => Kind::Return,
+            Body::Announce { .. } => Kind::Announce,
+            Body::PathRequest { .. } => Kind::PathRequest,
+            Body::Trace { .. } => Kind::Trace,
+        }
+    }
+
+    fn flags(&self) -> u8 {
+        match &self.body {
+            Body::Data { flags, .. } | Body::Flood { flags, .. } | Body::Return { flags, .. } => *flags & 0b111,
+            Body::Announce { request, .. } => {
+                if request.is_some() {
+                    FLAG_PATH_RESPONSE
+                } else {
+                    0
+                }
+            }
+            Body::PathRequest { .. } => 0,
+            Body::Trace { reply, .. } => {
+                if *reply {
+                    FLAG_TRACE_REPLY
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// Appends the encoded packet to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push((VERSION << 6) | ((self.kind() as u8) << 3) | self.flags());
+        out.push(self.hops.count);
+        out.push(self.hops.limit);
+        match &self.body {
+            Body::Data { destination, port, inner, .. } => {
+                out.extend_from_slice(&destination.0);
+                put_varint(out, u64::from(*port));
+                out.extend_from_slice(inner);
+            }
+            Body::Flood { id, port, inner, .. } | Body::Return { id, port, inner, .. } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                put_varint(out, u64::from(*port));
+                out.extend_from_slice(inner);
+            }
+            Body::Announce { request, body } => {
+                if let Some(request) = request {
+                    out.extend_from_slice(&request.to_be_bytes());
+                }
+                out.extend_from_slice(&body[..]);
+            }
+            Body::PathRequest { request, target, known_sequence } => {
+                out.extend_from_slice(&request.to_be_bytes());
+                out.extend_from_slice(&target.0);
+                put_varint(out, *known_sequence);
+            }
+            Body::Trace { id, destination, origin, path, .. } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&destination.0);
+                out.extend_from_slice(&origin.0);
+                out.extend_from_slice(path);
+            }
+        }
+    }
+
+    /// The encoded packet.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Decodes a packet, borrowing from `bytes`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Packet<'a>, WireError> {
+        let mut r = Reader(bytes);
+        let first = r.u8("header")?;
+        let version = first >> 6;
+        if version != VERSION {
+            return Err(WireError::Version(version));
+        }
+        let kind = Kind::from_bits((first >> 3) & 0b111).ok_or(WireError::Kind((first >> 3) & 0b111))?;
+        let flags = first & 0b111;
+        let hops = Hops { count: r.u8("hop count")?, limit: r.u8("hop limit")? };
+        let body = match kind {
+            Kind::Data => {
+                let destination = Address(r.array("destination")?);
+                let port = port(&mut r)?;
+                Body::Data { destination, port, flags, inner: r.rest() }
+            }
+            Kind::Flood | Kind::Return => {
+                if flags & FLAG_SEALED != 0 {
+                    return Err(DecodeError::Bad("flags (floods and returns are never sealed)").into());
+                }
+                let id = r.u64("flood id")?;
+                let port = port(&mut r)?;
+                let inner = r.rest();
+                if kind == Kind::Flood {
+                    Body::Flood { id, port, flags, inner }
+                } else {
+                    Body::Return { id, port, flags, inner }
+                }
+            }
+            Kind::Announce => {
+                if flags & !FLAG_PATH_RESPONSE != 0 {
+                    return Err(DecodeError::Bad("announce flags").into());
+                }
+                let request = if flags & FLAG_PATH_RESPONSE != 0 { Some(r.u64("request id")?) } else { None };
+                let body = r.slice(ANNOUNCE_BODY, "announce body")?;
+                r.end()?;
+                let body = body.try_into().map_err(|_| DecodeError::Truncated("announce body"))?;
+                Body::Announce { request, body }
+            }
+            Kind::PathRequest => {
+                let request = r.u64("request id")?;
+                let target = Address(r.array("target")?);
+                let known_sequence = r.varint("known sequence")?;
+                r.end()?;
+                Body::PathRequest { request, target, known_sequence }
+            }
+            Kind::Trace => {
+                if flags & !FLAG_TRACE_REPLY != 0 {
+                    return Err(DecodeError::Bad("trace flags").into());
+                }
+                let id = r.u64("trace id")?;
+                let destination = Address(r.array("destination")?);
+                let origin = Address(r.array("origin")?);
+                let path = r.rest();
+                if path.len() % 16 != 0 {
+                    return Err(DecodeError::Bad("trace path length").into());
+                }
+                Body::Trace { reply: flags & FLAG_TRACE_REPLY != 0, id, destination, origin, path }
+            }
+        };
+        Ok(Packet { hops, body })
+    }
+}
+
+fn port(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
+    u16::try_from(r.varint("port")?).map_err(|_| DecodeError::Bad("port"))
+}
+
+/// The relays a trace crossed.
+pub fn trace_path(path: &[u8]) -> Vec<Address> {
+    path.chunks_exact(16).map(|c| Address(c.try_into().unwrap_or([0; 16]))).collect()
+}
+
+/// The message fields that travel sealed in a sealed data packet: who sent
+/// it (when revealed), the request tag and reply reference, the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inner<'a> {
+    /// The sender, when it chose to reveal itself.
+    pub source: Option<Address>,
+    /// The sender's request tag (0: none).
+    pub tag: u64,
+    /// The tag of the request this answers.
+    pub reply_to: Option<u64>,
+    /// The application payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Inner<'a> {
+    /// [`FLAG_SOURCE`] and [`FLAG_EXT`] as these fields need them.
+    pub fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.source.is_some() {
+            flags |= FLAG_SOURCE;
+        }
+        if self.tag != 0 || self.reply_to.is_some() {
+            flags |= FLAG_EXT;
+        }
+        flags
+    }
+
+    /// Appends the fields to `out` (their presence is in [`Inner::flags`]).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        if let Some(source) = self.source {
+            out.extend_from_slice(&source.0);
+        }
+        if self.flags() & FLAG_EXT != 0 {
+            let ext = if self.tag != 0 { EXT_TAG } else { 0 } | if self.reply_to.is_some() { EXT_REPLY_TO } else { 0 };
+            out.push(ext);
+            if self.tag != 0 {
+                put_varint(out, self.tag);
+            }
+            if let Some(reply_to) = self.reply_to {
+                put_varint(out, reply_to);
+            }
+        }
+        out.extend_from_slice(self.payload);
+    }
+
+    /// The encoded fields.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.payload.len() + 20);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Decodes fields whose presence `flags` gives.
+    pub fn decode(flags: u8, bytes: &'a [u8]) -> Result<Inner<'a>, WireError> {
+        let mut r = Reader(bytes);
+        let source = if flags & FLAG_SOURCE != 0 { Some(Address(r.array("source")?)) } else { None };
+        let (mut tag, mut reply_to) = (0, None);
+        if flags & FLAG_EXT != 0 {
+            let ext = r.u8("extension")?;
+            if ext & !(EXT_TAG | EXT_REPLY_TO) != 0 {
+                return Err(DecodeError::Bad("extension bits").into());
+            }
+            if ext & EXT_TAG != 0 {
+                tag = r.varint("tag")?;
+            }
+            if ext & EXT_REPLY_TO != 0 {
+                reply_to = Some(r.varint("reply_to")?);
+            }
+        }
+        Ok(Inner { source, tag, reply_to, payload: r.rest() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Address = Address([0xaa; 16]);
+    const B: Address = Address([0xbb; 16]);
+
+    fn samples() -> Vec<Vec<u8>> {
+        let inner = Inner { source: Some(A), tag: 300, reply_to: Some(7), payload: b"payload" }.encode();
+        let body = [9u8; ANNOUNCE_BODY];
+        let bodies = [
+            Body::Data { destination: B, port: 7, flags: 0, inner: b"x" },
+            Body::Data { destination: B, port: 40_000, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner },
+            Body::Flood { id: 1 << 60, port: 9, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner },
+            Body::Return { id: 5, port: 9, flags: 0, inner: b"r" },
+            Body::Announce { request: None, body: &body },
+            Body::Announce { request: Some(77), body: &body },
+            Body::PathRequest { request: 3, target: B, known_sequence: 1_700_000_000_000 },
+            Body::Trace { reply: true, id: 8, destination: B, origin: A, path: &[1; 32] },
+        ];
+        bodies.into_iter().map(|body| Packet { hops: Hops { count: 2, limit: 32 }, body }.encode()).collect()
+    }
+
+    #[test]
+    fn a_routed_unicast_header_is_twenty_bytes() {
+        let packet = Packet {
+            hops: Hops::fresh(32),
+            body: Body::Data { destination: B, port: 127, flags: 0, inner: b"0123456789" },
+        };
+        assert_eq!(packet.encode().len() - 10, 20);
+        assert_eq!(packet.encode()[0] >> 6, VERSION);
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_the_inner_fields_too() {
+        for bytes in samples() {
+            let packet = Packet::decode(&bytes).unwrap();
+            assert_eq!(packet.encode(), bytes);
+            assert_eq!(packet.hops, Hops { count: 2, limit: 32 });
+        }
+        let fields = Inner { source: Some(A), tag: 300, reply_to: Some(7), payload: b"payload" };
+        let encoded = fields.encode();
+        assert_eq!(Inner::decode(fields.flags(), &encoded).unwrap(), fields);
+        let bare = Inner { source: None, tag: 0, reply_to: None, payload: b"p" };
+        assert_eq!(bare.flags(), 0);
+        assert_eq!(bare.encode(), b"p");
+    }
+
+    #[test]
+    fn truncations_garbage_and_other_versions_are_errors_not_panics() {
+        for bytes in samples() {
+            let kind = (bytes[0] >> 3) & 0b111;
+            for cut in 0..bytes.len() {
+                let result = Packet::decode(&bytes[..cut]);
+                // Announces and path requests have a fixed size: any cut is an error.
+                if cut < 3 || kind == Kind::Announce as u8 || kind == Kind::PathRequest as u8 {
+                    assert!(result.is_err(), "kind {kind} cut at {cut} decoded");
+                }
+            }
+        }
+        assert_eq!(Packet::decode(&[0x80, 0, 0]), Err(WireError::Version(2)));
+        assert_eq!(Packet::decode(&[0x40 | (6 << 3), 0, 0]), Err(WireError::Kind(6)));
+        let mut seed = 0x9e37_79b9_u64;
+        for _ in 0..50_000 {
+            let len = (seed % 200) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (seed >> 33) as u8
+                })
+                .collect();
+            if let Ok(packet) = Packet::decode(&bytes) {
+                if let Body::Data { flags, inner, .. } | Body::Flood { flags, inner, .. } = packet.body {
+                    let _ = Inner::decode(flags, inner);
+                }
+            }
+        }
+    }
+}

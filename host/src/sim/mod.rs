@@ -1,0 +1,368 @@
+//! The simulator: many router cores in one process, over a virtual
+//! topology, in virtual time.
+//!
+//! Owns: the event queue (packet arrivals and router wake-ups, ordered by
+//! virtual time), the virtual links (latency, loss, bandwidth, up/down) and
+//! what each node received. It drives the very [`Router`] the node runs;
+//! only the links are emulated. Deterministic for a given seed. Used by
+//! tests, by `weft sim` and by the routing benchmarks.
+
+pub mod topology;
+
+use crate::crypto::NodeIdentity;
+use crate::routing::announce::SharedVerifyMemo;
+use crate::routing::rng::Rng;
+use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput, Sent};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+pub use topology::Topology;
+use weft_plugin_api::Address;
+
+/// Link and run settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// One-way latency of every link, ms.
+    pub latency_ms: u64,
+    /// Probability that a packet is lost on a link.
+    pub loss: f64,
+    /// Bandwidth of every link, bits/s (also sizes the announce budget).
+    pub bandwidth_bps: u64,
+    /// Seed for keys, the graph's randomness and loss.
+    pub seed: u64,
+    /// The routers' settings.
+    pub router: RouterConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { latency_ms: 5, loss: 0.0, bandwidth_bps: 1_000_000, seed: 1, router: RouterConfig::default() }
+    }
+}
+
+/// One simulated node.
+pub struct SimNode {
+    /// Its router.
+    pub router: Router,
+    /// Messages delivered to its ports, with the time.
+    pub delivered: Vec<(u64, Delivery)>,
+    /// Traces that came back: id and path.
+    pub traces: Vec<(u64, Vec<Address>)>,
+    wake_at: Option<u64>,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Arrive { node: usize, link: LinkId, packet: Vec<u8> },
+    Wake { node: usize },
+}
+
+/// Totals over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Packets put on links.
+    pub transmitted: u64,
+    /// Bytes put on links.
+    pub bytes: u64,
+    /// Packets lost on links.
+    pub lost: u64,
+    /// Events processed.
+    pub events: u64,
+}
+
+struct Edge {
+    ends: (usize, usize),
+    up: bool,
+    /// When each direction's transmitter is free again.
+    busy_until: [u64; 2],
+}
+
+/// The simulation.
+pub struct Sim {
+    nodes: Vec<SimNode>,
+    edges: Vec<Edge>,
+    topology: Topology,
+    config: SimConfig,
+    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    sequence: u64,
+    now: u64,
+    rng: Rng,
+    stats: SimStats,
+}
+
+impl Sim {
+    /// Builds the nodes and brings every link up at time 0.
+    pub fn new(topology: Topology, config: SimConfig) -> Sim {
+        let memo: SharedVerifyMemo = Default::default();
+        let nodes = (0..topology.nodes)
+            .map(|i| {
+                let mut secret = [0u8; 32];
+                secret[..8].copy_from_slice(&config.seed.to_le_bytes());
+                secret[8..16].copy_from_slice(&(i as u64).to_le_bytes());
+                let identity = NodeIdentity::from_secret(secret);
+                let seed = config.seed.wrapping_mul(0x9e37_79b9).wrapping_add(i as u64);
+                SimNode {
+                    router: Router::new(identity, config.router.clone(), 0, seed, memo.clone()),
+                    delivered: Vec::new(),
+                    traces: Vec::new(),
+                    wake_at: None,
+                }
+            })
+            .collect();
+        let edges = topology.edges.iter().map(|&ends| Edge { ends, up: false, busy_until: [0, 0] }).collect();
+        let mut sim = Sim {
+            nodes,
+            edges,
+            rng: Rng::new(config.seed ^ 0x5eed),
+            topology,
+            config,
+            queue: BinaryHeap::new(),
+            sequence: 0,
+            now: 0,
+            stats: SimStats::default(),
+        };
+        for node in 0..sim.nodes.len() {
+            sim.nodes[node].router.poll(0);
+            sim.after(node);
+        }
+        for edge in 0..sim.edges.len() {
+            sim.set_link(edge, true);
+        }
+        sim
+    }
+
+    /// Virtual time now, ms.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &SimNode {
+        &self.nodes[i]
+    }
+
+    /// Node `i`'s address.
+    pub fn address(&self, i: usize) -> Address {
+        self.nodes[i].router.address()
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Index of the link between `a` and `b`.
+    pub fn edge(&self, a: usize, b: usize) -> Option<usize> {
+        self.edges.iter().position(|e| e.ends == (a.min(b), a.max(b)))
+    }
+
+    /// Brings link `edge` up or down (both ends notice at once).
+    pub fn set_link(&mut self, edge: usize, up: bool) {
+        let Some(e) = self.edges.get_mut(edge) else { return };
+        if e.up == up {
+            return;
+        }
+        e.up = up;
+        let (a, b) = e.ends;
+        let link = edge as LinkId;
+        let bandwidth_bps = self.config.bandwidth_bps;
+        for (me, other) in [(a, b), (b, a)] {
+            let neighbour = self.nodes[other].router.address();
+            if up {
+                self.nodes[me].router.link_up(link, LinkParams { neighbour, cost: 1, bandwidth_bps }, self.now);
+            } else {
+                self.nodes[me].router.link_down(link);
+            }
+            self.after(me);
+        }
+    }
+
+    /// Takes node `i` off the air: every link of it goes down.
+    pub fn isolate(&mut self, i: usize) {
+        for edge in 0..self.edges.len() {
+            let (a, b) = self.edges[edge].ends;
+            if a == i || b == i {
+                self.set_link(edge, false);
+            }
+        }
+    }
+
+    /// Reconnects node `i`'s links.
+    pub fn reconnect(&mut self, i: usize) {
+        for edge in 0..self.edges.len() {
+            let (a, b) = self.edges[edge].ends;
+            if a == i || b == i {
+                self.set_link(edge, true);
+            }
+        }
+    }
+
+    /// Node `from` sends `payload` to node `to`'s `port`.
+    pub fn send(&mut self, from: usize, to: usize, port: u16, payload: &[u8], sealed: bool) -> Sent {
+        let to = self.address(to);
+        let message = Outgoing { to, port, payload, sealed, reveal: true, tag: 0, reply_to: None };
+        let sent = self.nodes[from].router.send(message, self.now);
+        self.after(from);
+        sent
+    }
+
+    /// Node `from` floods `payload` to `port` within `hops`.
+    pub fn flood(&mut self, from: usize, port: u16, payload: &[u8], hops: u8) -> u64 {
+        let id = self.nodes[from].router.flood(port, payload, hops, true, self.now);
+        self.after(from);
+        id
+    }
+
+    /// Node `from` traces the path to node `to`.
+    pub fn trace(&mut self, from: usize, to: usize, id: u64) {
+        let to = self.address(to);
+        self.nodes[from].router.trace(to, id, self.now);
+        self.after(from);
+    }
+
+    /// Feeds raw bytes to node `i` as if they arrived on the link to `from`.
+    pub fn inject(&mut self, i: usize, from: usize, packet: Vec<u8>) {
+        if let Some(edge) = self.edge(i, from) {
+            self.nodes[i].router.receive(edge as LinkId, packet, self.now);
+            self.after(i);
+        }
+    }
+
+    /// Processes node `i`'s outputs and schedules its next wake-up.
+    fn after(&mut self, i: usize) {
+        for output in self.nodes[i].router.drain() {
+            match output {
+                RouterOutput::Transmit { link, packet } => self.transmit(i, link, packet),
+                RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
+                RouterOutput::TraceDone { id, path } => self.nodes[i].traces.push((id, path)),
+                RouterOutput::Hold(_) | RouterOutput::KeyLearned { .. } => {}
+            }
+        }
+        if let Some(at) = self.nodes[i].router.next_deadline() {
+            let at = at.max(self.now + 1);
+            if self.nodes[i].wake_at.is_none_or(|w| w > at || w < self.now) {
+                self.nodes[i].wake_at = Some(at);
+                self.push(at, Event::Wake { node: i });
+            }
+        }
+    }
+
+    fn transmit(&mut self, from: usize, link: LinkId, packet: Vec<u8>) {
+        let Some(edge) = self.edges.get_mut(link as usize) else { return };
+        if !edge.up {
+            return;
+        }
+        let (to, direction) = if edge.ends.0 == from { (edge.ends.1, 0) } else { (edge.ends.0, 1) };
+        let airtime_ms = (packet.len() as u64 * 8 * 1000).div_ceil(self.config.bandwidth_bps.max(1));
+        let start = edge.busy_until[direction].max(self.now);
+        edge.busy_until[direction] = start + airtime_ms;
+        let arrive = start + airtime_ms + self.config.latency_ms;
+        self.stats.transmitted += 1;
+        self.stats.bytes += packet.len() as u64;
+        if self.config.loss > 0.0 && self.rng.chance(self.config.loss) {
+            self.stats.lost += 1;
+            return;
+        }
+        self.push(arrive, Event::Arrive { node: to, link, packet });
+    }
+
+    fn push(&mut self, at: u64, event: Event) {
+        self.sequence += 1;
+        self.queue.push(Reverse((at, self.sequence, event)));
+    }
+
+    /// Processes the next event; false when none is left.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse((at, _, event))) = self.queue.pop() else { return false };
+        self.now = self.now.max(at);
+        self.stats.events += 1;
+        match event {
+            Event::Arrive { node, link, packet } => {
+                // A packet in flight when its link went down is lost.
+                if self.edges.get(link as usize).is_some_and(|e| e.up) {
+                    self.nodes[node].router.receive(link, packet, self.now);
+                    self.after(node);
+                }
+            }
+            Event::Wake { node } => {
+                if self.nodes[node].wake_at == Some(at) {
+                    self.nodes[node].wake_at = None;
+                    self.nodes[node].router.poll(self.now);
+                    self.after(node);
+                }
+            }
+        }
+        true
+    }
+
+    /// Runs until virtual time `until_ms` (events at that time included).
+    pub fn run_until(&mut self, until_ms: u64) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > until_ms {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(until_ms);
+    }
+
+    /// Runs `ms` more.
+    pub fn run_for(&mut self, ms: u64) {
+        self.run_until(self.now + ms);
+    }
+
+    /// Whether every node has a route to every other node.
+    pub fn converged(&self) -> bool {
+        self.nodes.iter().all(|n| n.router.table().reachable(self.now) >= self.nodes.len() - 1)
+    }
+
+    /// Routes known over all nodes, and the number full convergence needs.
+    pub fn route_count(&self) -> (usize, usize) {
+        let have = self.nodes.iter().map(|n| n.router.table().reachable(self.now)).sum();
+        (have, self.nodes.len() * self.nodes.len().saturating_sub(1))
+    }
+
+    /// Runs until [`Sim::converged`], checking every `check_ms`; the time
+    /// it converged, or `None` by `deadline_ms`.
+    pub fn run_until_converged(&mut self, check_ms: u64, deadline_ms: u64) -> Option<u64> {
+        loop {
+            if self.converged() {
+                return Some(self.now);
+            }
+            if self.now >= deadline_ms {
+                return None;
+            }
+            self.run_until((self.now + check_ms).min(deadline_ms));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_converges_and_a_message_crosses_it() {
+        let mut sim = Sim::new(Topology::line(5), SimConfig::default());
+        assert!(sim.run_until_converged(100, 10_000).is_some());
+        assert_eq!(sim.node(0).router.route(&sim.address(4), sim.now()).map(|r| r.hops), Some(4));
+        assert!(matches!(sim.send(0, 4, 7, b"hello", true), Sent::Transmitted(_)));
+        sim.run_for(1_000);
+        let [(_, delivery)] = &sim.node(4).delivered[..] else { panic!("{:?}", sim.node(4).delivered) };
+        assert_eq!((delivery.payload.as_slice(), delivery.sealed, delivery.from), (&b"hello"[..], true, Some(sim.address(0))));
+    }
+}
