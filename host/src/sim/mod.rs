@@ -11,6 +11,7 @@ pub mod topology;
 
 use crate::crypto::NodeIdentity;
 use crate::routing::announce::SharedVerifyMemo;
+use crate::routing::pending::HoldChange;
 use crate::routing::rng::Rng;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput, Sent};
 use std::cmp::Reverse;
@@ -47,6 +48,8 @@ pub struct SimNode {
     pub delivered: Vec<(u64, Delivery)>,
     /// Traces that came back: id and path.
     pub traces: Vec<(u64, Vec<Address>)>,
+    /// Every store-and-forward record this node wrote (what its disk saw).
+    pub held_records: Vec<Vec<u8>>,
     wake_at: Option<u64>,
 }
 
@@ -104,6 +107,7 @@ impl Sim {
                     router: Router::new(identity, config.router.clone(), 0, seed, memo.clone()),
                     delivered: Vec::new(),
                     traces: Vec::new(),
+                    held_records: Vec::new(),
                     wake_at: None,
                 }
             })
@@ -249,7 +253,8 @@ impl Sim {
                 RouterOutput::Transmit { link, packet } => self.transmit(i, link, packet),
                 RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
                 RouterOutput::TraceDone { id, path } => self.nodes[i].traces.push((id, path)),
-                RouterOutput::Hold(_) | RouterOutput::KeyLearned { .. } => {}
+                RouterOutput::Hold(HoldChange::Put(held)) => self.nodes[i].held_records.push(held.record()),
+                RouterOutput::Hold(HoldChange::Delete(_)) | RouterOutput::KeyLearned { .. } => {}
             }
         }
         if let Some(at) = self.nodes[i].router.next_deadline() {
