@@ -12,7 +12,8 @@ use weft_host::admin::protocol::{Request, Response};
 use weft_host::config;
 use weft_host::crypto::{NodeIdentity, key_file};
 use weft_host::link::endpoint::{self, LinkSettings};
-use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, ServiceFrame, encode_prefixed};
+use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed};
+use weft_host::routing::wire::{Body, Hops, Packet};
 use weft_host::node::{self, RunningNode};
 use weft_plugin_api::Address;
 
@@ -130,8 +131,12 @@ async fn raw_quinn_throughput(size: usize) -> f64 {
     let mut buffer = Vec::new();
     for _ in 0..MESSAGES {
         buffer.clear();
-        let frame = ServiceFrame { port: 8, tag: 0, reply_to: None, payload: vec![b'x'; size] };
-        encode_prefixed(&LinkFrame::Service(frame), &mut buffer);
+        let payload = vec![b'x'; size];
+        let packet = Packet {
+            hops: Hops::fresh(32),
+            body: Body::Data { destination: server_address, port: 8, flags: 0, inner: &payload },
+        };
+        encode_prefixed(&LinkFrame::Packet(packet.encode()), &mut buffer);
         stream.write_all(&buffer).await.unwrap();
     }
     let _ = receiver.await.unwrap();

@@ -19,11 +19,13 @@ fn inspect_shows_manifest_for_both_bindings() {
     let wasm = plugin("wasm/counter.wasm");
     let (ok, text, err) = weft(&["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(ok, "{err}");
+    let abi = weft_plugin_api::ABI_VERSION;
+    let abi_line = format!("abi          {}.{}", abi.major, abi.minor);
     for needle in [
         "name         counter",
         "kind         service",
         "binding      wasm (sandboxed)",
-        "abi          1.0",
+        abi_line.as_str(),
         "permissions  storage",
         "ports        8",
         "get (print the total as JSON)",
@@ -46,7 +48,9 @@ fn inspect_explains_refusals_and_exits_nonzero() {
     let future = plugin("wasm/hostile-abi-next-major.wasm");
     let (ok, _, err) = weft(&["plugin", "inspect", future.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains("ABI 2.0") && err.contains("ABI 1.0"), "{err}");
+    let abi = weft_plugin_api::ABI_VERSION;
+    let (next, host) = (format!("ABI {}.0", abi.major + 1), format!("ABI {}.{}", abi.major, abi.minor));
+    assert!(err.contains(&next) && err.contains(&host), "{err}");
     let (ok, _, err) = weft(&["plugin", "inspect", "/nonexistent/x.wasm"]);
     assert!(!ok && err.contains("/nonexistent/x.wasm"), "{err}");
 }

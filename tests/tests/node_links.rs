@@ -6,7 +6,9 @@ use std::time::Duration;
 use weft_host::config::schema::QuicSection;
 use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
-use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, ServiceFrame, encode_prefixed, put_varint};
+use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed, put_varint};
+use weft_host::routing::announce::Announce;
+use weft_host::routing::wire::{Body, Hops, Inner, Packet};
 use weft_tests::node::{NodeSpec, TestNode};
 
 const LINK_UP: Duration = Duration::from_secs(20);
@@ -54,34 +56,6 @@ fn two_nodes_link_exchange_messages_and_learn_their_reflexive_address() {
     assert_eq!(a.stop(), Some(0), "a clean stop exits 0\n{}", a.log());
     b.wait_until("a's link is gone", LINK_UP, |n| !n.linked_to(&a));
     assert_eq!(b.stop(), Some(0));
-}
-
-#[test]
-fn a_line_of_three_reaches_neighbours_only() {
-    let root = tempfile::tempdir().unwrap();
-    let mut c = TestNode::new(root.path(), "c");
-    let mut b = TestNode::new(root.path(), "b");
-    let mut a = TestNode::new(root.path(), "a");
-    c.start(&NodeSpec::echo());
-    b.start(&NodeSpec::echo().peer(&c));
-    a.start(&NodeSpec::echo().peer(&b));
-    linked(&a, &b);
-    linked(&b, &c);
-    ping_ok(&a, &b, "a to b");
-    ping_ok(&b, &c, "b to c");
-    let (code, json, _) = a.ping(&c, "a to c");
-    assert_eq!(code, 1);
-    assert_eq!(json["result"]["ok"], false);
-    assert!(json["result"]["body"].as_str().unwrap().contains("not a neighbour"), "{json}");
-    // The operator can send to a neighbour's service port directly, not further.
-    let (code, _, err) = b.ctl(&["send", &c.address, "7", "from the operator"]);
-    assert_eq!(code, 0, "{err}");
-    c.wait_until("c delivered the operator's message", LINK_UP, |n| {
-        n.ctl(&["status"]).1["result"]["counters"]["delivered"].as_u64().unwrap_or(0) >= 2
-    });
-    let (code, json, _) = a.ctl(&["send", &c.address, "7", "too far"]);
-    assert_eq!(code, 1);
-    assert!(json["error"].as_str().unwrap().contains("not a neighbour"), "{json}");
 }
 
 #[test]
@@ -143,9 +117,9 @@ fn a_peer_with_the_wrong_key_is_refused_with_a_clear_log_line() {
     assert_eq!((code, json["result"].as_array().map(Vec::len)), (0, Some(0)), "b has no neighbour: {json}");
 }
 
-/// A raw QUIC client with its own key sends garbage, an oversize frame and
-/// then a valid one; the node drops and counts the first two and answers
-/// the third on the same link.
+/// A raw QUIC client with its own key announces itself, sends garbage, an
+/// oversize frame and then a valid request; the node drops and counts the
+/// bad frames and answers the request on the same link.
 #[test]
 fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
     let root = tempfile::tempdir().unwrap();
@@ -164,39 +138,52 @@ fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
         let connection = endpoint.connect_with(config, target, "weft").unwrap().await.unwrap();
         let mut stream = connection.open_uni().await.unwrap();
         let mut bytes = Vec::new();
-        // 1: a frame of an unknown type.
-        bytes.extend_from_slice(&[3, 0x7f, 1, 2]);
-        // 2: a service frame with an impossible flag.
-        bytes.extend_from_slice(&[5, 0x01, 0, 7, 0x80, 0]);
+        // 0: the client announces itself, so B can route the answer back.
+        let announce = Announce::create(&client, 0, 1);
+        let body = announce.to_body();
+        let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode();
+        encode_prefixed(&LinkFrame::Packet(packet), &mut bytes);
+        // 1: a control frame of an unknown type.
+        bytes.extend_from_slice(&[3, 0x3f, 1, 2]);
+        // 2: a reflect answer cut short.
+        bytes.extend_from_slice(&[2, 0x03, 0x01]);
         // 3: a frame one byte over the limit.
         put_varint(&mut bytes, max_frame as u64 + 1);
         bytes.extend(std::iter::repeat_n(0xee, max_frame + 1));
         // 4: a valid request to B's echo.
-        let valid = ServiceFrame { port: 7, tag: 9, reply_to: None, payload: b"still here".to_vec() };
-        encode_prefixed(&LinkFrame::Service(valid), &mut bytes);
+        let inner = Inner { source: Some(client.address()), tag: 9, reply_to: None, payload: b"still here" };
+        let encoded = inner.encode();
+        let request = Packet {
+            hops: Hops::fresh(8),
+            body: Body::Data { destination: b_address, port: 7, flags: inner.flags(), inner: &encoded },
+        };
+        encode_prefixed(&LinkFrame::Packet(request.encode()), &mut bytes);
         stream.write_all(&bytes).await.unwrap();
         let mut incoming =
             tokio::time::timeout(Duration::from_secs(20), connection.accept_uni()).await.unwrap().unwrap();
         let mut reader = FrameReader::new(max_frame);
-        let reply = loop {
+        // B's own announce comes first; wait for the data packet.
+        let reply = 'read: loop {
             let chunk = incoming.read_chunk(4096, true).await.unwrap().expect("B's stream stays open");
             reader.push(&chunk.bytes);
-            if let Some(ReadItem::Frame(body)) = reader.next_item() {
-                break LinkFrame::decode(body).unwrap();
+            while let Some(item) = reader.next_item() {
+                let ReadItem::Frame(body) = item else { continue };
+                let Ok(packet) = Packet::decode(body) else { continue };
+                if let Body::Data { flags, inner, .. } = packet.body {
+                    let inner = Inner::decode(flags, inner).unwrap();
+                    break 'read (inner.source, inner.reply_to, inner.payload.to_vec());
+                }
             }
         };
         // Read B's view while the connection is still open.
         let row = b.peers().into_iter().find(|r| r["node"] == client_address.as_str()).expect("client listed");
         (reply, row)
     });
-    assert_eq!(
-        reply,
-        LinkFrame::Service(ServiceFrame { port: 7, tag: 0, reply_to: Some(9), payload: b"still here".to_vec() })
-    );
+    assert_eq!(reply, (Some(b_address), Some(9), b"still here".to_vec()));
     assert_eq!(row["state"], "up", "{row}");
     assert_eq!(row["counters"]["dropped_undecodable"], 2, "{row}");
     assert_eq!(row["counters"]["dropped_oversize"], 1, "{row}");
-    assert_eq!(row["counters"]["frames_in"], 1, "{row}");
+    assert_eq!(row["counters"]["frames_in"], 2, "{row}");
 }
 
 #[test]

@@ -95,8 +95,12 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
     let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
     step(weft, a, b, "A asks its echo to ping B; B's echo answers over the A-B link")?;
     step(weft, b, c, "B pings C over the B-C link")?;
-    step(weft, a, c, "A pings C: C is not A's neighbour, so the send is refused (multi-hop routing comes next)")?;
-    println!("\nB's status (`weft ctl status`):\n");
+    step(weft, a, c, "A pings C, two hops away: A asks the mesh for a path, then the ping and its answer cross B")?;
+    println!("\nthe route A took (`weft ctl trace C` on A):\n");
+    print!("{}", ctl_text(weft, a, &["trace", &c.address])?);
+    println!("\nA's routing table (`weft ctl routes`):\n");
+    print!("{}", ctl_text(weft, a, &["routes"])?);
+    println!("\nB's status (`weft ctl status`): B relayed for A and C\n");
     print!("{}", ctl_text(weft, b, &["status"])?);
 
     println!("\n== the mesh keeps running; poke at it from another terminal ==\n");
@@ -106,6 +110,8 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
     let w = weft.display();
     println!("  {w} ctl --socket $WEFT_B status");
     println!("  {w} ctl --socket $WEFT_A peers --json");
+    println!("  {w} ctl --socket $WEFT_A routes");
+    println!("  {w} ctl --socket $WEFT_A trace {}", c.address);
     println!("  {w} ctl --socket $WEFT_A call echo ping '{{\"to\": \"{}\", \"text\": \"hi\"}}'", b.address);
     println!("  logs: {}/<node>/node.log", nodes[0].dir.parent().map(|p| p.display().to_string()).unwrap_or_default());
     match duration {
