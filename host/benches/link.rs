@@ -5,99 +5,21 @@
 //! Run with `cargo xtask bench --bench link` (plugins must be built). Results
 //! go to docs/BENCHMARKS.md.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use weft_host::admin::protocol::{Request, Response};
-use weft_host::config;
-use weft_host::crypto::{NodeIdentity, key_file};
+use weft_host::admin::protocol::Request;
+use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed};
 use weft_host::routing::wire::{Body, Hops, Packet};
-use weft_host::node::{self, RunningNode};
-use weft_plugin_api::Address;
 
 const SIZES: [usize; 2] = [100, 1200];
 const MESSAGES: usize = 200_000;
 const RTT_SAMPLES: usize = 2_000;
 
-fn plugin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/wasm")
-}
-
-fn write_node(dir: &Path, name: &str, peer: Option<(u16, Address)>, port: u16, plugins: &[(&str, &str)]) -> PathBuf {
-    let node_dir = dir.join(name);
-    std::fs::create_dir_all(&node_dir).unwrap();
-    key_file::create(&node_dir.join("node.key"), true).unwrap();
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-module-cache");
-    let mut toml = format!(
-        "[node]\nname = \"{name}\"\nidentity = \"node.key\"\ndata_dir = \"data\"\nmodule_cache = \"{}\"\n\
-         [quic]\nlisten = \"127.0.0.1:{port}\"\n",
-        cache.display()
-    );
-    if let Some((port, address)) = peer {
-        toml.push_str(&format!("[[peers]]\naddress = \"127.0.0.1:{port}\"\nnode = \"{address}\"\n"));
-    }
-    for (file, extra) in plugins {
-        toml.push_str(&format!("[[plugins]]\nfile = \"{}\"\n{extra}\n", plugin_dir().join(file).display()));
-    }
-    let path = node_dir.join("node.toml");
-    std::fs::write(&path, toml).unwrap();
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start(path: &Path) -> RunningNode {
-    node::start(config::load(path).unwrap()).await.unwrap()
-}
-
-async fn request(node: &RunningNode, request: Request) -> Response {
-    node.handle.request(request).await
-}
-
-async fn counter_total(node: &RunningNode) -> u64 {
-    let call = Request::Call { plugin: "counter".into(), command: "get".into(), args: String::new(), timeout_ms: None };
-    let response = request(node, call).await;
-    let body = response.result.and_then(|r| r["body"].as_str().map(String::from)).unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["total"].as_u64()).unwrap_or(0)
-}
-
-/// Messages/s through two nodes: A's operator sends to B's counter plugin
-/// (wasm, counting silently); done when the counter has seen them all.
-async fn node_throughput(a: &RunningNode, b: &RunningNode, size: usize, base: u64) -> f64 {
-    let payload = "x".repeat(size);
-    let started = Instant::now();
-    let senders = 8;
-    let mut tasks = Vec::new();
-    for _ in 0..senders {
-        let handle = a.handle.clone();
-        let payload = payload.clone();
-        let to = b.address;
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..MESSAGES / senders {
-                // A full link refuses as "congested": wait for it to drain, as a real sender would.
-                loop {
-                    let response = handle.request(Request::Send { to, port: 8, payload: payload.clone() }).await;
-                    if response.ok {
-                        break;
-                    }
-                    assert!(response.error.as_deref().is_some_and(|e| e.contains("congested")), "{response:?}");
-                    tokio::time::sleep(Duration::from_micros(200)).await;
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    while counter_total(b).await < base + MESSAGES as u64 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    MESSAGES as f64 / started.elapsed().as_secs_f64()
-}
+mod support;
+use support::{echo_rtt, free_port, node_throughput, request, start, write_node};
 
 /// Messages/s over raw quinn with the same TLS and transport settings: one
 /// stream, each message written as a length-prefixed service frame.
@@ -143,31 +65,12 @@ async fn raw_quinn_throughput(size: usize) -> f64 {
     MESSAGES as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Round trips of `weft ctl call echo ping` (in process) from A to B's echo.
-async fn echo_rtt(a: &RunningNode, b: &RunningNode) -> (Duration, Duration) {
-    let args = serde_json::json!({ "to": b.address, "text": "ping" }).to_string();
-    let mut samples = Vec::with_capacity(RTT_SAMPLES);
-    for i in 0..RTT_SAMPLES + 200 {
-        let call =
-            Request::Call { plugin: "echo".into(), command: "ping".into(), args: args.clone(), timeout_ms: None };
-        let started = Instant::now();
-        let response = request(a, call).await;
-        let elapsed = started.elapsed();
-        assert!(response.ok, "{response:?}");
-        if i >= 200 {
-            samples.push(elapsed); // the first 200 warm up
-        }
-    }
-    samples.sort();
-    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
-}
-
 /// RSS of an idle `weft run` process with two wasm plugins.
 fn idle_rss(dir: &Path) -> u64 {
     let config = write_node(
         dir,
         "idle",
-        None,
+        &[],
         free_port(),
         &[("echo.wasm", "permissions = [\"send\"]"), ("counter.wasm", "permissions = [\"storage\"]")],
     );
@@ -197,7 +100,7 @@ fn main() {
         let b_path = write_node(
             dir.path(),
             "b",
-            None,
+            &[],
             b_port,
             &[
                 (
@@ -211,7 +114,7 @@ fn main() {
         let a_path = write_node(
             dir.path(),
             "a",
-            Some((b_port, b.address)),
+            &[(b_port, b.address)],
             free_port(),
             &[("echo.wasm", "permissions = [\"send\"]")],
         );
@@ -225,7 +128,7 @@ fn main() {
         let mut base = 0;
         for size in SIZES {
             let raw = raw_quinn_throughput(size).await;
-            let through = node_throughput(&a, &b, size, base).await;
+            let through = node_throughput(&a, &b, size, base, MESSAGES).await;
             base += MESSAGES as u64;
             let mb = |r: f64| r * size as f64 / 1e6;
             println!(
@@ -235,7 +138,7 @@ fn main() {
                 100.0 * through / raw
             );
         }
-        let (p50, p99) = echo_rtt(&a, &b).await;
+        let (p50, p99) = echo_rtt(&a, &b, RTT_SAMPLES).await;
         println!(
             "\necho round trip A -> B's echo -> A ({RTT_SAMPLES} samples): p50 {} us, p99 {} us",
             p50.as_micros(),

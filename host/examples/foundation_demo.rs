@@ -19,7 +19,14 @@ fn path(name: &str, binding: Binding) -> PathBuf {
 }
 
 fn say(instance: &mut PluginInstance, port: u16, text: &str) -> String {
-    let event = Event::Message(Message { id: 1, from: None, port, payload: text.as_bytes().to_vec(), reply_to: None, sealed: false });
+    let event = Event::Message(Message {
+        id: 1,
+        from: None,
+        port,
+        payload: text.as_bytes().to_vec(),
+        reply_to: None,
+        sealed: false,
+    });
     match instance.handle(&event) {
         Ok(d) => match d.actions.first() {
             Some(Action::Reply(r)) => format!("reply {:?}", String::from_utf8_lossy(&r.payload)),

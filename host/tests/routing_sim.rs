@@ -117,7 +117,9 @@ fn relays_hold_sealed_packets_sealed_and_tampering_is_detected() {
 fn forged_tampered_and_replayed_announces_are_refused() {
     let mut sim = converged(Topology::line(2), SimConfig::default());
     let stranger = NodeIdentity::from_secret([77; 32]);
-    let announce = |a: &Announce| Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &a.to_body() } }.encode();
+    let announce = |a: &Announce| {
+        Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &a.to_body() } }.encode()
+    };
 
     // Tampered: a valid announce with its sealing key swapped.
     let mut tampered = Announce::create(&stranger, 0, 10);
@@ -145,17 +147,21 @@ fn packets_past_their_hop_limit_are_dropped() {
     let mut sim = converged(Topology::line(6), SimConfig::default());
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: b"far" }.encode();
     // Limit 3: crosses links 0-1, 1-2, 2-3 and stops at 3, never reaching 5.
-    let packet =
-        Packet { hops: Hops::fresh(3), body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner } }
-            .encode();
+    let packet = Packet {
+        hops: Hops::fresh(3),
+        body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner },
+    }
+    .encode();
     sim.inject(1, 0, packet);
     sim.run_for(2_000);
     assert!(payloads(&sim, 5).is_empty());
     assert_eq!(sim.node(3).router.counters().hop_limit, 1, "dropped where the count reached the limit");
     // Within the limit it arrives.
-    let packet =
-        Packet { hops: Hops::fresh(5), body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner } }
-            .encode();
+    let packet = Packet {
+        hops: Hops::fresh(5),
+        body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner },
+    }
+    .encode();
     sim.inject(1, 0, packet);
     sim.run_for(2_000);
     assert_eq!(payloads(&sim, 5), vec![b"far".to_vec()]);

@@ -22,7 +22,8 @@ fn time<F: FnMut()>(name: &str, mut f: F) {
 }
 
 fn main() {
-    let event = Event::Message(Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None, sealed: false });
+    let event =
+        Event::Message(Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None, sealed: false });
     let mut call = Vec::new();
     Call::encode_event(&event, &mut call).unwrap();
     let outcome =
@@ -67,7 +68,9 @@ fn extra() {
     time("decode ints-only struct", || {
         std::hint::black_box(codec::decode::<OnlyInts>(&i).unwrap());
     });
-    let m = codec::encode(&Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None, sealed: false }).unwrap();
+    let m =
+        codec::encode(&Message { id: 1, from: None, port: 7, payload: vec![0xab; 100], reply_to: None, sealed: false })
+            .unwrap();
     time("decode Message", || {
         std::hint::black_box(codec::decode::<Message>(&m).unwrap());
     });

@@ -50,7 +50,14 @@ fn ints() -> Vec<u64> {
 fn events() -> Vec<Event> {
     let mut all = Vec::new();
     for payload in payloads() {
-        all.push(Event::Message(Message { id: 1, from: None, port: 7, payload: payload.clone(), reply_to: None, sealed: false }));
+        all.push(Event::Message(Message {
+            id: 1,
+            from: None,
+            port: 7,
+            payload: payload.clone(),
+            reply_to: None,
+            sealed: false,
+        }));
         all.push(Event::SerialRx(SerialRx { bytes: payload.clone() }));
         all.push(Event::Transmit(TransmitRequest { id: 9, frame: payload }));
     }
@@ -79,7 +86,14 @@ fn events() -> Vec<Event> {
 fn actions() -> Vec<Action> {
     let mut all = Vec::new();
     for payload in payloads() {
-        all.push(Action::Send(Send { to: addr(1), port: 7, payload: payload.clone(), sealed: false, tag: 0, anonymous: false }));
+        all.push(Action::Send(Send {
+            to: addr(1),
+            port: 7,
+            payload: payload.clone(),
+            sealed: false,
+            tag: 0,
+            anonymous: false,
+        }));
         all.push(Action::Send(Send {
             to: addr(2),
             port: 65_535,

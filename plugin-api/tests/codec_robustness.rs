@@ -361,8 +361,14 @@ fn indefinite_and_long_form_encodings_decode() {
     bytes.extend_from_slice(&[0x5f, 0x42, 1, 2, 0x41, 3, 0xff]);
     bytes.extend_from_slice(&[0x65, b'e', b'x', b't', b'r', b'a', 0xa1, 0x00, 0xf6]);
     bytes.extend_from_slice(&[0xff, 0xff, 0xff]);
-    let expected =
-        Call::Event(Event::Message(Message { id: 5, from: None, port: 7, payload: vec![1, 2, 3], reply_to: None, sealed: false }));
+    let expected = Call::Event(Event::Message(Message {
+        id: 5,
+        from: None,
+        port: 7,
+        payload: vec![1, 2, 3],
+        reply_to: None,
+        sealed: false,
+    }));
     assert_eq!(codec::decode::<Call>(&bytes).unwrap(), expected);
     assert_eq!(ciborium::from_reader::<Call, _>(&bytes[..]).unwrap(), expected);
 }

@@ -32,8 +32,9 @@ fn commit(rt: &TestRuntime, dispatch: &Dispatch) {
 }
 
 fn message(counter: &mut PluginInstance, id: u64) -> String {
-    let dispatch =
-        counter.handle(&Event::Message(Message { id, from: None, port: 8, payload: vec![], reply_to: None, sealed: false })).unwrap();
+    let dispatch = counter
+        .handle(&Event::Message(Message { id, from: None, port: 8, payload: vec![], reply_to: None, sealed: false }))
+        .unwrap();
     match &dispatch.actions[..] {
         [Action::Reply(r)] => String::from_utf8(r.payload.clone()).unwrap(),
         other => panic!("unexpected actions {other:?}"),

@@ -129,7 +129,14 @@ fn actions_outside_the_plugins_kind_or_permissions_are_refused() {
     let manifest = codec::encode(&test_manifest("sender")).unwrap();
     let outcome = Outcome {
         actions: vec![
-            Action::Send(Send { to: Address([1; 16]), port: 1, payload: vec![], sealed: false, tag: 0, anonymous: false }),
+            Action::Send(Send {
+                to: Address([1; 16]),
+                port: 1,
+                payload: vec![],
+                sealed: false,
+                tag: 0,
+                anonymous: false,
+            }),
             Action::SerialWrite(SerialWrite { bytes: vec![1] }),
             Action::Log(Log { level: LogLevel::Info, message: "hi".into() }),
         ],

@@ -31,7 +31,14 @@ fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
     let mut instance = loaded.instantiate(&services).unwrap();
     instance.init(&InitArgs::default()).unwrap();
     let reply = instance
-        .handle(&Event::Message(Message { id: 3, from: None, port: 7, payload: b"ok".to_vec(), reply_to: None, sealed: false }))
+        .handle(&Event::Message(Message {
+            id: 3,
+            from: None,
+            port: 7,
+            payload: b"ok".to_vec(),
+            reply_to: None,
+            sealed: false,
+        }))
         .unwrap();
     assert!(matches!(&reply.actions[..], [Action::Reply(r)] if r.payload == b"ok"));
 }

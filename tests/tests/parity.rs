@@ -9,7 +9,14 @@ fn events() -> Vec<Event> {
     for (i, size) in [0usize, 1, 100, 300, 5_000, 70_000].into_iter().enumerate() {
         let payload: Vec<u8> = (0..size).map(|b| (b * 7 + i) as u8).collect();
         let from = if i % 2 == 0 { Some(Address([i as u8; 16])) } else { None };
-        events.push(Event::Message(Message { id: i as u64 + 1, from, port: 7, payload, reply_to: None, sealed: false }));
+        events.push(Event::Message(Message {
+            id: i as u64 + 1,
+            from,
+            port: 7,
+            payload,
+            reply_to: None,
+            sealed: false,
+        }));
     }
     events.push(Event::Timer(TimerFired { id: 3 }));
     events.push(Event::PeerUp(PeerChange { peer: Address([5; 16]) }));

@@ -1,6 +1,5 @@
 //! Unsigned LEB128 varints, as used in every binary header of the host.
 
-
 /// Appends `value` as an unsigned LEB128 varint.
 pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {

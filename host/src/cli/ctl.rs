@@ -5,8 +5,8 @@
 
 use crate::admin::client;
 use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
-use crate::routing::RouteRow;
 use crate::config;
+use crate::routing::RouteRow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -128,7 +128,8 @@ pub fn render_routes(rows: &[RouteRow]) -> String {
     if rows.is_empty() {
         return "no routes\n".into();
     }
-    let mut out = format!("{:<32}  {:>4}  {:<32}  {:>4}  {:>9}\n", "destination", "hops", "next hop", "cost", "expires");
+    let mut out =
+        format!("{:<32}  {:>4}  {:<32}  {:>4}  {:>9}\n", "destination", "hops", "next hop", "cost", "expires");
     for r in rows {
         out.push_str(&format!(
             "{}  {:>4}  {}  {:>4}  {:>8}s\n",

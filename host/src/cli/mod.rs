@@ -9,6 +9,7 @@ mod ctl;
 mod keygen;
 mod plugin_inspect;
 mod run;
+mod sim;
 
 use crate::admin::protocol::Request;
 use clap::{Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Simulate a mesh of router cores in one process (virtual time) and
+    /// report convergence, announce traffic and speed.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +173,7 @@ pub fn main() -> ExitCode {
             return ctl::run(&socket, request, json);
         }
         Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect::run(&file, json),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

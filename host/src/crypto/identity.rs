@@ -6,7 +6,13 @@ use weft_plugin_api::Address;
 
 /// The address of a public key: the first 16 bytes of SHA-256(public key).
 pub fn address_of(public_key: &VerifyingKey) -> Address {
-    let digest = Sha256::digest(public_key.as_bytes());
+    address_of_bytes(public_key.as_bytes())
+}
+
+/// The address of an encoded public key, without decoding the curve point
+/// (cheap; whether the key is valid is the signature check's business).
+pub fn address_of_bytes(public_key: &[u8; 32]) -> Address {
+    let digest = Sha256::digest(public_key);
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);
     Address(out)

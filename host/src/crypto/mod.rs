@@ -9,5 +9,7 @@ mod identity;
 pub mod key_file;
 mod sealing;
 
-pub use identity::{NodeIdentity, PLUGIN_SIGNING_CONTEXT, address_of, verify, verify_plugin_signature};
+pub use identity::{
+    NodeIdentity, PLUGIN_SIGNING_CONTEXT, address_of, address_of_bytes, verify, verify_plugin_signature,
+};
 pub use sealing::{OpenError, SEAL_OVERHEAD, open, seal};

@@ -262,7 +262,13 @@ impl NodeCore {
     }
 
     /// The operator (`weft ctl send`) sends `payload` to `port` on `to`.
-    pub fn operator_send(&mut self, to: Address, port: u16, payload: &[u8], now_ms: u64) -> Result<OperatorSend, String> {
+    pub fn operator_send(
+        &mut self,
+        to: Address,
+        port: u16,
+        payload: &[u8],
+        now_ms: u64,
+    ) -> Result<OperatorSend, String> {
         if to == self.router.address() && !self.ports.contains_key(&port) {
             return Err(format!("no plugin on this node serves port {port}"));
         }
@@ -368,8 +374,14 @@ impl NodeCore {
                             }
                             ReplyPath::Flood(flood) => {
                                 let reply_to = Some(origin.tag);
-                                match self.router.reply_to_flood(flood, origin.port, &reply.payload, true, reply_to, now_ms)
-                                {
+                                match self.router.reply_to_flood(
+                                    flood,
+                                    origin.port,
+                                    &reply.payload,
+                                    true,
+                                    reply_to,
+                                    now_ms,
+                                ) {
                                     Ok(_) => out.extend(self.router_outputs(Some((plugin, &refused)))),
                                     Err(reason) => out.push(Output::Refuse { plugin, refused: refuse(reason) }),
                                 }
@@ -468,7 +480,8 @@ mod tests {
     fn a_request_is_delivered_and_the_reply_goes_back_with_the_senders_tag() {
         let (mut a, mut b) = pair();
         let to = b.router.address();
-        let send = Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
+        let send =
+            Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
         let out = a.actions(0, vec![send], 0);
         let [(1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
         let out = b.packet_received(2, packet.clone(), 0);
@@ -485,7 +498,8 @@ mod tests {
     fn sealed_sends_arrive_sealed_and_anonymous_ones_cannot_be_answered_by_address() {
         let (mut a, mut b) = pair();
         let to = b.router.address();
-        let send = Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
+        let send =
+            Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
         let out = a.actions(0, vec![send], 0);
         let [(_, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
         assert!(!packet.windows(6).any(|w| w == b"secret"), "sealed on the wire");
@@ -501,7 +515,8 @@ mod tests {
     fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counted() {
         let (mut a, mut b) = pair();
         let nobody = Address([9; 16]);
-        let send = Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
+        let send =
+            Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
         let out = a.actions(0, vec![send], 0);
         assert!(out.iter().any(|o| matches!(o, Output::Hold(HoldChange::Put(_)))), "{out:?}");
         assert_eq!(transmits(&out).len(), 1, "a path request goes out");

@@ -7,8 +7,6 @@
 //! Plugin calls happen on the actor, one at a time, so plugins need no locks.
 
 use super::core::{NodeCore, Output};
-use crate::routing::pending::HoldChange;
-use crate::routing::{LinkParams, Router, Sent};
 use super::plugin_host::{PluginHost, PluginStartError};
 use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::admin::server as admin_server;
@@ -21,13 +19,15 @@ use crate::link::endpoint::{self, LinkSettings};
 use crate::link::table::{LinkTable, Offer};
 use crate::link::{LinkEvent, connection::close_code, listener};
 use crate::plugin::HostServices;
+use crate::routing::pending::HoldChange;
+use crate::routing::{LinkParams, Router, Sent};
 use crate::store::Store;
+use ed25519_dalek::VerifyingKey;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
-use ed25519_dalek::VerifyingKey;
 use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
 
 /// How long plugins get for their shutdown hooks when the node stops.
@@ -135,9 +135,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let kv: Arc<dyn KvStore> = store.clone();
     let services = Arc::new(HostServices::new(identity.duplicate(), kv.clone()));
     let plugins = PluginHost::start(&config, &services)?;
-    let wall_start_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_millis() as u64);
+    let wall_start_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
     let router = Router::new(
         identity.duplicate(),
         config.routing.router_config(),
@@ -146,7 +145,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         Default::default(),
     );
     let mut core = NodeCore::new(router);
-    let held = store.held().map_err(|message| crate::store::StoreError { path: store.path().to_path_buf(), message })?;
+    let held =
+        store.held().map_err(|message| crate::store::StoreError { path: store.path().to_path_buf(), message })?;
     let unreadable = held.iter().filter(|(key, record)| !core.restore_held(*key, record)).count();
     if !held.is_empty() {
         tracing::info!(held = held.len() - unreadable, unreadable, "store-and-forward packets restored");

@@ -93,8 +93,22 @@ mod tests {
 
     #[test]
     fn permissions_kinds_and_unknown_tags() {
-        let send = Action::Send(Send { to: Address([0; 16]), port: 1, payload: vec![], sealed: false, tag: 0, anonymous: false });
-        let sealed = Action::Send(Send { to: Address([0; 16]), port: 1, payload: vec![], sealed: true, tag: 0, anonymous: false });
+        let send = Action::Send(Send {
+            to: Address([0; 16]),
+            port: 1,
+            payload: vec![],
+            sealed: false,
+            tag: 0,
+            anonymous: false,
+        });
+        let sealed = Action::Send(Send {
+            to: Address([0; 16]),
+            port: 1,
+            payload: vec![],
+            sealed: true,
+            tag: 0,
+            anonymous: false,
+        });
         let reply = Action::Reply(Reply { message: 1, payload: vec![] });
         let serial = Action::SerialWrite(SerialWrite { bytes: vec![] });
         let flood0 = Action::Flood(Flood { port: 1, payload: vec![], hops: 0, anonymous: false });

@@ -12,7 +12,7 @@
 //! ```
 
 use super::wire::ANNOUNCE_BODY;
-use crate::crypto::{NodeIdentity, address_of};
+use crate::crypto::{NodeIdentity, address_of_bytes};
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -85,13 +85,10 @@ impl Announce {
         announce
     }
 
-    /// The announcing node's address (hash of its signing key).
+    /// The announcing node's address (hash of its signing key; a key that
+    /// is not a curve point gets an address too, and fails verification).
     pub fn address(&self) -> Address {
-        match VerifyingKey::from_bytes(&self.signing_key) {
-            Ok(key) => address_of(&key),
-            // Not a curve point: no node can own it; verification fails too.
-            Err(_) => Address([0; 16]),
-        }
+        address_of_bytes(&self.signing_key)
     }
 
     /// Whether the signature is the announcing key's, over these fields.

@@ -6,7 +6,9 @@
 //! [`AnnounceBudget::offer`] and transmits what [`AnnounceBudget::release`]
 //! hands back when the tokens suffice.
 
-use std::collections::VecDeque;
+use super::fast_hash::FastMap;
+use std::collections::BTreeMap;
+use weft_plugin_api::Address;
 
 /// Announces waiting per link before the farthest are dropped.
 pub const QUEUE_LIMIT: usize = 512;
@@ -18,7 +20,12 @@ pub struct AnnounceBudget {
     burst: f64,
     tokens: f64,
     refilled_ms: u64,
-    queue: VecDeque<(u8, Vec<u8>)>,
+    /// Waiting announces by (distance from origin, arrival order): one per origin.
+    queue: BTreeMap<(u8, u64), (Address, Vec<u8>)>,
+    by_origin: FastMap<Address, (u8, u64)>,
+    /// When the first waiting announce can go (cached: asked after every event).
+    due_ms: Option<u64>,
+    arrivals: u64,
     /// Announces dropped because the queue was full.
     pub dropped: u64,
 }
@@ -28,7 +35,17 @@ impl AnnounceBudget {
     pub fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now_ms: u64) -> AnnounceBudget {
         let bytes_per_ms = (bandwidth_bps as f64 / 8.0 / 1000.0 * share).max(1e-6);
         let burst = burst_bytes as f64;
-        AnnounceBudget { bytes_per_ms, burst, tokens: burst, refilled_ms: now_ms, queue: VecDeque::new(), dropped: 0 }
+        AnnounceBudget {
+            bytes_per_ms,
+            burst,
+            tokens: burst,
+            refilled_ms: now_ms,
+            queue: BTreeMap::new(),
+            by_origin: FastMap::default(),
+            due_ms: None,
+            arrivals: 0,
+            dropped: 0,
+        }
     }
 
     fn refill(&mut self, now_ms: u64) {
@@ -37,45 +54,67 @@ impl AnnounceBudget {
         self.refilled_ms = now_ms;
     }
 
-    /// Offers an announce `hops` from its origin. Returns it back when it may
-    /// go now; otherwise it waits (or, with a full queue, the farthest
+    /// Offers an announce of `origin`, `hops` from it. Returns it back when
+    /// it may go now; otherwise it waits, replacing an older announce of the
+    /// same origin that still waits (or, with a full queue, the farthest
     /// waiting announce is dropped).
-    pub fn offer(&mut self, hops: u8, packet: Vec<u8>, now_ms: u64) -> Option<Vec<u8>> {
+    pub fn offer(&mut self, origin: Address, hops: u8, packet: Vec<u8>, now_ms: u64) -> Option<Vec<u8>> {
         self.refill(now_ms);
         if self.queue.is_empty() && self.tokens >= packet.len() as f64 {
             self.tokens -= packet.len() as f64;
             return Some(packet);
         }
-        let at = self.queue.iter().position(|(h, _)| *h > hops).unwrap_or(self.queue.len());
-        self.queue.insert(at, (hops, packet));
-        if self.queue.len() > QUEUE_LIMIT {
-            self.queue.pop_back();
+        self.forget(&origin);
+        self.arrivals += 1;
+        let key = (hops, self.arrivals);
+        self.queue.insert(key, (origin, packet));
+        self.by_origin.insert(origin, key);
+        if self.queue.len() > QUEUE_LIMIT
+            && let Some((_, (dropped, _))) = self.queue.pop_last()
+        {
+            self.by_origin.remove(&dropped);
             self.dropped += 1;
         }
+        self.update_due();
         None
+    }
+
+    /// Drops the waiting announce of `origin` (the neighbour has it already).
+    pub fn forget(&mut self, origin: &Address) {
+        if let Some(key) = self.by_origin.remove(origin) {
+            self.queue.remove(&key);
+            self.update_due();
+        }
     }
 
     /// Waiting announces that may go now, in order.
     pub fn release(&mut self, now_ms: u64) -> Vec<Vec<u8>> {
         self.refill(now_ms);
         let mut out = Vec::new();
-        while let Some((_, packet)) = self.queue.front() {
-            if self.tokens < packet.len() as f64 {
+        while let Some(entry) = self.queue.first_entry() {
+            let size = entry.get().1.len() as f64;
+            if self.tokens < size {
                 break;
             }
-            self.tokens -= packet.len() as f64;
-            if let Some((_, packet)) = self.queue.pop_front() {
-                out.push(packet);
-            }
+            self.tokens -= size;
+            let (origin, packet) = entry.remove();
+            self.by_origin.remove(&origin);
+            out.push(packet);
         }
+        self.update_due();
         out
     }
 
     /// When the next waiting announce can go, if any waits.
     pub fn next_release(&self) -> Option<u64> {
-        let (_, packet) = self.queue.front()?;
-        let missing = (packet.len() as f64 - self.tokens).max(0.0);
-        Some(self.refilled_ms + (missing / self.bytes_per_ms).ceil() as u64)
+        self.due_ms
+    }
+
+    fn update_due(&mut self) {
+        self.due_ms = self.queue.first_key_value().map(|(_, (_, packet))| {
+            let missing = (packet.len() as f64 - self.tokens).max(0.0);
+            self.refilled_ms + (missing / self.bytes_per_ms).ceil() as u64
+        });
     }
 
     /// Announces waiting.
@@ -92,9 +131,12 @@ mod tests {
     fn two_percent_of_a_link_paces_announces_nearest_first() {
         // 100 kbit/s at 2 %: 0.25 bytes per ms; burst of one 100-byte announce.
         let mut budget = AnnounceBudget::new(100_000, 0.02, 100, 0);
-        assert!(budget.offer(0, vec![0; 100], 0).is_some());
-        assert!(budget.offer(5, vec![5; 100], 0).is_none());
-        assert!(budget.offer(1, vec![1; 100], 0).is_none());
+        let origin = |n: u8| Address([n; 16]);
+        assert!(budget.offer(origin(0), 0, vec![0; 100], 0).is_some());
+        assert!(budget.offer(origin(5), 5, vec![5; 100], 0).is_none());
+        assert!(budget.offer(origin(1), 2, vec![2; 100], 0).is_none());
+        assert!(budget.offer(origin(1), 1, vec![1; 100], 0).is_none(), "replaces the waiting one of origin 1");
+        assert_eq!(budget.waiting(), 2);
         assert_eq!(budget.next_release(), Some(400));
         assert!(budget.release(399).is_empty());
         assert_eq!(budget.release(400), vec![vec![1; 100]], "fewer hops first");
@@ -105,10 +147,15 @@ mod tests {
     #[test]
     fn a_full_queue_drops_the_farthest() {
         let mut budget = AnnounceBudget::new(8_000, 0.02, 0, 0);
-        for _ in 0..QUEUE_LIMIT {
-            budget.offer(3, vec![0; 10], 0);
+        for i in 0..QUEUE_LIMIT {
+            budget.offer(
+                Address([(i % 256) as u8, (i / 256) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                3,
+                vec![0; 10],
+                0,
+            );
         }
-        budget.offer(1, vec![1; 10], 0);
+        budget.offer(Address([0xff; 16]), 1, vec![1; 10], 0);
         assert_eq!((budget.waiting(), budget.dropped), (QUEUE_LIMIT, 1));
     }
 }

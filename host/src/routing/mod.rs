@@ -10,6 +10,7 @@
 
 pub mod announce;
 pub mod budget;
+pub mod fast_hash;
 pub mod pending;
 pub mod rng;
 pub mod router;

@@ -12,6 +12,7 @@
 
 use super::announce::{Announce, SharedVerifyMemo};
 use super::budget::AnnounceBudget;
+use super::fast_hash::FastMap;
 use super::pending::{Held, HoldChange, HoldCounters, HoldLimits, HoldQueue};
 use super::rng::Rng;
 use super::seen::{Came, Seen};
@@ -19,7 +20,7 @@ use super::table::{LinkId, Route, RoutingTable};
 use super::wire::{Body, FLAG_SEALED, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
 use crate::crypto::{NodeIdentity, open, seal};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use weft_plugin_api::Address;
 
 /// Capability bit: the node forwards packets for others.
@@ -225,10 +226,13 @@ struct LinkState {
     budget: AnnounceBudget,
 }
 
+/// An announce waiting for its random rebroadcast delay.
 struct Rebroadcast {
     due_ms: u64,
-    from: LinkId,
+    sequence: u64,
     limit: u8,
+    /// Links whose neighbour sent us this announce already: they have it.
+    heard: Vec<LinkId>,
 }
 
 struct PathSearch {
@@ -254,9 +258,9 @@ pub struct Router {
     wall_start_ms: u64,
     own_announce: Announce,
     next_announce_ms: u64,
-    rebroadcasts: HashMap<Address, Rebroadcast>,
+    rebroadcasts: FastMap<Address, Rebroadcast>,
     rebroadcast_order: BinaryHeap<Reverse<(u64, Address)>>,
-    searches: HashMap<Address, PathSearch>,
+    searches: FastMap<Address, PathSearch>,
     traces: Vec<(Address, u64, u64)>,
     next_housekeeping_ms: u64,
     out: Vec<RouterOutput>,
@@ -296,9 +300,9 @@ impl Router {
             wall_start_ms,
             own_announce,
             next_announce_ms: 0,
-            rebroadcasts: HashMap::new(),
+            rebroadcasts: FastMap::default(),
             rebroadcast_order: BinaryHeap::new(),
-            searches: HashMap::new(),
+            searches: FastMap::default(),
             traces: Vec::new(),
             next_housekeeping_ms: 0,
             out: Vec::new(),
@@ -369,7 +373,11 @@ impl Router {
     pub fn next_deadline(&self) -> Option<u64> {
         let budgets = self.links.values().filter_map(|l| l.budget.next_release());
         let rebroadcast = self.rebroadcast_order.peek().map(|Reverse((at, _))| *at);
-        [Some(self.next_announce_ms), Some(self.next_housekeeping_ms), rebroadcast].into_iter().flatten().chain(budgets).min()
+        [Some(self.next_announce_ms), Some(self.next_housekeeping_ms), rebroadcast]
+            .into_iter()
+            .flatten()
+            .chain(budgets)
+            .min()
     }
 
     fn wall(&self, now_ms: u64) -> u64 {
@@ -384,7 +392,7 @@ impl Router {
         let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now_ms);
         self.links.insert(link, LinkState { params, budget });
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
-        self.send_announce(link, 0, packet, now_ms);
+        self.send_announce(link, self.own, 0, packet, now_ms);
     }
 
     /// A link went down: routes through it are gone.
@@ -411,10 +419,10 @@ impl Router {
                 break;
             }
             self.rebroadcast_order.pop();
-            if self.rebroadcasts.get(&address).is_some_and(|r| r.due_ms == at) {
-                if let Some(pending) = self.rebroadcasts.remove(&address) {
-                    self.rebroadcast(address, pending, now_ms);
-                }
+            if self.rebroadcasts.get(&address).is_some_and(|r| r.due_ms == at)
+                && let Some(pending) = self.rebroadcasts.remove(&address)
+            {
+                self.rebroadcast(address, pending, now_ms);
             }
         }
         let mut released = Vec::new();
@@ -473,13 +481,13 @@ impl Router {
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
         let links: Vec<LinkId> = self.links.keys().copied().collect();
         for link in links {
-            self.send_announce(link, 0, packet.clone(), now_ms);
+            self.send_announce(link, self.own, 0, packet.clone(), now_ms);
         }
     }
 
-    fn send_announce(&mut self, link: LinkId, hops: u8, packet: Vec<u8>, now_ms: u64) {
+    fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Vec<u8>, now_ms: u64) {
         let Some(state) = self.links.get_mut(&link) else { return };
-        if let Some(packet) = state.budget.offer(hops, packet, now_ms) {
+        if let Some(packet) = state.budget.offer(origin, hops, packet, now_ms) {
             self.counters.announce_bytes += packet.len() as u64;
             self.out.push(RouterOutput::Transmit { link, packet });
         }
@@ -498,9 +506,9 @@ impl Router {
             body: Body::Announce { request: None, body: &body },
         }
         .encode();
-        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| *l != pending.from).collect();
+        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| !pending.heard.contains(l)).collect();
         for link in links {
-            self.send_announce(link, route.hops, packet.clone(), now_ms);
+            self.send_announce(link, address, route.hops, packet.clone(), now_ms);
         }
     }
 
@@ -518,7 +526,18 @@ impl Router {
             return;
         }
         if !verdict.accepted() && request.is_none() {
-            return; // a copy of what is known: nothing to check or do
+            // A copy of what is known: the neighbour has it, so it need not
+            // get our rebroadcast (checking it would change nothing else).
+            if let Some(pending) = self.rebroadcasts.get_mut(&address)
+                && pending.sequence == announce.sequence
+                && !pending.heard.contains(&link)
+            {
+                pending.heard.push(link);
+            }
+            if let Some(state) = self.links.get_mut(&link) {
+                state.budget.forget(&address);
+            }
+            return;
         }
         let verified = match self.memo.lock() {
             Ok(mut memo) => memo.verify(&announce),
@@ -537,9 +556,17 @@ impl Router {
                 self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
             }
             if request.is_none() && distance < hops.limit {
-                let due_ms = now_ms + self.rng.up_to(self.config.rebroadcast_delay_ms);
-                self.rebroadcasts.insert(address, Rebroadcast { due_ms, from: link, limit: hops.limit });
-                self.rebroadcast_order.push(Reverse((due_ms, address)));
+                match self.rebroadcasts.get_mut(&address) {
+                    // A better path while the rebroadcast waits: it will carry the new distance.
+                    Some(pending) if pending.sequence == announce.sequence => pending.heard.push(link),
+                    _ => {
+                        let due_ms = now_ms + self.rng.up_to(self.config.rebroadcast_delay_ms);
+                        let pending =
+                            Rebroadcast { due_ms, sequence: announce.sequence, limit: hops.limit, heard: vec![link] };
+                        self.rebroadcasts.insert(address, pending);
+                        self.rebroadcast_order.push(Reverse((due_ms, address)));
+                    }
+                }
             }
             self.path_found(address, now_ms);
         }
@@ -571,7 +598,7 @@ impl Router {
         }
         .encode();
         self.counters.path_requests += 1;
-        self.to_all_links(None, packet);
+        self.send_on_all_links(None, packet);
     }
 
     fn on_path_request(
@@ -588,8 +615,11 @@ impl Router {
         }
         if target == self.own {
             if self.own_announce.sequence <= known {
-                self.own_announce =
-                    Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms).max(known + 1));
+                self.own_announce = Announce::create(
+                    &self.identity,
+                    self.config.capabilities,
+                    self.next_sequence(now_ms).max(known + 1),
+                );
             }
             let packet = self.announce_packet(&self.own_announce.clone(), 0, Some(request));
             self.counters.path_responses += 1;
@@ -607,7 +637,7 @@ impl Router {
         }
         if hops.count.saturating_add(1) < hops.limit {
             packet[HOP_COUNT_OFFSET] += 1;
-            self.to_all_links(Some(link), packet);
+            self.send_on_all_links(Some(link), packet);
         } else {
             self.counters.hop_limit += 1;
         }
@@ -665,7 +695,7 @@ impl Router {
 
     // ---- sending --------------------------------------------------------
 
-    fn to_all_links(&mut self, except: Option<LinkId>, packet: Vec<u8>) {
+    fn send_on_all_links(&mut self, except: Option<LinkId>, packet: Vec<u8>) {
         let links: Vec<LinkId> = self.links.keys().copied().filter(|l| Some(*l) != except).collect();
         if let Some((last, rest)) = links.split_last() {
             for link in rest {
@@ -709,16 +739,20 @@ impl Router {
                 } else {
                     &plain[..]
                 };
-                let packet =
-                    Packet { hops, body: Body::Data { destination: message.to, port: message.port, flags, inner: body } }
-                        .encode();
+                let packet = Packet {
+                    hops,
+                    body: Body::Data { destination: message.to, port: message.port, flags, inner: body },
+                }
+                .encode();
                 self.out.push(RouterOutput::Transmit { link: route.link, packet });
                 Sent::Transmitted(route.link)
             }
             _ => {
-                let packet =
-                    Packet { hops, body: Body::Data { destination: message.to, port: message.port, flags, inner: &plain } }
-                        .encode();
+                let packet = Packet {
+                    hops,
+                    body: Body::Data { destination: message.to, port: message.port, flags, inner: &plain },
+                }
+                .encode();
                 self.hold_packet(message.to, packet, message.sealed, now_ms);
                 Sent::Held
             }
@@ -737,7 +771,7 @@ impl Router {
             body: Body::Flood { id, port, flags: inner.flags(), inner: &encoded },
         }
         .encode();
-        self.to_all_links(None, packet);
+        self.send_on_all_links(None, packet);
         id
     }
 
@@ -828,7 +862,7 @@ impl Router {
                     let mut packet = packet;
                     packet[HOP_COUNT_OFFSET] += 1;
                     self.counters.forwarded += 1;
-                    self.to_all_links(Some(link), packet);
+                    self.send_on_all_links(Some(link), packet);
                 } else {
                     self.counters.hop_limit += 1;
                 }

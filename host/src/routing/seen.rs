@@ -5,8 +5,9 @@
 //! Entries lapse after a window and the set is capped (oldest first), so a
 //! storm of fresh ids cannot grow memory without bound.
 
+use super::fast_hash::FastMap;
 use super::table::LinkId;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Where a handled packet came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub enum Came {
 /// The set.
 #[derive(Debug)]
 pub struct Seen {
-    entries: HashMap<u64, (Came, u64)>,
+    entries: FastMap<u64, (Came, u64)>,
     order: VecDeque<(u64, u64)>,
     window_ms: u64,
     capacity: usize,
@@ -29,7 +30,7 @@ pub struct Seen {
 impl Seen {
     /// Remembers ids for `window_ms`, at most `capacity` of them.
     pub fn new(window_ms: u64, capacity: usize) -> Seen {
-        Seen { entries: HashMap::new(), order: VecDeque::new(), window_ms, capacity: capacity.max(1) }
+        Seen { entries: FastMap::default(), order: VecDeque::new(), window_ms, capacity: capacity.max(1) }
     }
 
     /// Records `id`; false when it was already there (a duplicate).

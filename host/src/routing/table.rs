@@ -8,7 +8,7 @@
 //! path requests can say what they already know.
 
 use super::announce::Announce;
-use std::collections::HashMap;
+use super::fast_hash::FastMap;
 use weft_plugin_api::Address;
 
 /// Identifies one link of the node (the runtime's number for it).
@@ -61,7 +61,7 @@ impl Verdict {
 /// The table.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
-    entries: HashMap<Address, Entry>,
+    entries: FastMap<Address, Entry>,
 }
 
 impl RoutingTable {

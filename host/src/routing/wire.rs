@@ -477,10 +477,10 @@ mod tests {
                     (seed >> 33) as u8
                 })
                 .collect();
-            if let Ok(packet) = Packet::decode(&bytes) {
-                if let Body::Data { flags, inner, .. } | Body::Flood { flags, inner, .. } = packet.body {
-                    let _ = Inner::decode(flags, inner);
-                }
+            if let Ok(packet) = Packet::decode(&bytes)
+                && let Body::Data { flags, inner, .. } | Body::Flood { flags, inner, .. } = packet.body
+            {
+                let _ = Inner::decode(flags, inner);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! only the links are emulated. Deterministic for a given seed. Used by
 //! tests, by `weft sim` and by the routing benchmarks.
 
+pub mod report;
 pub mod topology;
 
 use crate::crypto::NodeIdentity;
@@ -368,6 +369,9 @@ mod tests {
         assert!(matches!(sim.send(0, 4, 7, b"hello", true), Sent::Transmitted(_)));
         sim.run_for(1_000);
         let [(_, delivery)] = &sim.node(4).delivered[..] else { panic!("{:?}", sim.node(4).delivered) };
-        assert_eq!((delivery.payload.as_slice(), delivery.sealed, delivery.from), (&b"hello"[..], true, Some(sim.address(0))));
+        assert_eq!(
+            (delivery.payload.as_slice(), delivery.sealed, delivery.from),
+            (&b"hello"[..], true, Some(sim.address(0)))
+        );
     }
 }

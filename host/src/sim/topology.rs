@@ -14,8 +14,11 @@ pub struct Topology {
 impl Topology {
     /// From explicit links.
     pub fn from_edges(nodes: usize, edges: &[(usize, usize)]) -> Topology {
-        let mut edges: Vec<(usize, usize)> =
-            edges.iter().filter(|(a, b)| a != b && *a < nodes && *b < nodes).map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        let mut edges: Vec<(usize, usize)> = edges
+            .iter()
+            .filter(|(a, b)| a != b && *a < nodes && *b < nodes)
+            .map(|&(a, b)| (a.min(b), a.max(b)))
+            .collect();
         edges.sort_unstable();
         edges.dedup();
         Topology { nodes, edges }
@@ -111,7 +114,10 @@ impl Topology {
 
     /// Longest shortest path (hops), over connected pairs.
     pub fn diameter(&self) -> usize {
-        (0..self.nodes).map(|n| self.distances(n).into_iter().filter(|d| *d != usize::MAX).max().unwrap_or(0)).max().unwrap_or(0)
+        (0..self.nodes)
+            .map(|n| self.distances(n).into_iter().filter(|d| *d != usize::MAX).max().unwrap_or(0))
+            .max()
+            .unwrap_or(0)
     }
 }
 

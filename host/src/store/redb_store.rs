@@ -122,7 +122,13 @@ mod tests {
     fn held_packets_survive_reopening() {
         use crate::routing::pending::Held;
         let dir = tempfile::tempdir().unwrap();
-        let held = |key| Held { key, destination: weft_plugin_api::Address([key as u8; 16]), expires_unix_ms: 9, needs_seal: false, packet: vec![0x40, key as u8] };
+        let held = |key| Held {
+            key,
+            destination: weft_plugin_api::Address([key as u8; 16]),
+            expires_unix_ms: 9,
+            needs_seal: false,
+            packet: vec![0x40, key as u8],
+        };
         {
             let store = Store::open(dir.path()).unwrap();
             store.apply_held(&[HoldChange::Put(held(1)), HoldChange::Put(held(2)), HoldChange::Delete(1)]).unwrap();

@@ -85,7 +85,14 @@ mod tests {
     use weft_plugin_api::testing::{ServiceHarness, TestHost};
 
     fn message(id: u64, reply_to: Option<u64>) -> Event {
-        Event::Message(Message { id, from: Some(Address([2; 16])), port: 7, payload: b"hi".to_vec(), reply_to, sealed: false })
+        Event::Message(Message {
+            id,
+            from: Some(Address([2; 16])),
+            port: 7,
+            payload: b"hi".to_vec(),
+            reply_to,
+            sealed: false,
+        })
     }
 
     #[test]
@@ -101,7 +108,10 @@ mod tests {
         let to = Address([2; 16]);
         let args = format!("{{\"to\": \"{to}\", \"text\": \"hi\"}}");
         let actions = echo.event(Event::Command(Command { id: 4, name: "ping".into(), args })).unwrap();
-        assert_eq!(actions[0], Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 1, anonymous: false }));
+        assert_eq!(
+            actions[0],
+            Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 1, anonymous: false })
+        );
         assert_eq!(actions[1], Action::SetTimer(SetTimer { id: 1, after_ms: PING_TIMEOUT_MS }));
         // The echo of the ping is not answered again, it completes command 4.
         let actions = echo.event(message(10, Some(1))).unwrap();

@@ -1,0 +1,94 @@
+//! `weft sim`: run many router cores in one process over a virtual
+//! topology and report convergence, announce traffic and speed.
+
+use crate::routing::RouterConfig;
+use crate::sim::report::converge;
+use crate::sim::{SimConfig, Topology};
+
+/// The topology asked for on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Random geometric graph in the unit square.
+    Rgg,
+    /// A line.
+    Line,
+    /// A square grid (rounded down to a square).
+    Grid,
+}
+
+/// Settings of a `weft sim` run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Topology.
+    #[arg(long, value_enum, default_value_t = Shape::Rgg)]
+    pub topology: Shape,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Mean neighbours per node (random geometric graph).
+    #[arg(long, default_value_t = 8.0)]
+    pub degree: f64,
+    /// Seed for keys, graph and loss.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Packet loss per link, 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// One-way link latency, ms.
+    #[arg(long, default_value_t = 5)]
+    pub latency_ms: u64,
+    /// Link bandwidth, bits/s.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub bandwidth_bps: u64,
+    /// Largest random delay before a node rebroadcasts an announce, ms.
+    #[arg(long, default_value_t = RouterConfig::default().rebroadcast_delay_ms)]
+    pub rebroadcast_delay_ms: u64,
+    /// Give up converging after this many simulated seconds.
+    #[arg(long, default_value_t = 600)]
+    pub deadline_s: u64,
+    /// Keep running until this much simulated time has passed, seconds.
+    #[arg(long, default_value_t = 0)]
+    pub duration_s: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the simulation and prints the report.
+pub fn run(args: &SimArgs) -> Result<(), String> {
+    if args.nodes < 2 || args.nodes > 100_000 {
+        return Err(format!("--nodes {}: expected 2 to 100000", args.nodes));
+    }
+    if !(0.0..1.0).contains(&args.loss) {
+        return Err(format!("--loss {}: expected at least 0 and below 1", args.loss));
+    }
+    let topology = match args.topology {
+        Shape::Rgg => Topology::random_geometric(args.nodes, args.degree, args.seed),
+        Shape::Line => Topology::line(args.nodes),
+        Shape::Grid => {
+            let side = (args.nodes as f64).sqrt() as usize;
+            Topology::grid(side, side)
+        }
+    };
+    if !topology.is_connected() {
+        return Err(format!("the {:?} graph of seed {} is not connected; raise --degree", args.topology, args.seed));
+    }
+    let config = SimConfig {
+        latency_ms: args.latency_ms,
+        loss: args.loss,
+        bandwidth_bps: args.bandwidth_bps,
+        seed: args.seed,
+        router: RouterConfig { rebroadcast_delay_ms: args.rebroadcast_delay_ms, ..RouterConfig::default() },
+    };
+    let deadline = args.deadline_s * 1000;
+    let report = converge(topology, config, 500, deadline, args.duration_s * 1000);
+    if args.json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    } else {
+        print!("{report}");
+    }
+    if report.converged_ms.is_none() {
+        return Err("the mesh did not converge before the deadline".into());
+    }
+    Ok(())
+}
