@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use weft_host::admin::protocol::Request;
 use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed};
@@ -19,7 +18,7 @@ const MESSAGES: usize = 200_000;
 const RTT_SAMPLES: usize = 2_000;
 
 mod support;
-use support::{echo_rtt, free_port, node_throughput, request, start, write_node};
+use support::{echo_rtt, free_port, node_throughput, start, wait_links, write_node};
 
 /// Messages/s over raw quinn with the same TLS and transport settings: one
 /// stream, each message written as a length-prefixed service frame.
@@ -119,9 +118,7 @@ fn main() {
             &[("echo.wasm", "permissions = [\"send\"]")],
         );
         let a = start(&a_path).await;
-        while request(&a, Request::Status).await.result.and_then(|r| r["links_up"].as_u64()) != Some(1) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_links(&a, 1).await;
         println!("link throughput, {MESSAGES} messages one way, 127.0.0.1 (same run):");
         println!("| size | raw quinn msgs/s | raw MB/s | through the nodes msgs/s | MB/s | ratio |");
         println!("|---|---|---|---|---|---|");

@@ -6,7 +6,6 @@
 //! Results go to docs/BENCHMARKS.md.
 
 use std::time::Duration;
-use weft_host::admin::protocol::Request;
 use weft_host::crypto::{NodeIdentity, SEAL_OVERHEAD};
 use weft_host::routing::RouterConfig;
 use weft_host::routing::announce::Announce;
@@ -15,7 +14,7 @@ use weft_host::sim::report::converge;
 use weft_host::sim::{SimConfig, Topology};
 
 mod support;
-use support::{echo_rtt, free_port, node_throughput, request, start, write_node};
+use support::{echo_rtt, free_port, node_throughput, start, wait_links, write_node};
 
 const MESSAGES: usize = 200_000;
 const RTT_SAMPLES: usize = 2_000;
@@ -37,12 +36,6 @@ fn overhead() {
     println!("| + revealed sender | {} |", inner.encode().len() - payload.len() + 16);
     println!("| sealing overhead | {SEAL_OVERHEAD} |");
     println!("| announce | {} |", announce.encode().len());
-}
-
-async fn wait_links(node: &weft_host::node::RunningNode, links: u64) {
-    while request(node, Request::Status).await.result.and_then(|r| r["links_up"].as_u64()) != Some(links) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn main() {

@@ -15,6 +15,12 @@ fn converged(topology: Topology, config: SimConfig) -> Sim {
     sim
 }
 
+/// A data packet for node `to`'s port, fresh with hop limit `limit`.
+fn data_packet(sim: &Sim, to: usize, limit: u8, flags: u8, inner: &[u8]) -> Vec<u8> {
+    Packet { hops: Hops::fresh(limit), body: Body::Data { destination: sim.address(to), port: PORT, flags, inner } }
+        .encode()
+}
+
 fn payloads(sim: &Sim, node: usize) -> Vec<Vec<u8>> {
     sim.node(node).delivered.iter().map(|(_, d)| d.payload.clone()).collect()
 }
@@ -101,15 +107,11 @@ fn relays_hold_sealed_packets_sealed_and_tampering_is_detected() {
     let key = sim.node(0).router.table().entry(&to).unwrap().announce.sealing_key;
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: b"genuine" }.encode();
     let sealed = weft_host::crypto::seal(&x25519_dalek::PublicKey::from(key), &inner);
-    let packet = |sealed: &[u8]| {
-        Packet { hops: Hops::fresh(8), body: Body::Data { destination: to, port: PORT, flags: 0b010, inner: sealed } }
-            .encode()
-    };
     let mut tampered = sealed.clone();
     tampered[40] ^= 1;
-    sim.inject(2, 1, packet(&tampered));
+    sim.inject(2, 1, data_packet(&sim, 2, 8, 0b010, &tampered));
     assert_eq!(sim.node(2).router.counters().unopenable, 1);
-    sim.inject(2, 1, packet(&sealed));
+    sim.inject(2, 1, data_packet(&sim, 2, 8, 0b010, &sealed));
     assert_eq!(payloads(&sim, 2), vec![secret.to_vec(), b"genuine".to_vec()]);
 }
 
@@ -147,22 +149,12 @@ fn packets_past_their_hop_limit_are_dropped() {
     let mut sim = converged(Topology::line(6), SimConfig::default());
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: b"far" }.encode();
     // Limit 3: crosses links 0-1, 1-2, 2-3 and stops at 3, never reaching 5.
-    let packet = Packet {
-        hops: Hops::fresh(3),
-        body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner },
-    }
-    .encode();
-    sim.inject(1, 0, packet);
+    sim.inject(1, 0, data_packet(&sim, 5, 3, 0, &inner));
     sim.run_for(2_000);
     assert!(payloads(&sim, 5).is_empty());
     assert_eq!(sim.node(3).router.counters().hop_limit, 1, "dropped where the count reached the limit");
     // Within the limit it arrives.
-    let packet = Packet {
-        hops: Hops::fresh(5),
-        body: Body::Data { destination: sim.address(5), port: PORT, flags: 0, inner: &inner },
-    }
-    .encode();
-    sim.inject(1, 0, packet);
+    sim.inject(1, 0, data_packet(&sim, 5, 5, 0, &inner));
     sim.run_for(2_000);
     assert_eq!(payloads(&sim, 5), vec![b"far".to_vec()]);
 }

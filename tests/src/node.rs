@@ -203,6 +203,12 @@ impl TestNode {
         self.peer_row(node).is_some_and(|r| r["state"] == "up")
     }
 
+    /// Waits (bounded by `limit`) until this node and `other` both see their link up.
+    pub fn linked_with(&self, other: &TestNode, limit: Duration) {
+        self.wait_until(&format!("linked to {}", other.name), limit, |n| n.linked_to(other));
+        other.wait_until(&format!("linked to {}", self.name), limit, |n| n.linked_to(self));
+    }
+
     /// Waits (bounded) until `condition` holds; panics with the log otherwise.
     pub fn wait_until(&self, what: &str, limit: Duration, mut condition: impl FnMut(&Self) -> bool) {
         let start = Instant::now();

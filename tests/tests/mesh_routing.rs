@@ -10,8 +10,7 @@ use weft_tests::node::{NodeSpec, TestNode};
 const WAIT: Duration = Duration::from_secs(30);
 
 fn linked(a: &TestNode, b: &TestNode) {
-    a.wait_until(&format!("linked to {}", b.name), WAIT, |n| n.linked_to(b));
-    b.wait_until(&format!("linked to {}", a.name), WAIT, |n| n.linked_to(a));
+    a.linked_with(b, WAIT);
 }
 
 /// Pings until the echo answers (routes may still be forming); returns the body.

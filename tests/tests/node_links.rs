@@ -14,8 +14,7 @@ use weft_tests::node::{NodeSpec, TestNode};
 const LINK_UP: Duration = Duration::from_secs(20);
 
 fn linked(a: &TestNode, b: &TestNode) {
-    a.wait_until(&format!("linked to {}", b.name), LINK_UP, |n| n.linked_to(b));
-    b.wait_until(&format!("linked to {}", a.name), LINK_UP, |n| n.linked_to(a));
+    a.linked_with(b, LINK_UP);
 }
 
 fn ping_ok(from: &TestNode, to: &TestNode, text: &str) {

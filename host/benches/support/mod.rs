@@ -47,6 +47,13 @@ pub async fn request(node: &RunningNode, request: Request) -> Response {
     node.handle.request(request).await
 }
 
+/// Waits until `node` has `links` links up.
+pub async fn wait_links(node: &RunningNode, links: u64) {
+    while request(node, Request::Status).await.result.and_then(|r| r["links_up"].as_u64()) != Some(links) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn counter_total(node: &RunningNode) -> u64 {
     let call = Request::Call { plugin: "counter".into(), command: "get".into(), args: String::new(), timeout_ms: None };
     let response = request(node, call).await;

@@ -8,3 +8,14 @@ mod varint;
 
 pub use reader::{DecodeError, Reader};
 pub use varint::{Varint, get_varint, put_varint};
+
+/// Deterministic pseudo-random byte strings of up to `max_len` bytes, for
+/// throwing garbage at decoders in tests.
+#[cfg(test)]
+pub(crate) fn garbage(seed: u64, max_len: u64) -> impl Iterator<Item = Vec<u8>> {
+    let mut rng = crate::routing::rng::Rng::new(seed);
+    std::iter::from_fn(move || {
+        let len = rng.up_to(max_len) as usize;
+        Some((0..len).map(|_| rng.next_u64() as u8).collect())
+    })
+}

@@ -268,15 +268,7 @@ mod tests {
         assert_eq!(LinkFrame::decode(&[0x3f]), Err(FrameError::UnknownType(0x3f)));
         assert_eq!(LinkFrame::decode(&[]), Err(FrameError::Empty));
         assert_eq!(LinkFrame::decode(&[0x03, 1, 5, 0]), Err(FrameError::Decode(DecodeError::Bad("address family"))));
-        let mut seed = 0x1234_5678_u64;
-        for _ in 0..20_000 {
-            let len = (seed % 40) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 33) as u8
-                })
-                .collect();
+        for bytes in crate::binary::garbage(0x1234_5678, 40).take(20_000) {
             let _ = LinkFrame::decode(&bytes);
         }
     }

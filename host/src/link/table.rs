@@ -51,25 +51,32 @@ pub enum Offer {
 pub struct LinkTable {
     own: Address,
     links: HashMap<Address, Link>,
+    /// Link id -> neighbour, so packets addressed by link id find it at once.
+    ids: HashMap<u64, Address>,
 }
 
 impl LinkTable {
     /// An empty table for node `own`.
     pub fn new(own: Address) -> Self {
-        Self { own, links: HashMap::new() }
+        Self { own, links: HashMap::new(), ids: HashMap::new() }
     }
 
     /// Decides whether `link` joins the table (see the module docs).
     pub fn offer(&mut self, link: Link) -> Offer {
         let peer = link.peer();
         let Some(existing) = self.links.get(&peer) else {
+            self.ids.insert(link.id(), peer);
             self.links.insert(peer, link);
             return Offer::Accepted;
         };
         let age = existing.info().since.elapsed().unwrap_or_default();
         if new_link_wins(self.own, peer, link.info().direction, existing.info().direction, age) {
+            self.ids.insert(link.id(), peer);
             match self.links.insert(peer, link) {
-                Some(old) => Offer::Replaced(old),
+                Some(old) => {
+                    self.ids.remove(&old.id());
+                    Offer::Replaced(old)
+                }
                 None => Offer::Accepted,
             }
         } else {
@@ -82,6 +89,7 @@ impl LinkTable {
     pub fn remove(&mut self, peer: Address, link: u64) -> bool {
         if self.links.get(&peer).is_some_and(|l| l.id() == link) {
             self.links.remove(&peer);
+            self.ids.remove(&link);
             true
         } else {
             false
@@ -91,6 +99,11 @@ impl LinkTable {
     /// The link to `peer`.
     pub fn get(&self, peer: &Address) -> Option<&Link> {
         self.links.get(peer)
+    }
+
+    /// The link with id `id`, if it is in use.
+    pub fn by_id(&self, id: u64) -> Option<&Link> {
+        self.links.get(self.ids.get(&id)?)
     }
 
     /// All links.

@@ -387,7 +387,7 @@ impl Actor {
 
     /// Queues `packet` on link `id`.
     fn transmit(&self, id: u64, packet: Vec<u8>) -> Result<(), String> {
-        match self.links.iter().find(|l| l.id() == id) {
+        match self.links.by_id(id) {
             Some(link) => link.send(crate::link::LinkFrame::Packet(packet)).map_err(|e| e.to_string()),
             None => Err("the link went down".to_string()),
         }

@@ -468,15 +468,7 @@ mod tests {
         }
         assert_eq!(Packet::decode(&[0x80, 0, 0]), Err(WireError::Version(2)));
         assert_eq!(Packet::decode(&[0x40 | (6 << 3), 0, 0]), Err(WireError::Kind(6)));
-        let mut seed = 0x9e37_79b9_u64;
-        for _ in 0..50_000 {
-            let len = (seed % 200) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 33) as u8
-                })
-                .collect();
+        for bytes in crate::binary::garbage(0x9e37_79b9, 200).take(50_000) {
             if let Ok(packet) = Packet::decode(&bytes)
                 && let Body::Data { flags, inner, .. } | Body::Flood { flags, inner, .. } = packet.body
             {
