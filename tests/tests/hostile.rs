@@ -76,6 +76,29 @@ fn native_panic_is_caught_at_the_boundary() {
 }
 
 #[test]
+fn a_native_call_past_its_deadline_finishes_and_is_counted_as_an_overrun() {
+    let rt = TestRuntime::new();
+    let mut hostile = start(&rt, &plugin("hostile", Binding::Native));
+    hostile.handle(&message(9, b"quick")).unwrap();
+    assert_eq!(hostile.deadline_overruns(), 0, "a quick call is no overrun");
+    // 300 ms of work against a 200 ms deadline: native code cannot be
+    // interrupted, so the call completes and the overrun is counted.
+    let dispatch = hostile.handle(&message(9, b"slow")).unwrap();
+    assert_eq!(dispatch.actions, vec![Action::Reply(Reply { message: 1, payload: b"slow done".to_vec() })]);
+    assert_eq!(hostile.deadline_overruns(), 1);
+    assert!(hostile.is_running());
+}
+
+#[test]
+fn a_wasm_call_past_its_deadline_is_interrupted() {
+    let rt = TestRuntime::new();
+    let mut hostile = start(&rt, &plugin("hostile", Binding::Wasm));
+    // A deadline fault (not a reply) means the work was cut short.
+    let (fault, _) = provoke(&mut hostile, b"slow");
+    assert_eq!(fault, Fault::Deadline(200));
+}
+
+#[test]
 fn unknown_actions_are_refused_with_an_error_event_and_never_loop() {
     for binding in BINDINGS {
         let rt = TestRuntime::new();

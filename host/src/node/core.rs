@@ -10,10 +10,11 @@
 //!
 //! Must not: decide routes or touch packets; that is the [`Router`]'s.
 
+use super::reply_book::ReplyBook;
 use super::timers::Timers;
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterOutput, Sent};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use weft_plugin_api::{
     Action, ActionRefused, Address, CommandReply, Event, LogLevel, Message, Metric, PeerChange, TimerFired,
 };
@@ -135,9 +136,9 @@ pub struct NodeCore {
     ports: HashMap<u16, PluginId>,
     plugins: BTreeSet<PluginId>,
     links: BTreeMap<LinkId, Address>,
-    origins: HashMap<u64, Origin>,
-    origin_order: VecDeque<u64>,
-    next_message: u64,
+    origins: ReplyBook<Origin>,
+    /// Scratch buffer for the router's outputs, kept between inputs.
+    produced: Vec<RouterOutput>,
     timers: Timers,
     counters: CoreCounters,
 }
@@ -150,9 +151,8 @@ impl NodeCore {
             ports: HashMap::new(),
             plugins: BTreeSet::new(),
             links: BTreeMap::new(),
-            origins: HashMap::new(),
-            origin_order: VecDeque::new(),
-            next_message: 1,
+            origins: ReplyBook::new(ORIGINS_KEPT),
+            produced: Vec::new(),
             timers: Timers::default(),
             counters: CoreCounters::default(),
         }
@@ -280,9 +280,10 @@ impl NodeCore {
     /// Converts what the router produced; transmits are attributed to
     /// `on_behalf` (a plugin's send) so a link that refuses them is reported.
     fn router_outputs(&mut self, on_behalf: Option<(PluginId, &ActionRefused)>) -> Vec<Output> {
-        let produced = self.router.drain();
+        let mut produced = std::mem::take(&mut self.produced);
+        self.router.drain_into(&mut produced);
         let mut out = Vec::with_capacity(produced.len());
-        for output in produced {
+        for output in produced.drain(..) {
             match output {
                 RouterOutput::Transmit { link, packet } => {
                     let on_behalf = on_behalf.map(|(plugin, refused)| (plugin, refused.clone()));
@@ -296,6 +297,7 @@ impl NodeCore {
                 RouterOutput::TraceDone { id, path } => out.push(Output::TraceDone { id, path }),
             }
         }
+        self.produced = produced;
         out
     }
 
@@ -304,10 +306,8 @@ impl NodeCore {
             self.counters.no_service += 1;
             return None;
         };
-        let id = self.next_message;
-        self.next_message += 1;
         let origin = Origin { reply: delivery.reply, port: delivery.port, tag: delivery.tag, sealed: delivery.sealed };
-        self.remember(id, origin);
+        let id = self.origins.record(origin);
         self.counters.delivered += 1;
         let message = Message {
             id,
@@ -318,16 +318,6 @@ impl NodeCore {
             sealed: delivery.sealed,
         };
         Some(Output::Deliver { plugin, event: Event::Message(message) })
-    }
-
-    fn remember(&mut self, id: u64, origin: Origin) {
-        if self.origin_order.len() >= ORIGINS_KEPT
-            && let Some(oldest) = self.origin_order.pop_front()
-        {
-            self.origins.remove(&oldest);
-        }
-        self.origins.insert(id, origin);
-        self.origin_order.push_back(id);
     }
 
     /// Turns `plugin`'s gated actions into outputs.
@@ -355,7 +345,7 @@ impl NodeCore {
                     self.router.flood(flood.port, &flood.payload, flood.hops, !flood.anonymous, now_ms);
                     out.extend(self.router_outputs(None));
                 }
-                Action::Reply(reply) => match self.origins.get(&reply.message).copied() {
+                Action::Reply(reply) => match self.origins.get(reply.message) {
                     Some(origin) => {
                         let refused = refuse(String::new());
                         match origin.reply {

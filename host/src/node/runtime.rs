@@ -38,6 +38,10 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// messaging itself forever must not stall the node).
 const MAX_WORK_PER_INPUT: usize = 10_000;
 
+/// Inputs of one kind handled per wake-up of the actor before it looks at
+/// the others again (bounded so links, requests and timers all get turns).
+const BURST: usize = 64;
+
 /// The node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -211,6 +215,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         book,
         pending: HashMap::new(),
         next_command: 1,
+        work: VecDeque::new(),
     };
     let task = tokio::spawn(actor.run(link_rx, request_rx, shutdown_rx, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task })
@@ -237,6 +242,8 @@ struct Actor {
     book: Arc<DialBook>,
     pending: HashMap<u64, PendingCommand>,
     next_command: u64,
+    /// The output queue of [`Actor::execute`], kept between inputs.
+    work: VecDeque<(Output, bool)>,
 }
 
 impl Actor {
@@ -252,18 +259,38 @@ impl Actor {
         endpoint: quinn::Endpoint,
         admin_task: tokio::task::JoinHandle<()>,
     ) {
+        // One timer for the whole run, moved only when the core's next
+        // deadline changes (re-arming a fresh one per input costs a timer-wheel
+        // insert and removal per message).
+        let timer = tokio::time::sleep_until(self.started.into());
+        tokio::pin!(timer);
+        let mut armed: Option<u64> = None;
         loop {
-            let deadline = self.core.next_deadline().map(|ms| self.started + Duration::from_millis(ms));
-            let timer = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
+            let deadline = self.core.next_deadline();
+            if deadline != armed {
+                if let Some(ms) = deadline {
+                    timer.as_mut().reset((self.started + Duration::from_millis(ms)).into());
                 }
-            };
+                armed = deadline;
+            }
             tokio::select! {
-                Some(event) = link_events.recv() => self.on_link_event(event),
-                Some((request, reply)) = requests.recv() => self.on_request(request, reply),
-                _ = timer => {
+                Some(event) = link_events.recv() => {
+                    self.on_link_event(event);
+                    // Take what else is already waiting before re-arming anything.
+                    for _ in 1..BURST {
+                        let Ok(event) = link_events.try_recv() else { break };
+                        self.on_link_event(event);
+                    }
+                }
+                Some((request, reply)) = requests.recv() => {
+                    self.on_request(request, reply);
+                    for _ in 1..BURST {
+                        let Ok((request, reply)) = requests.try_recv() else { break };
+                        self.on_request(request, reply);
+                    }
+                }
+                _ = &mut timer, if armed.is_some() => {
+                    armed = None; // fired: re-arm from the core's next deadline
                     let outputs = self.core.poll(self.now_ms());
                     self.execute(outputs, false);
                 }
@@ -419,7 +446,16 @@ impl Actor {
     /// caused while handling a refusal are logged, not delivered, so a plugin
     /// cannot loop on them.
     fn execute(&mut self, outputs: Vec<Output>, in_refusal: bool) {
-        let mut queue: VecDeque<(Output, bool)> = outputs.into_iter().map(|o| (o, in_refusal)).collect();
+        // The queue's buffer is kept between inputs (one allocation fewer per packet).
+        let mut queue = std::mem::take(&mut self.work);
+        queue.clear();
+        queue.extend(outputs.into_iter().map(|o| (o, in_refusal)));
+        self.run_work(&mut queue);
+        queue.clear();
+        self.work = queue;
+    }
+
+    fn run_work(&mut self, queue: &mut VecDeque<(Output, bool)>) {
         let mut work = 0;
         while let Some((output, refusal_chain)) = queue.pop_front() {
             work += 1;

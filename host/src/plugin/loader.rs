@@ -143,7 +143,7 @@ impl PluginRuntime {
 
     /// Loads a native library (from a unique copy) and decodes its manifest.
     fn load_native(&self, path: &Path) -> Result<(NativeLibrary, Manifest), LoadError> {
-        let lib = NativeLibrary::load(path, &self.native_copies)
+        let lib = NativeLibrary::load(path, &self.native_copies, self.wasm.ticks().clone())
             .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
         let manifest = decode_manifest(path, &lib.manifest_bytes())?;
         Ok((lib, manifest))

@@ -103,10 +103,14 @@ impl Announce {
 /// Results of signature checks, keyed by the whole body. A body that
 /// verified once verifies again, so the answer can be reused: within one
 /// node (the same announce on several links) or across the nodes of a
-/// simulation sharing one memo. Bounded; forgets everything when full.
+/// simulation sharing one memo. A valid body is also interned: every routing
+/// table that accepts it holds the same [`Arc`], so a thousand simulated
+/// tables keep one copy of each announce instead of a thousand. Bounded;
+/// forgets everything when full (tables keep their `Arc`s).
 #[derive(Debug, Default)]
 pub struct VerifyMemo {
-    checked: HashMap<[u8; ANNOUNCE_BODY], bool>,
+    /// `None`: the body failed verification.
+    checked: HashMap<[u8; ANNOUNCE_BODY], Option<Arc<Announce>>>,
 }
 
 /// A memo shared between routers.
@@ -115,18 +119,24 @@ pub type SharedVerifyMemo = Arc<Mutex<VerifyMemo>>;
 const MEMO_ENTRIES: usize = 16_384;
 
 impl VerifyMemo {
-    /// Checks `announce`, reusing an earlier answer for the same body.
-    pub fn verify(&mut self, announce: &Announce) -> bool {
+    /// Checks `announce`, reusing an earlier answer for the same body; the
+    /// shared copy when it is valid.
+    pub fn check(&mut self, announce: &Announce) -> Option<Arc<Announce>> {
         let body = announce.to_body();
-        if let Some(&ok) = self.checked.get(&body) {
-            return ok;
+        if let Some(known) = self.checked.get(&body) {
+            return known.clone();
         }
-        let ok = announce.verify();
+        let checked = announce.verify().then(|| Arc::new(*announce));
         if self.checked.len() >= MEMO_ENTRIES {
             self.checked.clear();
         }
-        self.checked.insert(body, ok);
-        ok
+        self.checked.insert(body, checked.clone());
+        checked
+    }
+
+    /// Whether `announce` is validly signed (see [`VerifyMemo::check`]).
+    pub fn verify(&mut self, announce: &Announce) -> bool {
+        self.check(announce).is_some()
     }
 }
 

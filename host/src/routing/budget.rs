@@ -4,14 +4,19 @@
 //!
 //! Owns: the token bucket and the waiting queue of one link. The router asks
 //! [`AnnounceBudget::offer`] and transmits what [`AnnounceBudget::release`]
-//! hands back when the tokens suffice.
+//! hands back when the tokens suffice. Packets are shared buffers: one
+//! rebroadcast waits on many links without a copy per link.
 
 use super::fast_hash::FastMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use weft_plugin_api::Address;
 
 /// Announces waiting per link before the farthest are dropped.
 pub const QUEUE_LIMIT: usize = 512;
+
+/// Place in a queue: distance from the origin, then arrival order.
+type QueueKey = (u8, u64);
 
 /// One link's budget.
 #[derive(Debug, Clone)]
@@ -21,8 +26,8 @@ pub struct AnnounceBudget {
     tokens: f64,
     refilled_ms: u64,
     /// Waiting announces by (distance from origin, arrival order): one per origin.
-    queue: BTreeMap<(u8, u64), (Address, Vec<u8>)>,
-    by_origin: FastMap<Address, (u8, u64)>,
+    queue: BTreeMap<QueueKey, (Address, Arc<[u8]>)>,
+    by_origin: FastMap<Address, QueueKey>,
     /// When the first waiting announce can go (cached: asked after every event).
     due_ms: Option<u64>,
     arrivals: u64,
@@ -58,7 +63,7 @@ impl AnnounceBudget {
     /// it may go now; otherwise it waits, replacing an older announce of the
     /// same origin that still waits (or, with a full queue, the farthest
     /// waiting announce is dropped).
-    pub fn offer(&mut self, origin: Address, hops: u8, packet: Vec<u8>, now_ms: u64) -> Option<Vec<u8>> {
+    pub fn offer(&mut self, origin: Address, hops: u8, packet: Arc<[u8]>, now_ms: u64) -> Option<Arc<[u8]>> {
         self.refill(now_ms);
         if self.queue.is_empty() && self.tokens >= packet.len() as f64 {
             self.tokens -= packet.len() as f64;
@@ -88,7 +93,7 @@ impl AnnounceBudget {
     }
 
     /// Waiting announces that may go now, in order.
-    pub fn release(&mut self, now_ms: u64) -> Vec<Vec<u8>> {
+    pub fn release(&mut self, now_ms: u64) -> Vec<Arc<[u8]>> {
         self.refill(now_ms);
         let mut out = Vec::new();
         while let Some(entry) = self.queue.first_entry() {
@@ -132,15 +137,15 @@ mod tests {
         // 100 kbit/s at 2 %: 0.25 bytes per ms; burst of one 100-byte announce.
         let mut budget = AnnounceBudget::new(100_000, 0.02, 100, 0);
         let origin = |n: u8| Address([n; 16]);
-        assert!(budget.offer(origin(0), 0, vec![0; 100], 0).is_some());
-        assert!(budget.offer(origin(5), 5, vec![5; 100], 0).is_none());
-        assert!(budget.offer(origin(1), 2, vec![2; 100], 0).is_none());
-        assert!(budget.offer(origin(1), 1, vec![1; 100], 0).is_none(), "replaces the waiting one of origin 1");
+        assert!(budget.offer(origin(0), 0, vec![0u8; 100].into(), 0).is_some());
+        assert!(budget.offer(origin(5), 5, vec![5u8; 100].into(), 0).is_none());
+        assert!(budget.offer(origin(1), 2, vec![2u8; 100].into(), 0).is_none());
+        assert!(budget.offer(origin(1), 1, vec![1u8; 100].into(), 0).is_none(), "replaces the waiting one of origin 1");
         assert_eq!(budget.waiting(), 2);
         assert_eq!(budget.next_release(), Some(400));
         assert!(budget.release(399).is_empty());
-        assert_eq!(budget.release(400), vec![vec![1; 100]], "fewer hops first");
-        assert_eq!(budget.release(800), vec![vec![5; 100]]);
+        assert_eq!(budget.release(400), vec![Arc::from(vec![1u8; 100])], "fewer hops first");
+        assert_eq!(budget.release(800), vec![Arc::from(vec![5u8; 100])]);
         assert_eq!(budget.waiting(), 0);
     }
 
@@ -151,11 +156,11 @@ mod tests {
             budget.offer(
                 Address([(i % 256) as u8, (i / 256) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
                 3,
-                vec![0; 10],
+                vec![0u8; 10].into(),
                 0,
             );
         }
-        budget.offer(Address([0xff; 16]), 1, vec![1; 10], 0);
+        budget.offer(Address([0xff; 16]), 1, vec![1u8; 10].into(), 0);
         assert_eq!((budget.waiting(), budget.dropped), (QUEUE_LIMIT, 1));
     }
 }

@@ -21,6 +21,7 @@ use super::wire::{Body, FLAG_SEALED, HOP_COUNT_OFFSET, Hops, Inner, Packet, trac
 use crate::crypto::{NodeIdentity, open, seal};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 use weft_plugin_api::Address;
 
 /// Capability bit: the node forwards packets for others.
@@ -345,6 +346,12 @@ impl Router {
         std::mem::take(&mut self.out)
     }
 
+    /// Moves what the router produced onto the end of `into`, keeping the
+    /// router's own buffer (no allocation per input on the hot path).
+    pub fn drain_into(&mut self, into: &mut Vec<RouterOutput>) {
+        into.append(&mut self.out);
+    }
+
     /// Usable routes, by destination.
     pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
         let mut rows: Vec<RouteRow> = self
@@ -392,7 +399,7 @@ impl Router {
         let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now_ms);
         self.links.insert(link, LinkState { params, budget });
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
-        self.send_announce(link, self.own, 0, packet, now_ms);
+        self.send_announce(link, self.own, 0, packet.into(), now_ms);
     }
 
     /// A link went down: routes through it are gone.
@@ -433,7 +440,7 @@ impl Router {
         }
         for (link, packet) in released {
             self.counters.announce_bytes += packet.len() as u64;
-            self.out.push(RouterOutput::Transmit { link, packet });
+            self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
         }
         if now_ms >= self.next_housekeeping_ms {
             self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
@@ -478,18 +485,18 @@ impl Router {
         let jitter = self.rng.up_to(self.config.announce_interval_ms / 10);
         self.next_announce_ms = now_ms + self.config.announce_interval_ms - jitter;
         self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms));
-        let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
+        let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, None).into();
         let links: Vec<LinkId> = self.links.keys().copied().collect();
         for link in links {
             self.send_announce(link, self.own, 0, packet.clone(), now_ms);
         }
     }
 
-    fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Vec<u8>, now_ms: u64) {
+    fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Arc<[u8]>, now_ms: u64) {
         let Some(state) = self.links.get_mut(&link) else { return };
         if let Some(packet) = state.budget.offer(origin, hops, packet, now_ms) {
             self.counters.announce_bytes += packet.len() as u64;
-            self.out.push(RouterOutput::Transmit { link, packet });
+            self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
         }
     }
 
@@ -501,11 +508,12 @@ impl Router {
             return;
         }
         let body = entry.announce.to_body();
-        let packet = Packet {
+        let packet: Arc<[u8]> = Packet {
             hops: Hops { count: route.hops, limit: pending.limit },
             body: Body::Announce { request: None, body: &body },
         }
-        .encode();
+        .encode()
+        .into();
         let links: Vec<LinkId> = self.links.keys().copied().filter(|l| !pending.heard.contains(l)).collect();
         for link in links {
             self.send_announce(link, address, route.hops, packet.clone(), now_ms);
@@ -539,19 +547,19 @@ impl Router {
             }
             return;
         }
-        let verified = match self.memo.lock() {
-            Ok(mut memo) => memo.verify(&announce),
-            Err(_) => announce.verify(),
+        let checked = match self.memo.lock() {
+            Ok(mut memo) => memo.check(&announce),
+            Err(_) => announce.verify().then(|| Arc::new(announce)),
         };
-        if !verified {
+        let Some(shared) = checked else {
             self.counters.announces_forged += 1;
             return;
-        }
+        };
         if verdict.accepted() {
             self.counters.announces_accepted += 1;
             let known = self.table.entry(&address).is_some();
             let route = Route { link, neighbour, hops: distance, cost, expires_ms: now_ms + self.config.route_ttl_ms };
-            self.table.accept(announce, route);
+            self.table.accept(shared, route);
             if !known {
                 self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
             }

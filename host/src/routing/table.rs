@@ -9,6 +9,7 @@
 
 use super::announce::Announce;
 use super::fast_hash::FastMap;
+use std::sync::Arc;
 use weft_plugin_api::Address;
 
 /// Identifies one link of the node (the runtime's number for it).
@@ -32,8 +33,8 @@ pub struct Route {
 /// What the table knows about one node.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The newest announce heard.
-    pub announce: Announce,
+    /// The newest announce heard (shared with every table that holds it).
+    pub announce: Arc<Announce>,
     /// The way there, when one is usable.
     pub route: Option<Route>,
 }
@@ -91,7 +92,7 @@ impl RoutingTable {
     }
 
     /// Records a verified announce that [`RoutingTable::judge`] accepted.
-    pub fn accept(&mut self, announce: Announce, route: Route) {
+    pub fn accept(&mut self, announce: Arc<Announce>, route: Route) {
         self.entries.insert(announce.address(), Entry { announce, route: Some(route) });
     }
 
@@ -165,7 +166,7 @@ mod tests {
         let a = node.address();
         let mut table = RoutingTable::default();
         assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Newer);
-        table.accept(Announce::create(&node, 0, 5), route(1, 3, 1));
+        table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 3, 1));
         assert_eq!(table.judge(&a, 4, 1, 1, 0), Verdict::Stale);
         assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Duplicate);
         assert_eq!(table.judge(&a, 5, 4, 0, 0), Verdict::Duplicate);

@@ -3,9 +3,11 @@
 use crate::plugin::binding::BindingInstance;
 use crate::plugin::error::Fault;
 use crate::plugin::host_services::InstanceHostCalls;
+use crate::plugin::wasm::{EPOCH_TICK, Ticks};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RSlice, RSliceMut, RVec};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use weft_plugin_api::guest::native::{NativeHostApi, NativeHostApi_TO, NativeHostBox, NativeInstanceBox};
 
 /// The host vtable given to a native instance.
@@ -32,22 +34,30 @@ impl NativeHostApi for HostVtable {
 /// A live native instance.
 pub struct NativeBindingInstance {
     inner: NativeInstanceBox,
+    ticks: Ticks,
     /// Calls that ran past their deadline (native code cannot be interrupted).
     pub overruns: u64,
 }
 
 impl NativeBindingInstance {
-    pub(super) fn new(instantiate: extern "C" fn(NativeHostBox) -> NativeInstanceBox, host: InstanceHostCalls) -> Self {
+    pub(super) fn new(
+        instantiate: extern "C" fn(NativeHostBox) -> NativeInstanceBox,
+        host: InstanceHostCalls,
+        ticks: Ticks,
+    ) -> Self {
         let vtable = NativeHostApi_TO::from_value(HostVtable { host, reply: Vec::new() }, TD_Opaque);
-        Self { inner: instantiate(vtable), overruns: 0 }
+        Self { inner: instantiate(vtable), ticks, overruns: 0 }
     }
 }
 
 impl BindingInstance for NativeBindingInstance {
     fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault> {
-        let started = Instant::now();
+        // Timed on the coarse clock (one tick of slack): an overrun is a call
+        // that took more than the deadline's ticks plus one.
+        let started = self.ticks.load(Ordering::Relaxed);
         let outcome = self.inner.call(RSlice::from_slice(input));
-        if started.elapsed() > deadline {
+        let took = self.ticks.load(Ordering::Relaxed).wrapping_sub(started);
+        if u128::from(took) > deadline.as_millis() / EPOCH_TICK.as_millis() + 1 {
             self.overruns += 1;
         }
         out.clear();

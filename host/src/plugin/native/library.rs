@@ -2,6 +2,7 @@
 
 use super::instance::NativeBindingInstance;
 use crate::plugin::host_services::InstanceHostCalls;
+use crate::plugin::wasm::Ticks;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// unsound in practice (thread-local destructors, dlopen caching by path).
 pub struct NativeLibrary {
     root: NativePluginRef,
+    ticks: Ticks,
 }
 
 fn describe(e: LibraryError) -> String {
@@ -28,15 +30,16 @@ fn describe(e: LibraryError) -> String {
 impl NativeLibrary {
     /// Copies `path` to a unique file in `copy_dir`, loads it and checks the
     /// root module's layout and version (abi_stable). The copy is removed once
-    /// mapped; the mapping stays valid.
-    pub fn load(path: &Path, copy_dir: &Path) -> Result<Self, String> {
+    /// mapped; the mapping stays valid. `ticks` times calls for the overrun
+    /// count.
+    pub fn load(path: &Path, copy_dir: &Path, ticks: Ticks) -> Result<Self, String> {
         std::fs::create_dir_all(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
         let copy = unique_copy_path(path, copy_dir);
         std::fs::copy(path, &copy).map_err(|e| format!("cannot copy to {}: {e}", copy.display()))?;
         let loaded = lib_header_from_path(&copy).and_then(|header| header.init_root_module::<NativePluginRef>());
         let _ = std::fs::remove_file(&copy);
         let root = loaded.map_err(describe)?;
-        Ok(Self { root })
+        Ok(Self { root, ticks })
     }
 
     /// The manifest bytes the library exports.
@@ -47,7 +50,7 @@ impl NativeLibrary {
 
     /// Creates an instance bound to `host`.
     pub fn instantiate(&self, host: InstanceHostCalls) -> NativeBindingInstance {
-        NativeBindingInstance::new(self.root.instantiate(), host)
+        NativeBindingInstance::new(self.root.instantiate(), host, self.ticks.clone())
     }
 }
 

@@ -12,7 +12,7 @@ pub mod manifest_section;
 mod runtime;
 
 pub use cache::{CacheOutcome, ModuleCache};
-pub use runtime::{WasmModule, WasmRuntime};
+pub use runtime::{EPOCH_TICK, Ticks, WasmModule, WasmRuntime};
 
 /// Lowercase hex of a digest.
 pub(crate) fn hex_digest(bytes: &[u8]) -> String {

@@ -12,13 +12,19 @@ use crate::plugin::host_services::InstanceHostCalls;
 use crate::plugin::instance::Limits;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, ValType};
 
 /// How often the epoch advances; deadlines are rounded up to this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// A coarse monotonic clock: the number of [`EPOCH_TICK`]s since the runtime
+/// started, advanced by the same thread as the wasm epoch. Reading it is one
+/// atomic load, which is what the native binding's per-call overrun check
+/// can afford (a `clock_gettime` pair cost ~10 % of a native dispatch).
+pub type Ticks = Arc<AtomicU64>;
 
 struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -39,6 +45,7 @@ pub struct WasmRuntime {
     engine: Engine,
     linker: Linker<StoreData>,
     cache: Option<ModuleCache>,
+    ticks: Ticks,
     _ticker: EpochTicker,
 }
 
@@ -56,29 +63,44 @@ impl WasmRuntime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        // Keep virtual-memory reservations modest: plugins are small and a node
-        // may run many of them for months.
-        config.memory_reservation(1 << 30);
+        // Reserve the whole 4 GiB a 32-bit memory can address (plus guard
+        // pages): with that, Cranelift drops the bounds check on every guest
+        // load and store, which made dispatch ~13 % faster than with a 1 GiB
+        // reservation. It is address space, not memory: resident memory is
+        // what the instance touches, and the per-plugin cap (store limits)
+        // still bounds growth. 47 bits of address space hold ~30,000 such
+        // reservations.
+        config.memory_reservation(4 << 30);
         config.memory_guard_size(32 << 20);
         let engine = Engine::new(&config)?;
         let linker = imports::linker(&engine)?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker_engine = engine.weak();
         let ticker_stop = stop.clone();
+        let ticks: Ticks = Arc::new(AtomicU64::new(0));
+        let ticker_ticks = ticks.clone();
         let thread = std::thread::Builder::new()
             .name("weft-wasm-epoch".into())
             .spawn(move || {
                 while !ticker_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     match ticker_engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
+                        Some(engine) => {
+                            engine.increment_epoch();
+                            ticker_ticks.fetch_add(1, Ordering::Relaxed);
+                        }
                         None => break,
                     }
                 }
             })
             .map_err(wasmtime::Error::from)?;
         let cache = cache_root.map(|root| ModuleCache::new(root, &engine));
-        Ok(Self { engine, linker, cache, _ticker: EpochTicker { stop, thread: Some(thread) } })
+        Ok(Self { engine, linker, cache, ticks, _ticker: EpochTicker { stop, thread: Some(thread) } })
+    }
+
+    /// The coarse clock advanced with the epoch.
+    pub fn ticks(&self) -> &Ticks {
+        &self.ticks
     }
 
     /// The module cache, if enabled.

@@ -41,6 +41,13 @@ impl Service for Hostile {
                     hoard.push(core::hint::black_box(vec![1u8; 1 << 20]));
                 }
             }
+            // Busy for 300 ms of host time, then answers: past a short
+            // deadline (wasm is interrupted; native cannot be, and is counted).
+            b"slow" => {
+                let until = ctx.now_ms() + 300;
+                while ctx.now_ms() < until {}
+                ctx.reply(&message, b"slow done".to_vec());
+            }
             b"unknown" => {
                 ctx.push(Action::Unknown(200));
                 ctx.reply(&message, b"sent unknown".to_vec());
