@@ -17,6 +17,7 @@ pub mod kv;
 pub mod link;
 pub mod node;
 pub mod plugin;
+pub mod radio;
 pub mod routing;
 pub mod shutdown;
 pub mod sim;

@@ -44,6 +44,7 @@ mod host;
 mod host_call;
 mod manifest;
 pub mod manifest_encoding;
+pub mod radio;
 mod service;
 mod tagged;
 pub mod testing;
