@@ -341,13 +341,9 @@ impl Router {
         &self.config
     }
 
-    /// Outputs produced since the last call.
-    pub fn drain(&mut self) -> Vec<RouterOutput> {
-        std::mem::take(&mut self.out)
-    }
-
-    /// Moves what the router produced onto the end of `into`, keeping the
-    /// router's own buffer (no allocation per input on the hot path).
+    /// Moves what the router produced since the last call onto the end of
+    /// `into`, keeping the router's own buffer (no allocation per input on
+    /// the hot path).
     pub fn drain_into(&mut self, into: &mut Vec<RouterOutput>) {
         into.append(&mut self.out);
     }

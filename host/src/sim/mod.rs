@@ -87,6 +87,8 @@ pub struct Sim {
     topology: Topology,
     config: SimConfig,
     queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    /// Scratch buffer for a node's router outputs, kept between events.
+    outputs: Vec<RouterOutput>,
     sequence: u64,
     now: u64,
     rng: Rng,
@@ -121,6 +123,7 @@ impl Sim {
             topology,
             config,
             queue: BinaryHeap::new(),
+            outputs: Vec::new(),
             sequence: 0,
             now: 0,
             stats: SimStats::default(),
@@ -249,7 +252,9 @@ impl Sim {
 
     /// Processes node `i`'s outputs and schedules its next wake-up.
     fn after(&mut self, i: usize) {
-        for output in self.nodes[i].router.drain() {
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.nodes[i].router.drain_into(&mut outputs);
+        for output in outputs.drain(..) {
             match output {
                 RouterOutput::Transmit { link, packet } => self.transmit(i, link, packet),
                 RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
@@ -258,6 +263,7 @@ impl Sim {
                 RouterOutput::Hold(HoldChange::Delete(_)) | RouterOutput::KeyLearned { .. } => {}
             }
         }
+        self.outputs = outputs;
         if let Some(at) = self.nodes[i].router.next_deadline() {
             let at = at.max(self.now + 1);
             if self.nodes[i].wake_at.is_none_or(|w| w > at || w < self.now) {
