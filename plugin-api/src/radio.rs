@@ -20,7 +20,11 @@ use serde::{Deserialize, Serialize};
 /// The radio settings of one LoRa link. Both ends must match to hear each
 /// other (frequency, bandwidth, spreading factor; coding rate is signalled in
 /// the explicit header).
+///
+/// Missing fields take the [`Default`] values, so a driver config table only
+/// names what differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LoraParams {
     /// Centre frequency, Hz.
     pub frequency_hz: u32,

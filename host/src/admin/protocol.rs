@@ -54,6 +54,26 @@ pub enum Request {
         #[serde(default)]
         timeout_ms: Option<u64>,
     },
+    /// Radio links: driver, neighbour, airtime, duty-cycle budget, queue.
+    Links,
+    /// Hot-swap a radio link's driver plugin.
+    SwapDriver {
+        /// Radio link name.
+        link: String,
+        /// The new driver plugin file (absolute, or relative to the node's
+        /// working directory).
+        file: String,
+    },
+    /// Invoke a radio driver's command.
+    LinkCall {
+        /// Radio link name.
+        link: String,
+        /// Command name.
+        command: String,
+        /// JSON arguments (text; empty for none).
+        #[serde(default)]
+        args: String,
+    },
 }
 
 /// The answer to one request.

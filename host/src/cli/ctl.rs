@@ -83,11 +83,87 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
         }
         Request::Routes => Ok(render_routes(&serde_json::from_value::<Vec<RouteRow>>(result).map_err(parse_error)?)),
         Request::Trace { .. } => Ok(render_trace(&serde_json::from_value(result).map_err(parse_error)?)),
-        Request::Call { .. } => {
+        Request::Call { .. } | Request::LinkCall { .. } => {
             let outcome: CallOutcome = serde_json::from_value(result).map_err(parse_error)?;
             if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }
         }
+        Request::Links => Ok(render_links(&result)),
+        Request::SwapDriver { .. } => Ok(format!(
+            "link {}: driver swapped from {} to {} ({} bytes of state handed over)\n",
+            text(&result["link"]),
+            text(&result["from"]),
+            text(&result["to"]),
+            result["state_bytes"]
+        )),
     }
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
+/// Text form of `links` (rendered from JSON: the rows are the node's).
+pub fn render_links(rows: &serde_json::Value) -> String {
+    let Some(rows) = rows.as_array().filter(|r| !r.is_empty()) else { return "no radio links\n".into() };
+    let mut out = String::new();
+    for r in rows {
+        let state = if r["driver_up"].as_bool() == Some(true) { "up" } else { "down" };
+        out.push_str(&format!(
+            "{} on {}: {state} ({})\n",
+            text(&r["name"]),
+            text(&r["device"]),
+            text(&r["driver_detail"])
+        ));
+        out.push_str(&format!("  driver    {}\n", text(&r["driver"])));
+        if let Some(failure) = r["driver_failure"].as_str() {
+            out.push_str(&format!("  FAILED    {failure}\n"));
+        }
+        let neighbour = r["neighbour"].as_str().unwrap_or("none heard yet");
+        out.push_str(&format!("  neighbour {neighbour}\n"));
+        let radio = &r["radio"];
+        if radio.is_object() {
+            out.push_str(&format!(
+                "  radio     {:.3} MHz, {} kHz, SF{}, CR 4/{}, {} dBm, MTU {} B\n",
+                radio["frequency_hz"].as_f64().unwrap_or(0.0) / 1e6,
+                radio["bandwidth_hz"].as_u64().unwrap_or(0) / 1000,
+                radio["spreading_factor"],
+                radio["coding_rate"],
+                radio["tx_power_dbm"],
+                radio["mtu"]
+            ));
+        }
+        let (used, budget) = (r["used_us"].as_f64().unwrap_or(0.0), r["budget_us"].as_f64().unwrap_or(1.0));
+        out.push_str(&format!(
+            "  airtime   {:.1} s used in the last hour of {:.1} s allowed ({:.2} %), sub-band {}\n",
+            used / 1e6,
+            budget / 1e6,
+            100.0 * used / budget.max(1.0),
+            r["band"].as_str().unwrap_or("none")
+        ));
+        let (tx, c) = (&r["tx"], &r["counters"]);
+        out.push_str(&format!(
+            "  frames    {} out, {} in; {} queued ({} B); {} held for budget; {} failed and requeued\n",
+            c["frames_out"],
+            c["frames_in"],
+            r["queued_frames"],
+            r["queued_bytes"],
+            tx["held_for_budget"],
+            c["tx_failed"]
+        ));
+        out.push_str(&format!(
+            "  packets   {} out, {} in, {} refused; reassembly {} done, {} timed out\n",
+            c["packets_out"],
+            c["packets_in"],
+            c["packets_refused"],
+            r["reassembly"]["completed"],
+            r["reassembly"]["timed_out"]
+        ));
+        out.push_str(&format!(
+            "  swaps     {} done, {} rolled back; last stall {} µs\n",
+            c["swaps"], c["swaps_rolled_back"], r["last_swap_stall_us"]
+        ));
+    }
+    out
 }
 
 /// Text form of `status`.

@@ -118,6 +118,32 @@ enum CtlCommand {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
+    /// Radio links: driver, modem state, neighbour, airtime and duty-cycle budget.
+    Links,
+    /// Act on one radio link.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LinkCommand {
+    /// Replace a radio link's driver while the node runs: the serial port
+    /// and queued frames stay; a driver that fails to start is rolled back.
+    SwapDriver {
+        /// Radio link name (see `weft ctl links`).
+        link: String,
+        /// The new driver plugin file.
+        file: PathBuf,
+    },
+    /// Invoke a command of the link's driver, e.g. `status`.
+    Call {
+        /// Radio link name.
+        link: String,
+        /// Command name.
+        command: String,
+        /// Arguments as JSON.
+        args: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +194,15 @@ pub fn main() -> ExitCode {
                 },
                 CtlCommand::Call { plugin, command, args, timeout_ms } => {
                     Request::Call { plugin, command, args: args.unwrap_or_default(), timeout_ms: Some(timeout_ms) }
+                }
+                CtlCommand::Links => Request::Links,
+                CtlCommand::Link(LinkCommand::SwapDriver { link, file }) => {
+                    // The node resolves relative paths against its own directory; send an absolute one.
+                    let file = std::path::absolute(&file).unwrap_or(file);
+                    Request::SwapDriver { link, file: file.display().to_string() }
+                }
+                CtlCommand::Link(LinkCommand::Call { link, command, args }) => {
+                    Request::LinkCall { link, command, args: args.unwrap_or_default() }
                 }
             };
             return ctl::run(&socket, request, json);

@@ -6,7 +6,7 @@
 //! the config file's directory, so a config works from any working directory.
 
 use super::error::ConfigError;
-use super::schema::{ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RoutingSection};
+use super::schema::{ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RadioEntry, RoutingSection};
 use crate::crypto::{NodeIdentity, key_file};
 use crate::plugin::{Binding, Grants, binding_for};
 use std::collections::BTreeSet;
@@ -41,6 +41,27 @@ pub struct NodeConfig {
     pub routing: RoutingSection,
     /// Plugins to load, in order.
     pub plugins: Vec<PluginConfig>,
+    /// Radio links.
+    pub radios: Vec<RadioConfig>,
+}
+
+/// A radio link to bring up.
+#[derive(Debug, Clone)]
+pub struct RadioConfig {
+    /// Link name.
+    pub name: String,
+    /// Serial device path (absolute, or as given for `/dev/...`).
+    pub device: PathBuf,
+    /// Serial speed.
+    pub baud: u32,
+    /// Driver plugin file.
+    pub driver: PathBuf,
+    /// The `[radios.driver_config]` table encoded as CBOR, for the driver's `init`.
+    pub driver_config_cbor: Vec<u8>,
+    /// Routing cost.
+    pub cost: u32,
+    /// The link's settings.
+    pub settings: crate::radio::link::RadioSettings,
 }
 
 /// A static neighbour.
@@ -125,6 +146,14 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         .enumerate()
         .map(|(i, entry)| check_plugin(entry, &resolve).map_err(|(key, m)| err(&format!("plugins[{i}].{key}"), m)))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut radios = Vec::with_capacity(file.radios.len());
+    for (i, entry) in file.radios.iter().enumerate() {
+        let radio = check_radio(entry, &resolve).map_err(|(key, m)| err(&format!("radios[{i}].{key}"), m))?;
+        if radios.iter().any(|r: &RadioConfig| r.name == radio.name) {
+            return Err(err(&format!("radios[{i}].name"), format!("`{}` names two radio links", radio.name)));
+        }
+        radios.push(radio);
+    }
     let config = NodeConfig {
         file: path.to_path_buf(),
         name: file.node.name,
@@ -138,6 +167,7 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         metrics_listen: file.metrics.listen,
         routing: file.routing,
         plugins,
+        radios,
     };
     Ok(config)
 }
@@ -252,6 +282,65 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
     let grants = Grants { permissions: entry.permissions.iter().copied().collect(), ports };
     let config_cbor = codec::encode(&entry.config).map_err(|e| ("config".to_string(), e.to_string()))?;
     Ok(PluginConfig { file, binding, grants, config_cbor })
+}
+
+fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<RadioConfig, KeyError> {
+    let fail = |key: &str, message: String| Err((key.to_string(), message));
+    let valid_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if entry.name.is_empty() || !entry.name.chars().all(valid_name) {
+        return fail("name", format!("expected letters, digits, `-` or `_`, found {:?}", entry.name));
+    }
+    let driver = resolve(&entry.driver);
+    if binding_for(&driver).is_err() {
+        return fail("driver", format!("{}: expected a .wasm or .so driver plugin", driver.display()));
+    }
+    if !driver.is_file() {
+        return fail(
+            "driver",
+            format!("{}: no such file (build plugins with `cargo xtask plugins`)", driver.display()),
+        );
+    }
+    if !(1_200..=4_000_000).contains(&entry.baud) {
+        return fail("baud", format!("expected 1200 to 4000000, found {}", entry.baud));
+    }
+    if let Some(percent) = entry.duty_cycle_percent
+        && !(percent > 0.0 && percent <= 100.0)
+    {
+        return fail("duty_cycle_percent", format!("expected a share above 0 and at most 100, found {percent}"));
+    }
+    if entry.queue_limit_bytes < 1024 {
+        return fail("queue_limit_bytes", "expected at least 1024 bytes".into());
+    }
+    if entry.hello_interval_s == 0 || entry.neighbour_timeout_s <= entry.hello_interval_s {
+        return fail(
+            "neighbour_timeout_s",
+            "expected hello_interval_s >= 1 and neighbour_timeout_s above it, or neighbours lapse between hellos"
+                .into(),
+        );
+    }
+    if entry.reassembly_timeout_ms < 100 {
+        return fail("reassembly_timeout_ms", "expected at least 100 ms".into());
+    }
+    let driver_config_cbor =
+        codec::encode(&entry.driver_config).map_err(|e| ("driver_config".to_string(), e.to_string()))?;
+    let settings = crate::radio::link::RadioSettings {
+        queue_limit_bytes: entry.queue_limit_bytes,
+        reassembly_timeout_us: entry.reassembly_timeout_ms * 1000,
+        hello_interval_us: entry.hello_interval_s * 1_000_000,
+        neighbour_timeout_us: entry.neighbour_timeout_s * 1_000_000,
+        duty_cycle_percent: entry.duty_cycle_percent,
+        peer: entry.peer,
+        ..Default::default()
+    };
+    Ok(RadioConfig {
+        name: entry.name.clone(),
+        device: resolve(&entry.device),
+        baud: entry.baud,
+        driver,
+        driver_config_cbor,
+        cost: entry.cost.max(1),
+        settings,
+    })
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     /// `[[plugins]]`: what the node loads.
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
+    /// `[[radios]]`: LoRa links through serial modems.
+    #[serde(default)]
+    pub radios: Vec<RadioEntry>,
 }
 
 /// `[routing]`: announces, path discovery and store-and-forward.
@@ -213,4 +216,61 @@ pub struct PluginEntry {
     /// The plugin's own settings, handed to its `init` as CBOR.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// One `[[radios]]` entry: a LoRa link through a serial modem.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadioEntry {
+    /// The link's name (`weft ctl links`, `weft ctl link swap-driver NAME`).
+    pub name: String,
+    /// Serial device path (`/dev/ttyUSB0`, a pseudo-terminal, ...).
+    pub device: PathBuf,
+    /// Serial speed.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// The driver plugin (`.wasm` by default; `.so` is trusted native code).
+    pub driver: PathBuf,
+    /// The driver's own settings (radio parameters, ...), handed to its `init`.
+    #[serde(default)]
+    pub driver_config: toml::Table,
+    /// Only this neighbour may use the link (default: the first heard).
+    pub peer: Option<Address>,
+    /// Duty cycle in percent (default: the EU868 sub-band's limit for the
+    /// radio's frequency, none outside EU868).
+    pub duty_cycle_percent: Option<f64>,
+    /// Routing cost of the link (routes of equal hops prefer cheaper links).
+    #[serde(default = "default_radio_cost")]
+    pub cost: u32,
+    /// Bytes the transmit queue may hold.
+    #[serde(default = "default_radio_queue")]
+    pub queue_limit_bytes: usize,
+    /// How often a hello goes out, seconds.
+    #[serde(default = "default_hello_interval")]
+    pub hello_interval_s: u64,
+    /// A neighbour not heard for this long is gone, seconds.
+    #[serde(default = "default_neighbour_timeout")]
+    pub neighbour_timeout_s: u64,
+    /// How long a packet's fragments may take to arrive, milliseconds.
+    #[serde(default = "default_reassembly_timeout")]
+    pub reassembly_timeout_ms: u64,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+fn default_radio_cost() -> u32 {
+    10
+}
+fn default_radio_queue() -> usize {
+    64 * 1024
+}
+fn default_hello_interval() -> u64 {
+    120
+}
+fn default_neighbour_timeout() -> u64 {
+    600
+}
+fn default_reassembly_timeout() -> u64 {
+    30_000
 }

@@ -41,15 +41,28 @@ pub struct PluginStartError {
 }
 
 impl PluginHost {
-    /// Loads and initialises every plugin in `config`, in order.
-    pub fn start(config: &NodeConfig, services: &Arc<HostServices>) -> Result<Self, PluginStartError> {
-        let error =
-            |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
+    /// The plugin runtime a node uses (its module cache and native copies
+    /// as the config says).
+    pub fn runtime(config: &NodeConfig) -> Result<PluginRuntime, PluginStartError> {
         let options = RuntimeOptions {
             module_cache: Some(config.module_cache.clone()),
             native_copies: config.data_dir.join("native"),
         };
-        let runtime = PluginRuntime::new(options).map_err(|e| error(0, e))?;
+        PluginRuntime::new(options).map_err(|message| PluginStartError {
+            file: config.file.display().to_string(),
+            index: 0,
+            message,
+        })
+    }
+
+    /// Loads and initialises every plugin in `config`, in order.
+    pub fn start(
+        config: &NodeConfig,
+        runtime: &PluginRuntime,
+        services: &Arc<HostServices>,
+    ) -> Result<Self, PluginStartError> {
+        let error =
+            |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
         let mut slots: Vec<PluginSlot> = Vec::new();
         for (index, plugin) in config.plugins.iter().enumerate() {
             let loaded = runtime

@@ -8,6 +8,7 @@
 
 use super::core::{NodeCore, Output};
 use super::plugin_host::{PluginHost, PluginStartError};
+use super::radio_host::{RadioHost, RadioNote, RadioStartError, is_radio_link};
 use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
@@ -18,7 +19,8 @@ use crate::link::dialer::{DialBook, DialContext, PeerSource, dial_loop};
 use crate::link::endpoint::{self, LinkSettings};
 use crate::link::table::{LinkTable, Offer};
 use crate::link::{LinkEvent, connection::close_code, listener};
-use crate::plugin::HostServices;
+use crate::plugin::{HostServices, PluginRuntime};
+use crate::radio::serial::SerialEvent;
 use crate::routing::pending::HoldChange;
 use crate::routing::{LinkParams, Router, Sent};
 use crate::store::Store;
@@ -54,6 +56,9 @@ pub enum StartError {
     /// A plugin could not be loaded or initialised.
     #[error(transparent)]
     Plugin(#[from] PluginStartError),
+    /// A radio link could not start.
+    #[error(transparent)]
+    Radio(#[from] RadioStartError),
     /// Two plugins bind the same port.
     #[error("{0}")]
     Ports(String),
@@ -138,7 +143,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let store = Arc::new(Store::open(&config.data_dir)?);
     let kv: Arc<dyn KvStore> = store.clone();
     let services = Arc::new(HostServices::new(identity.duplicate(), kv.clone()));
-    let plugins = PluginHost::start(&config, &services)?;
+    let runtime = PluginHost::runtime(&config)?;
+    let plugins = PluginHost::start(&config, &runtime, &services)?;
     let wall_start_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
     let router = Router::new(
@@ -167,6 +173,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let admin = admin_server::bind(&config.admin_socket).await?;
 
     let (link_tx, link_rx) = mpsc::channel(1024);
+    let (serial_tx, serial_rx) = mpsc::channel(1024);
+    let started = Instant::now();
+    let radios = RadioHost::start(&config, &runtime, &services, address, &serial_tx, 0)?;
     let (request_tx, request_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (connected_tx, connected_rx) = watch::channel(HashSet::new());
@@ -201,7 +210,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         listen,
         admin_socket: config.admin_socket.clone(),
         peers_configured: config.peers.len(),
-        started: Instant::now(),
+        started,
         core,
         plugins,
         kv,
@@ -216,8 +225,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         pending: HashMap::new(),
         next_command: 1,
         work: VecDeque::new(),
+        runtime,
+        radios,
+        radio_notes: Vec::new(),
+        swaps: HashMap::new(),
+        link_commands: HashMap::new(),
     };
-    let task = tokio::spawn(actor.run(link_rx, request_rx, shutdown_rx, endpoint, admin_task));
+    let inputs = Inputs { link_events: link_rx, serial: serial_rx, requests: request_rx, shutdown: shutdown_rx };
+    let task = tokio::spawn(actor.run(inputs, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task })
 }
 
@@ -244,6 +259,24 @@ struct Actor {
     next_command: u64,
     /// The output queue of [`Actor::execute`], kept between inputs.
     work: VecDeque<(Output, bool)>,
+    /// Loads plugins after start (driver swaps).
+    runtime: PluginRuntime,
+    /// Radio links.
+    radios: RadioHost,
+    /// What radio links reported while outputs were executing.
+    radio_notes: Vec<RadioNote>,
+    /// Driver swaps waiting to finish, by radio link index.
+    swaps: HashMap<usize, Pending>,
+    /// Driver commands waiting for an answer, by command id.
+    link_commands: HashMap<u64, Pending>,
+}
+
+/// Everything the actor listens to.
+struct Inputs {
+    link_events: mpsc::Receiver<LinkEvent>,
+    serial: mpsc::Receiver<(usize, SerialEvent)>,
+    requests: mpsc::Receiver<(Request, Pending)>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Actor {
@@ -251,25 +284,29 @@ impl Actor {
         self.started.elapsed().as_millis() as u64
     }
 
-    async fn run(
-        mut self,
-        mut link_events: mpsc::Receiver<LinkEvent>,
-        mut requests: mpsc::Receiver<(Request, Pending)>,
-        mut shutdown: watch::Receiver<bool>,
-        endpoint: quinn::Endpoint,
-        admin_task: tokio::task::JoinHandle<()>,
-    ) {
-        // One timer for the whole run, moved only when the core's next
-        // deadline changes (re-arming a fresh one per input costs a timer-wheel
-        // insert and removal per message).
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// The next time the core or a radio link has work, in µs since start.
+    fn next_deadline_us(&self) -> Option<u64> {
+        let core = self.core.next_deadline().map(|ms| ms.saturating_mul(1000));
+        [core, self.radios.next_deadline_us()].into_iter().flatten().min()
+    }
+
+    async fn run(mut self, inputs: Inputs, endpoint: quinn::Endpoint, admin_task: tokio::task::JoinHandle<()>) {
+        let Inputs { mut link_events, mut serial, mut requests, mut shutdown } = inputs;
+        // One timer for the whole run, moved only when the next deadline
+        // changes (re-arming a fresh one per input costs a timer-wheel insert
+        // and removal per message).
         let timer = tokio::time::sleep_until(self.started.into());
         tokio::pin!(timer);
         let mut armed: Option<u64> = None;
         loop {
-            let deadline = self.core.next_deadline();
+            let deadline = self.next_deadline_us();
             if deadline != armed {
-                if let Some(ms) = deadline {
-                    timer.as_mut().reset((self.started + Duration::from_millis(ms)).into());
+                if let Some(us) = deadline {
+                    timer.as_mut().reset((self.started + Duration::from_micros(us)).into());
                 }
                 armed = deadline;
             }
@@ -289,10 +326,16 @@ impl Actor {
                         self.on_request(request, reply);
                     }
                 }
+                Some((link, event)) = serial.recv() => {
+                    let notes = self.radios.serial_event(link, event, self.now_us());
+                    self.on_radio_notes(notes);
+                }
                 _ = &mut timer, if armed.is_some() => {
-                    armed = None; // fired: re-arm from the core's next deadline
+                    armed = None; // fired: re-arm from the next deadline
                     let outputs = self.core.poll(self.now_ms());
                     self.execute(outputs, false);
+                    let notes = self.radios.poll(self.now_us());
+                    self.on_radio_notes(notes);
                 }
                 _ = crate::shutdown::stopped(&mut shutdown) => break,
             }
@@ -303,6 +346,7 @@ impl Actor {
             let outputs = self.core.actions(plugin, actions, self.now_ms());
             self.execute(outputs, true);
         }
+        self.radios.shutdown_all(SHUTDOWN_DEADLINE);
         // Let final messages leave before the links close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for link in self.links.iter() {
@@ -409,11 +453,53 @@ impl Actor {
                 let event = Event::Command(Command { id: command_id, name: command, args });
                 self.execute(vec![Output::Deliver { plugin: id, event }], false);
             }
+            Request::Links => {
+                let rows = self.radios.rows(self.now_us());
+                let _ = reply.send(Response::success(&rows));
+            }
+            Request::SwapDriver { link, file } => {
+                let Some(index) = self.radios.find(&link) else {
+                    let known = self.radios.names().join(", ");
+                    let _ = reply.send(Response::failure(format!("no radio link named `{link}` (links: {known})")));
+                    return;
+                };
+                if self.swaps.contains_key(&index) {
+                    let _ = reply.send(Response::failure(format!("link `{link}` is already swapping its driver")));
+                    return;
+                }
+                self.swaps.insert(index, reply);
+                let now = self.now_us();
+                match self.radios.begin_swap(&self.runtime, index, std::path::Path::new(&file), now) {
+                    Ok(notes) => self.on_radio_notes(notes),
+                    Err(e) => {
+                        if let Some(waiting) = self.swaps.remove(&index) {
+                            let _ = waiting.send(Response::failure(e));
+                        }
+                    }
+                }
+            }
+            Request::LinkCall { link, command, args } => {
+                let Some(index) = self.radios.find(&link) else {
+                    let _ = reply.send(Response::failure(format!("no radio link named `{link}`")));
+                    return;
+                };
+                self.link_commands.retain(|_, waiting| !waiting.is_closed());
+                let command_id = self.next_command;
+                self.next_command += 1;
+                self.link_commands.insert(command_id, reply);
+                let notes = self.radios.command(index, Command { id: command_id, name: command, args }, self.now_us());
+                self.on_radio_notes(notes);
+            }
         }
     }
 
     /// Queues `packet` on link `id`.
-    fn transmit(&self, id: u64, packet: Vec<u8>) -> Result<(), String> {
+    fn transmit(&mut self, id: u64, packet: Vec<u8>) -> Result<(), String> {
+        if is_radio_link(id) {
+            let notes = self.radios.send(id, &packet, self.now_us())?;
+            self.radio_notes.extend(notes);
+            return Ok(());
+        }
         match self.links.by_id(id) {
             Some(link) => link.send(crate::link::LinkFrame::Packet(packet)).map_err(|e| e.to_string()),
             None => Err("the link went down".to_string()),
@@ -453,6 +539,47 @@ impl Actor {
         self.run_work(&mut queue);
         queue.clear();
         self.work = queue;
+        if !self.radio_notes.is_empty() {
+            let notes = std::mem::take(&mut self.radio_notes);
+            self.on_radio_notes(notes);
+        }
+    }
+
+    /// Acts on what radio links reported: packets and neighbours go to the
+    /// core like a QUIC link's; swap results and driver answers go to the
+    /// operator waiting for them.
+    fn on_radio_notes(&mut self, notes: Vec<RadioNote>) {
+        for note in notes {
+            let now = self.now_ms();
+            match note {
+                RadioNote::Packet { link, packet } => {
+                    let outputs = self.core.packet_received(link, packet, now);
+                    self.execute(outputs, false);
+                }
+                RadioNote::NeighbourUp { link, neighbour, cost, bandwidth_bps } => {
+                    let params = LinkParams { neighbour, cost, bandwidth_bps };
+                    let outputs = self.core.link_up(link, params, now);
+                    self.execute(outputs, false);
+                }
+                RadioNote::NeighbourDown { link } => {
+                    let outputs = self.core.link_down(link);
+                    self.execute(outputs, false);
+                }
+                RadioNote::CommandReply { reply, .. } => {
+                    if let Some(waiting) = self.link_commands.remove(&reply.id) {
+                        let _ = waiting.send(Response::success(&CallOutcome { ok: reply.ok, body: reply.body }));
+                    }
+                }
+                RadioNote::SwapFinished { index, result } => {
+                    if let Some(waiting) = self.swaps.remove(&index) {
+                        let _ = waiting.send(match result {
+                            Ok(report) => Response::success(&report),
+                            Err(e) => Response::failure(e),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     fn run_work(&mut self, queue: &mut VecDeque<(Output, bool)>) {

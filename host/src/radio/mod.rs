@@ -10,4 +10,6 @@
 
 pub mod duty_cycle;
 pub mod fragment;
+pub mod link;
+pub mod serial;
 pub mod tx_queue;

@@ -81,6 +81,8 @@ pub struct TxCounters {
     pub queued_us_max: u64,
     /// Frames refused because the queue was full.
     pub refused: u64,
+    /// Frames the radio failed to send and that were queued again.
+    pub requeued: u64,
 }
 
 /// One radio link's transmit queue.
@@ -167,6 +169,32 @@ impl TxQueue {
         counters.queued_us_total += waited;
         counters.queued_us_max = counters.queued_us_max.max(waited);
         Next::Send(frame)
+    }
+
+    /// Puts back a frame the radio could not send, at the head of its lane,
+    /// so it goes next and keeps its order relative to its fragments. Its
+    /// airtime stays booked: the ledger errs on the side of the budget.
+    pub fn requeue_front(&mut self, frame: TxFrame) {
+        self.queued_bytes += frame.frame.len();
+        self.counters.sent = self.counters.sent.saturating_sub(1);
+        self.counters.requeued += 1;
+        self.lanes[frame.priority as usize].push_front(frame);
+    }
+
+    /// Changes the duty-cycle ledger (the radio moved to another sub-band),
+    /// returning the old one so the caller can keep it for when it moves back.
+    pub fn replace_ledger(&mut self, ledger: DutyCycle) -> DutyCycle {
+        std::mem::replace(&mut self.ledger, ledger)
+    }
+
+    /// The ledger's hourly budget, µs.
+    pub fn budget_us(&self) -> u64 {
+        self.ledger.budget_us()
+    }
+
+    /// Airtime used in the last hour at `now_us`, µs.
+    pub fn used_us(&mut self, now_us: u64) -> u64 {
+        self.ledger.used_us(now_us)
     }
 
     /// Frames waiting.

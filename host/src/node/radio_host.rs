@@ -1,0 +1,498 @@
+//! The node's radio links: each a serial port, a driver plugin and the
+//! sans-IO [`RadioLink`] between them.
+//!
+//! Owns: starting the configured radio links (driver loaded and
+//! initialised, serial port opened), running a link's outputs to a fixed
+//! point (driver calls, serial writes), driver hot swaps with state handoff
+//! and rollback, and the rows of `weft ctl links`. What the router must hear
+//! (packets, neighbours) comes out as [`RadioNote`]s for the actor.
+//!
+//! Must not: route, or touch QUIC links; the actor glues radio links to the
+//! node core exactly like QUIC links, by link id.
+
+use crate::config::{NodeConfig, RadioConfig};
+use crate::plugin::{Grants, HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime};
+use crate::radio::link::{RadioLink, RadioOutput, RadioStatus};
+use crate::radio::serial::{SerialEvent, SerialPortTask};
+use crate::routing::LinkId;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use weft_plugin_api::{Address, CommandReply, Event, InitArgs, LogLevel, PluginKind, ShutdownReason};
+
+/// Radio link ids live far above QUIC link ids (which count up from 1).
+pub const RADIO_LINK_BASE: LinkId = 1 << 62;
+/// Deadline of a driver's shutdown hook during a swap.
+const SWAP_HOOK_DEADLINE: Duration = Duration::from_millis(200);
+/// Driver calls one input may cause before the chain is cut (a driver that
+/// answers every event with a timer of 0 ms must not stall the node).
+const MAX_DRIVER_CALLS: usize = 1_000;
+
+/// What the actor must act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RadioNote {
+    /// A packet for the router.
+    Packet {
+        /// The radio link.
+        link: LinkId,
+        /// The packet.
+        packet: Vec<u8>,
+    },
+    /// A neighbour is heard on the link.
+    NeighbourUp {
+        /// The radio link.
+        link: LinkId,
+        /// The neighbour.
+        neighbour: Address,
+        /// Routing cost.
+        cost: u32,
+        /// Nominal bit rate.
+        bandwidth_bps: u64,
+    },
+    /// The neighbour is gone.
+    NeighbourDown {
+        /// The radio link.
+        link: LinkId,
+    },
+    /// A driver answered an operator command.
+    CommandReply {
+        /// The radio link's index.
+        index: usize,
+        /// The answer.
+        reply: CommandReply,
+    },
+    /// A driver swap finished (or was rolled back).
+    SwapFinished {
+        /// The radio link's index.
+        index: usize,
+        /// What happened.
+        result: Result<SwapReport, String>,
+    },
+}
+
+/// A completed swap.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SwapReport {
+    /// The link.
+    pub link: String,
+    /// Driver before: name and version.
+    pub from: String,
+    /// Driver now: name and version.
+    pub to: String,
+    /// Bytes of state handed over.
+    pub state_bytes: usize,
+}
+
+/// A radio link could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: key `radios[{index}]`: {message}")]
+pub struct RadioStartError {
+    /// Config file.
+    pub file: String,
+    /// Index in `[[radios]]`.
+    pub index: usize,
+    /// Why.
+    pub message: String,
+}
+
+struct Driver {
+    instance: PluginInstance,
+    loaded: LoadedPlugin,
+    file: PathBuf,
+}
+
+impl Driver {
+    fn label(&self) -> String {
+        let manifest = self.instance.manifest();
+        format!("{} {} ({})", manifest.name, manifest.version, self.instance.binding().label())
+    }
+}
+
+struct PendingSwap {
+    driver: Driver,
+}
+
+struct RadioSlot {
+    name: String,
+    link_id: LinkId,
+    cost: u32,
+    device: PathBuf,
+    config_cbor: Vec<u8>,
+    link: RadioLink,
+    driver: Driver,
+    failure: Option<String>,
+    pending: Option<PendingSwap>,
+    serial: SerialPortTask,
+}
+
+/// A row of `weft ctl links`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RadioRow {
+    /// Link name.
+    pub name: String,
+    /// Serial device.
+    pub device: String,
+    /// Driver: name, version, binding.
+    pub driver: String,
+    /// Driver file.
+    pub driver_file: String,
+    /// Set when the driver faulted (the link is down until a swap).
+    pub driver_failure: Option<String>,
+    /// The link's state and counters.
+    #[serde(flatten)]
+    pub status: RadioStatus,
+}
+
+/// All radio links of a node.
+pub struct RadioHost {
+    slots: Vec<RadioSlot>,
+    services: Arc<HostServices>,
+    /// Scratch output buffer, kept between inputs.
+    scratch: Vec<RadioOutput>,
+}
+
+fn load_driver(runtime: &PluginRuntime, services: &Arc<HostServices>, file: &Path) -> Result<Driver, String> {
+    let loaded = runtime.load(file, &Grants::default(), Limits::default()).map_err(|e| e.to_string())?;
+    let manifest = &loaded.info().manifest;
+    if manifest.kind != PluginKind::Driver {
+        return Err(format!(
+            "{}: `{}` is a service, not a driver; services go in [[plugins]]",
+            file.display(),
+            manifest.name
+        ));
+    }
+    let instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
+    Ok(Driver { instance, loaded, file: file.to_path_buf() })
+}
+
+impl RadioHost {
+    /// Starts every `[[radios]]` link of `config`: driver loaded and
+    /// initialised, serial port opening in the background.
+    pub fn start(
+        config: &NodeConfig,
+        runtime: &PluginRuntime,
+        services: &Arc<HostServices>,
+        own: Address,
+        serial_events: &mpsc::Sender<(usize, SerialEvent)>,
+        now_us: u64,
+    ) -> Result<Self, RadioStartError> {
+        let mut host = Self { slots: Vec::new(), services: services.clone(), scratch: Vec::new() };
+        for (index, radio) in config.radios.iter().enumerate() {
+            let error = |message| RadioStartError { file: config.file.display().to_string(), index, message };
+            let slot = host.start_one(index, radio, runtime, own, serial_events).map_err(error)?;
+            host.slots.push(slot);
+            let mut out = std::mem::take(&mut host.scratch);
+            let init = InitArgs { config: radio.driver_config_cbor.clone(), state: None };
+            let slot = &mut host.slots[index];
+            match slot.driver.instance.init(&init) {
+                Ok(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
+                Err(e) => return Err(error(format!("driver {}: {e}", radio.driver.display()))),
+            }
+            let notes = host.run(index, out, now_us);
+            debug_assert!(notes.is_empty(), "no neighbour can be heard before the port opens");
+        }
+        Ok(host)
+    }
+
+    fn start_one(
+        &mut self,
+        index: usize,
+        radio: &RadioConfig,
+        runtime: &PluginRuntime,
+        own: Address,
+        serial_events: &mpsc::Sender<(usize, SerialEvent)>,
+    ) -> Result<RadioSlot, String> {
+        let driver = load_driver(runtime, &self.services, &radio.driver)?;
+        let serial = SerialPortTask::spawn(index, radio.device.clone(), radio.baud, serial_events.clone())
+            .map_err(|e| format!("cannot start the serial threads: {e}"))?;
+        tracing::info!(link = %radio.name, device = %radio.device.display(), driver = %driver.label(), "radio link starting");
+        Ok(RadioSlot {
+            name: radio.name.clone(),
+            link_id: RADIO_LINK_BASE + index as LinkId,
+            cost: radio.cost,
+            device: radio.device.clone(),
+            config_cbor: radio.driver_config_cbor.clone(),
+            link: RadioLink::new(own, radio.settings.clone()),
+            driver,
+            failure: None,
+            pending: None,
+            serial,
+        })
+    }
+
+    /// The index of the link with router id `link`, if it is a radio link.
+    pub fn index_of(&self, link: LinkId) -> Option<usize> {
+        let index = usize::try_from(link.checked_sub(RADIO_LINK_BASE)?).ok()?;
+        (index < self.slots.len()).then_some(index)
+    }
+
+    /// The index of the link named `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s.name == name)
+    }
+
+    /// Names of the links, for error messages.
+    pub fn names(&self) -> Vec<String> {
+        self.slots.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Whether there are no radio links.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The router hands a packet to radio link `link`.
+    pub fn send(&mut self, link: LinkId, packet: &[u8], now_us: u64) -> Result<Vec<RadioNote>, String> {
+        let index = self.index_of(link).ok_or("no such radio link")?;
+        let mut out = std::mem::take(&mut self.scratch);
+        let sent = self.slots[index].link.send_packet(packet, now_us, &mut out);
+        let notes = self.run(index, out, now_us);
+        sent.map(|()| notes)
+    }
+
+    /// The serial threads of link `index` reported something.
+    pub fn serial_event(&mut self, index: usize, event: SerialEvent, now_us: u64) -> Vec<RadioNote> {
+        let Some(slot) = self.slots.get_mut(index) else { return Vec::new() };
+        let mut out = std::mem::take(&mut self.scratch);
+        match event {
+            SerialEvent::Bytes(bytes) => slot.link.serial_rx(bytes, &mut out),
+            SerialEvent::Opened => {
+                tracing::info!(link = %slot.name, device = %slot.device.display(), "serial port open");
+                slot.link.serial_status(true, format!("{} open", slot.device.display()), &mut out);
+            }
+            SerialEvent::Closed(why) => {
+                tracing::warn!(link = %slot.name, "serial port closed: {why}");
+                slot.link.serial_status(false, why, &mut out);
+            }
+        }
+        self.run(index, out, now_us)
+    }
+
+    /// Work due at `now_us` on every link.
+    pub fn poll(&mut self, now_us: u64) -> Vec<RadioNote> {
+        let mut notes = Vec::new();
+        for index in 0..self.slots.len() {
+            if self.slots[index].link.next_deadline_us().is_some_and(|t| t <= now_us) {
+                let mut out = std::mem::take(&mut self.scratch);
+                self.slots[index].link.poll(now_us, &mut out);
+                notes.extend(self.run(index, out, now_us));
+            }
+        }
+        notes
+    }
+
+    /// The earliest time [`RadioHost::poll`] has work, µs.
+    pub fn next_deadline_us(&self) -> Option<u64> {
+        self.slots.iter().filter_map(|s| s.link.next_deadline_us()).min()
+    }
+
+    /// Delivers an operator command to link `index`'s driver.
+    pub fn command(&mut self, index: usize, command: weft_plugin_api::Command, now_us: u64) -> Vec<RadioNote> {
+        let out = vec![RadioOutput::Driver(Event::Command(command))];
+        self.run(index, out, now_us)
+    }
+
+    /// Starts swapping link `index`'s driver for the plugin in `file`. The
+    /// new driver is loaded first (an error leaves everything as it was);
+    /// the swap itself happens once the old driver has nothing outstanding,
+    /// and ends with [`RadioNote::SwapFinished`].
+    pub fn begin_swap(
+        &mut self,
+        runtime: &PluginRuntime,
+        index: usize,
+        file: &Path,
+        now_us: u64,
+    ) -> Result<Vec<RadioNote>, String> {
+        let slot = self.slots.get_mut(index).ok_or("no such radio link")?;
+        if slot.pending.is_some() {
+            return Err(format!("link `{}` is already swapping its driver", slot.name));
+        }
+        let driver = load_driver(runtime, &self.services, file)
+            .map_err(|e| format!("{e}; link `{}` continues on {}", slot.name, slot.driver.label()))?;
+        tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.label(), "driver swap starting");
+        slot.pending = Some(PendingSwap { driver });
+        let mut out = std::mem::take(&mut self.scratch);
+        slot.link.begin_swap(now_us, &mut out);
+        Ok(self.run(index, out, now_us))
+    }
+
+    /// Runs a link's outputs to a fixed point: driver calls and serial
+    /// writes happen here; what the node must hear is returned.
+    fn run(&mut self, index: usize, mut out: Vec<RadioOutput>, now_us: u64) -> Vec<RadioNote> {
+        let mut notes = Vec::new();
+        let mut calls = 0;
+        let mut queue: std::collections::VecDeque<RadioOutput> = out.drain(..).collect();
+        while let Some(output) = queue.pop_front() {
+            let slot = &mut self.slots[index];
+            match output {
+                RadioOutput::Driver(event) => {
+                    calls += 1;
+                    if calls > MAX_DRIVER_CALLS {
+                        tracing::error!(link = %slot.name, "one input caused over {MAX_DRIVER_CALLS} driver calls; the rest was dropped");
+                        break;
+                    }
+                    if slot.failure.is_some() {
+                        continue;
+                    }
+                    match slot.driver.instance.handle(&event) {
+                        Ok(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
+                        Err(e) => {
+                            tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {e}");
+                            slot.failure = Some(e.to_string());
+                            slot.link.driver_actions(
+                                vec![weft_plugin_api::Action::LinkState(weft_plugin_api::LinkState {
+                                    up: false,
+                                    detail: format!("driver failed: {e}"),
+                                })],
+                                now_us,
+                                &mut out,
+                            );
+                        }
+                    }
+                    queue.extend(out.drain(..));
+                }
+                RadioOutput::Serial(bytes) => slot.serial.write(bytes),
+                RadioOutput::Packet(packet) => notes.push(RadioNote::Packet { link: slot.link_id, packet }),
+                RadioOutput::NeighbourUp { neighbour, bandwidth_bps } => {
+                    tracing::info!(link = %slot.name, %neighbour, "radio neighbour heard");
+                    notes.push(RadioNote::NeighbourUp {
+                        link: slot.link_id,
+                        neighbour,
+                        cost: slot.cost,
+                        bandwidth_bps,
+                    });
+                }
+                RadioOutput::NeighbourDown(neighbour) => {
+                    tracing::info!(link = %slot.name, %neighbour, "radio neighbour gone");
+                    notes.push(RadioNote::NeighbourDown { link: slot.link_id });
+                }
+                RadioOutput::Log(level, message) => {
+                    let (link, driver) = (slot.name.as_str(), slot.driver.instance.manifest().name.as_str());
+                    match level {
+                        LogLevel::Error => tracing::error!(link, driver, "{message}"),
+                        LogLevel::Warn => tracing::warn!(link, driver, "{message}"),
+                        LogLevel::Info => tracing::info!(link, driver, "{message}"),
+                        LogLevel::Debug => tracing::debug!(link, driver, "{message}"),
+                        LogLevel::Trace => tracing::trace!(link, driver, "{message}"),
+                    }
+                }
+                RadioOutput::Metric(metric) => {
+                    tracing::trace!(link = %slot.name, "metric {} = {}", metric.name, metric.value);
+                }
+                RadioOutput::CommandReply(reply) => notes.push(RadioNote::CommandReply { index, reply }),
+                RadioOutput::SwapReady => {
+                    let result = self.swap_now(index, now_us, &mut out);
+                    queue.extend(out.drain(..));
+                    notes.push(RadioNote::SwapFinished { index, result });
+                }
+            }
+        }
+        out.clear();
+        self.scratch = out;
+        notes
+    }
+
+    /// The old driver has nothing outstanding: stop it, start the new one
+    /// with its state; if the new one fails, start the old code again with
+    /// the same state.
+    fn swap_now(&mut self, index: usize, now_us: u64, out: &mut Vec<RadioOutput>) -> Result<SwapReport, String> {
+        let services = self.services.clone();
+        let slot = &mut self.slots[index];
+        let Some(pending) = slot.pending.take() else { return Err("no swap was pending".into()) };
+        let from = slot.driver.label();
+        let state = if slot.failure.is_some() {
+            Vec::new()
+        } else {
+            match slot.driver.instance.shutdown(ShutdownReason::Swap, SWAP_HOOK_DEADLINE) {
+                Ok(stopped) => {
+                    slot.link.driver_actions(stopped.dispatch.actions, now_us, out);
+                    stopped.state
+                }
+                Err(e) => {
+                    tracing::warn!(link = %slot.name, "old driver's shutdown hook failed: {e}; the new one starts fresh");
+                    Vec::new()
+                }
+            }
+        };
+        let init = InitArgs { config: slot.config_cbor.clone(), state: Some(state.clone()) };
+        let mut new = pending.driver;
+        let result = match new.instance.init(&init) {
+            Ok(dispatch) => {
+                let report = SwapReport { link: slot.name.clone(), from, to: new.label(), state_bytes: state.len() };
+                tracing::info!(link = %slot.name, from = %report.from, to = %report.to, "driver swapped");
+                slot.driver = new;
+                slot.failure = None;
+                slot.link.driver_replaced(false);
+                slot.link.driver_actions(dispatch.actions, now_us, out);
+                Ok(report)
+            }
+            Err(e) => {
+                let why = format!("new driver {} failed to start: {e}", new.file.display());
+                tracing::warn!(link = %slot.name, "{why}; rolling back to {from}");
+                let restarted =
+                    slot.driver.loaded.instantiate(&services).map_err(|e| e.to_string()).and_then(|mut instance| {
+                        instance.init(&init).map(|d| (instance, d)).map_err(|e| e.to_string())
+                    });
+                match restarted {
+                    Ok((instance, dispatch)) => {
+                        slot.driver.instance = instance;
+                        slot.failure = None;
+                        slot.link.driver_replaced(true);
+                        slot.link.driver_actions(dispatch.actions, now_us, out);
+                        Err(format!("{why}; rolled back: the link continues on {from}"))
+                    }
+                    Err(again) => {
+                        slot.failure = Some(again.clone());
+                        slot.link.driver_replaced(true);
+                        Err(format!("{why}; restarting the old driver failed too: {again}"))
+                    }
+                }
+            }
+        };
+        if slot.link.status(now_us).serial_open {
+            slot.link.serial_status(true, format!("{} open (driver swapped)", slot.device.display()), out);
+        }
+        result
+    }
+
+    /// Rows for `weft ctl links`.
+    pub fn rows(&mut self, now_us: u64) -> Vec<RadioRow> {
+        self.slots
+            .iter_mut()
+            .map(|slot| RadioRow {
+                name: slot.name.clone(),
+                device: slot.device.display().to_string(),
+                driver: slot.driver.label(),
+                driver_file: slot.driver.file.display().to_string(),
+                driver_failure: slot.failure.clone(),
+                status: slot.link.status(now_us),
+            })
+            .collect()
+    }
+
+    /// Runs every driver's shutdown hook (the node is stopping) and writes
+    /// their last serial bytes.
+    pub fn shutdown_all(&mut self, deadline: Duration) {
+        for slot in &mut self.slots {
+            if slot.failure.is_some() || !slot.driver.instance.is_running() {
+                continue;
+            }
+            match slot.driver.instance.shutdown(ShutdownReason::Node, deadline) {
+                Ok(stopped) => {
+                    for action in stopped.dispatch.actions {
+                        if let weft_plugin_api::Action::SerialWrite(write) = action {
+                            slot.serial.write(write.bytes);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(link = %slot.name, "driver shutdown hook failed: {e}"),
+            }
+        }
+    }
+}
+
+/// Radio links are not plugins of the node core; this marks the id space.
+pub const fn is_radio_link(link: LinkId) -> bool {
+    link >= RADIO_LINK_BASE
+}
