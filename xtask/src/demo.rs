@@ -1,11 +1,13 @@
-//! `cargo xtask demo [--duration SECS]`: a three-node mesh on 127.0.0.1.
+//! `cargo xtask demo [--duration SECS]`: a three-node mesh on one machine.
 //!
-//! Builds the plugins and the `weft` binary, writes keys and configs into a
-//! temporary folder, starts nodes A, B and C as separate `weft run`
-//! processes linked A-B and B-C over QUIC, loads `echo` on each, drives
-//! them with `weft ctl` exactly as an operator would, prints how to poke at
-//! the running mesh, and stops all three cleanly on Ctrl-C or after
-//! `--duration` seconds.
+//! Builds the plugins, the `weft` binary and the virtual modem, writes keys
+//! and configs into a temporary folder, starts `weft-modem-sim` with two
+//! virtual RNodes on pseudo-terminals, then nodes A, B and C as separate
+//! `weft run` processes: A-B over QUIC on 127.0.0.1, B-C over LoRa through
+//! the RNode driver plugin. It drives them with `weft ctl` exactly as an
+//! operator would (so A -> C crosses QUIC then LoRa), prints airtime and
+//! duty-cycle budget, prints how to poke at the running mesh, and stops
+//! everything cleanly on Ctrl-C or after `--duration` seconds.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -40,7 +42,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     crate::plugins::build_all(root)?;
     println!("xtask: building the weft binary");
     crate::run(crate::cargo().current_dir(root).args(["build", "--quiet", "-p", "weft-host", "--bin", "weft"]))?;
+    crate::run(crate::cargo().current_dir(root).args(["build", "--quiet", "-p", "weft-modem-sim"]))?;
     let weft = root.join("target/debug/weft");
+    let modem_sim = root.join("target/debug/weft-modem-sim");
     let work = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let cache = root.join("target/demo-module-cache");
@@ -54,16 +58,19 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         nodes.push(Node { name, dir, address, port: free_port()?, child: None });
     }
     let echo = root.join("target/plugins/wasm/echo.wasm");
-    for i in 0..3 {
-        // A dials B, B dials C: a line.
-        let peer = nodes.get(i + 1).map(|n: &Node| (n.port, n.address.clone()));
-        write_config(&nodes[i], peer, &echo, &cache)?;
-    }
+    let rnode = root.join("target/plugins/wasm/rnode.wasm");
+    let (tty_b, tty_c) = (work.join("tty-b"), work.join("tty-c"));
+    // A dials B over QUIC; B and C share a LoRa channel.
+    write_config(&nodes[0], Some((nodes[1].port, nodes[1].address.clone())), None, &echo, &cache)?;
+    write_config(&nodes[1], None, Some((&tty_b, &rnode)), &echo, &cache)?;
+    write_config(&nodes[2], None, Some((&tty_c, &rnode)), &echo, &cache)?;
 
-    println!("\n== Weft demo: three nodes, linked A - B - C over QUIC on 127.0.0.1 ==\n");
+    println!("\n== Weft demo: A - B over QUIC on 127.0.0.1, B - C over LoRa (virtual RNodes) ==\n");
     for node in &nodes {
         println!("  node {}  address {}  quic 127.0.0.1:{}", node.name.to_uppercase(), node.address, node.port);
     }
+    println!("\nstarting the virtual modems: two RNodes on one channel ({RADIO_TEXT})");
+    let mut modems = start_modems(&modem_sim, &[("b", &tty_b), ("c", &tty_c)])?;
     println!("\nstarting the nodes (the first start compiles echo.wasm once; later starts load it from the cache)");
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -75,6 +82,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             println!("  node {} exited with status {code}", node.name.to_uppercase());
         }
     }
+    let _ = Command::new("kill").args(["-TERM", &modems.id().to_string()]).status();
+    let _ = modems.wait();
     match &result {
         Ok(()) => {
             let _ = std::fs::remove_dir_all(&work);
@@ -89,13 +98,17 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
         start(weft, node)?;
     }
     wait_for_links(weft, nodes)?;
-    println!("\nlinks are up. What B sees (`weft ctl peers`):\n");
+    println!("\nlinks are up. What B sees over QUIC (`weft ctl peers`):\n");
     print!("{}", ctl_text(weft, &nodes[1], &["peers"])?);
+    println!("\nand over LoRa (`weft ctl links`):\n");
+    print!("{}", ctl_text(weft, &nodes[1], &["links"])?);
 
     let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
-    step(weft, a, b, "A asks its echo to ping B; B's echo answers over the A-B link")?;
-    step(weft, b, c, "B pings C over the B-C link")?;
-    step(weft, a, c, "A pings C, two hops away: A asks the mesh for a path, then the ping and its answer cross B")?;
+    step(weft, a, b, "A asks its echo to ping B; B's echo answers over the A-B QUIC link")?;
+    step(weft, b, c, "B pings C over the B-C LoRa link (tens of milliseconds on air each way)")?;
+    step(weft, a, c, "A pings C, two hops away: the ping crosses QUIC to B, then LoRa to C, and back")?;
+    println!("\nB's radio link after the pings: airtime used against the duty-cycle budget (`weft ctl links`):\n");
+    print!("{}", ctl_text(weft, b, &["links"])?);
     println!("\nthe route A took (`weft ctl trace C` on A):\n");
     print!("{}", ctl_text(weft, a, &["trace", &c.address])?);
     println!("\nA's routing table (`weft ctl routes`):\n");
@@ -113,6 +126,8 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
     println!("  {w} ctl --socket $WEFT_A routes");
     println!("  {w} ctl --socket $WEFT_A trace {}", c.address);
     println!("  {w} ctl --socket $WEFT_A call echo ping '{{\"to\": \"{}\", \"text\": \"hi\"}}'", b.address);
+    println!("  {w} ctl --socket $WEFT_C links");
+    println!("  {w} ctl --socket $WEFT_B link swap-driver lora0 target/plugins/native/rnode.so");
     println!("  logs: {}/<node>/node.log", nodes[0].dir.parent().map(|p| p.display().to_string()).unwrap_or_default());
     match duration {
         Some(d) => println!("\nrunning for {} s (or until Ctrl-C)", d.as_secs()),
@@ -148,7 +163,39 @@ fn step(weft: &Path, from: &Node, to: &Node, narration: &str) -> Result<()> {
     Ok(())
 }
 
-fn write_config(node: &Node, peer: Option<(u16, String)>, echo: &Path, cache: &Path) -> Result<()> {
+/// The demo's LoRa channel: EU868 g3 (10 % duty cycle), SF7, 250 kHz.
+const RADIO_TOML: &str =
+    "frequency_hz = 869525000\nbandwidth_hz = 250000\nspreading_factor = 7\ncoding_rate = 5\ntx_power_dbm = 14\n";
+const RADIO_TEXT: &str = "869.525 MHz, SF7, 250 kHz, EU868 g3 with a 10 % duty cycle";
+
+/// Starts `weft-modem-sim` with one RNode per `(name, link path)` and waits for its `ready` line.
+fn start_modems(modem_sim: &Path, devices: &[(&str, &Path)]) -> Result<Child> {
+    let mut cmd = Command::new(modem_sim);
+    for (name, path) in devices {
+        cmd.arg("--device").arg(format!("{name}:rnode:{}", path.display()));
+    }
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).process_group(0).spawn()?;
+    let stdout = child.stdout.take().context("modem sim stdout")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    for line in lines.by_ref() {
+        let line = line?;
+        if line.trim() == "ready" {
+            // Keep draining its stdout so it never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(child);
+        }
+        println!("  modem {line}");
+    }
+    bail!("weft-modem-sim exited before it was ready")
+}
+
+fn write_config(
+    node: &Node,
+    peer: Option<(u16, String)>,
+    radio: Option<(&Path, &Path)>,
+    echo: &Path,
+    cache: &Path,
+) -> Result<()> {
     let mut toml = format!(
         "[node]\nname = \"{}\"\nidentity = \"node.key\"\ndata_dir = \"data\"\nmodule_cache = \"{}\"\n\n\
          [quic]\nlisten = \"127.0.0.1:{}\"\n\n[admin]\nsocket = \"admin.sock\"\n",
@@ -160,6 +207,13 @@ fn write_config(node: &Node, peer: Option<(u16, String)>, echo: &Path, cache: &P
         toml.push_str(&format!("\n[[peers]]\naddress = \"127.0.0.1:{port}\"\nnode = \"{address}\"\n"));
     }
     toml.push_str(&format!("\n[[plugins]]\nfile = \"{}\"\npermissions = [\"send\"]\n", echo.display()));
+    if let Some((device, driver)) = radio {
+        toml.push_str(&format!(
+            "\n[[radios]]\nname = \"lora0\"\ndevice = \"{}\"\ndriver = \"{}\"\n[radios.driver_config]\n{RADIO_TOML}",
+            device.display(),
+            driver.display()
+        ));
+    }
     std::fs::write(node.config(), toml)?;
     Ok(())
 }
@@ -198,12 +252,17 @@ fn wait_for_links(weft: &Path, nodes: &[Node]) -> Result<()> {
     while started.elapsed() < Duration::from_secs(30) {
         let up =
             |n: &Node| ctl_json(weft, n, &["status"]).ok().and_then(|v| v["result"]["links_up"].as_u64()).unwrap_or(0);
-        if up(&nodes[0]) == 1 && up(&nodes[1]) == 2 && up(&nodes[2]) == 1 {
+        let radio = |n: &Node| {
+            ctl_json(weft, n, &["links"]).ok().and_then(|v| v["result"][0]["neighbour"].as_str().map(str::to_string))
+        };
+        let lora = radio(&nodes[1]).as_deref() == Some(nodes[2].address.as_str())
+            && radio(&nodes[2]).as_deref() == Some(nodes[1].address.as_str());
+        if up(&nodes[0]) == 1 && up(&nodes[1]) == 1 && lora {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("the links did not come up within 30 s")
+    bail!("the links did not come up within 30 s (QUIC A-B and LoRa B-C)")
 }
 
 fn ctl_json(weft: &Path, node: &Node, args: &[&str]) -> Result<Value> {

@@ -4,6 +4,8 @@
 //!   plugins) to wasm and native into `target/plugins/{wasm,native}/`.
 //! - `cargo xtask test [ARGS]`: build plugins, then run the whole test suite.
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
+//! - `cargo xtask bench-lora [goodput|swap]`: the LoRa benchmarks over the
+//!   virtual modem, with a release `weft`.
 //! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 
@@ -47,9 +49,19 @@ fn main() -> Result<()> {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
         }
+        Some("bench-lora") => {
+            plugins::build_all(&root)?;
+            run(cargo().current_dir(&root).args(["build", "--release", "-p", "weft-host", "--bin", "weft"]))?;
+            let weft = root.join("target/release/weft");
+            run(cargo()
+                .current_dir(&root)
+                .env("WEFT_BIN", weft)
+                .args(["bench", "-p", "weft-tests", "--bench", "lora", "--"])
+                .args(&args[1..]))
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap]>"
             );
             std::process::exit(2);
         }

@@ -13,8 +13,12 @@ const PROFILE: &str = "plugin";
 const PLUGIN_DIRS: &[&str] = &["plugins", "transports", "tests/plugins"];
 
 /// Extra builds: (plugin directory name, feature, output name).
-const VARIANTS: &[(&str, &str, &str)] =
-    &[("hostile", "abi-next-major", "hostile-abi-next-major"), ("hostile", "abi-next-minor", "hostile-abi-next-minor")];
+const VARIANTS: &[(&str, &str, &str)] = &[
+    ("hostile", "abi-next-major", "hostile-abi-next-major"),
+    ("hostile", "abi-next-minor", "hostile-abi-next-minor"),
+    // A second build of the RNode driver for the hot-swap tests (v1 -> v2).
+    ("rnode", "v2", "rnode-v2"),
+];
 
 struct PluginCrate {
     dir_name: String,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use weft_plugin_api::{Address, CommandReply, Event, InitArgs, LogLevel, PluginKind, ShutdownReason};
+use weft_plugin_api::{Address, CommandReply, Event, InitArgs, LogLevel, Permission, PluginKind, ShutdownReason};
 
 /// Radio link ids live far above QUIC link ids (which count up from 1).
 pub const RADIO_LINK_BASE: LinkId = 1 << 62;
@@ -153,7 +153,9 @@ pub struct RadioHost {
 }
 
 fn load_driver(runtime: &PluginRuntime, services: &Arc<HostServices>, file: &Path) -> Result<Driver, String> {
-    let loaded = runtime.load(file, &Grants::default(), Limits::default()).map_err(|e| e.to_string())?;
+    // A driver may write to its link's serial port and nothing else.
+    let grants = Grants::permissions([Permission::Serial]);
+    let loaded = runtime.load(file, &grants, Limits::default()).map_err(|e| e.to_string())?;
     let manifest = &loaded.info().manifest;
     if manifest.kind != PluginKind::Driver {
         return Err(format!(

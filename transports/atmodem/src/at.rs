@@ -1,0 +1,345 @@
+//! The RAK3172 (RUI3) AT command set in LoRa P2P mode (lora-radio.md §2).
+//!
+//! Owns: the command texts ([`Cmd`]), the `AT+P2P` settings format ([`P2p`]),
+//! hex payloads, and the reading of one line from the modem ([`Line`]). No
+//! state: what a line means for the driver is decided in `session` and `lib`.
+//!
+//! ```text
+//! AT                                   -> OK
+//! AT+NWM=0                             -> OK            (LoRa P2P mode)
+//! AT+P2P=868100000:7:125:0:8:14        -> OK | AT_PARAM_ERROR
+//! AT+P2P=?                             -> AT+P2P=868100000:7:125:0:8:14, OK
+//! AT+PRECV=65534                       -> OK            (receive, transmit allowed)
+//! AT+PSEND=48656C6C6F                  -> OK, later +EVT:TXP2P DONE
+//! +EVT:RXP2P:-37:11:48656C6C6F                          (received, newer firmware)
+//! +EVT:RXP2P, RSSI -37, SNR 11 / +EVT:48656C6C6F         (received, older firmware)
+//! ```
+
+use serde::{Deserialize, Serialize};
+use weft_plugin_api::RadioInfo;
+use weft_plugin_api::radio::LoraParams;
+
+/// Settings as `AT+P2P` takes and reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct P2p {
+    /// Centre frequency, Hz.
+    pub frequency_hz: u32,
+    /// Spreading factor.
+    pub spreading_factor: u8,
+    /// Bandwidth, kHz (125, 250 or 500).
+    pub bandwidth_khz: u16,
+    /// Coding rate index: 0..=3 for 4/5..4/8.
+    pub coding_rate_index: u8,
+    /// Preamble length, symbols.
+    pub preamble_symbols: u16,
+    /// Transmit power, dBm.
+    pub tx_power_dbm: i8,
+}
+
+/// Bandwidths the modem offers, kHz.
+pub const BANDWIDTHS_KHZ: [u16; 3] = [125, 250, 500];
+
+/// Largest difference between configured and reported frequency, Hz.
+pub const FREQUENCY_TOLERANCE_HZ: u32 = 100;
+
+impl P2p {
+    /// Only for `Default` impls that cannot fail: the EU868 defaults.
+    pub const FALLBACK: P2p = P2p {
+        frequency_hz: 868_100_000,
+        spreading_factor: 7,
+        bandwidth_khz: 125,
+        coding_rate_index: 0,
+        preamble_symbols: 8,
+        tx_power_dbm: 14,
+    };
+
+    /// The settings for validated radio parameters; `Err` names the key the
+    /// modem cannot do.
+    pub fn from_params(radio: &LoraParams) -> Result<P2p, String> {
+        let Some(&bandwidth_khz) = BANDWIDTHS_KHZ.iter().find(|&&khz| u32::from(khz) * 1000 == radio.bandwidth_hz)
+        else {
+            return Err(format!(
+                "config key `bandwidth_hz`: {} Hz is not available in the modem's P2P mode (125000, 250000 or 500000)",
+                radio.bandwidth_hz
+            ));
+        };
+        if !(5..=8).contains(&radio.coding_rate) {
+            return Err(format!("config key `coding_rate`: {} is outside 5..=8", radio.coding_rate));
+        }
+        Ok(P2p {
+            frequency_hz: radio.frequency_hz,
+            spreading_factor: radio.spreading_factor,
+            bandwidth_khz,
+            coding_rate_index: radio.coding_rate - 5,
+            preamble_symbols: radio.preamble_symbols,
+            tx_power_dbm: radio.tx_power_dbm,
+        })
+    }
+
+    /// `868100000:7:125:0:8:14`.
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}:{}",
+            self.frequency_hz,
+            self.spreading_factor,
+            self.bandwidth_khz,
+            self.coding_rate_index,
+            self.preamble_symbols,
+            self.tx_power_dbm
+        )
+    }
+
+    /// Reads `AT+P2P=868100000:7:125:0:8:14` (the answer to `AT+P2P=?`).
+    pub fn parse(line: &str) -> Option<P2p> {
+        let fields = line.strip_prefix("AT+P2P=")?;
+        let mut it = fields.split(':').map(str::trim);
+        let p2p = P2p {
+            frequency_hz: it.next()?.parse().ok()?,
+            spreading_factor: it.next()?.parse().ok()?,
+            bandwidth_khz: it.next()?.parse().ok()?,
+            coding_rate_index: it.next()?.parse().ok()?,
+            preamble_symbols: it.next()?.parse().ok()?,
+            tx_power_dbm: it.next()?.parse().ok()?,
+        };
+        if it.next().is_some() {
+            return None;
+        }
+        Some(p2p)
+    }
+
+    /// Coding rate denominator (5..=8).
+    pub fn coding_rate(&self) -> u8 {
+        self.coding_rate_index.saturating_add(5)
+    }
+
+    /// What differs from `want`, one entry per setting, by config key.
+    pub fn mismatches(&self, want: &P2p) -> Vec<String> {
+        let mut wrong = Vec::new();
+        if self.frequency_hz.abs_diff(want.frequency_hz) > FREQUENCY_TOLERANCE_HZ {
+            wrong.push(format!(
+                "frequency_hz {}, configured {} (tolerance {FREQUENCY_TOLERANCE_HZ} Hz)",
+                self.frequency_hz, want.frequency_hz
+            ));
+        }
+        if self.spreading_factor != want.spreading_factor {
+            wrong.push(format!("spreading_factor {}, configured {}", self.spreading_factor, want.spreading_factor));
+        }
+        if self.bandwidth_khz != want.bandwidth_khz {
+            wrong.push(format!(
+                "bandwidth_hz {}, configured {}",
+                u32::from(self.bandwidth_khz) * 1000,
+                u32::from(want.bandwidth_khz) * 1000
+            ));
+        }
+        if self.coding_rate_index != want.coding_rate_index {
+            wrong.push(format!("coding_rate {}, configured {}", self.coding_rate(), want.coding_rate()));
+        }
+        if self.preamble_symbols != want.preamble_symbols {
+            wrong.push(format!("preamble_symbols {}, configured {}", self.preamble_symbols, want.preamble_symbols));
+        }
+        if self.tx_power_dbm != want.tx_power_dbm {
+            wrong.push(format!("tx_power_dbm {}, configured {}", self.tx_power_dbm, want.tx_power_dbm));
+        }
+        wrong
+    }
+
+    /// The radio parameters for the host.
+    pub fn radio_info(&self, mtu: u16) -> RadioInfo {
+        RadioInfo {
+            mtu,
+            frequency_hz: self.frequency_hz,
+            bandwidth_hz: u32::from(self.bandwidth_khz) * 1000,
+            spreading_factor: self.spreading_factor,
+            coding_rate: self.coding_rate(),
+            preamble_symbols: self.preamble_symbols,
+            tx_power_dbm: self.tx_power_dbm,
+        }
+    }
+}
+
+/// A command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// `AT`: is anyone there.
+    Attention,
+    /// `AT+NWM=0`: LoRa P2P mode.
+    P2pMode,
+    /// `AT+P2P=...`: apply settings.
+    SetP2p(P2p),
+    /// `AT+P2P=?`: report settings.
+    QueryP2p,
+    /// `AT+PRECV=65534`: receive continuously, transmitting allowed.
+    Receive,
+    /// `AT+PSEND=<hex>`: transmit.
+    Send {
+        /// The host's transmit id.
+        id: u64,
+        /// The on-air bytes, uppercase hex.
+        hex: String,
+        /// Their time on air, ms.
+        airtime_ms: u64,
+    },
+}
+
+impl Cmd {
+    /// The command line, without the line end.
+    pub fn text(&self) -> String {
+        match self {
+            Cmd::Send { hex, .. } => format!("AT+PSEND={hex}"),
+            other => other.label(),
+        }
+    }
+
+    /// The command as logs and link details name it (a send without its payload).
+    pub fn label(&self) -> String {
+        match self {
+            Cmd::Attention => "AT".into(),
+            Cmd::P2pMode => "AT+NWM=0".into(),
+            Cmd::SetP2p(p2p) => format!("AT+P2P={}", p2p.to_text()),
+            Cmd::QueryP2p => "AT+P2P=?".into(),
+            Cmd::Receive => "AT+PRECV=65534".into(),
+            Cmd::Send { hex, .. } => format!("AT+PSEND ({} bytes)", hex.len() / 2),
+        }
+    }
+}
+
+/// What one line from the modem is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line<'a> {
+    /// `OK`.
+    Ok,
+    /// `AT_BUSY_ERROR`: try again shortly.
+    Busy,
+    /// Another `AT_...ERROR` (`AT_ERROR`, `AT_PARAM_ERROR`, ...).
+    Error(&'a str),
+    /// `AT+P2P=f:sf:bw:cr:pre:pwr`.
+    Settings(P2p),
+    /// `+EVT:TXP2P DONE`.
+    TxDone,
+    /// `+EVT:RXP2P:<rssi>:<snr>:<hex>`.
+    Received {
+        /// RSSI, dBm.
+        rssi: Option<i16>,
+        /// SNR, dB.
+        snr: Option<f32>,
+        /// The payload, hex.
+        hex: &'a str,
+    },
+    /// `+EVT:RXP2P, RSSI -37, SNR 11` (older firmware; the payload follows).
+    ReceivedMeta {
+        /// RSSI, dBm.
+        rssi: Option<i16>,
+        /// SNR, dB.
+        snr: Option<f32>,
+    },
+    /// Any other `+EVT:` line, with what follows `+EVT:` (older firmware's payload line).
+    Event(&'a str),
+    /// A boot banner line: the modem (re)started.
+    Banner,
+    /// Anything else.
+    Other,
+}
+
+/// Reads one line (without its line end).
+pub fn classify(line: &str) -> Line<'_> {
+    let line = line.trim();
+    if line.contains("RAKwireless") || line.contains("Current Work Mode") {
+        return Line::Banner;
+    }
+    match line {
+        "OK" => return Line::Ok,
+        "AT_BUSY_ERROR" => return Line::Busy,
+        "+EVT:TXP2P DONE" => return Line::TxDone,
+        _ => {}
+    }
+    if line.starts_with("AT_") && line.ends_with("ERROR") {
+        return Line::Error(line);
+    }
+    if let Some(p2p) = P2p::parse(line) {
+        return Line::Settings(p2p);
+    }
+    let Some(event) = line.strip_prefix("+EVT:") else { return Line::Other };
+    if let Some(rest) = event.strip_prefix("RXP2P:") {
+        let mut it = rest.splitn(3, ':');
+        let (Some(rssi), Some(snr), Some(hex)) = (it.next(), it.next(), it.next()) else { return Line::Other };
+        return Line::Received { rssi: rssi.trim().parse().ok(), snr: snr.trim().parse().ok(), hex: hex.trim() };
+    }
+    if let Some(rest) = event.strip_prefix("RXP2P,") {
+        let (mut rssi, mut snr) = (None, None);
+        for part in rest.split(',').map(str::trim) {
+            if let Some(v) = part.strip_prefix("RSSI") {
+                rssi = v.trim().parse().ok();
+            } else if let Some(v) = part.strip_prefix("SNR") {
+                snr = v.trim().parse().ok();
+            }
+        }
+        return Line::ReceivedMeta { rssi, snr };
+    }
+    Line::Event(event)
+}
+
+/// Uppercase hex.
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+    }
+    out
+}
+
+/// Hex in either case; `None` for an odd length or a non-hex digit.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let value = |d: u8| char::from(d).to_digit(16).map(|v| v as u8);
+    digits.chunks_exact(2).map(|pair| Some((value(pair[0])? << 4) | value(pair[1])?)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p2p_settings_round_trip_and_name_mismatches() {
+        let p2p = P2p::from_params(&LoraParams::default()).unwrap();
+        assert_eq!(p2p.to_text(), "868100000:7:125:0:8:14");
+        assert_eq!(P2p::parse("AT+P2P=868100000:7:125:0:8:14"), Some(p2p));
+        assert_eq!(P2p::parse("AT+P2P=?"), None);
+        assert_eq!(P2p::parse("AT+P2P=868100000:7:125:0:8:14:9"), None);
+        let other = P2p { spreading_factor: 9, frequency_hz: 868_100_050, ..p2p };
+        assert_eq!(other.mismatches(&p2p), vec!["spreading_factor 9, configured 7".to_string()]);
+        let bw = LoraParams { bandwidth_hz: 62_500, ..LoraParams::default() };
+        assert!(P2p::from_params(&bw).unwrap_err().contains("`bandwidth_hz`"));
+    }
+
+    #[test]
+    fn lines_are_classified() {
+        assert_eq!(classify("OK"), Line::Ok);
+        assert_eq!(classify("AT_BUSY_ERROR"), Line::Busy);
+        assert_eq!(classify("AT_PARAM_ERROR"), Line::Error("AT_PARAM_ERROR"));
+        assert_eq!(classify("+EVT:TXP2P DONE"), Line::TxDone);
+        assert_eq!(
+            classify("+EVT:RXP2P:-37:11:48656C6C6F"),
+            Line::Received { rssi: Some(-37), snr: Some(11.0), hex: "48656C6C6F" }
+        );
+        assert_eq!(classify("+EVT:RXP2P, RSSI -37, SNR 11"), Line::ReceivedMeta { rssi: Some(-37), snr: Some(11.0) });
+        assert_eq!(classify("+EVT:48656C6C6F"), Line::Event("48656C6C6F"));
+        assert_eq!(classify("RAKwireless RAK3172-E Example"), Line::Banner);
+        assert_eq!(classify("Current Work Mode: LoRa P2P."), Line::Banner);
+        assert_eq!(classify("whatever"), Line::Other);
+    }
+
+    #[test]
+    fn hex_both_ways() {
+        assert_eq!(hex_encode(&[0x00, 0xAB, 0x7F]), "00AB7F");
+        assert_eq!(hex_decode("00ab7F"), Some(vec![0x00, 0xAB, 0x7F]));
+        assert_eq!(hex_decode("ABC"), None);
+        assert_eq!(hex_decode("ZZ"), None);
+        assert_eq!(hex_decode("+1"), None);
+        assert_eq!(hex_decode(""), Some(vec![]));
+    }
+}

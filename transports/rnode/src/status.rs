@@ -1,0 +1,162 @@
+//! What the driver counts, and the `status` command's JSON.
+//!
+//! Owns: [`Counters`] (carried across hot swaps in the state blob) and a
+//! minimal JSON object writer, so the driver needs no JSON library.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::{Display, Write};
+
+/// Serial bytes and frames the driver threw away.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Garbage {
+    /// Frames longer than the modem's MTU.
+    pub oversize: u64,
+    /// Frames with a broken escape sequence.
+    pub bad_escape: u64,
+    /// Half frames dropped after the line went quiet.
+    pub abandoned: u64,
+    /// Bytes outside any frame.
+    pub noise_bytes: u64,
+    /// Known commands with a payload of the wrong length.
+    pub malformed: u64,
+    /// DATA frames with no payload.
+    pub empty_data: u64,
+}
+
+impl Garbage {
+    /// Field-wise sum.
+    pub fn plus(self, other: Garbage) -> Garbage {
+        Garbage {
+            oversize: self.oversize + other.oversize,
+            bad_escape: self.bad_escape + other.bad_escape,
+            abandoned: self.abandoned + other.abandoned,
+            noise_bytes: self.noise_bytes + other.noise_bytes,
+            malformed: self.malformed + other.malformed,
+            empty_data: self.empty_data + other.empty_data,
+        }
+    }
+
+    /// All of it.
+    pub fn total(&self) -> u64 {
+        self.oversize + self.bad_escape + self.abandoned + self.noise_bytes + self.malformed + self.empty_data
+    }
+}
+
+/// The driver's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    /// Frames the modem took.
+    pub frames_tx: u64,
+    /// Frames received.
+    pub frames_rx: u64,
+    /// Transmits reported `ok = false`.
+    pub tx_failed: u64,
+    /// Transmits reported sent without the modem's READY confirmation.
+    pub tx_unconfirmed: u64,
+    /// Transmits refused for their size (empty or over the MTU).
+    pub tx_rejected: u64,
+    /// Times the modem announced it had booted.
+    pub resets: u64,
+    /// ERROR frames by name.
+    pub errors: BTreeMap<String, u64>,
+    /// Garbage (the decoder's share is added when read).
+    pub garbage: Garbage,
+    /// Frames of commands the driver does not use.
+    pub ignored_frames: u64,
+}
+
+/// Builds one JSON object.
+pub struct Json {
+    out: String,
+    empty: bool,
+}
+
+impl Default for Json {
+    fn default() -> Self {
+        Json { out: "{".to_string(), empty: true }
+    }
+}
+
+impl Json {
+    fn key(&mut self, key: &str) {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        push_string(&mut self.out, key);
+        self.out.push(':');
+    }
+
+    /// A string member.
+    pub fn str(mut self, key: &str, value: &str) -> Self {
+        self.key(key);
+        push_string(&mut self.out, value);
+        self
+    }
+
+    /// A number member (`value` must display as a JSON number).
+    pub fn num(mut self, key: &str, value: impl Display) -> Self {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    /// A number member, or null.
+    pub fn opt_num(self, key: &str, value: Option<impl Display>) -> Self {
+        match value {
+            Some(v) => self.num(key, v),
+            None => self.raw(key, "null"),
+        }
+    }
+
+    /// A boolean member.
+    pub fn bool(self, key: &str, value: bool) -> Self {
+        self.raw(key, if value { "true" } else { "false" })
+    }
+
+    /// A member whose value is already JSON (another object, null).
+    pub fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.out.push_str(json);
+        self
+    }
+
+    /// The finished object.
+    pub fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_and_nests() {
+        let inner = Json::default().num("a", 1).finish();
+        let json = Json::default().str("s", "q\"\\\n\u{1}").raw("o", &inner).opt_num("n", None::<u8>).finish();
+        assert_eq!(json, r#"{"s":"q\"\\\n\u0001","o":{"a":1},"n":null}"#);
+    }
+}
