@@ -35,6 +35,7 @@ mod action;
 mod address;
 mod call;
 pub mod codec;
+pub mod config_table;
 mod ctx;
 mod driver;
 mod event;

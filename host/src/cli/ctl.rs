@@ -158,9 +158,10 @@ pub fn render_links(rows: &serde_json::Value) -> String {
             r["reassembly"]["completed"],
             r["reassembly"]["timed_out"]
         ));
+        let stall = r["last_swap_stall_us"].as_u64().map_or("none yet".to_string(), |us| format!("{us} µs"));
         out.push_str(&format!(
-            "  swaps     {} done, {} rolled back; last stall {} µs\n",
-            c["swaps"], c["swaps_rolled_back"], r["last_swap_stall_us"]
+            "  swaps     {} done, {} rolled back; last stall (old driver stopped -> new one up) {stall}\n",
+            c["swaps"], c["swaps_rolled_back"]
         ));
     }
     out

@@ -12,7 +12,7 @@
 //! | `command_timeout_ms` | 1000 | how long the modem may take to answer one command |
 
 use crate::at::P2p;
-use crate::table::Table;
+use weft_plugin_api::config_table::Table;
 use weft_plugin_api::radio::LoraParams;
 
 /// Every key this driver reads.

@@ -27,7 +27,6 @@ pub mod handoff;
 pub mod line;
 pub mod session;
 pub mod status;
-mod table;
 pub mod timer;
 
 use at::Line;

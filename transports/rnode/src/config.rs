@@ -17,7 +17,7 @@
 //! `preamble_symbols` is what the host assumes for airtime until the modem
 //! reports its own in a STAT_PHYPRM frame.
 
-use crate::table::Table;
+use weft_plugin_api::config_table::Table;
 use weft_plugin_api::radio::LoraParams;
 
 /// Every key this driver reads.

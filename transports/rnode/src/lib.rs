@@ -23,7 +23,6 @@ pub mod handoff;
 pub mod protocol;
 pub mod status;
 pub mod sync;
-mod table;
 pub mod timer;
 pub mod tx;
 

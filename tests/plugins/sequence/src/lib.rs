@@ -23,6 +23,10 @@ pub struct SenderStats {
     pub gaps: u64,
     /// Messages whose payload was not a number.
     pub malformed: u64,
+    /// Host clock (ms) at the first message.
+    pub first_ms: u64,
+    /// Host clock (ms) at the latest message.
+    pub latest_ms: u64,
 }
 
 /// The sink.
@@ -45,9 +49,14 @@ impl Service for Sequence {
         Ok(Self { senders: BTreeMap::new() })
     }
 
-    fn on_message(&mut self, _: &mut Ctx<'_>, msg: Message) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Message) {
         let sender = msg.from.map_or_else(|| "anonymous".to_string(), |a| a.to_string());
+        let now = ctx.now_ms();
         let stats = self.senders.entry(sender).or_default();
+        if stats.received == 0 {
+            stats.first_ms = now;
+        }
+        stats.latest_ms = now;
         stats.received += 1;
         let Some(n) = std::str::from_utf8(&msg.payload).ok().and_then(|t| t.trim().parse::<u64>().ok()) else {
             stats.malformed += 1;
