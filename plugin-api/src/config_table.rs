@@ -103,8 +103,8 @@ impl Table {
         if cbor.is_empty() || cbor == [0xf6] {
             return Ok(Table::default());
         }
-        let map: BTreeMap<String, Slot> = crate::codec::decode(cbor)
-            .map_err(|e| format!("the driver config is not a table of plain values: {e}"))?;
+        let map: BTreeMap<String, Slot> =
+            crate::codec::decode(cbor).map_err(|e| format!("the driver config is not a table of plain values: {e}"))?;
         Ok(Table(map.into_iter().filter_map(|(k, v)| v.0.map(|v| (k, v))).collect()))
     }
 
