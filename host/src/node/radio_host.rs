@@ -96,7 +96,8 @@ pub struct RadioStartError {
     pub message: String,
 }
 
-struct Driver {
+/// A driver plugin loaded and instantiated (not yet initialised).
+pub struct Driver {
     instance: PluginInstance,
     loaded: LoadedPlugin,
     file: PathBuf,
@@ -152,7 +153,10 @@ pub struct RadioHost {
     scratch: Vec<RadioOutput>,
 }
 
-fn load_driver(runtime: &PluginRuntime, services: &Arc<HostServices>, file: &Path) -> Result<Driver, String> {
+/// Loads, verifies and instantiates the driver in `file`. Compiling a wasm
+/// module can take hundreds of milliseconds, so the node runs this off its
+/// actor (a blocking task) and hands the result to [`RadioHost::begin_swap`].
+pub fn load_driver(runtime: &PluginRuntime, services: &Arc<HostServices>, file: &Path) -> Result<Driver, String> {
     // A driver may write to its link's serial port and nothing else.
     let grants = Grants::permissions([Permission::Serial]);
     let loaded = runtime.load(file, &grants, Limits::default()).map_err(|e| e.to_string())?;
@@ -295,23 +299,26 @@ impl RadioHost {
         self.run(index, out, now_us)
     }
 
-    /// Starts swapping link `index`'s driver for the plugin in `file`. The
-    /// new driver is loaded first (an error leaves everything as it was);
-    /// the swap itself happens once the old driver has nothing outstanding,
-    /// and ends with [`RadioNote::SwapFinished`].
+    /// Host services for loading drivers off the actor.
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.services
+    }
+
+    /// Starts swapping link `index`'s driver for `loaded` (the outcome of
+    /// [`load_driver`]; an error there leaves everything as it was). The
+    /// swap itself happens once the old driver has nothing outstanding, and
+    /// ends with [`RadioNote::SwapFinished`].
     pub fn begin_swap(
         &mut self,
-        runtime: &PluginRuntime,
         index: usize,
-        file: &Path,
+        loaded: Result<Driver, String>,
         now_us: u64,
     ) -> Result<Vec<RadioNote>, String> {
         let slot = self.slots.get_mut(index).ok_or("no such radio link")?;
         if slot.pending.is_some() {
             return Err(format!("link `{}` is already swapping its driver", slot.name));
         }
-        let driver = load_driver(runtime, &self.services, file)
-            .map_err(|e| format!("{e}; link `{}` continues on {}", slot.name, slot.driver.label()))?;
+        let driver = loaded.map_err(|e| format!("{e}; link `{}` continues on {}", slot.name, slot.driver.label()))?;
         tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.label(), "driver swap starting");
         slot.pending = Some(PendingSwap { driver });
         let mut out = std::mem::take(&mut self.scratch);

@@ -8,7 +8,7 @@
 
 use super::core::{NodeCore, Output};
 use super::plugin_host::{PluginHost, PluginStartError};
-use super::radio_host::{RadioHost, RadioNote, RadioStartError, is_radio_link};
+use super::radio_host::{Driver, RadioHost, RadioNote, RadioStartError, is_radio_link, load_driver};
 use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
@@ -174,6 +174,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
 
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (serial_tx, serial_rx) = mpsc::channel(1024);
+    let (loaded_tx, loaded_rx) = mpsc::channel(8);
     let started = Instant::now();
     let radios = RadioHost::start(&config, &runtime, &services, address, &serial_tx, 0)?;
     let (request_tx, request_rx) = mpsc::channel(64);
@@ -225,13 +226,20 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         pending: HashMap::new(),
         next_command: 1,
         work: VecDeque::new(),
-        runtime,
+        runtime: Arc::new(runtime),
+        loaded: loaded_tx,
         radios,
         radio_notes: Vec::new(),
         swaps: HashMap::new(),
         link_commands: HashMap::new(),
     };
-    let inputs = Inputs { link_events: link_rx, serial: serial_rx, requests: request_rx, shutdown: shutdown_rx };
+    let inputs = Inputs {
+        link_events: link_rx,
+        serial: serial_rx,
+        loaded: loaded_rx,
+        requests: request_rx,
+        shutdown: shutdown_rx,
+    };
     let task = tokio::spawn(actor.run(inputs, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task })
 }
@@ -259,8 +267,10 @@ struct Actor {
     next_command: u64,
     /// The output queue of [`Actor::execute`], kept between inputs.
     work: VecDeque<(Output, bool)>,
-    /// Loads plugins after start (driver swaps).
-    runtime: PluginRuntime,
+    /// Loads plugins after start (driver swaps), off the actor.
+    runtime: Arc<PluginRuntime>,
+    /// Where those loads report back.
+    loaded: mpsc::Sender<(usize, Result<Driver, String>)>,
     /// Radio links.
     radios: RadioHost,
     /// What radio links reported while outputs were executing.
@@ -275,6 +285,7 @@ struct Actor {
 struct Inputs {
     link_events: mpsc::Receiver<LinkEvent>,
     serial: mpsc::Receiver<(usize, SerialEvent)>,
+    loaded: mpsc::Receiver<(usize, Result<Driver, String>)>,
     requests: mpsc::Receiver<(Request, Pending)>,
     shutdown: watch::Receiver<bool>,
 }
@@ -295,7 +306,7 @@ impl Actor {
     }
 
     async fn run(mut self, inputs: Inputs, endpoint: quinn::Endpoint, admin_task: tokio::task::JoinHandle<()>) {
-        let Inputs { mut link_events, mut serial, mut requests, mut shutdown } = inputs;
+        let Inputs { mut link_events, mut serial, mut loaded, mut requests, mut shutdown } = inputs;
         // One timer for the whole run, moved only when the next deadline
         // changes (re-arming a fresh one per input costs a timer-wheel insert
         // and removal per message).
@@ -324,6 +335,17 @@ impl Actor {
                     for _ in 1..BURST {
                         let Ok((request, reply)) = requests.try_recv() else { break };
                         self.on_request(request, reply);
+                    }
+                }
+                Some((index, driver)) = loaded.recv() => {
+                    let now = self.now_us();
+                    match self.radios.begin_swap(index, driver, now) {
+                        Ok(notes) => self.on_radio_notes(notes),
+                        Err(e) => {
+                            if let Some(waiting) = self.swaps.remove(&index) {
+                                let _ = waiting.send(Response::failure(e));
+                            }
+                        }
                     }
                 }
                 Some((link, event)) = serial.recv() => {
@@ -468,15 +490,14 @@ impl Actor {
                     return;
                 }
                 self.swaps.insert(index, reply);
-                let now = self.now_us();
-                match self.radios.begin_swap(&self.runtime, index, std::path::Path::new(&file), now) {
-                    Ok(notes) => self.on_radio_notes(notes),
-                    Err(e) => {
-                        if let Some(waiting) = self.swaps.remove(&index) {
-                            let _ = waiting.send(Response::failure(e));
-                        }
-                    }
-                }
+                // Compiling the new driver must not stall the node: load it
+                // on a blocking thread; the actor starts the swap when it is ready.
+                let (runtime, services, done) =
+                    (self.runtime.clone(), self.radios.services().clone(), self.loaded.clone());
+                tokio::task::spawn_blocking(move || {
+                    let driver = load_driver(&runtime, &services, std::path::Path::new(&file));
+                    let _ = done.blocking_send((index, driver));
+                });
             }
             Request::LinkCall { link, command, args } => {
                 let Some(index) = self.radios.find(&link) else {
