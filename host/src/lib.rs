@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod discovery;
 pub mod kv;
 pub mod link;
+pub mod metrics;
 pub mod node;
 pub mod plugin;
 pub mod radio;

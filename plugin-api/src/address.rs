@@ -120,6 +120,18 @@ mod tests {
     }
 
     #[test]
+    fn cbor_takes_the_binary_form_and_the_text_form_of_config_tables() {
+        let a = Address([0xab; 16]);
+        let binary = crate::codec::encode(&a).expect("encode");
+        assert_eq!(crate::codec::decode::<Address>(&binary), Ok(a));
+        // A TOML config table arrives as CBOR with the address as text.
+        let text = crate::codec::encode(&a.to_string()).expect("encode");
+        assert_eq!(crate::codec::decode::<Address>(&text), Ok(a));
+        let bad = crate::codec::encode(&"not an address").expect("encode");
+        assert!(crate::codec::decode::<Address>(&bad).is_err());
+    }
+
+    #[test]
     fn bad_text_is_refused() {
         assert!("abc".parse::<Address>().is_err());
         assert!("zz".repeat(16).parse::<Address>().is_err());

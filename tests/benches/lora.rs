@@ -59,7 +59,7 @@ impl Pair {
         .expect("virtual modems");
         let (mut a, mut b) = (TestNode::new(dir.path(), "a"), TestNode::new(dir.path(), "b"));
         a.start(&NodeSpec { extra: radio(&device("a"), extra), ..NodeSpec::default() });
-        let sink = vec![("sequence", Binding::Wasm, &[] as &[&str])];
+        let sink = vec![("sequence", Binding::Wasm, &["send"] as &[&str])];
         b.start(&NodeSpec { extra: radio(&device("b"), extra), plugins: sink, ..NodeSpec::default() });
         for (x, y) in [(&a, &b), (&b, &a)] {
             x.wait_until("neighbour heard", Duration::from_secs(30), |n| {

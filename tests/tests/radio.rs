@@ -114,7 +114,7 @@ impl Drop for Bench {
     }
 }
 
-const SINK: (&str, Binding, &[&str]) = ("sequence", Binding::Wasm, &[]);
+const SINK: (&str, Binding, &[&str]) = ("sequence", Binding::Wasm, &["send"]);
 const ECHO: (&str, Binding, &[&str]) = ("echo", Binding::Wasm, &["send"]);
 
 #[test]

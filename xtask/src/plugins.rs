@@ -18,6 +18,8 @@ const VARIANTS: &[(&str, &str, &str)] = &[
     ("hostile", "abi-next-minor", "hostile-abi-next-minor"),
     // A second build of the RNode driver for the hot-swap tests (v1 -> v2).
     ("rnode", "v2", "rnode-v2"),
+    // A build of the sequence service whose init fails (reload rollback tests).
+    ("sequence", "broken-init", "sequence-broken"),
 ];
 
 struct PluginCrate {

@@ -56,6 +56,44 @@ pub enum Request {
     },
     /// Radio links: driver, neighbour, airtime, duty-cycle budget, queue.
     Links,
+    /// Loaded plugins with state, restarts, memory and event rate.
+    Plugins,
+    /// Load a plugin file while the node runs.
+    PluginLoad {
+        /// Plugin file (absolute).
+        file: String,
+        /// Its config as JSON text (empty for none).
+        #[serde(default)]
+        config: String,
+        /// Permissions granted.
+        #[serde(default)]
+        permissions: Vec<String>,
+    },
+    /// Stop a plugin (shutdown hook, state persisted) and remove it.
+    PluginUnload {
+        /// Plugin name.
+        name: String,
+    },
+    /// Hot-swap a plugin to a new build (or the same file again), handing
+    /// over its state; a new build that fails to start is rolled back.
+    PluginReload {
+        /// Plugin name.
+        name: String,
+        /// The new file (default: the one it was loaded from).
+        #[serde(default)]
+        file: Option<String>,
+    },
+    /// Stop a plugin (shutdown hook, state persisted), keeping it listed.
+    PluginStop {
+        /// Plugin name.
+        name: String,
+    },
+    /// Stop the node gracefully, as SIGTERM does.
+    Drain,
+    /// Re-read the config file and apply the difference in plugins.
+    Reload,
+    /// The Prometheus text exposition (what `/metrics` serves).
+    Metrics,
     /// Hot-swap a radio link's driver plugin.
     SwapDriver {
         /// Radio link name.
@@ -169,7 +207,7 @@ pub struct TraceReport {
 }
 
 /// One plugin in `status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginRow {
     /// Manifest name.
     pub name: String,
@@ -185,6 +223,30 @@ pub struct PluginRow {
     pub commands: Vec<CommandRow>,
     /// Events delivered.
     pub events: u64,
+    /// The plugin file.
+    #[serde(default)]
+    pub file: String,
+    /// Restarts after faults.
+    #[serde(default)]
+    pub restarts: u32,
+    /// Faults (traps, deadlines, out of memory, panics, failed hooks).
+    #[serde(default)]
+    pub faults: u64,
+    /// Events dropped (stopped, or backlog full while restarting).
+    #[serde(default)]
+    pub dropped: u64,
+    /// Events waiting for a restart.
+    #[serde(default)]
+    pub backlog: usize,
+    /// Linear memory of a wasm instance, bytes.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    /// Events per second since the previous look.
+    #[serde(default)]
+    pub events_per_s: f64,
+    /// Actions returned.
+    #[serde(default)]
+    pub actions: u64,
 }
 
 /// A plugin command.

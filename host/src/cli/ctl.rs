@@ -4,7 +4,7 @@
 //! 2 the node could not be reached.
 
 use crate::admin::client;
-use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
+use crate::admin::protocol::{CallOutcome, PeerRow, PluginRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::config;
 use crate::routing::RouteRow;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,37 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
             if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }
         }
         Request::Links => Ok(render_links(&result)),
+        Request::Plugins => Ok(render_plugins(&serde_json::from_value::<Vec<PluginRow>>(result).map_err(parse_error)?)),
+        Request::PluginLoad { .. } => Ok(format!("loaded {} (ports {})\n", text(&result["plugin"]), result["ports"])),
+        Request::PluginUnload { name } => Ok(format!("{name}: shutdown hook ran, state persisted, unloaded\n")),
+        Request::PluginStop { name } => Ok(format!("{name}: shutdown hook ran, state persisted, stopped\n")),
+        Request::PluginReload { .. } => Ok(format!(
+            "reloaded {} {} -> {} ({} bytes of state handed over, paused {} µs)\n",
+            text(&result["plugin"]),
+            text(&result["from"]),
+            text(&result["to"]),
+            result["state_bytes"],
+            result["pause_us"]
+        )),
+        Request::Drain => Ok(format!("{}\n", text(&result))),
+        Request::Metrics => Ok(text(&result)),
+        Request::Reload => {
+            let list = |key: &str| {
+                let names: Vec<String> = result[key].as_array().into_iter().flatten().map(text).collect();
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            };
+            let mut out = format!(
+                "config reloaded: added {}; removed {}; reloaded {}; {} unchanged\n",
+                list("added"),
+                list("removed"),
+                list("reloaded"),
+                result["unchanged"]
+            );
+            if result["not_applied"].as_array().is_some_and(|a| !a.is_empty()) {
+                out.push_str(&format!("changed but applied only at the next start: {}\n", list("not_applied")));
+            }
+            Ok(out)
+        }
         Request::SwapDriver { .. } => Ok(format!(
             "link {}: driver swapped from {} to {} ({} bytes of state handed over)\n",
             text(&result["link"]),
@@ -100,6 +131,29 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
 
 fn text(value: &serde_json::Value) -> String {
     value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
+/// Text form of `plugins`.
+pub fn render_plugins(rows: &[PluginRow]) -> String {
+    if rows.is_empty() {
+        return "no plugins loaded\n".into();
+    }
+    let mut out = format!(
+        "{:<12} {:<9} {:<17} {:<10} {:>8} {:>8} {:>9} {:>10}\n",
+        "name", "version", "binding", "state", "restarts", "events", "events/s", "memory"
+    );
+    for p in rows {
+        let state = p.state.split(':').next().unwrap_or_default();
+        let memory = p.memory_bytes.map_or("-".to_string(), |b| format!("{} KiB", b / 1024));
+        out.push_str(&format!(
+            "{:<12} {:<9} {:<17} {:<10} {:>8} {:>8} {:>9.1} {:>10}\n",
+            p.name, p.version, p.binding, state, p.restarts, p.events, p.events_per_s, memory
+        ));
+        if p.state.contains(':') {
+            out.push_str(&format!("    {}\n", p.state));
+        }
+    }
+    out
 }
 
 /// Text form of `links` (rendered from JSON: the rows are the node's).

@@ -46,6 +46,9 @@ enum Command {
         /// The node's config file.
         #[arg(long)]
         config: PathBuf,
+        /// Log line format on stderr.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: run::LogFormat,
     },
     /// Control a running node through its admin socket.
     Ctl {
@@ -120,9 +123,52 @@ enum CtlCommand {
     },
     /// Radio links: driver, modem state, neighbour, airtime and duty-cycle budget.
     Links,
+    /// Loaded plugins: version, binding (native is trusted code), state, restarts, events/s, memory.
+    Plugins,
+    /// Load, unload, reload (hot swap with state handoff) or stop a plugin.
+    #[command(subcommand)]
+    Plugin(PluginCtl),
+    /// Stop the node gracefully: plugins' shutdown hooks run, state is persisted, links close.
+    Drain,
+    /// Re-read the config file and apply the plugin changes (as SIGHUP does).
+    Reload,
+    /// Print the Prometheus metrics (what `[metrics] listen` serves at /metrics).
+    Metrics,
     /// Act on one radio link.
     #[command(subcommand)]
     Link(LinkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCtl {
+    /// Load a plugin file into the running node.
+    Load {
+        /// The plugin file (.wasm, or .so: trusted native code).
+        file: PathBuf,
+        /// Its config as JSON (what `[plugins.config]` would hold).
+        #[arg(long)]
+        config: Option<String>,
+        /// A permission to grant (repeat for several): send, flood, storage, ...
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Run a plugin's shutdown hook, persist its state and remove it.
+    Unload {
+        /// Plugin name.
+        name: String,
+    },
+    /// Hot-swap a plugin to a new build (default: its file again), handing over its state.
+    Reload {
+        /// Plugin name.
+        name: String,
+        /// The new plugin file.
+        file: Option<PathBuf>,
+    },
+    /// Run a plugin's shutdown hook and persist its state; it stays listed, stopped.
+    Stop {
+        /// Plugin name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +194,15 @@ enum LinkCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Sign a plugin file: writes `<PLUGIN>.sig` (detached Ed25519 signature)
+    /// and prints the publisher key to list under `[trust] publishers`.
+    Sign {
+        /// The publisher's key file (made by `weft keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The plugin file.
+        plugin: PathBuf,
+    },
     /// Show a plugin's manifest, binding, ABI version and permissions
     /// (wasm plugins are not run; native plugins are loaded, as trusted code).
     Inspect {
@@ -165,7 +220,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen { out, force, json } => keygen::run(&out, force, json),
         Command::Config(ConfigCommand::Check { file, json }) => config_check::run(&file, json),
-        Command::Run { config } => run::run(&config),
+        Command::Run { config, log_format } => run::run(&config, log_format),
         Command::Ctl { config, socket, json, command } => {
             let socket = match ctl::socket_path(socket, config.as_deref()) {
                 Ok(s) => s,
@@ -196,6 +251,24 @@ pub fn main() -> ExitCode {
                     Request::Call { plugin, command, args: args.unwrap_or_default(), timeout_ms: Some(timeout_ms) }
                 }
                 CtlCommand::Links => Request::Links,
+                CtlCommand::Plugins => Request::Plugins,
+                CtlCommand::Plugin(PluginCtl::Load { file, config, permissions }) => {
+                    let file = std::path::absolute(&file).unwrap_or(file);
+                    Request::PluginLoad {
+                        file: file.display().to_string(),
+                        config: config.unwrap_or_default(),
+                        permissions,
+                    }
+                }
+                CtlCommand::Plugin(PluginCtl::Unload { name }) => Request::PluginUnload { name },
+                CtlCommand::Plugin(PluginCtl::Reload { name, file }) => Request::PluginReload {
+                    name,
+                    file: file.map(|f| std::path::absolute(&f).unwrap_or(f).display().to_string()),
+                },
+                CtlCommand::Plugin(PluginCtl::Stop { name }) => Request::PluginStop { name },
+                CtlCommand::Drain => Request::Drain,
+                CtlCommand::Reload => Request::Reload,
+                CtlCommand::Metrics => Request::Metrics,
                 CtlCommand::Link(LinkCommand::SwapDriver { link, file }) => {
                     // The node resolves relative paths against its own directory; send an absolute one.
                     let file = std::path::absolute(&file).unwrap_or(file);
@@ -208,6 +281,7 @@ pub fn main() -> ExitCode {
             return ctl::run(&socket, request, json);
         }
         Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect::run(&file, json),
+        Command::Plugin(PluginCommand::Sign { key, plugin }) => sign_plugin(&key, &plugin),
         Command::Sim(args) => sim::run(&args),
     };
     match result {
@@ -217,4 +291,13 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `weft plugin sign --key FILE PLUGIN`.
+fn sign_plugin(key: &std::path::Path, plugin: &std::path::Path) -> Result<(), String> {
+    let identity = crate::crypto::key_file::read(key).map_err(|e| e.to_string())?;
+    let path = crate::plugin::signature::sign_file(&identity, plugin)?;
+    println!("signed {} -> {}", plugin.display(), path.display());
+    println!("publisher {}", crate::binary::hex(identity.public_key().as_bytes()));
+    Ok(())
 }

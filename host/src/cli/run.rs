@@ -1,12 +1,23 @@
-//! `weft run --config FILE`: run a node until SIGINT or SIGTERM.
+//! `weft run --config FILE [--log-format text|json]`: run a node until
+//! SIGINT, SIGTERM or `weft ctl drain`; SIGHUP reloads the config.
 
+use crate::admin::protocol::Request;
 use crate::config;
 use crate::node;
 use std::path::Path;
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (fields, plugin and link names as keys).
+    Json,
+}
+
 /// Starts the node and stops it cleanly on a signal.
-pub fn run(file: &Path) -> Result<(), String> {
-    init_logging();
+pub fn run(file: &Path, log_format: LogFormat) -> Result<(), String> {
+    init_logging(log_format);
     let config = config::load(file).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -14,29 +25,42 @@ pub fn run(file: &Path) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
-        let node = node::start(config).await.map_err(|e| e.to_string())?;
-        wait_for_signal().await?;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut node = node::start(config).await.map_err(|e| e.to_string())?;
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    let response = node.handle.request(Request::Reload).await;
+                    match (response.ok, response.error) {
+                        (true, _) => tracing::info!("config reload: {}", response.result.unwrap_or_default()),
+                        (false, error) => tracing::error!("config reload failed: {}", error.unwrap_or_default()),
+                    }
+                }
+                _ = node.finished() => {
+                    tracing::info!("drained");
+                    return Ok(());
+                }
+            }
+        }
         tracing::info!("stopping");
         node.stop().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
-}
-
 /// Logs to stderr; `WEFT_LOG` sets the filter (default `info`).
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+        LogFormat::Json => builder.json().with_current_span(false).flatten_event(true).try_init(),
+    };
 }

@@ -6,7 +6,10 @@
 //! the config file's directory, so a config works from any working directory.
 
 use super::error::ConfigError;
-use super::schema::{ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RadioEntry, RoutingSection};
+use super::schema::{
+    ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RadioEntry, RestartMode, RoutingSection,
+    TrustSection,
+};
 use crate::crypto::{NodeIdentity, key_file};
 use crate::plugin::{Binding, Grants, binding_for};
 use std::collections::BTreeSet;
@@ -43,6 +46,10 @@ pub struct NodeConfig {
     pub plugins: Vec<PluginConfig>,
     /// Radio links.
     pub radios: Vec<RadioConfig>,
+    /// Signed-plugin policy.
+    pub trust: TrustConfig,
+    /// Deadline of each plugin's shutdown hook.
+    pub shutdown_deadline: std::time::Duration,
 }
 
 /// A radio link to bring up.
@@ -84,6 +91,44 @@ pub struct PluginConfig {
     pub grants: Grants,
     /// The `[plugins.config]` table encoded as CBOR, for `init`.
     pub config_cbor: Vec<u8>,
+    /// What happens when it faults.
+    pub restart: RestartPolicy,
+}
+
+/// A plugin's restart policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Restart or stay stopped.
+    pub mode: RestartMode,
+    /// First delay, ms.
+    pub backoff_ms: u64,
+    /// Delay cap, ms.
+    pub backoff_max_ms: u64,
+    /// Fault-free time that resets the delay, ms.
+    pub healthy_after_ms: u64,
+    /// Events held while restarting.
+    pub backlog_events: usize,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            mode: RestartMode::Reload,
+            backoff_ms: 100,
+            backoff_max_ms: 30_000,
+            healthy_after_ms: 60_000,
+            backlog_events: 1024,
+        }
+    }
+}
+
+/// Which plugin files the node accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// Refuse unsigned plugins.
+    pub require_signed: bool,
+    /// Trusted publisher keys.
+    pub publishers: Vec<[u8; 32]>,
 }
 
 impl NodeConfig {
@@ -123,6 +168,9 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         return Err(err("node.name", "expected a non-empty name".into()));
     }
     let data_dir = resolve(&file.node.data_dir);
+    if !(10..=600_000).contains(&file.node.shutdown_deadline_ms) {
+        return Err(err("node.shutdown_deadline_ms", "expected 10 to 600000 ms".into()));
+    }
     check_quic(&file.quic).map_err(|(key, message)| err(&format!("quic.{key}"), message))?;
     let peers = check_peers(&file.peers).map_err(|(key, message)| err(&key, message))?;
     if file.discovery.enabled && !file.discovery.group.ip().is_multicast() {
@@ -146,6 +194,7 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         .enumerate()
         .map(|(i, entry)| check_plugin(entry, &resolve).map_err(|(key, m)| err(&format!("plugins[{i}].{key}"), m)))
         .collect::<Result<Vec<_>, _>>()?;
+    let trust = check_trust(&file.trust).map_err(|(key, m)| err(&format!("trust.{key}"), m))?;
     let mut radios = Vec::with_capacity(file.radios.len());
     for (i, entry) in file.radios.iter().enumerate() {
         let radio = check_radio(entry, &resolve).map_err(|(key, m)| err(&format!("radios[{i}].{key}"), m))?;
@@ -168,6 +217,8 @@ pub fn parse(path: &Path, text: &str) -> Result<NodeConfig, ConfigError> {
         routing: file.routing,
         plugins,
         radios,
+        trust,
+        shutdown_deadline: std::time::Duration::from_millis(file.node.shutdown_deadline_ms),
     };
     Ok(config)
 }
@@ -281,7 +332,36 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
     };
     let grants = Grants { permissions: entry.permissions.iter().copied().collect(), ports };
     let config_cbor = codec::encode(&entry.config).map_err(|e| ("config".to_string(), e.to_string()))?;
-    Ok(PluginConfig { file, binding, grants, config_cbor })
+    if entry.restart_backoff_ms == 0 || entry.restart_backoff_max_ms < entry.restart_backoff_ms {
+        return Err((
+            "restart_backoff_max_ms".to_string(),
+            "expected restart_backoff_ms >= 1 and restart_backoff_max_ms >= restart_backoff_ms".to_string(),
+        ));
+    }
+    let restart = RestartPolicy {
+        mode: entry.restart,
+        backoff_ms: entry.restart_backoff_ms,
+        backoff_max_ms: entry.restart_backoff_max_ms,
+        healthy_after_ms: entry.healthy_after_s.saturating_mul(1000),
+        backlog_events: entry.backlog_events,
+    };
+    Ok(PluginConfig { file, binding, grants, config_cbor, restart })
+}
+
+fn check_trust(trust: &TrustSection) -> Result<TrustConfig, KeyError> {
+    let mut publishers = Vec::with_capacity(trust.publishers.len());
+    for (i, text) in trust.publishers.iter().enumerate() {
+        let key = crate::binary::unhex::<32>(text)
+            .ok_or_else(|| (format!("publishers[{i}]"), format!("expected 64 hexadecimal digits, found {text:?}")))?;
+        publishers.push(key);
+    }
+    if trust.require_signed && publishers.is_empty() {
+        return Err((
+            "publishers".to_string(),
+            "require_signed = true needs at least one trusted publisher key".to_string(),
+        ));
+    }
+    Ok(TrustConfig { require_signed: trust.require_signed, publishers })
 }
 
 fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<RadioConfig, KeyError> {

@@ -13,4 +13,4 @@ mod load;
 pub mod schema;
 
 pub use error::ConfigError;
-pub use load::{NodeConfig, PeerConfig, PluginConfig, RadioConfig, load, parse};
+pub use load::{NodeConfig, PeerConfig, PluginConfig, RadioConfig, RestartPolicy, TrustConfig, load, parse};

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     /// `[[plugins]]`: what the node loads.
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
+    /// `[trust]`: signed plugins.
+    #[serde(default)]
+    pub trust: TrustSection,
     /// `[[radios]]`: LoRa links through serial modems.
     #[serde(default)]
     pub radios: Vec<RadioEntry>,
@@ -118,6 +121,14 @@ pub struct NodeSection {
     /// Compiled wasm module cache (default `<data_dir>/module-cache`); nodes
     /// on one machine may share one.
     pub module_cache: Option<PathBuf>,
+    /// Time each plugin's shutdown hook gets when the node stops, a plugin
+    /// is stopped or unloaded, or handed over in a reload, ms.
+    #[serde(default = "default_shutdown_deadline")]
+    pub shutdown_deadline_ms: u64,
+}
+
+fn default_shutdown_deadline() -> u64 {
+    2_000
 }
 
 /// `[quic]`.
@@ -216,6 +227,60 @@ pub struct PluginEntry {
     /// The plugin's own settings, handed to its `init` as CBOR.
     #[serde(default)]
     pub config: toml::Table,
+    /// What happens when the plugin faults.
+    #[serde(default)]
+    pub restart: RestartMode,
+    /// First restart delay, ms (doubles per consecutive fault).
+    #[serde(default = "default_backoff_ms")]
+    pub restart_backoff_ms: u64,
+    /// Restart delay cap, ms.
+    #[serde(default = "default_backoff_max_ms")]
+    pub restart_backoff_max_ms: u64,
+    /// Running this long without a fault resets the delay, seconds.
+    #[serde(default = "default_healthy_after_s")]
+    pub healthy_after_s: u64,
+    /// Events held for the plugin while it restarts; beyond this they are
+    /// dropped (counted).
+    #[serde(default = "default_backlog")]
+    pub backlog_events: usize,
+}
+
+/// What happens when a plugin faults (trap, deadline, out of memory, panic).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartMode {
+    /// Start it again after a growing delay (Envoy's FAIL_RELOAD).
+    #[default]
+    Reload,
+    /// Leave it stopped until an operator acts.
+    Stop,
+}
+
+fn default_backoff_ms() -> u64 {
+    100
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+fn default_healthy_after_s() -> u64 {
+    60
+}
+fn default_backlog() -> usize {
+    1024
+}
+
+/// `[trust]`: which plugin files the node accepts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    /// Refuse plugins (services and drivers) without a valid signature from
+    /// one of `publishers`.
+    #[serde(default)]
+    pub require_signed: bool,
+    /// Trusted publisher keys: Ed25519 public keys, 64 hexadecimal digits
+    /// (`weft plugin sign` prints the key it signed with).
+    #[serde(default)]
+    pub publishers: Vec<String>,
 }
 
 /// One `[[radios]]` entry: a LoRa link through a serial modem.

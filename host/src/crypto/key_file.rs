@@ -80,24 +80,11 @@ pub fn read(path: &Path) -> Result<NodeIdentity, KeyFileError> {
     if seeds.next().is_some() {
         return Err(malformed("more than one key line"));
     }
-    let bytes = unhex(seed).ok_or_else(|| malformed("the key line is not 64 hexadecimal digits"))?;
+    let bytes = unhex::<32>(seed).ok_or_else(|| malformed("the key line is not 64 hexadecimal digits"))?;
     Ok(NodeIdentity::from_secret(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
+use crate::binary::{hex, unhex};
 
 #[cfg(test)]
 mod tests {

@@ -1,32 +1,35 @@
-//! The node's loaded plugins.
+//! The node's service plugins and their lifecycle.
 //!
-//! Owns: loading the configured plugins (through the foundation runtime,
-//! with the config's grants), each plugin's instance and counters, and
-//! calling a plugin with one event. A plugin that faults is marked failed
-//! and receives nothing more; the node and the other plugins carry on
-//! (restart policies belong to the operations layer).
+//! Owns: each plugin's instance, the code it was made from (for restarts and
+//! rollbacks), its spec (file, grants, config, restart policy), its
+//! lifecycle (running, restarting after a fault with a growing delay,
+//! stopped, failed), the events held for it while it restarts, hot swaps
+//! with state handoff and rollback, stopping and unloading, the state blobs
+//! persisted when the node stops (restored on the next start), and the rows
+//! and metrics operators see.
+//!
+//! Plugin ids are stable slots: unloading leaves a hole, so ids held by the
+//! core or by pending commands never point at another plugin. Must not: bind
+//! ports or route (the core does), or execute actions (the runtime does).
 
 use super::core::PluginId;
 use crate::admin::protocol::{CommandRow, PluginRow};
-use crate::config::NodeConfig;
-use crate::plugin::{HostServices, Limits, PluginInstance, PluginRuntime, RuntimeOptions};
+use crate::config::schema::RestartMode;
+use crate::config::{NodeConfig, PluginConfig, RestartPolicy, TrustConfig};
+use crate::kv::KvStore;
+use crate::plugin::{HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime, RuntimeOptions};
+use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use weft_plugin_api::{Action, Event, InitArgs, PluginKind, ShutdownReason};
 
-/// One loaded plugin.
-pub struct PluginSlot {
-    /// Manifest name (also its storage namespace).
-    pub name: String,
-    instance: PluginInstance,
-    failure: Option<String>,
-    events: u64,
-}
+/// Storage namespace for state blobs persisted at node stop (plugin names
+/// cannot contain `:`, so no plugin can read or write it).
+const STATE_NAMESPACE: &str = "weft:state";
 
-/// All plugins of the node, indexed by [`PluginId`].
-pub struct PluginHost {
-    slots: Vec<PluginSlot>,
-}
+/// Actions returned by plugins, each batch with the plugin that returned it.
+pub type PluginActions = Vec<(PluginId, Vec<Action>)>;
 
 /// A plugin could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,109 @@ pub struct PluginStartError {
     pub index: usize,
     /// What went wrong (names the plugin file).
     pub message: String,
+}
+
+/// Plugin code loaded, verified and instantiated, not yet initialised.
+/// Made off the node's actor by [`prepare`] (compiling wasm takes time).
+pub struct Prepared {
+    loaded: LoadedPlugin,
+    instance: PluginInstance,
+    spec: PluginConfig,
+}
+
+impl Prepared {
+    /// The manifest name.
+    pub fn name(&self) -> &str {
+        &self.instance.manifest().name
+    }
+
+    /// The ports its manifest binds.
+    pub fn ports(&self) -> Vec<u16> {
+        self.instance.manifest().ports.clone()
+    }
+}
+
+/// Loads `spec.file` (checking its signature under `trust`), verifies it is
+/// a service within its grants, and instantiates it.
+pub fn prepare(
+    runtime: &PluginRuntime,
+    services: &Arc<HostServices>,
+    trust: &TrustConfig,
+    spec: PluginConfig,
+) -> Result<Prepared, String> {
+    crate::plugin::signature::check(trust, &spec.file)?;
+    let loaded = runtime.load(&spec.file, &spec.grants, Limits::default()).map_err(|e| e.to_string())?;
+    let manifest = &loaded.info().manifest;
+    if manifest.kind != PluginKind::Service {
+        return Err(format!(
+            "{}: `{}` is a driver; drivers are attached to radio links ([[radios]]), not loaded as services",
+            spec.file.display(),
+            manifest.name
+        ));
+    }
+    let instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
+    Ok(Prepared { loaded, instance, spec })
+}
+
+/// Where a plugin is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Life {
+    Running,
+    /// Faulted; starts again at `at_ms` (node clock).
+    Restarting {
+        at_ms: u64,
+        fault: String,
+    },
+    /// Stopped by the operator (or by policy `stop` after a fault).
+    Stopped {
+        why: String,
+    },
+}
+
+/// One loaded plugin.
+struct PluginSlot {
+    name: String,
+    spec: PluginConfig,
+    loaded: LoadedPlugin,
+    instance: PluginInstance,
+    life: Life,
+    restarts: u32,
+    backoff_ms: u64,
+    running_since_ms: u64,
+    backlog: VecDeque<Event>,
+    dropped: u64,
+    events: u64,
+    actions: u64,
+    faults: u64,
+    /// Events at the last rate sample, and when it was taken.
+    rate_mark: (u64, Instant),
+    events_per_s: f64,
+    dispatch_ns: Vec<u64>,
+}
+
+/// What a completed hot swap did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    /// Plugin name.
+    pub plugin: String,
+    /// Version before.
+    pub from: String,
+    /// Version now.
+    pub to: String,
+    /// Bytes of state handed over.
+    pub state_bytes: usize,
+    /// Time the plugin did not take events: old hook + new init, µs.
+    pub pause_us: u64,
+}
+
+/// Dispatch latencies kept per plugin for the metrics histogram.
+const DISPATCH_SAMPLES: usize = 4096;
+
+/// All service plugins of the node, indexed by [`PluginId`].
+pub struct PluginHost {
+    slots: Vec<Option<PluginSlot>>,
+    services: Arc<HostServices>,
+    kv: Arc<dyn KvStore>,
 }
 
 impl PluginHost {
@@ -55,66 +161,124 @@ impl PluginHost {
         })
     }
 
-    /// Loads and initialises every plugin in `config`, in order.
+    /// Loads and initialises every plugin in `config`, in order, each with
+    /// the state it persisted when the node last stopped. Returns the
+    /// plugins' `init` actions for the runtime to execute.
     pub fn start(
         config: &NodeConfig,
         runtime: &PluginRuntime,
         services: &Arc<HostServices>,
-    ) -> Result<Self, PluginStartError> {
+        kv: Arc<dyn KvStore>,
+    ) -> Result<(Self, PluginActions), PluginStartError> {
         let error =
             |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
-        let mut slots: Vec<PluginSlot> = Vec::new();
-        for (index, plugin) in config.plugins.iter().enumerate() {
-            let loaded = runtime
-                .load(&plugin.file, &plugin.grants, Limits::default())
-                .map_err(|e| error(index, e.to_string()))?;
-            let manifest = &loaded.info().manifest;
-            if manifest.kind != PluginKind::Service {
-                return Err(error(
-                    index,
-                    format!(
-                        "{}: `{}` is a driver; drivers are attached to radio links, not loaded as services",
-                        plugin.file.display(),
-                        manifest.name
-                    ),
-                ));
-            }
-            if slots.iter().any(|s| s.name == manifest.name) {
-                return Err(error(index, format!("a plugin named `{}` is already loaded", manifest.name)));
-            }
-            let mut instance = loaded.instantiate(services).map_err(|e| error(index, e.to_string()))?;
-            let init = InitArgs { config: plugin.config_cbor.clone(), state: None };
-            instance.init(&init).map_err(|e| error(index, e.to_string()))?;
-            slots.push(PluginSlot { name: manifest.name.clone(), instance, failure: None, events: 0 });
+        let mut host = Self { slots: Vec::new(), services: services.clone(), kv };
+        let mut actions = Vec::new();
+        for (index, spec) in config.plugins.iter().enumerate() {
+            let prepared = prepare(runtime, services, &config.trust, spec.clone()).map_err(|e| error(index, e))?;
+            let (id, init) = host.install(prepared, 0).map_err(|e| error(index, e))?;
+            actions.push((id, init));
         }
-        Ok(Self { slots })
+        Ok((host, actions))
+    }
+
+    /// Initialises a prepared plugin in a new slot (with its persisted state,
+    /// if any); returns its id and `init` actions.
+    pub fn install(&mut self, prepared: Prepared, now_ms: u64) -> Result<(PluginId, Vec<Action>), String> {
+        let Prepared { loaded, mut instance, spec } = prepared;
+        let name = instance.manifest().name.clone();
+        if self.find(&name).is_some() {
+            return Err(format!("a plugin named `{name}` is already loaded"));
+        }
+        let state = self.kv.get(STATE_NAMESPACE, name.as_bytes()).ok().flatten();
+        let restored = state.as_ref().map_or(0, Vec::len);
+        let init = InitArgs { config: spec.config_cbor.clone(), state };
+        let dispatch = instance.init(&init).map_err(|e| e.to_string())?;
+        if restored > 0 {
+            tracing::info!(plugin = %name, bytes = restored, "state restored from the last run");
+            if let Err(e) = self.kv.commit(STATE_NAMESPACE, &[(name.as_bytes().to_vec(), None)]) {
+                tracing::warn!(plugin = %name, "could not clear its persisted state: {e}");
+            }
+        }
+        let slot = PluginSlot {
+            name,
+            backoff_ms: spec.restart.backoff_ms,
+            spec,
+            loaded,
+            instance,
+            life: Life::Running,
+            restarts: 0,
+            running_since_ms: now_ms,
+            backlog: VecDeque::new(),
+            dropped: 0,
+            events: 0,
+            actions: dispatch.actions.len() as u64,
+            faults: 0,
+            rate_mark: (0, Instant::now()),
+            events_per_s: 0.0,
+            dispatch_ns: Vec::new(),
+        };
+        let id = match self.slots.iter().position(Option::is_none) {
+            Some(hole) => {
+                self.slots[hole] = Some(slot);
+                hole
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        Ok((id, dispatch.actions))
     }
 
     /// Plugin ids with the ports each binds.
     pub fn ports(&self) -> Vec<(PluginId, Vec<u16>)> {
-        self.slots.iter().enumerate().map(|(id, s)| (id, s.instance.manifest().ports.clone())).collect()
+        self.iter().map(|(id, s)| (id, s.instance.manifest().ports.clone())).collect()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (PluginId, &PluginSlot)> {
+        self.slots.iter().enumerate().filter_map(|(id, s)| s.as_ref().map(|s| (id, s)))
+    }
+
+    fn slot(&mut self, id: PluginId) -> Option<&mut PluginSlot> {
+        self.slots.get_mut(id).and_then(Option::as_mut)
     }
 
     /// The id of the plugin named `name`.
     pub fn find(&self, name: &str) -> Option<PluginId> {
-        self.slots.iter().position(|s| s.name == name)
+        self.iter().find(|(_, s)| s.name == name).map(|(id, _)| id)
     }
 
     /// The plugin's name.
     pub fn name(&self, id: PluginId) -> &str {
-        self.slots.get(id).map_or("?", |s| s.name.as_str())
+        self.slots.get(id).and_then(Option::as_ref).map_or("?", |s| s.name.as_str())
     }
 
-    /// Why plugin `id` failed, if it did.
-    pub fn failure(&self, id: PluginId) -> Option<&str> {
-        self.slots.get(id).and_then(|s| s.failure.as_deref())
+    /// The spec a plugin was loaded with.
+    pub fn spec(&self, id: PluginId) -> Option<&PluginConfig> {
+        self.slots.get(id).and_then(Option::as_ref).map(|s| &s.spec)
+    }
+
+    /// Ids and specs of every loaded plugin.
+    pub fn specs(&self) -> Vec<(PluginId, PluginConfig)> {
+        self.iter().map(|(id, s)| (id, s.spec.clone())).collect()
+    }
+
+    /// Why plugin `id` cannot take events now, if it cannot.
+    pub fn failure(&self, id: PluginId) -> Option<String> {
+        let slot = self.slots.get(id).and_then(Option::as_ref)?;
+        match &slot.life {
+            Life::Running => None,
+            Life::Restarting { fault, .. } => Some(format!("restarting after: {fault}")),
+            Life::Stopped { why } => Some(format!("stopped: {why}")),
+        }
     }
 
     /// Whether `id` offers command `command`; the error lists what it offers.
     pub fn check_command(&self, id: PluginId, command: &str) -> Result<(), String> {
-        let slot = self.slots.get(id).ok_or("no such plugin")?;
-        if let Some(failure) = &slot.failure {
-            return Err(format!("plugin `{}` has failed: {failure}", slot.name));
+        let slot = self.slots.get(id).and_then(Option::as_ref).ok_or("no such plugin")?;
+        if let Life::Stopped { why } = &slot.life {
+            return Err(format!("plugin `{}` is stopped: {why}", slot.name));
         }
         let commands = &slot.instance.manifest().commands;
         if commands.iter().any(|c| c.name == command) {
@@ -129,57 +293,250 @@ impl PluginHost {
     }
 
     /// Calls plugin `id` with `event`; returns the actions to execute. A
-    /// fault marks the plugin failed (logged once) and yields no actions.
-    pub fn call(&mut self, id: PluginId, event: &Event) -> Vec<Action> {
-        let Some(slot) = self.slots.get_mut(id) else { return Vec::new() };
-        if slot.failure.is_some() {
-            return Vec::new();
+    /// restarting plugin's events wait in its backlog (bounded; overflow is
+    /// counted); a stopped plugin's are dropped. A fault applies the
+    /// plugin's restart policy.
+    pub fn call(&mut self, id: PluginId, event: &Event, now_ms: u64) -> Vec<Action> {
+        let Some(slot) = self.slot(id) else { return Vec::new() };
+        match slot.life {
+            Life::Running => {}
+            Life::Restarting { .. } => {
+                if slot.backlog.len() < slot.spec.restart.backlog_events {
+                    slot.backlog.push_back(event.clone());
+                } else {
+                    slot.dropped += 1;
+                }
+                return Vec::new();
+            }
+            Life::Stopped { .. } => {
+                slot.dropped += 1;
+                return Vec::new();
+            }
         }
         slot.events += 1;
-        match slot.instance.handle(event) {
+        let started = Instant::now();
+        let result = slot.instance.handle(event);
+        if slot.dispatch_ns.len() < DISPATCH_SAMPLES {
+            slot.dispatch_ns.push(started.elapsed().as_nanos() as u64);
+        }
+        match result {
             Ok(dispatch) => {
                 for refused in &dispatch.refused {
                     tracing::debug!(plugin = %slot.name, "refused action {}: {}", refused.action, refused.reason);
                 }
+                slot.actions += dispatch.actions.len() as u64;
                 dispatch.actions
             }
             Err(e) => {
-                tracing::error!(plugin = %slot.name, "plugin failed and receives no more events: {e}");
-                slot.failure = Some(e.to_string());
+                slot.faulted(e.to_string(), now_ms);
                 Vec::new()
             }
         }
     }
 
-    /// Shuts every running plugin down (reason: node), returning each
-    /// plugin's final actions.
-    pub fn shutdown_all(&mut self, deadline: Duration) -> Vec<(PluginId, Vec<Action>)> {
-        let mut finals = Vec::new();
+    /// Restarts that are due: each restarted plugin's `init` actions, then
+    /// the actions of the events it missed, in order.
+    pub fn poll(&mut self, now_ms: u64) -> PluginActions {
+        let services = self.services.clone();
+        let mut out = Vec::new();
         for (id, slot) in self.slots.iter_mut().enumerate() {
-            if slot.failure.is_some() || !slot.instance.is_running() {
+            let Some(slot) = slot else { continue };
+            let Life::Restarting { at_ms, .. } = slot.life else { continue };
+            if at_ms > now_ms {
                 continue;
             }
-            match slot.instance.shutdown(ShutdownReason::Node, deadline) {
-                Ok(stopped) => finals.push((id, stopped.dispatch.actions)),
-                Err(e) => tracing::warn!(plugin = %slot.name, "shutdown hook failed: {e}"),
+            let init = InitArgs { config: slot.spec.config_cbor.clone(), state: None };
+            let started = slot
+                .loaded
+                .instantiate(&services)
+                .map_err(|e| e.to_string())
+                .and_then(|mut instance| instance.init(&init).map(|d| (instance, d)).map_err(|e| e.to_string()));
+            match started {
+                Ok((instance, dispatch)) => {
+                    slot.instance = instance;
+                    slot.life = Life::Running;
+                    slot.restarts += 1;
+                    slot.running_since_ms = now_ms;
+                    tracing::info!(plugin = %slot.name, restarts = slot.restarts, "plugin restarted");
+                    let mut actions = dispatch.actions;
+                    while let Some(event) = slot.backlog.pop_front() {
+                        slot.events += 1;
+                        match slot.instance.handle(&event) {
+                            Ok(d) => actions.extend(d.actions),
+                            Err(e) => {
+                                slot.faulted(e.to_string(), now_ms);
+                                break;
+                            }
+                        }
+                    }
+                    out.push((id, actions));
+                }
+                Err(e) => slot.faulted(format!("restart failed: {e}"), now_ms),
+            }
+        }
+        out
+    }
+
+    /// When the next restart is due (node clock, ms).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.iter()
+            .filter_map(|(_, s)| match s.life {
+                Life::Restarting { at_ms, .. } => Some(at_ms),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Hot swap: the running instance hands its state to `prepared`, which
+    /// replaces it. If the new one fails to start, the old code runs again
+    /// with the same state and the error is returned. Nothing else runs in
+    /// between (the node's actor is single-threaded), so no event can slip
+    /// past either instance and order is kept.
+    pub fn reload(
+        &mut self,
+        id: PluginId,
+        prepared: Prepared,
+        deadline: Duration,
+    ) -> Result<(ReloadReport, Vec<Action>), (String, Vec<Action>)> {
+        let services = self.services.clone();
+        let Some(slot) = self.slot(id) else { return Err(("no such plugin".into(), Vec::new())) };
+        if prepared.name() != slot.name {
+            let why = format!("the new file is plugin `{}`, not `{}`", prepared.name(), slot.name);
+            return Err((why, Vec::new()));
+        }
+        let started = Instant::now();
+        let from = slot.instance.manifest().version.clone();
+        let (state, mut actions) = match (&slot.life, slot.instance.is_running()) {
+            (Life::Running, true) => match slot.instance.shutdown(ShutdownReason::Swap, deadline) {
+                Ok(stopped) => (stopped.state, stopped.dispatch.actions),
+                Err(e) => {
+                    tracing::warn!(plugin = %slot.name, "shutdown hook failed during reload: {e}; the new instance starts without state");
+                    (Vec::new(), Vec::new())
+                }
+            },
+            _ => (Vec::new(), Vec::new()),
+        };
+        let init = InitArgs { config: prepared.spec.config_cbor.clone(), state: Some(state.clone()) };
+        let Prepared { loaded, mut instance, spec } = prepared;
+        match instance.init(&init) {
+            Ok(dispatch) => {
+                actions.extend(dispatch.actions);
+                let to = instance.manifest().version.clone();
+                slot.instance = instance;
+                slot.loaded = loaded;
+                slot.spec = spec;
+                slot.life = Life::Running;
+                slot.backoff_ms = slot.spec.restart.backoff_ms;
+                // Events held while it was restarting go to the new instance, in order.
+                while let Some(event) = slot.backlog.pop_front() {
+                    slot.events += 1;
+                    match slot.instance.handle(&event) {
+                        Ok(d) => actions.extend(d.actions),
+                        Err(e) => {
+                            slot.faulted(e.to_string(), 0);
+                            break;
+                        }
+                    }
+                }
+                let pause_us = started.elapsed().as_micros() as u64;
+                let report = ReloadReport { plugin: slot.name.clone(), from, to, state_bytes: state.len(), pause_us };
+                tracing::info!(plugin = %slot.name, from = %report.from, to = %report.to, pause_us, "plugin reloaded");
+                Ok((report, actions))
+            }
+            Err(e) => {
+                let why = format!("the new instance failed to start: {e}");
+                let init = InitArgs { config: slot.spec.config_cbor.clone(), state: Some(state) };
+                let restarted = slot
+                    .loaded
+                    .instantiate(&services)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut old| old.init(&init).map(|d| (old, d)).map_err(|e| e.to_string()));
+                match restarted {
+                    Ok((old, dispatch)) => {
+                        slot.instance = old;
+                        slot.life = Life::Running;
+                        actions.extend(dispatch.actions);
+                        tracing::warn!(plugin = %slot.name, "reload rolled back: {why}");
+                        Err((format!("{why}; rolled back: `{}` {from} keeps running", slot.name), actions))
+                    }
+                    Err(again) => {
+                        slot.life =
+                            Life::Stopped { why: format!("reload failed and the old code did not restart: {again}") };
+                        Err((format!("{why}; restarting the old version failed too: {again}"), actions))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs plugin `id`'s shutdown hook with `reason` and marks it stopped;
+    /// returns its final actions. The state blob is persisted, so a later
+    /// start (or `plugin load`) resumes from it.
+    pub fn stop(&mut self, id: PluginId, reason: ShutdownReason, deadline: Duration) -> Result<Vec<Action>, String> {
+        let kv = self.kv.clone();
+        let slot = self.slot(id).ok_or("no such plugin")?;
+        if !matches!(slot.life, Life::Running) || !slot.instance.is_running() {
+            slot.life = Life::Stopped { why: format!("{reason:?}").to_lowercase() };
+            return Ok(Vec::new());
+        }
+        let result = slot.instance.shutdown(reason, deadline);
+        slot.life = Life::Stopped { why: format!("{reason:?} by the operator").to_lowercase() };
+        match result {
+            Ok(stopped) => {
+                persist(&*kv, &slot.name, &stopped.state);
+                Ok(stopped.dispatch.actions)
+            }
+            Err(e) => {
+                slot.faults += 1;
+                Err(format!("shutdown hook of `{}` failed: {e}", slot.name))
+            }
+        }
+    }
+
+    /// Removes a (stopped) plugin's slot.
+    pub fn remove(&mut self, id: PluginId) {
+        if let Some(slot) = self.slots.get_mut(id) {
+            *slot = None;
+        }
+    }
+
+    /// Shuts every running plugin down (reason: node), persisting each
+    /// state blob, and returns each plugin's final actions. A hook that
+    /// overruns `deadline` is cut off (wasm: epoch interruption) and reported.
+    pub fn shutdown_all(&mut self, deadline: Duration) -> PluginActions {
+        let mut finals = Vec::new();
+        let ids: Vec<PluginId> = self.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            match self.stop(id, ShutdownReason::Node, deadline) {
+                Ok(actions) => finals.push((id, actions)),
+                Err(e) => tracing::warn!("{e}"),
             }
         }
         finals
     }
 
-    /// Rows for `weft ctl status`.
-    pub fn rows(&self) -> Vec<PluginRow> {
+    /// Rows for `weft ctl status` / `weft ctl plugins`.
+    pub fn rows(&mut self) -> Vec<PluginRow> {
+        let now = Instant::now();
         self.slots
-            .iter()
+            .iter_mut()
+            .flatten()
             .map(|slot| {
+                let (count, at) = slot.rate_mark;
+                let elapsed = now.duration_since(at).as_secs_f64();
+                if elapsed >= 1.0 {
+                    slot.events_per_s = (slot.events - count) as f64 / elapsed;
+                    slot.rate_mark = (slot.events, now);
+                }
                 let manifest = slot.instance.manifest();
                 PluginRow {
                     name: slot.name.clone(),
                     version: manifest.version.clone(),
                     binding: slot.instance.binding().label().to_string(),
-                    state: match &slot.failure {
-                        Some(f) => format!("failed: {f}"),
-                        None => "running".to_string(),
+                    state: match &slot.life {
+                        Life::Running => "running".to_string(),
+                        Life::Restarting { fault, .. } => format!("restarting: {fault}"),
+                        Life::Stopped { why } => format!("stopped: {why}"),
                     },
                     ports: manifest.ports.clone(),
                     commands: manifest
@@ -188,8 +545,57 @@ impl PluginHost {
                         .map(|c| CommandRow { name: c.name.clone(), help: c.help.clone() })
                         .collect(),
                     events: slot.events,
+                    file: slot.spec.file.display().to_string(),
+                    restarts: slot.restarts,
+                    faults: slot.faults,
+                    dropped: slot.dropped,
+                    backlog: slot.backlog.len(),
+                    memory_bytes: slot.instance.memory_bytes().map(|b| b as u64),
+                    events_per_s: slot.events_per_s,
+                    actions: slot.actions,
                 }
             })
             .collect()
     }
+
+    /// Dispatch latencies recorded since the last call, per plugin name (ns).
+    pub fn take_dispatch_samples(&mut self) -> Vec<(String, Vec<u64>)> {
+        self.slots.iter_mut().flatten().map(|s| (s.name.clone(), std::mem::take(&mut s.dispatch_ns))).collect()
+    }
+}
+
+impl PluginSlot {
+    /// A call broke the instance: restart later (growing delay) or stop,
+    /// as the policy says.
+    fn faulted(&mut self, fault: String, now_ms: u64) {
+        self.faults += 1;
+        let policy: RestartPolicy = self.spec.restart;
+        if now_ms.saturating_sub(self.running_since_ms) >= policy.healthy_after_ms {
+            self.backoff_ms = policy.backoff_ms;
+        }
+        match policy.mode {
+            RestartMode::Reload => {
+                let delay = self.backoff_ms;
+                self.backoff_ms = (self.backoff_ms.saturating_mul(2)).min(policy.backoff_max_ms);
+                tracing::error!(plugin = %self.name, delay_ms = delay, "plugin faulted, restarting: {fault}");
+                self.life = Life::Restarting { at_ms: now_ms + delay, fault };
+            }
+            RestartMode::Stop => {
+                tracing::error!(plugin = %self.name, "plugin faulted and stays stopped (restart = \"stop\"): {fault}");
+                self.life = Life::Stopped { why: format!("faulted: {fault}") };
+            }
+        }
+    }
+}
+
+fn persist(kv: &dyn KvStore, name: &str, state: &[u8]) {
+    let value = (!state.is_empty()).then(|| state.to_vec());
+    if let Err(e) = kv.commit(STATE_NAMESPACE, &[(name.as_bytes().to_vec(), value)]) {
+        tracing::error!(plugin = %name, "could not persist its state: {e}");
+    }
+}
+
+/// Whether `path` is the file of a loaded plugin spec.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || (a.canonicalize().ok().is_some() && a.canonicalize().ok() == b.canonicalize().ok())
 }

@@ -156,7 +156,13 @@ pub struct RadioHost {
 /// Loads, verifies and instantiates the driver in `file`. Compiling a wasm
 /// module can take hundreds of milliseconds, so the node runs this off its
 /// actor (a blocking task) and hands the result to [`RadioHost::begin_swap`].
-pub fn load_driver(runtime: &PluginRuntime, services: &Arc<HostServices>, file: &Path) -> Result<Driver, String> {
+pub fn load_driver(
+    runtime: &PluginRuntime,
+    services: &Arc<HostServices>,
+    trust: &crate::config::TrustConfig,
+    file: &Path,
+) -> Result<Driver, String> {
+    crate::plugin::signature::check(trust, file)?;
     // A driver may write to its link's serial port and nothing else.
     let grants = Grants::permissions([Permission::Serial]);
     let loaded = runtime.load(file, &grants, Limits::default()).map_err(|e| e.to_string())?;
@@ -186,7 +192,7 @@ impl RadioHost {
         let mut host = Self { slots: Vec::new(), services: services.clone(), scratch: Vec::new() };
         for (index, radio) in config.radios.iter().enumerate() {
             let error = |message| RadioStartError { file: config.file.display().to_string(), index, message };
-            let slot = host.start_one(index, radio, runtime, own, serial_events).map_err(error)?;
+            let slot = host.start_one(index, radio, runtime, &config.trust, own, serial_events).map_err(error)?;
             host.slots.push(slot);
             let mut out = std::mem::take(&mut host.scratch);
             let init = InitArgs { config: radio.driver_config_cbor.clone(), state: None };
@@ -206,10 +212,11 @@ impl RadioHost {
         index: usize,
         radio: &RadioConfig,
         runtime: &PluginRuntime,
+        trust: &crate::config::TrustConfig,
         own: Address,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
     ) -> Result<RadioSlot, String> {
-        let driver = load_driver(runtime, &self.services, &radio.driver)?;
+        let driver = load_driver(runtime, &self.services, trust, &radio.driver)?;
         let serial = SerialPortTask::spawn(index, radio.device.clone(), radio.baud, serial_events.clone())
             .map_err(|e| format!("cannot start the serial threads: {e}"))?;
         tracing::info!(link = %radio.name, device = %radio.device.display(), driver = %driver.label(), "radio link starting");

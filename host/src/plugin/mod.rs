@@ -16,6 +16,7 @@ mod host_services;
 mod instance;
 mod loader;
 mod native;
+pub mod signature;
 pub mod wasm;
 
 pub use binding::Binding;

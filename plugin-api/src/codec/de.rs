@@ -571,6 +571,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             (Head::Bytes(Some(len)), start) => visitor.visit_borrowed_bytes(self.take(len, start, "byte string")?),
             (Head::Bytes(None), start) => visitor.visit_byte_buf(self.chunks(false, start)?),
             (Head::Array(len), start) => self.visit_array(len, start, visitor),
+            // Config tables come from TOML, which has no byte strings: a
+            // value that is bytes in binary form (an address) arrives as
+            // text there. The visitor decides whether text is acceptable.
+            (Head::Text(Some(len)), start) => {
+                let bytes = self.take(len, start, "text string")?;
+                visitor.visit_borrowed_str(utf8(bytes, start)?)
+            }
             (head, start) => Err(invalid_type(head, start, &"a byte string")),
         }
     }

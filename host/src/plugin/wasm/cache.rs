@@ -79,6 +79,4 @@ fn wasmtime_version() -> &'static str {
     env!("WEFT_WASMTIME_VERSION")
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::binary::hex;

@@ -2,7 +2,8 @@
 //! host or its neighbours. The payload of a message on port 9 picks the act:
 //! `panic`, `loop` (never returns), `oom` (allocates until the cap), `unknown`
 //! (returns an action tag no host knows), anything else is echoed. Commands
-//! report what the host refused. Built with feature `abi-next-major` or
+//! report what the host refused. Config `slow_shutdown = true` makes the
+//! shutdown hook overrun any deadline. Built with feature `abi-next-major` or
 //! `abi-next-minor` it claims an ABI version this host must refuse.
 
 use weft_plugin_api::*;
@@ -10,6 +11,7 @@ use weft_plugin_api::*;
 /// The hostile service.
 pub struct Hostile {
     refused: Vec<String>,
+    slow_shutdown: bool,
 }
 
 impl Service for Hostile {
@@ -22,8 +24,15 @@ impl Service for Hostile {
         commands: &[CommandDef { name: "refused", help: "list refused actions" }],
     };
 
-    fn init(_ctx: &mut Ctx<'_>, _init: InitArgs) -> Result<Self, String> {
-        Ok(Hostile { refused: Vec::new() })
+    fn init(_ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+        // Config `slow_shutdown = true`: the shutdown hook spins for 10 s,
+        // far past any deadline (the host must cut it off and report it).
+        let slow_shutdown = init
+            .config_as::<std::collections::BTreeMap<String, bool>>()
+            .ok()
+            .and_then(|c| c.get("slow_shutdown").copied())
+            .unwrap_or(false);
+        Ok(Hostile { refused: Vec::new(), slow_shutdown })
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
@@ -64,6 +73,14 @@ impl Service for Hostile {
 
     fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
         ctx.command_reply(command.id, true, self.refused.join("\n"));
+    }
+
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _: ShutdownArgs) -> Vec<u8> {
+        if self.slow_shutdown {
+            let until = ctx.now_ms() + 10_000;
+            while ctx.now_ms() < until {}
+        }
+        Vec::new()
     }
 }
 

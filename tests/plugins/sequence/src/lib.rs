@@ -1,19 +1,32 @@
-//! `sequence`: a sink for numbered messages, used by the hot-swap tests to
-//! prove delivery is exactly once and in order.
+//! `sequence`: numbered messages, sent and checked. The operations and
+//! radio tests use it to prove delivery is exactly once and in order, across
+//! hot swaps, restarts and radio trouble.
 //!
-//! Messages on port 9 carry a decimal number as text. Numbers are expected
-//! to count up from 1 per sender; anything else is counted as a duplicate
-//! (at or below the last seen) or a gap (skipping ahead). The `stats`
-//! command returns the counters as JSON.
+//! - **Sink**: messages on port 9 carry a decimal number as text, counting
+//!   up from 1 per sender; anything else is counted as a duplicate (at or
+//!   below the last seen) or a gap (skipping ahead). The text `goodbye` is
+//!   counted on its own. `stats` returns the counters as JSON.
+//! - **Generator**: `blast {"to": ADDRESS, "count": N, "per_tick": K,
+//!   "tick_ms": T}` sends 1..=N to `to`'s port 9, K messages every T ms.
+//! - **State**: the counters and a running blast are handed to the next
+//!   instance on hot swap and persisted when the node stops.
+//! - **Goodbye**: with config `goodbye_to = ADDRESS` the shutdown hook sends
+//!   `goodbye` there (a final message on node stop).
+//!
+//! Built with feature `broken-init` its `init` always fails (the rollback
+//! test's "broken build" of the same plugin).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use weft_plugin_api::*;
 
+const PORT: u16 = 9;
+const TICK: u64 = 1;
+
 /// What one sender's numbers looked like.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SenderStats {
-    /// Messages received.
+    /// Messages received (goodbyes excluded).
     pub received: u64,
     /// The highest number seen.
     pub last: u64,
@@ -23,36 +36,116 @@ pub struct SenderStats {
     pub gaps: u64,
     /// Messages whose payload was not a number.
     pub malformed: u64,
+    /// `goodbye` messages.
+    pub goodbyes: u64,
     /// Host clock (ms) at the first message.
     pub first_ms: u64,
     /// Host clock (ms) at the latest message.
     pub latest_ms: u64,
 }
 
-/// The sink.
-pub struct Sequence {
-    /// Per sender (text address, or "anonymous").
+/// A blast in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Blast {
+    to: Address,
+    next: u64,
+    count: u64,
+    per_tick: u64,
+    tick_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
     senders: BTreeMap<String, SenderStats>,
+    blast: Option<Blast>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {
+    goodbye_to: Option<Address>,
+}
+
+#[derive(Deserialize)]
+struct BlastArgs {
+    to: Address,
+    count: u64,
+    #[serde(default = "default_per_tick")]
+    per_tick: u64,
+    #[serde(default = "default_tick_ms")]
+    tick_ms: u64,
+}
+
+fn default_per_tick() -> u64 {
+    100
+}
+fn default_tick_ms() -> u64 {
+    10
+}
+
+/// The plugin.
+pub struct Sequence {
+    state: State,
+    goodbye_to: Option<Address>,
+}
+
+impl Sequence {
+    fn tick(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(blast) = &mut self.state.blast else { return };
+        let end = (blast.next + blast.per_tick).min(blast.count + 1);
+        for n in blast.next..end {
+            ctx.send(blast.to, PORT, n.to_string().into_bytes());
+        }
+        blast.next = end;
+        if blast.next > blast.count {
+            self.state.blast = None;
+        } else {
+            ctx.set_timer(TICK, blast.tick_ms);
+        }
+    }
 }
 
 impl Service for Sequence {
     const MANIFEST: ManifestDef = ManifestDef {
         name: "sequence",
-        version: env!("CARGO_PKG_VERSION"),
-        description: "checks numbered messages arrive exactly once and in order",
-        ports: &[9],
-        permissions: &[],
-        commands: &[CommandDef { name: "stats", help: "per-sender counts as JSON" }],
+        version: if cfg!(feature = "broken-init") {
+            concat!(env!("CARGO_PKG_VERSION"), "+broken")
+        } else {
+            env!("CARGO_PKG_VERSION")
+        },
+        description: "sends and checks numbered messages (test plugin)",
+        ports: &[PORT],
+        permissions: &[Permission::Send],
+        commands: &[
+            CommandDef { name: "stats", help: "per-sender counts as JSON" },
+            CommandDef { name: "blast", help: "send {\"to\", \"count\", \"per_tick\", \"tick_ms\"} numbered messages" },
+        ],
     };
 
-    fn init(_: &mut Ctx<'_>, _: InitArgs) -> Result<Self, String> {
-        Ok(Self { senders: BTreeMap::new() })
+    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+        if cfg!(feature = "broken-init") {
+            return Err("sequence+broken: init refuses on purpose (rollback test)".into());
+        }
+        let config: Config = init.config_as().map_err(|e| format!("bad sequence config: {e}"))?;
+        let state = match init.state.as_deref() {
+            Some(blob) if !blob.is_empty() => codec::decode(blob).map_err(|e| format!("bad handed-over state: {e}"))?,
+            _ => State::default(),
+        };
+        let mut plugin = Self { state, goodbye_to: config.goodbye_to };
+        if plugin.state.blast.is_some() {
+            plugin.tick(ctx);
+        }
+        Ok(plugin)
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Message) {
         let sender = msg.from.map_or_else(|| "anonymous".to_string(), |a| a.to_string());
         let now = ctx.now_ms();
-        let stats = self.senders.entry(sender).or_default();
+        let stats = self.state.senders.entry(sender).or_default();
+        if msg.payload == b"goodbye" {
+            stats.goodbyes += 1;
+            return;
+        }
         if stats.received == 0 {
             stats.first_ms = now;
         }
@@ -72,11 +165,41 @@ impl Service for Sequence {
         }
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
-        match serde_json::to_string(&self.senders) {
-            Ok(body) => ctx.command_reply(command.id, true, body),
-            Err(e) => ctx.command_reply(command.id, false, e.to_string()),
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+        if id == TICK {
+            self.tick(ctx);
         }
+    }
+
+    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+        match command.name.as_str() {
+            "blast" => match command.args_as::<BlastArgs>() {
+                Ok(args) => {
+                    let tick_ms = args.tick_ms.max(1);
+                    self.state.blast = Some(Blast {
+                        to: args.to,
+                        next: 1,
+                        count: args.count,
+                        per_tick: args.per_tick.max(1),
+                        tick_ms,
+                    });
+                    self.tick(ctx);
+                    ctx.command_reply(command.id, true, format!("sending {} messages", args.count));
+                }
+                Err(e) => ctx.command_reply(command.id, false, e),
+            },
+            _ => match serde_json::to_string(&self.state.senders) {
+                Ok(body) => ctx.command_reply(command.id, true, body),
+                Err(e) => ctx.command_reply(command.id, false, e.to_string()),
+            },
+        }
+    }
+
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _: ShutdownArgs) -> Vec<u8> {
+        if let Some(to) = self.goodbye_to {
+            ctx.send(to, PORT, b"goodbye".to_vec());
+        }
+        codec::encode(&self.state).unwrap_or_default()
     }
 }
 
@@ -91,27 +214,55 @@ mod tests {
         Event::Message(Message {
             id,
             from: Some(Address([1; 16])),
-            port: 9,
+            port: PORT,
             payload: text.as_bytes().to_vec(),
             reply_to: None,
             sealed: false,
         })
     }
 
-    #[test]
-    fn counts_duplicates_and_gaps() {
-        let (mut sink, _) = ServiceHarness::<Sequence>::init(TestHost::default(), &(), None).expect("init");
-        for (id, text) in [(1, "1"), (2, "2"), (3, "2"), (4, "5"), (5, "x")] {
-            sink.event(message(id, text)).expect("event");
-        }
+    fn stats(sink: &mut ServiceHarness<Sequence>) -> serde_json::Value {
         let actions = sink.event(Event::Command(Command { id: 9, name: "stats".into(), args: String::new() }));
         let Some(Action::CommandReply(reply)) = actions.expect("stats").pop() else { panic!("no reply") };
-        let stats: serde_json::Value = serde_json::from_str(&reply.body).expect("json");
-        let s = &stats["01010101010101010101010101010101"];
+        let all: serde_json::Value = serde_json::from_str(&reply.body).expect("json");
+        all["01010101010101010101010101010101"].clone()
+    }
+
+    #[test]
+    fn counts_duplicates_gaps_and_goodbyes_and_hands_them_over() {
+        let (mut sink, _) = ServiceHarness::<Sequence>::init(TestHost::default(), &(), None).expect("init");
+        for (id, text) in [(1, "1"), (2, "2"), (3, "2"), (4, "5"), (5, "x"), (6, "goodbye")] {
+            sink.event(message(id, text)).expect("event");
+        }
+        let s = stats(&mut sink);
         assert_eq!((s["received"].as_u64(), s["last"].as_u64()), (Some(5), Some(5)));
         assert_eq!(
             (s["duplicates"].as_u64(), s["gaps"].as_u64(), s["malformed"].as_u64()),
             (Some(1), Some(1), Some(1))
         );
+        assert_eq!(s["goodbyes"].as_u64(), Some(1));
+        let (state, _) = sink.shutdown(ShutdownReason::Swap).expect("shutdown");
+        let (mut next, _) = ServiceHarness::<Sequence>::init(TestHost::default(), &(), Some(state)).expect("init");
+        next.event(message(7, "6")).expect("event");
+        let s = stats(&mut next);
+        assert_eq!((s["received"].as_u64(), s["last"].as_u64(), s["gaps"].as_u64()), (Some(6), Some(6), Some(1)));
+    }
+
+    #[test]
+    fn a_blast_sends_in_ticks_and_survives_a_handover() {
+        let (mut generator, _) = ServiceHarness::<Sequence>::init(TestHost::default(), &(), None).expect("init");
+        let args = r#"{"to": "02020202020202020202020202020202", "count": 250, "per_tick": 100, "tick_ms": 5}"#;
+        let sent = |actions: &[Action]| actions.iter().filter(|a| matches!(a, Action::Send(_))).count();
+        let first =
+            generator.event(Event::Command(Command { id: 1, name: "blast".into(), args: args.into() })).expect("blast");
+        assert_eq!(sent(&first), 100);
+        let (state, _) = generator.shutdown(ShutdownReason::Swap).expect("shutdown");
+        let (mut next, resumed) =
+            ServiceHarness::<Sequence>::init(TestHost::default(), &(), Some(state)).expect("init");
+        assert_eq!(sent(&resumed), 100, "the successor goes on where the blast was");
+        let last = next.event(Event::Timer(TimerFired { id: TICK })).expect("tick");
+        assert_eq!(sent(&last), 50);
+        let Some(Action::Send(send)) = last.iter().rev().find(|a| matches!(a, Action::Send(_))) else { panic!() };
+        assert_eq!(send.payload, b"250");
     }
 }

@@ -6,9 +6,11 @@
 //! requests, timers), executing the core's outputs, and a clean stop.
 //! Plugin calls happen on the actor, one at a time, so plugins need no locks.
 
+mod lifecycle;
+
 use super::core::{NodeCore, Output};
 use super::plugin_host::{PluginHost, PluginStartError};
-use super::radio_host::{Driver, RadioHost, RadioNote, RadioStartError, is_radio_link, load_driver};
+use super::radio_host::{RadioHost, RadioNote, RadioStartError, is_radio_link};
 use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
@@ -32,8 +34,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
 
-/// How long plugins get for their shutdown hooks when the node stops.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 /// Default wait for a plugin command's answer.
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Work items one input may cause before the node stops the chain (a plugin
@@ -73,6 +73,14 @@ pub enum StartError {
     /// The admin socket could not be opened.
     #[error(transparent)]
     Admin(#[from] admin_server::AdminError),
+    /// The metrics endpoint could not listen.
+    #[error("{file}: key `metrics.listen`: {message}")]
+    Metrics {
+        /// Config file.
+        file: String,
+        /// Why.
+        message: String,
+    },
     /// Discovery could not start.
     #[error("{file}: key `discovery`: {message}")]
     Discovery {
@@ -125,13 +133,24 @@ pub struct RunningNode {
     pub listen: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    finished: bool,
 }
 
 impl RunningNode {
     /// Runs the plugins' shutdown hooks, closes links and waits for the actor.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if !self.finished {
+            let _ = (&mut self.task).await;
+        }
+    }
+
+    /// Resolves when the node stopped by itself (`weft ctl drain`).
+    pub async fn finished(&mut self) {
+        if !self.finished {
+            let _ = (&mut self.task).await;
+            self.finished = true;
+        }
     }
 }
 
@@ -144,7 +163,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let kv: Arc<dyn KvStore> = store.clone();
     let services = Arc::new(HostServices::new(identity.duplicate(), kv.clone()));
     let runtime = PluginHost::runtime(&config)?;
-    let plugins = PluginHost::start(&config, &runtime, &services)?;
+    let (plugins, init_actions) = PluginHost::start(&config, &runtime, &services, kv.clone())?;
     let wall_start_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
     let router = Router::new(
@@ -174,7 +193,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
 
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (serial_tx, serial_rx) = mpsc::channel(1024);
-    let (loaded_tx, loaded_rx) = mpsc::channel(8);
+    let (background_tx, background_rx) = mpsc::channel(8);
     let started = Instant::now();
     let radios = RadioHost::start(&config, &runtime, &services, address, &serial_tx, 0)?;
     let (request_tx, request_rx) = mpsc::channel(64);
@@ -203,6 +222,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     }
     let handle = NodeHandle { requests: request_tx };
     let admin_task = tokio::spawn(admin_server::serve(admin, handle.clone()));
+    if let Some(addr) = config.metrics_listen {
+        let listener = crate::metrics::http::bind(addr)
+            .await
+            .map_err(|message| StartError::Metrics { file: config.file.display().to_string(), message })?;
+        tracing::info!(%addr, "metrics served at http://{addr}/metrics");
+        tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
+    }
     tracing::info!(node = %config.name, %address, %listen, plugins = config.plugins.len(), "node started");
 
     let actor = Actor {
@@ -227,21 +253,25 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         next_command: 1,
         work: VecDeque::new(),
         runtime: Arc::new(runtime),
-        loaded: loaded_tx,
+        background: background_tx,
+        config: config.clone(),
         radios,
         radio_notes: Vec::new(),
         swaps: HashMap::new(),
         link_commands: HashMap::new(),
+        lifecycle: lifecycle::Waiting::default(),
+        draining: false,
+        metrics: crate::metrics::NodeMetrics::new(),
     };
     let inputs = Inputs {
         link_events: link_rx,
         serial: serial_rx,
-        loaded: loaded_rx,
+        background: background_rx,
         requests: request_rx,
         shutdown: shutdown_rx,
     };
-    let task = tokio::spawn(actor.run(inputs, endpoint, admin_task));
-    Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task })
+    let task = tokio::spawn(actor.run(inputs, init_actions, endpoint, admin_task));
+    Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task, finished: false })
 }
 
 struct Actor {
@@ -267,10 +297,12 @@ struct Actor {
     next_command: u64,
     /// The output queue of [`Actor::execute`], kept between inputs.
     work: VecDeque<(Output, bool)>,
-    /// Loads plugins after start (driver swaps), off the actor.
+    /// Loads plugins after start (reloads, driver swaps), off the actor.
     runtime: Arc<PluginRuntime>,
-    /// Where those loads report back.
-    loaded: mpsc::Sender<(usize, Result<Driver, String>)>,
+    /// Where work done off the actor reports back.
+    background: mpsc::Sender<lifecycle::Background>,
+    /// The config the node runs (replaced by a successful reload).
+    config: NodeConfig,
     /// Radio links.
     radios: RadioHost,
     /// What radio links reported while outputs were executing.
@@ -279,13 +311,19 @@ struct Actor {
     swaps: HashMap<usize, Pending>,
     /// Driver commands waiting for an answer, by command id.
     link_commands: HashMap<u64, Pending>,
+    /// Plugin loads, reloads and config reloads waiting for their files.
+    lifecycle: lifecycle::Waiting,
+    /// `weft ctl drain` asked the node to stop.
+    draining: bool,
+    /// Prometheus families.
+    metrics: crate::metrics::NodeMetrics,
 }
 
 /// Everything the actor listens to.
 struct Inputs {
     link_events: mpsc::Receiver<LinkEvent>,
     serial: mpsc::Receiver<(usize, SerialEvent)>,
-    loaded: mpsc::Receiver<(usize, Result<Driver, String>)>,
+    background: mpsc::Receiver<lifecycle::Background>,
     requests: mpsc::Receiver<(Request, Pending)>,
     shutdown: watch::Receiver<bool>,
 }
@@ -302,11 +340,23 @@ impl Actor {
     /// The next time the core or a radio link has work, in µs since start.
     fn next_deadline_us(&self) -> Option<u64> {
         let core = self.core.next_deadline().map(|ms| ms.saturating_mul(1000));
-        [core, self.radios.next_deadline_us()].into_iter().flatten().min()
+        let restarts = self.plugins.next_deadline().map(|ms| ms.saturating_mul(1000));
+        [core, restarts, self.radios.next_deadline_us()].into_iter().flatten().min()
     }
 
-    async fn run(mut self, inputs: Inputs, endpoint: quinn::Endpoint, admin_task: tokio::task::JoinHandle<()>) {
-        let Inputs { mut link_events, mut serial, mut loaded, mut requests, mut shutdown } = inputs;
+    async fn run(
+        mut self,
+        inputs: Inputs,
+        init_actions: super::plugin_host::PluginActions,
+        endpoint: quinn::Endpoint,
+        admin_task: tokio::task::JoinHandle<()>,
+    ) {
+        let Inputs { mut link_events, mut serial, mut background, mut requests, mut shutdown } = inputs;
+        // What the plugins asked for in `init` (timers, first messages).
+        for (plugin, actions) in init_actions {
+            let outputs = self.core.actions(plugin, actions, self.now_ms());
+            self.execute(outputs, false);
+        }
         // One timer for the whole run, moved only when the next deadline
         // changes (re-arming a fresh one per input costs a timer-wheel insert
         // and removal per message).
@@ -331,21 +381,22 @@ impl Actor {
                     }
                 }
                 Some((request, reply)) = requests.recv() => {
-                    self.on_request(request, reply);
+                    if self.on_request(request, reply) {
+                        break;
+                    }
                     for _ in 1..BURST {
                         let Ok((request, reply)) = requests.try_recv() else { break };
-                        self.on_request(request, reply);
+                        if self.on_request(request, reply) {
+                            break;
+                        }
+                    }
+                    if self.draining {
+                        break;
                     }
                 }
-                Some((index, driver)) = loaded.recv() => {
-                    let now = self.now_us();
-                    match self.radios.begin_swap(index, driver, now) {
-                        Ok(notes) => self.on_radio_notes(notes),
-                        Err(e) => {
-                            if let Some(waiting) = self.swaps.remove(&index) {
-                                let _ = waiting.send(Response::failure(e));
-                            }
-                        }
+                Some(done) = background.recv() => {
+                    if self.on_background(done) {
+                        break;
                     }
                 }
                 Some((link, event)) = serial.recv() => {
@@ -356,6 +407,10 @@ impl Actor {
                     armed = None; // fired: re-arm from the next deadline
                     let outputs = self.core.poll(self.now_ms());
                     self.execute(outputs, false);
+                    for (plugin, actions) in self.plugins.poll(self.now_ms()) {
+                        let outputs = self.core.actions(plugin, actions, self.now_ms());
+                        self.execute(outputs, false);
+                    }
                     let notes = self.radios.poll(self.now_us());
                     self.on_radio_notes(notes);
                 }
@@ -364,11 +419,11 @@ impl Actor {
         }
         admin_task.abort();
         let _ = std::fs::remove_file(&self.admin_socket);
-        for (plugin, actions) in self.plugins.shutdown_all(SHUTDOWN_DEADLINE) {
+        for (plugin, actions) in self.plugins.shutdown_all(self.config.shutdown_deadline) {
             let outputs = self.core.actions(plugin, actions, self.now_ms());
             self.execute(outputs, true);
         }
-        self.radios.shutdown_all(SHUTDOWN_DEADLINE);
+        self.radios.shutdown_all(self.config.shutdown_deadline);
         // Let final messages leave before the links close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for link in self.links.iter() {
@@ -433,7 +488,8 @@ impl Actor {
         }
     }
 
-    fn on_request(&mut self, request: Request, reply: Pending) {
+    /// Handles one admin request; true when the node should stop (drain).
+    fn on_request(&mut self, request: Request, reply: Pending) -> bool {
         match request {
             Request::Status => {
                 let _ = reply.send(Response::success(&self.status()));
@@ -462,11 +518,11 @@ impl Actor {
             Request::Call { plugin, command, args, .. } => {
                 let Some(id) = self.plugins.find(&plugin) else {
                     let _ = reply.send(Response::failure(format!("no plugin named `{plugin}` is loaded")));
-                    return;
+                    return false;
                 };
                 if let Err(e) = self.plugins.check_command(id, &command) {
                     let _ = reply.send(Response::failure(e));
-                    return;
+                    return false;
                 }
                 self.pending.retain(|_, (_, waiting)| !waiting.is_closed());
                 let command_id = self.next_command;
@@ -483,26 +539,21 @@ impl Actor {
                 let Some(index) = self.radios.find(&link) else {
                     let known = self.radios.names().join(", ");
                     let _ = reply.send(Response::failure(format!("no radio link named `{link}` (links: {known})")));
-                    return;
+                    return false;
                 };
                 if self.swaps.contains_key(&index) {
                     let _ = reply.send(Response::failure(format!("link `{link}` is already swapping its driver")));
-                    return;
+                    return false;
                 }
                 self.swaps.insert(index, reply);
                 // Compiling the new driver must not stall the node: load it
                 // on a blocking thread; the actor starts the swap when it is ready.
-                let (runtime, services, done) =
-                    (self.runtime.clone(), self.radios.services().clone(), self.loaded.clone());
-                tokio::task::spawn_blocking(move || {
-                    let driver = load_driver(&runtime, &services, std::path::Path::new(&file));
-                    let _ = done.blocking_send((index, driver));
-                });
+                self.load_driver_off_actor(index, file);
             }
             Request::LinkCall { link, command, args } => {
                 let Some(index) = self.radios.find(&link) else {
                     let _ = reply.send(Response::failure(format!("no radio link named `{link}`")));
-                    return;
+                    return false;
                 };
                 self.link_commands.retain(|_, waiting| !waiting.is_closed());
                 let command_id = self.next_command;
@@ -511,7 +562,22 @@ impl Actor {
                 let notes = self.radios.command(index, Command { id: command_id, name: command, args }, self.now_us());
                 self.on_radio_notes(notes);
             }
+            Request::Plugins => {
+                let _ = reply.send(Response::success(&self.plugins.rows()));
+            }
+            Request::Metrics => {
+                let text = self.render_metrics();
+                let _ = reply.send(Response::success(&text));
+            }
+            Request::Drain => {
+                tracing::info!("drain requested over the admin socket");
+                let _ = reply.send(Response::success(&"draining: shutdown hooks run, then the node stops"));
+                self.draining = true;
+                return true;
+            }
+            other => self.on_lifecycle_request(other, reply),
         }
+        false
     }
 
     /// Queues `packet` on link `id`.
@@ -620,7 +686,7 @@ impl Actor {
                 }
                 Output::Deliver { plugin, event } => {
                     let is_refusal = refusal_chain || matches!(event, Event::ActionRefused(_));
-                    let actions = self.plugins.call(plugin, &event);
+                    let actions = self.plugins.call(plugin, &event, self.now_ms());
                     if let Some(failure) = self.plugins.failure(plugin) {
                         // Whoever waits for this plugin's answers will not get one.
                         let failure = format!("plugin `{}` failed: {failure}", self.plugins.name(plugin));
@@ -702,7 +768,50 @@ impl Actor {
         }
     }
 
-    fn status(&self) -> Status {
+    /// Refreshes the metric families from every counter and renders them.
+    fn render_metrics(&mut self) -> String {
+        use crate::metrics::{LinkSample, NodeSample, PluginSample, RadioSample};
+        let rows = self.plugins.rows();
+        let samples = self.plugins.take_dispatch_samples();
+        let radios = self.radios.rows(self.now_us());
+        let plugins = rows
+            .iter()
+            .map(|row| PluginSample {
+                name: &row.name,
+                up: row.state == "running",
+                events: row.events,
+                actions: row.actions,
+                faults: row.faults,
+                restarts: u64::from(row.restarts),
+                dropped: row.dropped,
+                memory_bytes: row.memory_bytes,
+                dispatch_ns: samples.iter().find(|(n, _)| *n == row.name).map_or(&[], |(_, s)| s.as_slice()),
+            })
+            .collect();
+        let links = self
+            .links
+            .iter()
+            .map(|link| LinkSample {
+                peer: link.peer().to_string(),
+                counters: link.counters(),
+                rtt_s: link.rtt().as_secs_f64(),
+            })
+            .collect();
+        let router = self.core.router();
+        let sample = NodeSample {
+            core: self.core.counters(),
+            routing: router.counters(),
+            hold: router.hold_counters(),
+            routes: router.table().reachable(self.now_ms()),
+            held: router.held(),
+            plugins,
+            links,
+            radios: radios.iter().map(|r| RadioSample { name: &r.name, status: &r.status }).collect(),
+        };
+        self.metrics.render(sample)
+    }
+
+    fn status(&mut self) -> Status {
         Status {
             name: self.name.clone(),
             address: self.address,

@@ -1,0 +1,415 @@
+//! Plugin lifecycle on the node's actor: `weft ctl plugin load / unload /
+//! reload / stop`, config reload (`weft ctl reload`, SIGHUP) and driver
+//! swaps' loading.
+//!
+//! Owns: turning those requests into work off the actor (reading config
+//! files, loading, verifying and compiling plugins on blocking threads) and
+//! applying the results on the actor, where nothing else runs at the same
+//! time: a reload is atomic with respect to events, and a config reload
+//! applies all of its changes or none. Must not: touch plugin instances
+//! directly (that is [`PluginHost`]'s) or bind ports (the core's).
+
+use super::super::core::PluginId;
+use super::super::plugin_host::{Prepared, prepare, same_file};
+use super::super::radio_host::{Driver, load_driver};
+use super::{Actor, Pending};
+use crate::admin::protocol::{Request, Response};
+use crate::config::{NodeConfig, PluginConfig, RestartPolicy};
+use crate::plugin::{Grants, binding_for};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use weft_plugin_api::{Action, Permission, ShutdownReason, codec};
+
+/// Work finished off the actor.
+pub(in crate::node) enum Background {
+    /// A radio link's new driver is loaded (or failed to load).
+    Driver { index: usize, driver: Result<Driver, String> },
+    /// Plugins prepared for job `job`, in the order the job asked for them.
+    Prepared { job: u64, prepared: Vec<Result<Prepared, String>> },
+    /// The config file re-read for job `job`.
+    ConfigRead { job: u64, config: Result<NodeConfig, String> },
+}
+
+enum Job {
+    Load { reply: Pending },
+    Reload { id: PluginId, reply: Pending },
+    ConfigRead { reply: Pending },
+    ConfigApply { reply: Pending, config: Box<NodeConfig>, plan: Plan },
+}
+
+/// Jobs waiting for their background half.
+#[derive(Default)]
+pub(in crate::node) struct Waiting {
+    jobs: HashMap<u64, Job>,
+    next: u64,
+}
+
+impl Waiting {
+    fn add(&mut self, job: Job) -> u64 {
+        self.next += 1;
+        self.jobs.insert(self.next, job);
+        self.next
+    }
+}
+
+/// What a config reload changes.
+#[derive(Debug, Default)]
+struct Plan {
+    removed: Vec<PluginId>,
+    /// Loaded plugins whose spec changed, with the new spec (prepared in
+    /// this order after the added ones).
+    changed: Vec<(PluginId, PluginConfig)>,
+    added: Vec<PluginConfig>,
+    unchanged: usize,
+}
+
+/// The outcome of `weft ctl reload`.
+#[derive(Debug, Default, serde::Serialize)]
+struct ReloadSummary {
+    added: Vec<String>,
+    removed: Vec<String>,
+    reloaded: Vec<String>,
+    unchanged: usize,
+    /// Sections that changed but need a restart to apply.
+    not_applied: Vec<String>,
+}
+
+fn spec_for_load(file: &str, config: &str, permissions: &[String]) -> Result<PluginConfig, String> {
+    let file = PathBuf::from(file);
+    let binding = binding_for(&file).map_err(|e| e.to_string())?;
+    let permissions = permissions
+        .iter()
+        .map(|p| {
+            serde_json::from_value::<Permission>(serde_json::Value::String(p.clone()))
+                .map_err(|_| format!("unknown permission `{p}`"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config: serde_json::Value = if config.trim().is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(config).map_err(|e| format!("--config: {e}"))?
+    };
+    let config_cbor = codec::encode(&config).map_err(|e| e.to_string())?;
+    Ok(PluginConfig {
+        file,
+        binding,
+        grants: Grants::permissions(permissions),
+        config_cbor,
+        restart: RestartPolicy::default(),
+    })
+}
+
+fn same_spec(a: &PluginConfig, b: &PluginConfig) -> bool {
+    a.grants == b.grants && a.config_cbor == b.config_cbor && a.restart == b.restart
+}
+
+impl Actor {
+    /// Prepares `specs` on a blocking thread; the result comes back as
+    /// [`Background::Prepared`] for `job`.
+    fn prepare_off_actor(&self, job: u64, specs: Vec<PluginConfig>) {
+        let (runtime, services, trust, done) =
+            (self.runtime.clone(), self.services.clone(), self.config.trust.clone(), self.background.clone());
+        tokio::task::spawn_blocking(move || {
+            let prepared = specs.into_iter().map(|spec| prepare(&runtime, &services, &trust, spec)).collect();
+            let _ = done.blocking_send(Background::Prepared { job, prepared });
+        });
+    }
+
+    /// Loads a new driver for radio link `index` on a blocking thread.
+    pub(super) fn load_driver_off_actor(&self, index: usize, file: String) {
+        let (runtime, services, trust, done) =
+            (self.runtime.clone(), self.radios.services().clone(), self.config.trust.clone(), self.background.clone());
+        tokio::task::spawn_blocking(move || {
+            let driver = load_driver(&runtime, &services, &trust, std::path::Path::new(&file));
+            let _ = done.blocking_send(Background::Driver { index, driver });
+        });
+    }
+
+    /// Lifecycle requests (the rest of [`Actor::on_request`]).
+    pub(super) fn on_lifecycle_request(&mut self, request: Request, reply: Pending) {
+        match request {
+            Request::PluginLoad { file, config, permissions } => match spec_for_load(&file, &config, &permissions) {
+                Ok(spec) => {
+                    let job = self.lifecycle.add(Job::Load { reply });
+                    self.prepare_off_actor(job, vec![spec]);
+                }
+                Err(e) => {
+                    let _ = reply.send(Response::failure(e));
+                }
+            },
+            Request::PluginReload { name, file } => {
+                let Some(id) = self.plugins.find(&name) else {
+                    let _ = reply.send(Response::failure(format!("no plugin named `{name}` is loaded")));
+                    return;
+                };
+                let Some(mut spec) = self.plugins.spec(id).cloned() else { return };
+                if let Some(file) = file {
+                    spec.file = PathBuf::from(file);
+                }
+                let job = self.lifecycle.add(Job::Reload { id, reply });
+                self.prepare_off_actor(job, vec![spec]);
+            }
+            Request::PluginStop { name } => {
+                let response = self.stop_plugin(&name, ShutdownReason::Stop, false);
+                let _ = reply.send(response);
+            }
+            Request::PluginUnload { name } => {
+                let response = self.stop_plugin(&name, ShutdownReason::Removed, true);
+                let _ = reply.send(response);
+            }
+            Request::Reload => self.start_config_reload(reply),
+            other => {
+                let _ = reply.send(Response::failure(format!("request {other:?} is not handled here")));
+            }
+        }
+    }
+
+    /// Starts re-reading the config file (off the actor).
+    pub(in crate::node) fn start_config_reload(&mut self, reply: Pending) {
+        let job = self.lifecycle.add(Job::ConfigRead { reply });
+        let (file, done) = (self.config.file.clone(), self.background.clone());
+        tokio::task::spawn_blocking(move || {
+            let config = crate::config::load(&file).map_err(|e| e.to_string());
+            let _ = done.blocking_send(Background::ConfigRead { job, config });
+        });
+    }
+
+    /// Runs a plugin's shutdown hook and executes its final actions; with
+    /// `remove`, also unbinds its ports and drops it.
+    fn stop_plugin(&mut self, name: &str, reason: ShutdownReason, remove: bool) -> Response {
+        let Some(id) = self.plugins.find(name) else {
+            return Response::failure(format!("no plugin named `{name}` is loaded"));
+        };
+        let result = self.plugins.stop(id, reason, self.config.shutdown_deadline);
+        if let Ok(actions) = &result {
+            self.run_plugin_actions(id, actions.clone());
+        }
+        if remove {
+            self.core.detach(id);
+            self.plugins.remove(id);
+        }
+        match result {
+            Ok(_) => Response::success(&serde_json::json!({ "plugin": name, "stopped": true, "removed": remove })),
+            Err(e) => Response::failure(e),
+        }
+    }
+
+    fn run_plugin_actions(&mut self, id: PluginId, actions: Vec<Action>) {
+        if !actions.is_empty() {
+            let outputs = self.core.actions(id, actions, self.now_ms());
+            self.execute(outputs, false);
+        }
+    }
+
+    /// Installs a prepared plugin and binds its ports (undoing the install
+    /// if a port is taken).
+    fn install(&mut self, prepared: Prepared) -> Result<(PluginId, String, Vec<u16>), String> {
+        let ports = prepared.ports();
+        let (id, actions) = self.plugins.install(prepared, self.now_ms())?;
+        if let Err(e) = self.core.attach(id, &ports) {
+            let name = self.plugins.name(id).to_string();
+            let _ = self.plugins.stop(id, ShutdownReason::Removed, self.config.shutdown_deadline);
+            self.plugins.remove(id);
+            return Err(format!("plugin `{name}`: {e}"));
+        }
+        let name = self.plugins.name(id).to_string();
+        self.run_plugin_actions(id, actions);
+        Ok((id, name, ports))
+    }
+
+    /// Hot-swaps plugin `id` to `prepared`, moving its ports if the new
+    /// manifest binds others; on any failure the old instance keeps running
+    /// with its old ports.
+    fn reload(&mut self, id: PluginId, prepared: Prepared) -> Result<super::super::plugin_host::ReloadReport, String> {
+        let old_ports = self.plugins.ports().into_iter().find(|(p, _)| *p == id).map(|(_, ports)| ports);
+        let new_ports = prepared.ports();
+        self.core.detach(id);
+        if let Err(e) = self.core.attach(id, &new_ports) {
+            let _ = self.core.attach(id, old_ports.as_deref().unwrap_or_default());
+            return Err(format!("cannot reload `{}`: {e}", self.plugins.name(id)));
+        }
+        match self.plugins.reload(id, prepared, self.config.shutdown_deadline) {
+            Ok((report, actions)) => {
+                self.run_plugin_actions(id, actions);
+                Ok(report)
+            }
+            Err((why, actions)) => {
+                self.core.detach(id);
+                let _ = self.core.attach(id, old_ports.as_deref().unwrap_or_default());
+                self.run_plugin_actions(id, actions);
+                Err(why)
+            }
+        }
+    }
+
+    /// Work done off the actor came back. Returns true when the node should
+    /// stop (never, today; kept for symmetry with requests).
+    pub(super) fn on_background(&mut self, done: Background) -> bool {
+        match done {
+            Background::Driver { index, driver } => {
+                let now = self.now_us();
+                match self.radios.begin_swap(index, driver, now) {
+                    Ok(notes) => self.on_radio_notes(notes),
+                    Err(e) => {
+                        if let Some(waiting) = self.swaps.remove(&index) {
+                            let _ = waiting.send(Response::failure(e));
+                        }
+                    }
+                }
+            }
+            Background::ConfigRead { job, config } => {
+                let Some(Job::ConfigRead { reply }) = self.lifecycle.jobs.remove(&job) else { return false };
+                match config {
+                    Ok(config) => {
+                        let plan = self.plan(&config);
+                        let specs: Vec<PluginConfig> =
+                            plan.added.iter().cloned().chain(plan.changed.iter().map(|(_, s)| s.clone())).collect();
+                        let job = self.lifecycle.add(Job::ConfigApply { reply, config: Box::new(config), plan });
+                        self.prepare_off_actor(job, specs);
+                    }
+                    Err(e) => {
+                        let _ =
+                            reply.send(Response::failure(format!("the new config is invalid, nothing changed: {e}")));
+                    }
+                }
+            }
+            Background::Prepared { job, prepared } => match self.lifecycle.jobs.remove(&job) {
+                Some(Job::Load { reply }) => {
+                    let response = match prepared.into_iter().next() {
+                        Some(Ok(p)) => match self.install(p) {
+                            Ok((_, name, ports)) => {
+                                Response::success(&serde_json::json!({ "plugin": name, "ports": ports }))
+                            }
+                            Err(e) => Response::failure(e),
+                        },
+                        Some(Err(e)) => Response::failure(e),
+                        None => Response::failure("nothing was prepared"),
+                    };
+                    let _ = reply.send(response);
+                }
+                Some(Job::Reload { id, reply }) => {
+                    let response = match prepared.into_iter().next() {
+                        Some(Ok(p)) => match self.reload(id, p) {
+                            Ok(report) => Response::success(&report),
+                            Err(e) => Response::failure(e),
+                        },
+                        Some(Err(e)) => Response::failure(format!("{e}; the running instance is untouched")),
+                        None => Response::failure("nothing was prepared"),
+                    };
+                    let _ = reply.send(response);
+                }
+                Some(Job::ConfigApply { reply, config, plan }) => {
+                    let response = self.apply(*config, plan, prepared);
+                    let _ = reply.send(response);
+                }
+                Some(Job::ConfigRead { reply }) => {
+                    let _ = reply.send(Response::failure("internal: config job out of order"));
+                }
+                None => {}
+            },
+        }
+        false
+    }
+
+    /// The difference between the running plugins and `config`'s, matched
+    /// by plugin file.
+    fn plan(&self, config: &NodeConfig) -> Plan {
+        let running = self.plugins.specs();
+        let mut plan = Plan::default();
+        let mut matched = Vec::new();
+        for spec in &config.plugins {
+            match running.iter().find(|(id, old)| !matched.contains(id) && same_file(&old.file, &spec.file)) {
+                Some((id, old)) => {
+                    matched.push(*id);
+                    if same_spec(old, spec) {
+                        plan.unchanged += 1;
+                    } else {
+                        plan.changed.push((*id, spec.clone()));
+                    }
+                }
+                None => plan.added.push(spec.clone()),
+            }
+        }
+        plan.removed = running.iter().map(|(id, _)| *id).filter(|id| !matched.contains(id)).collect();
+        plan
+    }
+
+    /// Applies a config reload whose plugins are all prepared, or nothing
+    /// when any failed.
+    fn apply(&mut self, config: NodeConfig, plan: Plan, prepared: Vec<Result<Prepared, String>>) -> Response {
+        let failures: Vec<String> = prepared.iter().filter_map(|p| p.as_ref().err().cloned()).collect();
+        if !failures.is_empty() {
+            return Response::failure(format!(
+                "the new config cannot be applied, nothing changed: {}",
+                failures.join("; ")
+            ));
+        }
+        let mut prepared = prepared.into_iter().flatten();
+        let mut summary = ReloadSummary { unchanged: plan.unchanged, ..ReloadSummary::default() };
+        let mut errors = Vec::new();
+        for id in plan.removed {
+            let name = self.plugins.name(id).to_string();
+            match self.plugins.stop(id, ShutdownReason::Removed, config.shutdown_deadline) {
+                Ok(actions) => self.run_plugin_actions(id, actions),
+                Err(e) => errors.push(e),
+            }
+            self.core.detach(id);
+            self.plugins.remove(id);
+            summary.removed.push(name);
+        }
+        let added: Vec<Prepared> = prepared.by_ref().take(plan.added.len()).collect();
+        for (id, _) in plan.changed {
+            let Some(p) = prepared.next() else { break };
+            let name = self.plugins.name(id).to_string();
+            match self.reload(id, p) {
+                Ok(_) => summary.reloaded.push(name),
+                Err(e) => errors.push(e),
+            }
+        }
+        for p in added {
+            match self.install(p) {
+                Ok((_, name, _)) => summary.added.push(name),
+                Err(e) => errors.push(e),
+            }
+        }
+        summary.not_applied = changed_sections(&self.config, &config);
+        let trust_changed = self.config.trust != config.trust;
+        self.config = NodeConfig { plugins: config.plugins, trust: config.trust, ..self.config.clone() };
+        if trust_changed {
+            tracing::info!("trust settings reloaded: they apply to plugins loaded from now on");
+        }
+        tracing::info!(
+            added = summary.added.len(),
+            removed = summary.removed.len(),
+            reloaded = summary.reloaded.len(),
+            "config reloaded"
+        );
+        if errors.is_empty() {
+            Response::success(&summary)
+        } else {
+            Response::failure(format!("config reloaded with errors: {}", errors.join("; ")))
+        }
+    }
+}
+
+/// Sections that differ between two configs but only apply at start.
+fn changed_sections(old: &NodeConfig, new: &NodeConfig) -> Vec<String> {
+    let mut changed = Vec::new();
+    let differs = |a: String, b: String| a != b;
+    if differs(format!("{:?}", old.quic), format!("{:?}", new.quic)) {
+        changed.push("quic".into());
+    }
+    if old.peers != new.peers {
+        changed.push("peers".into());
+    }
+    if differs(format!("{:?}", old.routing), format!("{:?}", new.routing)) {
+        changed.push("routing".into());
+    }
+    if differs(format!("{:?}", old.radios), format!("{:?}", new.radios)) {
+        changed.push("radios".into());
+    }
+    if old.metrics_listen != new.metrics_listen {
+        changed.push("metrics".into());
+    }
+    changed
+}
