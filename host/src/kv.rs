@@ -14,6 +14,8 @@ pub trait KvStore: Send + Sync {
     fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String>;
     /// Applies a batch of writes (`None` deletes) atomically.
     fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String>;
+    /// Bytes of keys and values stored in `namespace` (a scan; callers cache it).
+    fn usage(&self, namespace: &str) -> Result<u64, String>;
 }
 
 /// `(namespace, key)`.
@@ -29,6 +31,11 @@ impl KvStore for MemoryKv {
     fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
         let data = self.data.read().map_err(|_| "kv lock poisoned".to_string())?;
         Ok(data.get(&(namespace.to_string(), key.to_vec())).cloned())
+    }
+
+    fn usage(&self, namespace: &str) -> Result<u64, String> {
+        let data = self.data.read().map_err(|_| "kv lock poisoned".to_string())?;
+        Ok(data.iter().filter(|((ns, _), _)| ns == namespace).map(|((_, k), v)| (k.len() + v.len()) as u64).sum())
     }
 
     fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {

@@ -6,8 +6,12 @@ use weft_host::plugin::{Binding, Fault, Grants, Limits, PluginError, PluginInsta
 use weft_plugin_api::*;
 use weft_tests::*;
 
-const LIMITS: Limits =
-    Limits { call_deadline: Duration::from_millis(200), init_deadline: Duration::from_secs(2), memory_bytes: 32 << 20 };
+const LIMITS: Limits = Limits {
+    call_deadline: Duration::from_millis(200),
+    init_deadline: Duration::from_secs(2),
+    memory_bytes: 32 << 20,
+    max_flood_hops: None,
+};
 
 fn start(rt: &TestRuntime, path: &std::path::Path) -> PluginInstance {
     let loaded = rt.runtime.load(path, &Grants::all(), LIMITS).unwrap();

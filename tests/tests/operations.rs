@@ -196,6 +196,27 @@ fn lifecycle_commands_and_permission_checks() {
 }
 
 #[test]
+fn a_write_over_the_storage_quota_is_refused_with_an_event_and_a_metric_never_a_crash() {
+    let root = tempfile::tempdir().unwrap();
+    let mut n = TestNode::new(root.path(), "n");
+    // counter stores "total" (5 bytes) -> 8 bytes: 13 bytes, over a 10-byte quota.
+    let counter = plugin_toml(&weft_tests::plugin("counter", Binding::Wasm), &["storage"], "flush_interval_ms = 50\n")
+        .replace("[plugins.config]", "storage_quota_bytes = 10\n[plugins.config]");
+    n.start(&NodeSpec { extra: counter, ..NodeSpec::echo() });
+    let (code, _, err) = n.ctl(&["send", &n.address, "8", "one"]);
+    assert_eq!(code, 0, "{err}");
+    n.wait_until("the flush is refused", Duration::from_secs(10), |n| {
+        plugin_row(n, "counter")["refused"].as_u64().unwrap_or(0) >= 1
+    });
+    assert_eq!(plugin_row(&n, "counter")["state"], "running", "refused, not crashed");
+    let (code, value, _) = n.ctl(&["metrics"]);
+    assert_eq!(code, 0);
+    let text = value["result"].as_str().unwrap_or_default();
+    assert!(text.contains("weft_plugin_refused_actions_total{plugin=\"counter\"}"), "{text}");
+    assert!(n.log().contains("storage quota of 10 bytes exceeded"), "the plugin was told why:\n{}", n.log());
+}
+
+#[test]
 fn only_plugins_signed_by_a_trusted_publisher_load_when_signatures_are_required() {
     let root = tempfile::tempdir().unwrap();
     let key = root.path().join("publisher.key");

@@ -247,6 +247,9 @@ pub struct PluginRow {
     /// Actions returned.
     #[serde(default)]
     pub actions: u64,
+    /// Actions refused (not permitted, over quota, link unavailable).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// A plugin command.

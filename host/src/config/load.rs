@@ -93,6 +93,10 @@ pub struct PluginConfig {
     pub config_cbor: Vec<u8>,
     /// What happens when it faults.
     pub restart: RestartPolicy,
+    /// Largest flood hop limit granted.
+    pub max_flood_hops: Option<u8>,
+    /// Storage quota, bytes.
+    pub storage_quota_bytes: Option<u64>,
 }
 
 /// A plugin's restart policy.
@@ -345,7 +349,21 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
         healthy_after_ms: entry.healthy_after_s.saturating_mul(1000),
         backlog_events: entry.backlog_events,
     };
-    Ok(PluginConfig { file, binding, grants, config_cbor, restart })
+    if entry.max_flood_hops == Some(0) {
+        return Err((
+            "max_flood_hops".to_string(),
+            "expected at least 1 (to forbid floods, do not grant `flood`)".to_string(),
+        ));
+    }
+    Ok(PluginConfig {
+        file,
+        binding,
+        grants,
+        config_cbor,
+        restart,
+        max_flood_hops: entry.max_flood_hops,
+        storage_quota_bytes: entry.storage_quota_bytes,
+    })
 }
 
 fn check_trust(trust: &TrustSection) -> Result<TrustConfig, KeyError> {

@@ -243,6 +243,10 @@ pub struct PluginEntry {
     /// dropped (counted).
     #[serde(default = "default_backlog")]
     pub backlog_events: usize,
+    /// Largest hop limit the plugin's floods may ask for (default: any).
+    pub max_flood_hops: Option<u8>,
+    /// Bytes (keys plus values) the plugin may keep in storage (default: no limit).
+    pub storage_quota_bytes: Option<u64>,
 }
 
 /// What happens when a plugin faults (trap, deadline, out of memory, panic).

@@ -34,6 +34,8 @@ pub struct PluginSample<'a> {
     pub restarts: u64,
     /// Events dropped.
     pub dropped: u64,
+    /// Actions refused.
+    pub refused: u64,
     /// Linear memory (wasm).
     pub memory_bytes: Option<u64>,
     /// Dispatch latencies since the last scrape, ns.
@@ -87,6 +89,7 @@ pub struct NodeMetrics {
     plugin_faults: IntCounterVec,
     plugin_restarts: IntCounterVec,
     plugin_dropped: IntCounterVec,
+    plugin_refused: IntCounterVec,
     plugin_memory: IntGaugeVec,
     plugin_dispatch: HistogramVec,
     link_frames: IntCounterVec,
@@ -184,6 +187,12 @@ impl NodeMetrics {
                 &r,
                 "weft_plugin_dropped_events_total",
                 "Events dropped: plugin stopped, or its restart backlog full.",
+                &["plugin"],
+            ),
+            plugin_refused: counter(
+                &r,
+                "weft_plugin_refused_actions_total",
+                "Actions refused: not permitted, over quota, link unavailable.",
                 &["plugin"],
             ),
             plugin_memory: int_gauge(
@@ -289,6 +298,7 @@ impl NodeMetrics {
             set_counter(&self.plugin_faults, &l, p.faults);
             set_counter(&self.plugin_restarts, &l, p.restarts);
             set_counter(&self.plugin_dropped, &l, p.dropped);
+            set_counter(&self.plugin_refused, &l, p.refused);
             if let Some(bytes) = p.memory_bytes {
                 self.plugin_memory.with_label_values(&l).set(bytes as i64);
             }

@@ -6,6 +6,7 @@
 
 pub mod core;
 pub mod plugin_host;
+pub mod quota;
 pub mod radio_host;
 pub mod reply_book;
 pub mod runtime;

@@ -72,7 +72,8 @@ pub fn prepare(
     spec: PluginConfig,
 ) -> Result<Prepared, String> {
     crate::plugin::signature::check(trust, &spec.file)?;
-    let loaded = runtime.load(&spec.file, &spec.grants, Limits::default()).map_err(|e| e.to_string())?;
+    let limits = Limits { max_flood_hops: spec.max_flood_hops, ..Limits::default() };
+    let loaded = runtime.load(&spec.file, &spec.grants, limits).map_err(|e| e.to_string())?;
     let manifest = &loaded.info().manifest;
     if manifest.kind != PluginKind::Service {
         return Err(format!(
@@ -115,6 +116,7 @@ struct PluginSlot {
     events: u64,
     actions: u64,
     faults: u64,
+    refused: u64,
     /// Events at the last rate sample, and when it was taken.
     rate_mark: (u64, Instant),
     events_per_s: f64,
@@ -214,6 +216,7 @@ impl PluginHost {
             events: 0,
             actions: dispatch.actions.len() as u64,
             faults: 0,
+            refused: 0,
             rate_mark: (0, Instant::now()),
             events_per_s: 0.0,
             dispatch_ns: Vec::new(),
@@ -324,6 +327,7 @@ impl PluginHost {
                 for refused in &dispatch.refused {
                     tracing::debug!(plugin = %slot.name, "refused action {}: {}", refused.action, refused.reason);
                 }
+                slot.refused += dispatch.refused.len() as u64;
                 slot.actions += dispatch.actions.len() as u64;
                 dispatch.actions
             }
@@ -493,6 +497,14 @@ impl PluginHost {
         }
     }
 
+    /// Counts an action of plugin `id` refused after its call (a link that
+    /// could not take a packet, a storage quota).
+    pub fn count_refused(&mut self, id: PluginId) {
+        if let Some(slot) = self.slot(id) {
+            slot.refused += 1;
+        }
+    }
+
     /// Removes a (stopped) plugin's slot.
     pub fn remove(&mut self, id: PluginId) {
         if let Some(slot) = self.slots.get_mut(id) {
@@ -553,6 +565,7 @@ impl PluginHost {
                     memory_bytes: slot.instance.memory_bytes().map(|b| b as u64),
                     events_per_s: slot.events_per_s,
                     actions: slot.actions,
+                    refused: slot.refused,
                 }
             })
             .collect()

@@ -13,12 +13,14 @@ use weft_plugin_api::{ABI_VERSION, Action, Manifest, Permission, PluginKind};
 pub struct ActionGate {
     kind: PluginKind,
     permissions: BTreeSet<Permission>,
+    max_flood_hops: Option<u8>,
 }
 
 impl ActionGate {
-    /// A gate for a plugin with this manifest (its permissions were granted at load).
-    pub fn new(manifest: &Manifest) -> Self {
-        Self { kind: manifest.kind, permissions: manifest.permissions.iter().copied().collect() }
+    /// A gate for a plugin with this manifest (its permissions were granted
+    /// at load) whose floods may reach at most `max_flood_hops`.
+    pub fn new(manifest: &Manifest, max_flood_hops: Option<u8>) -> Self {
+        Self { kind: manifest.kind, permissions: manifest.permissions.iter().copied().collect(), max_flood_hops }
     }
 
     fn need(&self, permission: Permission) -> Result<(), String> {
@@ -52,7 +54,13 @@ impl ActionGate {
             Action::Flood(flood) => {
                 self.kind_is(Service, action)?;
                 self.need(Permission::Flood)?;
-                if flood.hops == 0 { Err("a flood needs a hop limit of at least 1".into()) } else { Ok(()) }
+                match self.max_flood_hops {
+                    _ if flood.hops == 0 => Err("a flood needs a hop limit of at least 1".into()),
+                    Some(max) if flood.hops > max => {
+                        Err(format!("a flood of {} hops exceeds the {max} this plugin is granted", flood.hops))
+                    }
+                    _ => Ok(()),
+                }
             }
             Action::Reply(_) => self.kind_is(Service, action),
             Action::Store(_) => self.need(Permission::Storage),
@@ -113,18 +121,21 @@ mod tests {
         let serial = Action::SerialWrite(SerialWrite { bytes: vec![] });
         let flood0 = Action::Flood(Flood { port: 1, payload: vec![], hops: 0, anonymous: false });
 
-        let bare = ActionGate::new(&manifest(PluginKind::Service, &[]));
+        let bare = ActionGate::new(&manifest(PluginKind::Service, &[]), None);
         assert!(bare.check(&send).is_err());
         assert!(bare.check(&reply).is_ok());
         assert!(bare.check(&serial).is_err());
         assert!(bare.check(&Action::Unknown(77)).unwrap_err().contains("unknown action tag 77"));
 
-        let sender = ActionGate::new(&manifest(PluginKind::Service, &[Permission::Send, Permission::Flood]));
+        let sender = ActionGate::new(&manifest(PluginKind::Service, &[Permission::Send, Permission::Flood]), Some(3));
         assert!(sender.check(&send).is_ok());
         assert!(sender.check(&sealed).is_err());
         assert!(sender.check(&flood0).is_err());
+        let flood = |hops| Action::Flood(Flood { port: 1, payload: vec![], hops, anonymous: false });
+        assert!(sender.check(&flood(3)).is_ok(), "up to the granted hops");
+        assert!(sender.check(&flood(4)).unwrap_err().contains("exceeds the 3"), "beyond them refused");
 
-        let driver = ActionGate::new(&manifest(PluginKind::Driver, &[Permission::Serial, Permission::Send]));
+        let driver = ActionGate::new(&manifest(PluginKind::Driver, &[Permission::Serial, Permission::Send]), None);
         assert!(driver.check(&serial).is_ok());
         assert!(driver.check(&send).unwrap_err().contains("service action"));
     }

@@ -25,6 +25,8 @@ pub struct Limits {
     pub init_deadline: Duration,
     /// Cap on a wasm instance's linear memory, in bytes.
     pub memory_bytes: usize,
+    /// Largest hop limit a flood may ask for (`None`: any).
+    pub max_flood_hops: Option<u8>,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             call_deadline: Duration::from_millis(100),
             init_deadline: Duration::from_secs(2),
             memory_bytes: 64 << 20,
+            max_flood_hops: None,
         }
     }
 }
@@ -76,7 +79,7 @@ pub struct PluginInstance {
 
 impl PluginInstance {
     pub(crate) fn new(info: Arc<PluginInfo>, binding: Box<dyn BindingInstance>, limits: Limits) -> Self {
-        let gate = ActionGate::new(&info.manifest);
+        let gate = ActionGate::new(&info.manifest, limits.max_flood_hops);
         Self { info, binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new(), output: Vec::new() }
     }
 

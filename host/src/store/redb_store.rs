@@ -83,6 +83,20 @@ impl KvStore for Store {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
+    fn usage(&self, namespace: &str) -> Result<u64, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+        let mut total = 0u64;
+        for entry in table.iter().map_err(|e| e.to_string())? {
+            let (key, value) = entry.map_err(|e| e.to_string())?;
+            let (ns, key) = key.value();
+            if ns == namespace {
+                total += (key.len() + value.value().len()) as u64;
+            }
+        }
+        Ok(total)
+    }
+
     fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         {

@@ -96,11 +96,17 @@ fn spec_for_load(file: &str, config: &str, permissions: &[String]) -> Result<Plu
         grants: Grants::permissions(permissions),
         config_cbor,
         restart: RestartPolicy::default(),
+        max_flood_hops: None,
+        storage_quota_bytes: None,
     })
 }
 
 fn same_spec(a: &PluginConfig, b: &PluginConfig) -> bool {
-    a.grants == b.grants && a.config_cbor == b.config_cbor && a.restart == b.restart
+    a.grants == b.grants
+        && a.config_cbor == b.config_cbor
+        && a.restart == b.restart
+        && a.max_flood_hops == b.max_flood_hops
+        && a.storage_quota_bytes == b.storage_quota_bytes
 }
 
 impl Actor {

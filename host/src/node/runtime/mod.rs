@@ -262,6 +262,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         lifecycle: lifecycle::Waiting::default(),
         draining: false,
         metrics: crate::metrics::NodeMetrics::new(),
+        quotas: super::quota::QuotaBook::default(),
     };
     let inputs = Inputs {
         link_events: link_rx,
@@ -317,6 +318,8 @@ struct Actor {
     draining: bool,
     /// Prometheus families.
     metrics: crate::metrics::NodeMetrics,
+    /// Storage used per plugin, for quotas.
+    quotas: super::quota::QuotaBook,
 }
 
 /// Everything the actor listens to.
@@ -704,8 +707,16 @@ impl Actor {
                     }
                 }
                 Output::Store { plugin, writes } => {
-                    if let Err(e) = self.kv.commit(self.plugins.name(plugin), &writes) {
-                        tracing::error!(plugin = %self.plugins.name(plugin), "storage write failed: {e}");
+                    let name = self.plugins.name(plugin).to_string();
+                    if let Some(quota) = self.plugins.spec(plugin).and_then(|s| s.storage_quota_bytes)
+                        && let Err(reason) = self.quotas.admit(&*self.kv, &name, quota, &writes)
+                    {
+                        let refused = ActionRefused { action: 6, index: 0, reason, tag: 0 };
+                        queue.push_back((Output::Refuse { plugin, refused }, refusal_chain));
+                        continue;
+                    }
+                    if let Err(e) = self.kv.commit(&name, &writes) {
+                        tracing::error!(plugin = %name, "storage write failed: {e}");
                     }
                 }
                 Output::Hold(change) => {
@@ -757,6 +768,7 @@ impl Actor {
                     tracing::trace!(plugin = %self.plugins.name(plugin), "metric {} = {}", metric.name, metric.value);
                 }
                 Output::Refuse { plugin, refused } => {
+                    self.plugins.count_refused(plugin);
                     if refusal_chain {
                         tracing::warn!(plugin = %self.plugins.name(plugin), "action refused: {}", refused.reason);
                     } else {
@@ -784,6 +796,7 @@ impl Actor {
                 faults: row.faults,
                 restarts: u64::from(row.restarts),
                 dropped: row.dropped,
+                refused: row.refused,
                 memory_bytes: row.memory_bytes,
                 dispatch_ns: samples.iter().find(|(n, _)| *n == row.name).map_or(&[], |(_, s)| s.as_slice()),
             })
