@@ -85,7 +85,7 @@ fn a_reload_to_a_broken_build_is_rolled_back_and_the_service_carries_on() {
     let (code, value, _) = b.ctl(&["plugin", "reload", "sequence", broken.to_str().unwrap()]);
     assert_ne!(code, 0, "{value}");
     let error = value["error"].as_str().unwrap_or_default();
-    assert!(error.contains("init refuses on purpose") && error.contains("rolled back"), "{error}");
+    assert!(error.contains("init refuses on purpose") && error.contains("rolled back"), "{value}");
     let row = plugin_row(&b, "sequence");
     assert_eq!(row["state"], "running", "{row}");
     assert!(!row["version"].as_str().unwrap_or_default().contains("broken"), "{row}");

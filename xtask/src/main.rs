@@ -6,6 +6,7 @@
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
 //! - `cargo xtask bench-lora [goodput|swap]`: the LoRa benchmarks over the
 //!   virtual modem, with a release `weft`.
+//! - `cargo xtask bench-ops [reload|start|scrape]`: the operations benchmarks.
 //! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 
@@ -49,19 +50,20 @@ fn main() -> Result<()> {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
         }
-        Some("bench-lora") => {
+        Some(command @ ("bench-lora" | "bench-ops")) => {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["build", "--release", "-p", "weft-host", "--bin", "weft"]))?;
             let weft = root.join("target/release/weft");
+            let bench = command.trim_start_matches("bench-");
             run(cargo()
                 .current_dir(&root)
                 .env("WEFT_BIN", weft)
-                .args(["bench", "-p", "weft-tests", "--bench", "lora", "--"])
+                .args(["bench", "-p", "weft-tests", "--bench", bench, "--"])
                 .args(&args[1..]))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|start|scrape]>"
             );
             std::process::exit(2);
         }

@@ -31,6 +31,9 @@ pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
         Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
         Request::Call { .. } => Duration::from_secs(11),
         Request::Trace { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
+        Request::PluginLoad { .. } | Request::PluginReload { .. } | Request::Reload | Request::SwapDriver { .. } => {
+            crate::node::runtime::LOAD_TIMEOUT + Duration::from_secs(1)
+        }
         _ => Duration::from_secs(5),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

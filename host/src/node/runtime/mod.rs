@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
 
+/// Wait for requests that may compile plugins.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default wait for a plugin command's answer.
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Work items one input may cause before the node stops the chain (a plugin
@@ -109,6 +111,11 @@ impl NodeHandle {
             Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms),
             Request::Call { .. } => DEFAULT_CALL_TIMEOUT,
             Request::Trace { timeout_ms: Some(ms), .. } => Duration::from_millis(*ms),
+            // These may compile a wasm module first (seconds for a large one).
+            Request::PluginLoad { .. }
+            | Request::PluginReload { .. }
+            | Request::Reload
+            | Request::SwapDriver { .. } => LOAD_TIMEOUT,
             _ => Duration::from_secs(5),
         };
         let (tx, rx) = oneshot::channel();

@@ -15,7 +15,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, ValType};
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    ValType,
+};
+
+/// Wasm instances one engine holds at once (plugins, drivers, and the new
+/// instances of swaps in progress).
+pub const POOL_INSTANCES: u32 = 128;
+/// Largest linear memory any instance may grow to (per-plugin caps are
+/// lower and enforced by each store's limiter).
+const MAX_MEMORY: usize = 1 << 30;
+/// Bytes of each pool slot's memory kept resident between instances.
+const KEEP_RESIDENT: usize = 8 << 20;
 
 /// How often the epoch advances; deadlines are rounded up to this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -72,6 +84,20 @@ impl WasmRuntime {
         // reservations.
         config.memory_reservation(4 << 30);
         config.memory_guard_size(32 << 20);
+        // Instances come from a pool of slots whose memories stay mapped
+        // and keep their first pages resident between uses (zeroed with a
+        // memset instead of being unmapped): a new instance of a plugin,
+        // which is what a hot swap or a restart creates, reuses a warm slot
+        // instead of page-faulting in every page it touches. The pool bounds
+        // how many wasm instances an engine can hold at once.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(POOL_INSTANCES)
+            .total_memories(POOL_INSTANCES)
+            .total_tables(POOL_INSTANCES)
+            .max_memory_size(MAX_MEMORY)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let linker = imports::linker(&engine)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -12,6 +12,8 @@
 //!   instance on hot swap and persisted when the node stops.
 //! - **Goodbye**: with config `goodbye_to = ADDRESS` the shutdown hook sends
 //!   `goodbye` there (a final message on node stop).
+//! - **Ballast**: config `ballast_bytes = N` makes the handed-over state N
+//!   bytes larger (hot-swap benchmarks).
 //!
 //! Built with feature `broken-init` its `init` always fails (the rollback
 //! test's "broken build" of the same plugin).
@@ -58,12 +60,17 @@ struct Blast {
 struct State {
     senders: BTreeMap<String, SenderStats>,
     blast: Option<Blast>,
+    /// Opaque bytes carried from instance to instance (config
+    /// `ballast_bytes`): lets a benchmark hand over a state of a given size.
+    #[serde(with = "serde_bytes", default)]
+    ballast: Vec<u8>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct Config {
     goodbye_to: Option<Address>,
+    ballast_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +139,9 @@ impl Service for Sequence {
             _ => State::default(),
         };
         let mut plugin = Self { state, goodbye_to: config.goodbye_to };
+        if plugin.state.ballast.len() != config.ballast_bytes {
+            plugin.state.ballast = vec![0xa5; config.ballast_bytes];
+        }
         if plugin.state.blast.is_some() {
             plugin.tick(ctx);
         }

@@ -1,0 +1,138 @@
+//! Operations benchmarks (run with `cargo xtask bench-ops`), on `weft run`
+//! processes with real plugin builds:
+//!
+//! - **reload pause**: a wasm service whose state is 1 MiB is hot-swapped
+//!   200 times (`weft ctl plugin reload`); the node reports each pause (old
+//!   instance's shutdown hook + new instance's init with the state) and we
+//!   take p50 / p99 / max.
+//! - **start to ready**: `weft run` with N wasm plugins and a warm module
+//!   cache, from process spawn until the admin socket lists every plugin
+//!   running (median of 5 starts), for N = 1 and N = all service plugins
+//!   built here.
+//! - **scrape**: 200 `GET /metrics` over HTTP, p50 / p99 / max.
+//!
+//! `docs/BENCHMARKS.md` records the results with this command.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use weft_host::plugin::Binding;
+use weft_tests::node::{NodeSpec, TestNode};
+
+fn plugin_toml(name: &str, permissions: &[&str], config: &str) -> String {
+    let perms: Vec<String> = permissions.iter().map(|p| format!("\"{p}\"")).collect();
+    format!(
+        "\n[[plugins]]\nfile = \"{}\"\npermissions = [{}]\n[plugins.config]\n{config}",
+        weft_tests::plugin(name, Binding::Wasm).display(),
+        perms.join(", ")
+    )
+}
+
+fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    (at(0.5), at(0.99), at(1.0))
+}
+
+fn reload_pause(root: &Path) {
+    let mut n = TestNode::new(root, "reload");
+    n.start(&NodeSpec {
+        extra: plugin_toml("sequence", &["send"], "ballast_bytes = 1048576\n"),
+        ..NodeSpec::default()
+    });
+    let mut pauses = Vec::new();
+    let mut hooks = Vec::new();
+    for _ in 0..200 {
+        let (code, value, err) = n.ctl(&["plugin", "reload", "sequence"]);
+        assert_eq!(code, 0, "reload failed: {err} {value}");
+        let state = value["result"]["state_bytes"].as_u64().unwrap_or(0);
+        assert!(state > 1 << 20, "the state handed over is over 1 MiB ({state} bytes)");
+        pauses.push(value["result"]["pause_us"].as_f64().unwrap_or(f64::MAX) / 1000.0);
+        hooks.push(value["result"]["hook_us"].as_f64().unwrap_or(f64::MAX) / 1000.0);
+    }
+    let (p50, p99, max) = percentiles(pauses);
+    let (h50, h99, _) = percentiles(hooks);
+    println!(
+        "reload pause, wasm service with a 1 MiB state, 200 reloads: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms \
+         (old instance's hook: p50 {h50:.2} ms, p99 {h99:.2} ms; the rest is the new instance's init)"
+    );
+    n.stop();
+}
+
+fn start_to_ready(root: &Path, plugins: &[(&str, &[&str])]) {
+    let extra: String = plugins.iter().map(|(name, perms)| plugin_toml(name, perms, "")).collect();
+    let mut times = Vec::new();
+    for round in 0..6 {
+        let mut n = TestNode::new(root, &format!("start-{}-{round}", plugins.len()));
+        n.write_config(&NodeSpec { extra: extra.clone(), ..NodeSpec::default() });
+        let started = Instant::now();
+        n.launch();
+        n.wait_until("all plugins running", Duration::from_secs(30), |n| {
+            let (_, value, _) = n.ctl(&["plugins"]);
+            let rows = value["result"].as_array().cloned().unwrap_or_default();
+            rows.len() == plugins.len() && rows.iter().all(|r| r["state"] == "running")
+        });
+        if round > 0 {
+            // Round 0 warms the module cache.
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        n.stop();
+    }
+    let (p50, _, max) = percentiles(times);
+    let names: Vec<&str> = plugins.iter().map(|(n, _)| *n).collect();
+    println!(
+        "start to ready with {} wasm plugins ({}), warm cache: median {p50:.0} ms, max {max:.0} ms (process spawn to admin socket listing all running)",
+        plugins.len(),
+        names.join(", ")
+    );
+}
+
+fn scrape(root: &Path) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut n = TestNode::new(root, "scrape");
+    let extra = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n{}", plugin_toml("counter", &["storage"], ""));
+    n.start(&NodeSpec { extra, ..NodeSpec::echo() });
+    for _ in 0..50 {
+        let _ = n.ping(&n, "some traffic");
+    }
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..200 {
+        let started = Instant::now();
+        size = get_metrics(port).len();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (p50, p99, max) = percentiles(times);
+    println!("metrics scrape over HTTP ({size} bytes): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
+    n.stop();
+}
+
+fn get_metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let root = tempfile::tempdir().expect("temp dir");
+    if wants("reload") {
+        reload_pause(root.path());
+    }
+    if wants("start") {
+        start_to_ready(root.path(), &[("echo", &["send"])]);
+        let mut all: Vec<(&str, &[&str])> =
+            vec![("echo", &["send"]), ("counter", &["storage"]), ("sequence", &["send"])];
+        if weft_tests::plugin_dir().join("wasm/fapp.wasm").exists() {
+            all.push(("fapp", &["send", "flood", "storage", "sign", "seal"]));
+        }
+        start_to_ready(root.path(), &all);
+    }
+    if wants("scrape") {
+        scrape(root.path());
+    }
+}
