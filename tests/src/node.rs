@@ -145,9 +145,15 @@ impl TestNode {
 
     /// Starts `weft run` with the config already written.
     pub fn launch(&mut self) {
+        self.launch_with(&[]);
+    }
+
+    /// Starts `weft run` with extra arguments (e.g. `--log-format json`).
+    pub fn launch_with(&mut self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
         let child = Command::new(weft_bin())
             .args(["run", "--config", self.config_path().to_str().expect("utf-8 path")])
+            .args(extra)
             .env("WEFT_LOG", "info,weft_host=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -241,6 +247,13 @@ impl TestNode {
         let _ = child.kill();
         let _ = child.wait();
         None
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the running process.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
+        }
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.

@@ -288,6 +288,29 @@ fn config_reload_applies_added_removed_and_changed_plugins_and_refuses_an_invali
 }
 
 #[test]
+fn sighup_reloads_the_config_and_json_logs_name_the_plugin() {
+    let root = tempfile::tempdir().unwrap();
+    let mut n = TestNode::new(root.path(), "n");
+    n.write_config(&NodeSpec::echo());
+    n.launch_with(&["--log-format", "json"]);
+    let counter = plugin_toml(&weft_tests::plugin("counter", Binding::Wasm), &["storage"], "");
+    n.write_config(&NodeSpec { extra: counter, ..NodeSpec::echo() });
+    n.signal("HUP");
+    n.wait_until("counter loaded by SIGHUP", Duration::from_secs(30), |n| {
+        plugin_row(n, "counter")["state"] == "running"
+    });
+    assert_eq!(n.stop(), Some(0));
+    let log = n.log();
+    let lines: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(lines.len() > 3, "log lines are JSON objects:\n{log}");
+    assert!(
+        lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("config reloaded"))),
+        "the reload is logged:\n{log}"
+    );
+    assert!(lines.iter().any(|l| l["plugin"] == "counter"), "plugin lines carry the plugin's name:\n{log}");
+}
+
+#[test]
 fn metrics_are_served_over_http_and_parse() {
     let root = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

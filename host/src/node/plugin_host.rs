@@ -204,6 +204,12 @@ impl PluginHost {
                 tracing::warn!(plugin = %name, "could not clear its persisted state: {e}");
             }
         }
+        tracing::info!(
+            plugin = %name,
+            version = %instance.manifest().version,
+            binding = instance.binding().label(),
+            "plugin started"
+        );
         let slot = PluginSlot {
             name,
             backoff_ms: spec.restart.backoff_ms,
