@@ -265,3 +265,24 @@ fn property_random_graphs_deliver_exactly_once_and_survive_garbage() {
         }
     }
 }
+
+#[test]
+fn exported_announces_restore_keys_and_sequences_but_no_routes_and_forgeries_are_skipped() {
+    let sim = converged(Topology::from_edges(3, &[(0, 1), (1, 2)]), SimConfig::default());
+    let exported = sim.node(0).router.export_announces();
+    assert_eq!(exported.len(), 2 * weft_host::routing::wire::ANNOUNCE_BODY, "nodes 1 and 2");
+
+    // A fresh router for node 0 (a restart) takes them back.
+    let mut fresh = Sim::new(Topology::from_edges(3, &[]), SimConfig::default());
+    let mut tampered = exported.clone();
+    tampered[weft_host::routing::wire::ANNOUNCE_BODY + 40] ^= 1; // break the second signature
+    let restarted = &mut fresh.node_mut(0).router;
+    assert_eq!(restarted.import_announces(&tampered), 1, "the forged one is skipped");
+    assert_eq!(restarted.import_announces(&exported), 1, "the good one fills in; the known one is not taken twice");
+    for node in [1, 2] {
+        let entry = restarted.table().entry(&sim.address(node)).expect("known again");
+        assert!(entry.route.is_none(), "links are new after a restart: no route until announces arrive");
+        assert_eq!(entry.announce.sequence, sim.node(0).router.table().sequence(&sim.address(node)));
+    }
+    assert_eq!(restarted.import_announces(&exported[..100]), 0, "a truncated blob takes nothing");
+}

@@ -122,6 +122,8 @@ fn sigterm_runs_every_hook_persists_state_and_a_restart_restores_it() {
     b.launch();
     let s = stats(&b, &a);
     assert_eq!((s["received"].as_u64(), s["last"].as_u64()), (Some(100), Some(100)), "state restored: {s}");
+    let log = b.log();
+    assert!(log.contains("routing state persisted") && log.contains("routing state restored"), "{log}");
 }
 
 #[test]

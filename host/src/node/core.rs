@@ -235,6 +235,14 @@ impl NodeCore {
         self.router_outputs(None)
     }
 
+    /// Takes back the announces an earlier run persisted (see
+    /// [`Router::export_announces`]); returns how many were taken and the
+    /// outputs (keys learned) to execute.
+    pub fn import_announces(&mut self, bodies: &[u8]) -> (usize, Vec<Output>) {
+        let taken = self.router.import_announces(bodies);
+        (taken, self.router_outputs(None))
+    }
+
     /// Takes back a held packet persisted by an earlier run (false: the
     /// record is unreadable). Deletions a cap causes come out with the next
     /// call's outputs.

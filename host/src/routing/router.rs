@@ -389,6 +389,35 @@ impl Router {
 
     // ---- links ----------------------------------------------------------
 
+    /// Every known node's announce, as wire bodies concatenated (the
+    /// routing state a node persists when it stops: keys and sequences, so a
+    /// restarted node can seal to known nodes at once and still refuses
+    /// replays of older announces).
+    pub fn export_announces(&self) -> Vec<u8> {
+        self.table.announces().flat_map(|a| a.to_body()).collect()
+    }
+
+    /// Takes back announces exported by an earlier run. Each is verified
+    /// again; forged or unreadable ones are skipped. Returns how many were
+    /// taken (their keys come out as [`RouterOutput::KeyLearned`]).
+    pub fn import_announces(&mut self, bodies: &[u8]) -> usize {
+        let mut taken = 0;
+        for chunk in bodies.chunks_exact(super::wire::ANNOUNCE_BODY) {
+            let Ok(body) = <&[u8; super::wire::ANNOUNCE_BODY]>::try_from(chunk) else { continue };
+            let announce = Announce::from_body(body);
+            let address = announce.address();
+            if address == self.own || !announce.verify() {
+                continue;
+            }
+            let signing_key = announce.signing_key;
+            if self.table.remember(Arc::new(announce)) {
+                taken += 1;
+                self.out.push(RouterOutput::KeyLearned { address, signing_key });
+            }
+        }
+        taken
+    }
+
     /// A link came up; the neighbour hears this node's announce at once.
     pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) {
         let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);

@@ -91,6 +91,22 @@ impl RoutingTable {
         }
     }
 
+    /// Records a verified announce known from an earlier run, without a
+    /// route (links are new after a restart). Ignored if a newer one is known.
+    pub fn remember(&mut self, announce: Arc<Announce>) -> bool {
+        let address = announce.address();
+        if self.entries.get(&address).is_some_and(|e| e.announce.sequence >= announce.sequence) {
+            return false;
+        }
+        self.entries.insert(address, Entry { announce, route: None });
+        true
+    }
+
+    /// Every announce the table holds.
+    pub fn announces(&self) -> impl Iterator<Item = &Arc<Announce>> {
+        self.entries.values().map(|e| &e.announce)
+    }
+
     /// Records a verified announce that [`RoutingTable::judge`] accepted.
     pub fn accept(&mut self, announce: Arc<Announce>, route: Route) {
         self.entries.insert(announce.address(), Entry { announce, route: Some(route) });

@@ -158,6 +158,11 @@ impl Sim {
         &self.nodes[i]
     }
 
+    /// Node `i`, to change (tests: restore state into its router).
+    pub fn node_mut(&mut self, i: usize) -> &mut SimNode {
+        &mut self.nodes[i]
+    }
+
     /// Node `i`'s address.
     pub fn address(&self, i: usize) -> Address {
         self.nodes[i].router.address()

@@ -34,6 +34,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_plugin_api::{ActionRefused, Address, Command, Event, LogLevel};
 
+/// Storage namespace of the node's own routing state (plugin names cannot
+/// contain `:`).
+const ROUTING_NAMESPACE: &str = "weft:routing";
+const ANNOUNCES_KEY: &[u8] = b"announces";
+
 /// Wait for requests that may compile plugins.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default wait for a plugin command's answer.
@@ -187,6 +192,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     if !held.is_empty() {
         tracing::info!(held = held.len() - unreadable, unreadable, "store-and-forward packets restored");
     }
+    let known = kv.get(ROUTING_NAMESPACE, ANNOUNCES_KEY).ok().flatten().unwrap_or_default();
+    let (taken, restored_outputs) = core.import_announces(&known);
+    if taken > 0 {
+        tracing::info!(nodes = taken, "routing state restored: keys and sequences of known nodes");
+    }
     for (id, ports) in plugins.ports() {
         core.attach(id, &ports)
             .map_err(|e| StartError::Ports(format!("{}: plugin `{}`: {e}", config.file.display(), plugins.name(id))))?;
@@ -278,6 +288,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         requests: request_rx,
         shutdown: shutdown_rx,
     };
+    let mut actor = actor;
+    actor.execute(restored_outputs, false);
     let task = tokio::spawn(actor.run(inputs, init_actions, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task, finished: false })
 }
@@ -434,6 +446,11 @@ impl Actor {
             self.execute(outputs, true);
         }
         self.radios.shutdown_all(self.config.shutdown_deadline);
+        let announces = self.core.router().export_announces();
+        match self.kv.commit(ROUTING_NAMESPACE, &[(ANNOUNCES_KEY.to_vec(), Some(announces))]) {
+            Ok(()) => tracing::info!("routing state persisted"),
+            Err(e) => tracing::error!("could not persist the routing state: {e}"),
+        }
         // Let final messages leave before the links close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for link in self.links.iter() {
