@@ -333,6 +333,32 @@ fn metrics_are_served_over_http_and_parse() {
     assert!(body.contains("weft_plugin_dispatch_seconds_bucket{plugin=\"echo\""), "{body}");
     assert!(body.contains("# TYPE weft_routing_packets_total counter"), "{body}");
     assert!(http_get(port, "/nope").is_empty(), "only /metrics has a body with 200");
+    // Every metric the shipped Grafana dashboard queries is one the node
+    // exports (families with labels appear once they have a sample, e.g. a
+    // link; those must at least be in the documented list).
+    let documented = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md"))
+        .expect("docs/operations.md");
+    let dashboard =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/grafana-dashboard.json"))
+            .expect("configs/grafana-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    for expr in exprs {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("weft_")) {
+            let family = word.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+            assert!(
+                body.contains(&format!("# TYPE {family} ")) || documented.contains(&format!("| `{family}` |")),
+                "the dashboard queries {word}, which is neither exported here nor documented"
+            );
+        }
+    }
 }
 
 /// GET `path`; the body when the status is 200, else empty.
