@@ -150,7 +150,11 @@ fn four_node_flows(binding: Binding, order: Order) {
     assert_eq!(published["slots"], 5, "{published}");
     // 205 bytes + a 12-byte anonymous flood header + a 1-byte RNode header: one 255-byte LoRa frame.
     assert_eq!(published["payload_bytes"], 205, "{published}");
-    ok(&d, "publish", slots("2099-07", 3));
+    // D publishes from a file, as an operator would: `weft ctl call fapp publish @slots.json`.
+    let file = d.dir.join("slots.json");
+    std::fs::write(&file, slots("2099-07", 3).to_string()).unwrap();
+    let (code, answer, err) = d.ctl(&["call", "fapp", "publish", &format!("@{}", file.display())]);
+    assert_eq!(code, 0, "publish @file failed: {err} {answer}");
     wait_for(&b, "stats", json!({}), "the relay stored both announces", |s| s["stored"] == 2);
 
     let found = ok(&a, "query", json!({ "specialism": "cbt", "plz": "80" }));

@@ -109,7 +109,8 @@ enum CtlCommand {
         /// Payload text.
         text: String,
     },
-    /// Invoke a plugin command, e.g. `call echo ping '{"to": "ADDRESS", "text": "hi"}'`.
+    /// Invoke a plugin command, e.g. `call echo ping '{"to": "ADDRESS", "text": "hi"}'`;
+    /// `@FILE` passes the contents of FILE as the arguments.
     Call {
         /// Plugin name.
         plugin: String,
@@ -247,9 +248,13 @@ pub fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 },
-                CtlCommand::Call { plugin, command, args, timeout_ms } => {
-                    Request::Call { plugin, command, args: args.unwrap_or_default(), timeout_ms: Some(timeout_ms) }
-                }
+                CtlCommand::Call { plugin, command, args, timeout_ms } => match arguments(args) {
+                    Ok(args) => Request::Call { plugin, command, args, timeout_ms: Some(timeout_ms) },
+                    Err(e) => {
+                        eprintln!("weft: error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
                 CtlCommand::Links => Request::Links,
                 CtlCommand::Plugins => Request::Plugins,
                 CtlCommand::Plugin(PluginCtl::Load { file, config, permissions }) => {
@@ -274,9 +279,13 @@ pub fn main() -> ExitCode {
                     let file = std::path::absolute(&file).unwrap_or(file);
                     Request::SwapDriver { link, file: file.display().to_string() }
                 }
-                CtlCommand::Link(LinkCommand::Call { link, command, args }) => {
-                    Request::LinkCall { link, command, args: args.unwrap_or_default() }
-                }
+                CtlCommand::Link(LinkCommand::Call { link, command, args }) => match arguments(args) {
+                    Ok(args) => Request::LinkCall { link, command, args },
+                    Err(e) => {
+                        eprintln!("weft: error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
             };
             return ctl::run(&socket, request, json);
         }
@@ -300,4 +309,15 @@ fn sign_plugin(key: &std::path::Path, plugin: &std::path::Path) -> Result<(), St
     println!("signed {} -> {}", plugin.display(), path.display());
     println!("publisher {}", crate::binary::hex(identity.public_key().as_bytes()));
     Ok(())
+}
+
+/// A command's arguments: as given, or the contents of FILE for `@FILE`.
+fn arguments(args: Option<String>) -> Result<String, String> {
+    match args {
+        Some(text) => match text.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file).map_err(|e| format!("arguments from {file}: {e}")),
+            None => Ok(text),
+        },
+        None => Ok(String::new()),
+    }
 }
