@@ -6,8 +6,9 @@
 //! `weft run` processes: A-B over QUIC on 127.0.0.1, B-C over LoRa through
 //! the RNode driver plugin. It drives them with `weft ctl` exactly as an
 //! operator would (so A -> C crosses QUIC then LoRa), prints airtime and
-//! duty-cycle budget, prints how to poke at the running mesh, and stops
-//! everything cleanly on Ctrl-C or after `--duration` seconds.
+//! duty-cycle budget, plays FAPP end to end (C publishes slots, A queries
+//! through B and reserves, C confirms), prints how to poke at the running
+//! mesh, and stops everything cleanly on Ctrl-C or after `--duration` seconds.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -61,9 +62,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let rnode = root.join("target/plugins/wasm/rnode.wasm");
     let (tty_b, tty_c) = (work.join("tty-b"), work.join("tty-c"));
     // A dials B over QUIC; B and C share a LoRa channel.
-    write_config(&nodes[0], Some((nodes[1].port, nodes[1].address.clone())), None, &echo, &cache)?;
-    write_config(&nodes[1], None, Some((&tty_b, &rnode)), &echo, &cache)?;
-    write_config(&nodes[2], None, Some((&tty_c, &rnode)), &echo, &cache)?;
+    let files = Files { echo, fapp: root.join("target/plugins/wasm/fapp.wasm"), cache };
+    write_config(&nodes[0], Some((nodes[1].port, nodes[1].address.clone())), None, FAPP_PATIENT, &files)?;
+    write_config(&nodes[1], None, Some((&tty_b, &rnode)), FAPP_RELAY, &files)?;
+    write_config(&nodes[2], None, Some((&tty_c, &rnode)), FAPP_THERAPIST, &files)?;
 
     println!("\n== Weft demo: A - B over QUIC on 127.0.0.1, B - C over LoRa (virtual RNodes) ==\n");
     for node in &nodes {
@@ -115,6 +117,7 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
     print!("{}", ctl_text(weft, a, &["routes"])?);
     println!("\nB's status (`weft ctl status`): B relayed for A and C\n");
     print!("{}", ctl_text(weft, b, &["status"])?);
+    fapp(weft, a, b, c)?;
 
     println!("\n== the mesh keeps running; poke at it from another terminal ==\n");
     for node in nodes.iter() {
@@ -145,6 +148,102 @@ fn drive(weft: &Path, nodes: &mut [Node], duration: Option<Duration>, stop: &Ato
             }
         }
     }
+    Ok(())
+}
+
+/// FAPP across the mesh: C (a practice, on the LoRa side) publishes free
+/// slots, A (a patient) queries anonymously through B and reserves one, C's
+/// operator confirms, A sees the confirmation, B saw nothing it could read.
+fn fapp(weft: &Path, a: &Node, b: &Node, c: &Node) -> Result<()> {
+    println!("\n== FAPP: free psychotherapy appointments, found and booked across the mesh ==");
+    let slots = c.dir.join("slots.toml");
+    std::fs::write(
+        &slots,
+        "[[slots]]\nstart = \"2030-06-03T09:00Z\"\nduration = 50\ntype = \"erstgespraech\"\n\n\
+         [[slots]]\nstart = \"2030-06-03T10:00Z\"\nduration = 50\ntype = \"erstgespraech\"\n\n\
+         [[slots]]\nstart = \"2030-06-04T14:00Z\"\nduration = 50\ntype = \"therapie\"\n",
+    )?;
+    println!(
+        "\n-- C (a practice behind the LoRa link) publishes three free slots from a file; the signed announce floods the mesh"
+    );
+    let publish = format!("@{}", slots.display());
+    let stored = |_: &()| -> bool {
+        ctl_json(weft, b, &["call", "fapp", "stats", "{\"json\": true}"])
+            .ok()
+            .and_then(|v| v["result"]["body"].as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()))
+            .is_some_and(|stats| stats["stored"].as_u64().unwrap_or(0) >= 1)
+    };
+    let mut relayed = false;
+    for attempt in 0..4 {
+        println!(
+            "$ weft ctl call fapp publish @slots.toml   (on C{})",
+            if attempt > 0 { ", again: LoRa floods are not acknowledged" } else { "" }
+        );
+        print!("{}", ctl_text(weft, c, &["call", "fapp", "publish", &publish])?);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) && !relayed {
+            relayed = stored(&());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if relayed {
+            break;
+        }
+    }
+    if !relayed {
+        bail!("relay B never stored C's announce");
+    }
+    println!(
+        "\n-- B (a relay) verified the practice's signature and keeps the announce (`weft ctl call fapp stats` on B)"
+    );
+    print!("{}", ctl_text(weft, b, &["call", "fapp", "stats"])?);
+
+    let query = "{\"specialism\": \"cbt\", \"plz\": \"80\", \"wait_ms\": 3000}";
+    println!("\n-- A (a patient) asks, without saying who it is, for behavioural therapy near postal code 80xxx");
+    println!("$ weft ctl call fapp query '{query}'   (on A)");
+    print!("{}", ctl_text(weft, a, &["call", "fapp", "query", query])?);
+    let found = ctl_json(
+        weft,
+        a,
+        &["call", "fapp", "query", "{\"specialism\": \"cbt\", \"plz\": \"80\", \"wait_ms\": 3000, \"json\": true}"],
+    )?;
+    let body: Value = serde_json::from_str(found["result"]["body"].as_str().unwrap_or("{}"))?;
+    let slot = body["slots"][0]["id"].as_str().context("the query found no slot")?.to_string();
+
+    let reserve = format!("{{\"slot\": \"{slot}\", \"contact\": \"Erika M., 0170 1234567\", \"wait_ms\": 0}}");
+    println!("\n-- A reserves slot {slot}: the request is sealed to the practice and carries a one-time reply key");
+    println!("$ weft ctl call fapp reserve '{reserve}'   (on A)");
+    print!("{}", ctl_text(weft, a, &["call", "fapp", "reserve", &reserve])?);
+
+    println!("\n-- C's operator sees the request (only C can open it) and accepts it");
+    let started = Instant::now();
+    let mut pending = String::new();
+    while started.elapsed() < Duration::from_secs(15) {
+        pending = ctl_text(weft, c, &["call", "fapp", "pending"])?;
+        if pending.contains("Erika") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    println!("$ weft ctl call fapp pending   (on C)");
+    print!("{pending}");
+    println!("$ weft ctl call fapp accept 1   (on C)");
+    print!("{}", ctl_text(weft, c, &["call", "fapp", "accept", "1"])?);
+
+    println!("\n-- A receives the confirmation, sealed to its reply key (`weft ctl call fapp status` on A)");
+    let started = Instant::now();
+    let mut status = String::new();
+    while started.elapsed() < Duration::from_secs(15) {
+        status = ctl_text(weft, a, &["call", "fapp", "status"])?;
+        if status.contains("accepted") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    print!("{status}");
+    println!(
+        "\n-- B passed the reservation on without being able to read it; the booked slot is withdrawn (`stats` on B)"
+    );
+    print!("{}", ctl_text(weft, b, &["call", "fapp", "stats"])?);
     Ok(())
 }
 
@@ -189,13 +288,28 @@ fn start_modems(modem_sim: &Path, devices: &[(&str, &Path)]) -> Result<Child> {
     bail!("weft-modem-sim exited before it was ready")
 }
 
+/// Plugin files and the module cache the demo's nodes share.
+struct Files {
+    echo: PathBuf,
+    fapp: PathBuf,
+    cache: PathBuf,
+}
+
+/// FAPP roles: A is a patient, B a relay, C a practice that confirms by hand.
+const FAPP_PATIENT: &str = "roles = [\"patient\"]\n";
+const FAPP_RELAY: &str = "roles = [\"relay\"]\n";
+const FAPP_THERAPIST: &str = "roles = [\"therapist\"]\n[plugins.config.therapist]\n\
+    specialisms = [\"verhaltenstherapie\", \"trauma\"]\nmodalities = [\"hybrid\"]\npayers = [\"gkv\", \"pkv\"]\n\
+    plz = \"80331\"\napprobation = \"BY-PP-2019-04711\"\nconfirm = \"manual\"\n";
+
 fn write_config(
     node: &Node,
     peer: Option<(u16, String)>,
     radio: Option<(&Path, &Path)>,
-    echo: &Path,
-    cache: &Path,
+    fapp: &str,
+    files: &Files,
 ) -> Result<()> {
+    let (echo, cache) = (&files.echo, &files.cache);
     let mut toml = format!(
         "[node]\nname = \"{}\"\nidentity = \"node.key\"\ndata_dir = \"data\"\nmodule_cache = \"{}\"\n\n\
          [quic]\nlisten = \"127.0.0.1:{}\"\n\n[admin]\nsocket = \"admin.sock\"\n",
@@ -207,6 +321,10 @@ fn write_config(
         toml.push_str(&format!("\n[[peers]]\naddress = \"127.0.0.1:{port}\"\nnode = \"{address}\"\n"));
     }
     toml.push_str(&format!("\n[[plugins]]\nfile = \"{}\"\npermissions = [\"send\"]\n", echo.display()));
+    toml.push_str(&format!(
+        "\n[[plugins]]\nfile = \"{}\"\npermissions = [\"flood\", \"sign\", \"seal\", \"storage\"]\n[plugins.config]\n{fapp}",
+        files.fapp.display()
+    ));
     if let Some((device, driver)) = radio {
         toml.push_str(&format!(
             "\n[[radios]]\nname = \"lora0\"\ndevice = \"{}\"\ndriver = \"{}\"\n[radios.driver_config]\n{RADIO_TOML}",
