@@ -229,6 +229,32 @@ fn hot_swapping_the_driver_under_traffic_delivers_everything_once_in_order() {
 }
 
 #[test]
+fn a_config_reload_that_names_another_driver_swaps_it_and_traffic_goes_on() {
+    let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
+    let (mut a, mut b) = (bench.node("a"), bench.node("b"));
+    a.start(&spec(radio(&bench.device("a"), "rnode", Binding::Wasm, ""), vec![]));
+    b.start(&spec(radio(&bench.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
+    wait_neighbour(&a, &b, Duration::from_secs(20));
+    wait_neighbour(&b, &a, Duration::from_secs(5));
+    send_numbers(&a, &b, 1..=5, Duration::from_millis(20));
+    wait_numbers(&b, &a, 5, Duration::from_secs(20));
+    // Only the driver changes in A's file: the reload swaps it in place.
+    a.write_config(&spec(radio(&bench.device("a"), "rnode-v2", Binding::Wasm, ""), vec![]));
+    let (code, value, err) = a.ctl(&["reload"]);
+    assert_eq!(code, 0, "{err} {value}");
+    assert_eq!(value["result"]["drivers_swapping"], serde_json::json!(["lora0"]), "{value}");
+    assert_eq!(value["result"]["not_applied"], serde_json::json!([]), "{value}");
+    a.wait_until("v2 drives the link", Duration::from_secs(20), |n| {
+        let row = links(n);
+        row["driver_up"] == true && row["driver"].as_str().is_some_and(|d| d.contains("+v2"))
+    });
+    send_numbers(&a, &b, 6..=10, Duration::from_millis(20));
+    assert_exactly_once_in_order(&wait_numbers(&b, &a, 10, Duration::from_secs(20)), 10);
+    a.stop();
+    b.stop();
+}
+
+#[test]
 fn a_modem_that_applies_other_settings_is_refused_naming_the_setting() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None)]);
     let mut a = bench.node("a");

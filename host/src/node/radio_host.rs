@@ -306,6 +306,13 @@ impl RadioHost {
         self.run(index, out, now_us)
     }
 
+    /// Replaces the settings link `index` hands its next driver's `init`.
+    pub fn set_driver_config(&mut self, index: usize, cbor: Vec<u8>) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.config_cbor = cbor;
+        }
+    }
+
     /// Host services for loading drivers off the actor.
     pub fn services(&self) -> &Arc<HostServices> {
         &self.services

@@ -70,6 +70,8 @@ struct ReloadSummary {
     removed: Vec<String>,
     reloaded: Vec<String>,
     unchanged: usize,
+    /// Radio links whose driver (file or `driver_config`) is being swapped.
+    drivers_swapping: Vec<String>,
     /// Sections that changed but need a restart to apply.
     not_applied: Vec<String>,
 }
@@ -257,6 +259,7 @@ impl Actor {
                 match self.radios.begin_swap(index, driver, now) {
                     Ok(notes) => self.on_radio_notes(notes),
                     Err(e) => {
+                        tracing::warn!("driver swap refused: {e}");
                         if let Some(waiting) = self.swaps.remove(&index) {
                             let _ = waiting.send(Response::failure(e));
                         }
@@ -378,9 +381,17 @@ impl Actor {
                 Err(e) => errors.push(e),
             }
         }
+        summary.drivers_swapping = self.swap_changed_drivers(&config);
         summary.not_applied = changed_sections(&self.config, &config);
         let trust_changed = self.config.trust != config.trust;
-        self.config = NodeConfig { plugins: config.plugins, trust: config.trust, ..self.config.clone() };
+        let mut radios = self.config.radios.clone();
+        for radio in &mut radios {
+            if let Some(new) = config.radios.iter().find(|r| r.name == radio.name) {
+                radio.driver.clone_from(&new.driver);
+                radio.driver_config_cbor.clone_from(&new.driver_config_cbor);
+            }
+        }
+        self.config = NodeConfig { plugins: config.plugins, trust: config.trust, radios, ..self.config.clone() };
         if trust_changed {
             tracing::info!("trust settings reloaded: they apply to plugins loaded from now on");
         }
@@ -398,7 +409,34 @@ impl Actor {
     }
 }
 
-/// Sections that differ between two configs but only apply at start.
+impl Actor {
+    /// Radio links of the new config whose driver file or driver settings
+    /// changed are swapped to it (the serial port and queue stay); returns
+    /// their names.
+    fn swap_changed_drivers(&mut self, config: &NodeConfig) -> Vec<String> {
+        let mut swapping = Vec::new();
+        for new in &config.radios {
+            let Some(old) = self.config.radios.iter().find(|r| r.name == new.name) else { continue };
+            if old.driver == new.driver && old.driver_config_cbor == new.driver_config_cbor {
+                continue;
+            }
+            let Some(index) = self.radios.find(&new.name) else { continue };
+            if self.swaps.contains_key(&index) {
+                continue;
+            }
+            self.radios.set_driver_config(index, new.driver_config_cbor.clone());
+            // Nobody waits on this swap's answer: the outcome is logged.
+            let (reply, _) = tokio::sync::oneshot::channel();
+            self.swaps.insert(index, reply);
+            self.load_driver_off_actor(index, new.driver.display().to_string());
+            swapping.push(new.name.clone());
+        }
+        swapping
+    }
+}
+
+/// Sections that differ between two configs but only apply at start
+/// (radio links: everything but the driver and its settings).
 fn changed_sections(old: &NodeConfig, new: &NodeConfig) -> Vec<String> {
     let mut changed = Vec::new();
     let differs = |a: String, b: String| a != b;
@@ -411,7 +449,10 @@ fn changed_sections(old: &NodeConfig, new: &NodeConfig) -> Vec<String> {
     if differs(format!("{:?}", old.routing), format!("{:?}", new.routing)) {
         changed.push("routing".into());
     }
-    if differs(format!("{:?}", old.radios), format!("{:?}", new.radios)) {
+    let link_only = |radios: &[crate::config::RadioConfig]| -> Vec<String> {
+        radios.iter().map(|r| format!("{} {:?} {} {} {:?}", r.name, r.device, r.baud, r.cost, r.settings)).collect()
+    };
+    if link_only(&old.radios) != link_only(&new.radios) {
         changed.push("radios".into());
     }
     if old.metrics_listen != new.metrics_listen {

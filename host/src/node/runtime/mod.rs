@@ -685,6 +685,12 @@ impl Actor {
                     }
                 }
                 RadioNote::SwapFinished { index, result } => {
+                    match &result {
+                        Ok(report) => {
+                            tracing::info!(link = %report.link, "driver swap finished: {} -> {}", report.from, report.to)
+                        }
+                        Err(e) => tracing::warn!("driver swap failed: {e}"),
+                    }
                     if let Some(waiting) = self.swaps.remove(&index) {
                         let _ = waiting.send(match result {
                             Ok(report) => Response::success(&report),
