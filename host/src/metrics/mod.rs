@@ -133,11 +133,16 @@ fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> In
     family
 }
 
-/// Sets a counter to an absolute value counted elsewhere (never backwards).
+/// Sets a counter to an absolute value counted elsewhere. A source that
+/// started over (a plugin unloaded and loaded again) resets the counter,
+/// which Prometheus' `rate()` understands.
 fn set_counter(family: &IntCounterVec, labels: &[&str], value: u64) {
     let c = family.with_label_values(labels);
     let current = c.get();
-    if value > current {
+    if value < current {
+        c.reset();
+        c.inc_by(value);
+    } else if value > current {
         c.inc_by(value - current);
     }
 }
@@ -371,5 +376,49 @@ impl NodeMetrics {
         }
         self.scrape_seconds.set(started.elapsed().as_secs_f64());
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample<'a>(plugins: Vec<PluginSample<'a>>) -> NodeSample<'a> {
+        NodeSample {
+            core: Default::default(),
+            routing: Default::default(),
+            hold: Default::default(),
+            routes: 3,
+            held: 1,
+            plugins,
+            links: Vec::new(),
+            radios: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn counters_follow_the_node_and_reset_when_their_source_starts_over() {
+        let metrics = NodeMetrics::new();
+        let plugin = |events, dispatch: &'static [u64]| PluginSample {
+            name: "echo",
+            up: true,
+            events,
+            actions: 0,
+            faults: 0,
+            restarts: 0,
+            dropped: 0,
+            refused: 0,
+            memory_bytes: Some(65536),
+            dispatch_ns: dispatch,
+        };
+        let text = metrics.render(sample(vec![plugin(5, &[800, 1500])]));
+        assert!(text.contains("weft_plugin_events_total{plugin=\"echo\"} 5"), "{text}");
+        assert!(text.contains("weft_plugin_dispatch_seconds_count{plugin=\"echo\"} 2"), "{text}");
+        assert!(text.contains("weft_routing_table_routes 3"), "{text}");
+        let text = metrics.render(sample(vec![plugin(9, &[])]));
+        assert!(text.contains("weft_plugin_events_total{plugin=\"echo\"} 9"), "{text}");
+        // A plugin loaded again counts from zero: the counter resets with it.
+        let text = metrics.render(sample(vec![plugin(2, &[])]));
+        assert!(text.contains("weft_plugin_events_total{plugin=\"echo\"} 2"), "{text}");
     }
 }
