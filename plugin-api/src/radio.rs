@@ -111,6 +111,25 @@ impl LoraParams {
         Ok(())
     }
 
+    /// Takes the LoRa settings out of a driver's config table (missing keys
+    /// keep the [`Default`] values) and validates them; errors name the key.
+    /// The driver's own keys stay in the table for it to read.
+    pub fn take_from(table: &mut crate::config_table::Table) -> Result<LoraParams, String> {
+        let d = LoraParams::default();
+        let radio = LoraParams {
+            frequency_hz: table.int("frequency_hz")?.unwrap_or(d.frequency_hz),
+            bandwidth_hz: table.int("bandwidth_hz")?.unwrap_or(d.bandwidth_hz),
+            spreading_factor: table.int("spreading_factor")?.unwrap_or(d.spreading_factor),
+            coding_rate: table.int("coding_rate")?.unwrap_or(d.coding_rate),
+            tx_power_dbm: table.int("tx_power_dbm")?.unwrap_or(d.tx_power_dbm),
+            preamble_symbols: table.int("preamble_symbols")?.unwrap_or(d.preamble_symbols),
+            crc: table.bool("crc")?.unwrap_or(d.crc),
+            implicit_header: table.bool("implicit_header")?.unwrap_or(d.implicit_header),
+        };
+        radio.validate().map_err(|e| format!("config key `{}`: {}", e.setting, e.message))?;
+        Ok(radio)
+    }
+
     /// Duration of one symbol, microseconds (2^SF / BW).
     pub fn symbol_us(&self) -> f64 {
         (1u64 << self.spreading_factor.min(12)) as f64 * 1e6 / self.bandwidth_hz.max(1) as f64
@@ -216,6 +235,21 @@ mod tests {
             assert_eq!(params.validate().unwrap_err().setting, setting);
         }
         assert_eq!(LoraParams::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_come_out_of_a_config_table_with_defaults_and_named_errors() {
+        use crate::config_table::Table;
+        let table = |pairs: &[(&str, i64)]| {
+            let map: std::collections::BTreeMap<&str, i64> = pairs.iter().copied().collect();
+            Table::decode(&crate::codec::encode(&map).expect("encode")).expect("table")
+        };
+        let mut t = table(&[("spreading_factor", 9), ("flow", 1)]);
+        let params = LoraParams::take_from(&mut t).expect("valid");
+        assert_eq!(params, LoraParams { spreading_factor: 9, ..LoraParams::default() });
+        assert!(t.int::<i64>("flow").expect("still there").is_some(), "the driver's own keys stay");
+        let err = LoraParams::take_from(&mut table(&[("spreading_factor", 13)])).unwrap_err();
+        assert!(err.contains("`spreading_factor`"), "{err}");
     }
 
     #[test]

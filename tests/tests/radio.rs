@@ -104,6 +104,17 @@ impl Bench {
     fn node(&self, name: &str) -> TestNode {
         TestNode::new(self.dir.path(), name)
     }
+
+    /// Nodes `a` (sender) and `b` (with the sequence sink) on the virtual
+    /// RNodes `a` and `b`, once each hears the other.
+    fn rnode_pair(&self) -> (TestNode, TestNode) {
+        let (mut a, mut b) = (self.node("a"), self.node("b"));
+        a.start(&spec(radio(&self.device("a"), "rnode", Binding::Wasm, ""), vec![]));
+        b.start(&spec(radio(&self.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
+        wait_neighbour(&a, &b, Duration::from_secs(20));
+        wait_neighbour(&b, &a, Duration::from_secs(5));
+        (a, b)
+    }
 }
 
 impl Drop for Bench {
@@ -120,11 +131,7 @@ const ECHO: (&str, Binding, &[&str]) = ("echo", Binding::Wasm, &["send"]);
 #[test]
 fn rnode_pair_carries_messages_and_accounts_airtime() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
-    let (mut a, mut b) = (bench.node("a"), bench.node("b"));
-    a.start(&spec(radio(&bench.device("a"), "rnode", Binding::Wasm, ""), vec![]));
-    b.start(&spec(radio(&bench.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
-    wait_neighbour(&a, &b, Duration::from_secs(20));
-    wait_neighbour(&b, &a, Duration::from_secs(5));
+    let (mut a, mut b) = bench.rnode_pair();
     send_numbers(&a, &b, 1..=10, Duration::from_millis(20));
     assert_exactly_once_in_order(&wait_numbers(&b, &a, 10, Duration::from_secs(20)), 10);
 
@@ -191,11 +198,7 @@ fn a_two_kilobyte_message_crosses_255_byte_frames_intact() {
 #[test]
 fn hot_swapping_the_driver_under_traffic_delivers_everything_once_in_order() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
-    let (mut a, mut b) = (bench.node("a"), bench.node("b"));
-    a.start(&spec(radio(&bench.device("a"), "rnode", Binding::Wasm, ""), vec![]));
-    b.start(&spec(radio(&bench.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
-    wait_neighbour(&a, &b, Duration::from_secs(20));
-    wait_neighbour(&b, &a, Duration::from_secs(5));
+    let (mut a, mut b) = bench.rnode_pair();
 
     let total = 60;
     std::thread::scope(|scope| {
@@ -231,11 +234,7 @@ fn hot_swapping_the_driver_under_traffic_delivers_everything_once_in_order() {
 #[test]
 fn a_config_reload_that_names_another_driver_swaps_it_and_traffic_goes_on() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
-    let (mut a, mut b) = (bench.node("a"), bench.node("b"));
-    a.start(&spec(radio(&bench.device("a"), "rnode", Binding::Wasm, ""), vec![]));
-    b.start(&spec(radio(&bench.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
-    wait_neighbour(&a, &b, Duration::from_secs(20));
-    wait_neighbour(&b, &a, Duration::from_secs(5));
+    let (mut a, mut b) = bench.rnode_pair();
     send_numbers(&a, &b, 1..=5, Duration::from_millis(20));
     wait_numbers(&b, &a, 5, Duration::from_secs(20));
     // Only the driver changes in A's file: the reload swaps it in place.
@@ -274,11 +273,7 @@ fn a_modem_that_applies_other_settings_is_refused_naming_the_setting() {
 #[test]
 fn a_modem_reboot_and_an_unplugged_device_recover_without_losing_queued_messages() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
-    let (mut a, mut b) = (bench.node("a"), bench.node("b"));
-    a.start(&spec(radio(&bench.device("a"), "rnode", Binding::Wasm, ""), vec![]));
-    b.start(&spec(radio(&bench.device("b"), "rnode", Binding::Wasm, ""), vec![SINK]));
-    wait_neighbour(&a, &b, Duration::from_secs(20));
-    wait_neighbour(&b, &a, Duration::from_secs(5));
+    let (mut a, mut b) = bench.rnode_pair();
     send_numbers(&a, &b, 1..=10, Duration::from_millis(20));
     wait_numbers(&b, &a, 10, Duration::from_secs(20));
 

@@ -158,8 +158,11 @@ impl NodeMetrics {
     pub fn new() -> Self {
         let r = Registry::new();
         let dispatch = HistogramVec::new(
-            HistogramOpts::new("weft_plugin_dispatch_seconds", "Time one plugin call took (event in, actions out).")
-                .buckets(DISPATCH_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "weft_plugin_dispatch_seconds",
+                "Time one plugin call took (event in, actions out); one call in 16 is timed.",
+            )
+            .buckets(DISPATCH_BUCKETS.to_vec()),
             &["plugin"],
         )
         .expect("static metric definition");

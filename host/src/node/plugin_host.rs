@@ -142,10 +142,14 @@ pub struct ReloadReport {
 
 /// Dispatch latencies kept per plugin for the metrics histogram.
 const DISPATCH_SAMPLES: usize = 4096;
+/// One call in this many is timed for the histogram.
+const DISPATCH_SAMPLE_EVERY: u64 = 16;
 
 /// All service plugins of the node, indexed by [`PluginId`].
 pub struct PluginHost {
     slots: Vec<Option<PluginSlot>>,
+    /// The node clock's zero (restart times are ms since then).
+    epoch: Instant,
     services: Arc<HostServices>,
     kv: Arc<dyn KvStore>,
 }
@@ -173,10 +177,11 @@ impl PluginHost {
         runtime: &PluginRuntime,
         services: &Arc<HostServices>,
         kv: Arc<dyn KvStore>,
+        epoch: Instant,
     ) -> Result<(Self, PluginActions), PluginStartError> {
         let error =
             |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
-        let mut host = Self { slots: Vec::new(), services: services.clone(), kv };
+        let mut host = Self { slots: Vec::new(), epoch, services: services.clone(), kv };
         let mut actions = Vec::new();
         for (index, spec) in config.plugins.iter().enumerate() {
             let prepared = prepare(runtime, services, &config.trust, spec.clone()).map_err(|e| error(index, e))?;
@@ -307,7 +312,8 @@ impl PluginHost {
     /// restarting plugin's events wait in its backlog (bounded; overflow is
     /// counted); a stopped plugin's are dropped. A fault applies the
     /// plugin's restart policy.
-    pub fn call(&mut self, id: PluginId, event: &Event, now_ms: u64) -> Vec<Action> {
+    pub fn call(&mut self, id: PluginId, event: &Event) -> Vec<Action> {
+        let epoch = self.epoch;
         let Some(slot) = self.slot(id) else { return Vec::new() };
         match slot.life {
             Life::Running => {}
@@ -325,11 +331,16 @@ impl PluginHost {
             }
         }
         slot.events += 1;
-        let started = Instant::now();
-        let result = slot.instance.handle(event);
-        if slot.dispatch_ns.len() < DISPATCH_SAMPLES {
+        // Time one call in DISPATCH_SAMPLE_EVERY for the latency histogram:
+        // two clock reads on every call would cost ~10 % of a native dispatch.
+        let result = if slot.events % DISPATCH_SAMPLE_EVERY == 0 && slot.dispatch_ns.len() < DISPATCH_SAMPLES {
+            let started = Instant::now();
+            let result = slot.instance.handle(event);
             slot.dispatch_ns.push(started.elapsed().as_nanos() as u64);
-        }
+            result
+        } else {
+            slot.instance.handle(event)
+        };
         match result {
             Ok(dispatch) => {
                 for refused in &dispatch.refused {
@@ -340,7 +351,7 @@ impl PluginHost {
                 dispatch.actions
             }
             Err(e) => {
-                slot.faulted(e.to_string(), now_ms);
+                slot.faulted(e.to_string(), epoch.elapsed().as_millis() as u64);
                 Vec::new()
             }
         }

@@ -35,7 +35,7 @@ use config::Config;
 use handoff::Handoff;
 use line::LineReader;
 use session::{Effect, Session};
-use status::{Counters, Json};
+use status::Counters;
 use weft_plugin_api::*;
 
 /// The AT modem driver.
@@ -301,52 +301,48 @@ impl AtModem {
 
     fn status_json(&self) -> String {
         let settings = |p: &at::P2p| {
-            Json::default()
-                .num("frequency_hz", p.frequency_hz)
-                .num("bandwidth_hz", u32::from(p.bandwidth_khz) * 1000)
-                .num("spreading_factor", p.spreading_factor)
-                .num("coding_rate", p.coding_rate())
-                .num("preamble_symbols", p.preamble_symbols)
-                .num("tx_power_dbm", p.tx_power_dbm)
-                .finish()
+            serde_json::json!({
+                "frequency_hz": p.frequency_hz,
+                "bandwidth_hz": u32::from(p.bandwidth_khz) * 1000,
+                "spreading_factor": p.spreading_factor,
+                "coding_rate": p.coding_rate(),
+                "preamble_symbols": p.preamble_symbols,
+                "tx_power_dbm": p.tx_power_dbm,
+            })
         };
-        let applied = self.session.applied.as_ref().map_or_else(|| "null".to_string(), settings);
         let c = self.counters();
-        let counters = Json::default()
-            .num("frames_tx", c.frames_tx)
-            .num("frames_rx", c.frames_rx)
-            .num("tx_failed", c.tx_failed)
-            .num("tx_rejected", c.tx_rejected)
-            .num("resets", c.resets)
-            .num("busy_retries", c.session.busy_retries)
-            .num("timeouts", c.session.timeouts)
-            .num("errors", c.session.error_replies + c.session.timeouts)
-            .num("error_replies", c.session.error_replies)
-            .num("stray_replies", c.session.stray_replies)
-            .num("garbage", c.overlong_lines + c.unrecognised_lines + c.bad_hex + c.empty_frames)
-            .num("overlong_lines", c.overlong_lines)
-            .num("unrecognised_lines", c.unrecognised_lines)
-            .num("bad_hex", c.bad_hex)
-            .num("empty_frames", c.empty_frames)
-            .num("joined", c.joined)
-            .num("dropped_halves", c.dropped_halves)
-            .finish();
-        let json = Json::default()
-            .str("driver", "atmodem")
-            .str("version", env!("CARGO_PKG_VERSION"))
-            .str("state", self.session.phase_name())
-            .str("detail", &self.detail);
-        let json = match &self.banner {
-            Some(banner) => json.str("firmware", banner),
-            None => json.raw("firmware", "null"),
-        };
-        json.bool("rnode_compatible", self.config.rnode_compatible)
-            .num("mtu", self.config.mtu())
-            .raw("configured", &settings(&self.config.p2p))
-            .raw("applied", &applied)
-            .opt_num("transmit_outstanding", self.session.transmitting())
-            .raw("counters", &counters)
-            .finish()
+        serde_json::json!({
+            "driver": "atmodem",
+            "version": env!("CARGO_PKG_VERSION"),
+            "state": self.session.phase_name(),
+            "detail": self.detail,
+            "firmware": self.banner,
+            "rnode_compatible": self.config.rnode_compatible,
+            "mtu": self.config.mtu(),
+            "configured": settings(&self.config.p2p),
+            "applied": self.session.applied.as_ref().map(settings),
+            "transmit_outstanding": self.session.transmitting(),
+            "counters": {
+                "frames_tx": c.frames_tx,
+                "frames_rx": c.frames_rx,
+                "tx_failed": c.tx_failed,
+                "tx_rejected": c.tx_rejected,
+                "resets": c.resets,
+                "busy_retries": c.session.busy_retries,
+                "timeouts": c.session.timeouts,
+                "errors": c.session.error_replies + c.session.timeouts,
+                "error_replies": c.session.error_replies,
+                "stray_replies": c.session.stray_replies,
+                "garbage": c.overlong_lines + c.unrecognised_lines + c.bad_hex + c.empty_frames,
+                "overlong_lines": c.overlong_lines,
+                "unrecognised_lines": c.unrecognised_lines,
+                "bad_hex": c.bad_hex,
+                "empty_frames": c.empty_frames,
+                "joined": c.joined,
+                "dropped_halves": c.dropped_halves,
+            },
+        })
+        .to_string()
     }
 }
 

@@ -72,18 +72,7 @@ impl Config {
     pub fn from_cbor(cbor: &[u8]) -> Result<Config, String> {
         let mut t = Table::decode(cbor)?;
         let d = Config::default();
-        let r = d.radio;
-        let radio = LoraParams {
-            frequency_hz: t.int("frequency_hz")?.unwrap_or(r.frequency_hz),
-            bandwidth_hz: t.int("bandwidth_hz")?.unwrap_or(r.bandwidth_hz),
-            spreading_factor: t.int("spreading_factor")?.unwrap_or(r.spreading_factor),
-            coding_rate: t.int("coding_rate")?.unwrap_or(r.coding_rate),
-            tx_power_dbm: t.int("tx_power_dbm")?.unwrap_or(r.tx_power_dbm),
-            preamble_symbols: t.int("preamble_symbols")?.unwrap_or(r.preamble_symbols),
-            crc: t.bool("crc")?.unwrap_or(r.crc),
-            implicit_header: t.bool("implicit_header")?.unwrap_or(r.implicit_header),
-        };
-        radio.validate().map_err(|e| format!("config key `{}`: {}", e.setting, e.message))?;
+        let radio = LoraParams::take_from(&mut t)?;
         if radio.tx_power_dbm < 0 {
             return Err(format!(
                 "config key `tx_power_dbm`: {} dBm cannot be sent to an RNode (it takes 0 dBm and up)",

@@ -29,7 +29,7 @@ pub mod tx;
 use config::Config;
 use handoff::Handoff;
 use protocol::{Incoming, RESET_BOOTED};
-use status::{Counters, Garbage, Json};
+use status::{Counters, Garbage};
 use sync::{Change, Sync};
 use tx::{Done, Transmitter};
 use weft_kiss::Decoder;
@@ -338,68 +338,60 @@ impl RNode {
     fn status_json(&self) -> String {
         let r = &self.config.radio;
         let percent = |x: Option<u16>| x.map(|v| f64::from(v) / 100.0);
-        let configured = Json::default()
-            .num("frequency_hz", r.frequency_hz)
-            .num("bandwidth_hz", r.bandwidth_hz)
-            .num("spreading_factor", r.spreading_factor)
-            .num("coding_rate", r.coding_rate)
-            .num("tx_power_dbm", r.tx_power_dbm)
-            .num("preamble_symbols", r.preamble_symbols)
-            .opt_num("st_alock_percent", percent(self.config.st_alock))
-            .opt_num("lt_alock_percent", percent(self.config.lt_alock))
-            .finish();
-        let a = &self.sync.applied;
-        let applied = Json::default()
-            .opt_num("frequency_hz", a.frequency_hz)
-            .opt_num("bandwidth_hz", a.bandwidth_hz)
-            .opt_num("spreading_factor", a.spreading_factor)
-            .opt_num("coding_rate", a.coding_rate)
-            .opt_num("tx_power_dbm", a.tx_power_dbm)
-            .opt_num("radio_state", a.radio_state)
-            .opt_num("st_alock_percent", percent(a.st_alock))
-            .opt_num("lt_alock_percent", percent(a.lt_alock))
-            .opt_num("preamble_symbols", self.sync.modem_preamble)
-            .finish();
-        let c = &self.counters;
-        let errors = c.errors.iter().fold(Json::default(), |j, (name, n)| j.num(name, n)).finish();
-        let g = self.garbage();
-        let garbage = Json::default()
-            .num("total", g.total())
-            .num("oversize", g.oversize)
-            .num("bad_escape", g.bad_escape)
-            .num("abandoned", g.abandoned)
-            .num("noise_bytes", g.noise_bytes)
-            .num("malformed", g.malformed)
-            .num("empty_data", g.empty_data)
-            .finish();
-        let counters = Json::default()
-            .num("frames_tx", c.frames_tx)
-            .num("frames_rx", c.frames_rx)
-            .num("tx_failed", c.tx_failed)
-            .num("tx_unconfirmed", c.tx_unconfirmed)
-            .num("tx_rejected", c.tx_rejected)
-            .num("resets", c.resets)
-            .num("errors_total", c.errors.values().sum::<u64>())
-            .raw("errors", &errors)
-            .raw("garbage", &garbage)
-            .num("ignored_frames", c.ignored_frames)
-            .finish();
-        let firmware = self.sync.firmware.map(|f| f.to_string());
-        let mut json =
-            Json::default().str("driver", "rnode").str("version", VERSION).str("state", self.sync.phase_name());
-        json = json.str("detail", &self.detail);
-        json = match &firmware {
-            Some(f) => json.str("firmware", f),
-            None => json.raw("firmware", "null"),
-        };
-        json.opt_num("platform", self.sync.platform)
-            .opt_num("mcu", self.sync.mcu)
-            .bool("flow_control", self.config.flow_control)
-            .raw("configured", &configured)
-            .raw("applied", &applied)
-            .opt_num("transmit_outstanding", self.tx.outstanding())
-            .raw("counters", &counters)
-            .finish()
+        let (a, c, g) = (&self.sync.applied, &self.counters, self.garbage());
+        serde_json::json!({
+            "driver": "rnode",
+            "version": VERSION,
+            "state": self.sync.phase_name(),
+            "detail": self.detail,
+            "firmware": self.sync.firmware.map(|f| f.to_string()),
+            "platform": self.sync.platform,
+            "mcu": self.sync.mcu,
+            "flow_control": self.config.flow_control,
+            "configured": {
+                "frequency_hz": r.frequency_hz,
+                "bandwidth_hz": r.bandwidth_hz,
+                "spreading_factor": r.spreading_factor,
+                "coding_rate": r.coding_rate,
+                "tx_power_dbm": r.tx_power_dbm,
+                "preamble_symbols": r.preamble_symbols,
+                "st_alock_percent": percent(self.config.st_alock),
+                "lt_alock_percent": percent(self.config.lt_alock),
+            },
+            "applied": {
+                "frequency_hz": a.frequency_hz,
+                "bandwidth_hz": a.bandwidth_hz,
+                "spreading_factor": a.spreading_factor,
+                "coding_rate": a.coding_rate,
+                "tx_power_dbm": a.tx_power_dbm,
+                "radio_state": a.radio_state,
+                "st_alock_percent": percent(a.st_alock),
+                "lt_alock_percent": percent(a.lt_alock),
+                "preamble_symbols": self.sync.modem_preamble,
+            },
+            "transmit_outstanding": self.tx.outstanding(),
+            "counters": {
+                "frames_tx": c.frames_tx,
+                "frames_rx": c.frames_rx,
+                "tx_failed": c.tx_failed,
+                "tx_unconfirmed": c.tx_unconfirmed,
+                "tx_rejected": c.tx_rejected,
+                "resets": c.resets,
+                "errors_total": c.errors.values().sum::<u64>(),
+                "errors": c.errors,
+                "garbage": {
+                    "total": g.total(),
+                    "oversize": g.oversize,
+                    "bad_escape": g.bad_escape,
+                    "abandoned": g.abandoned,
+                    "noise_bytes": g.noise_bytes,
+                    "malformed": g.malformed,
+                    "empty_data": g.empty_data,
+                },
+                "ignored_frames": c.ignored_frames,
+            },
+        })
+        .to_string()
     }
 }
 

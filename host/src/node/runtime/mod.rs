@@ -175,7 +175,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let kv: Arc<dyn KvStore> = store.clone();
     let services = Arc::new(HostServices::new(identity.duplicate(), kv.clone()));
     let runtime = PluginHost::runtime(&config)?;
-    let (plugins, init_actions) = PluginHost::start(&config, &runtime, &services, kv.clone())?;
+    let started = Instant::now();
+    let (plugins, init_actions) = PluginHost::start(&config, &runtime, &services, kv.clone(), started)?;
     let wall_start_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
     let router = Router::new(
@@ -211,7 +212,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (serial_tx, serial_rx) = mpsc::channel(1024);
     let (background_tx, background_rx) = mpsc::channel(8);
-    let started = Instant::now();
     let radios = RadioHost::start(&config, &runtime, &services, address, &serial_tx, 0)?;
     let (request_tx, request_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -719,7 +719,7 @@ impl Actor {
                 }
                 Output::Deliver { plugin, event } => {
                     let is_refusal = refusal_chain || matches!(event, Event::ActionRefused(_));
-                    let actions = self.plugins.call(plugin, &event, self.now_ms());
+                    let actions = self.plugins.call(plugin, &event);
                     if let Some(failure) = self.plugins.failure(plugin) {
                         // Whoever waits for this plugin's answers will not get one.
                         let failure = format!("plugin `{}` failed: {failure}", self.plugins.name(plugin));
