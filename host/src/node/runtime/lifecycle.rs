@@ -260,7 +260,7 @@ impl Actor {
                     Ok(notes) => self.on_radio_notes(notes),
                     Err(e) => {
                         tracing::warn!("driver swap refused: {e}");
-                        if let Some(waiting) = self.swaps.remove(&index) {
+                        if let Some(Some(waiting)) = self.swaps.remove(&index) {
                             let _ = waiting.send(Response::failure(e));
                         }
                     }
@@ -426,8 +426,7 @@ impl Actor {
             }
             self.radios.set_driver_config(index, new.driver_config_cbor.clone());
             // Nobody waits on this swap's answer: the outcome is logged.
-            let (reply, _) = tokio::sync::oneshot::channel();
-            self.swaps.insert(index, reply);
+            self.swaps.insert(index, None);
             self.load_driver_off_actor(index, new.driver.display().to_string());
             swapping.push(new.name.clone());
         }

@@ -327,8 +327,9 @@ struct Actor {
     radios: RadioHost,
     /// What radio links reported while outputs were executing.
     radio_notes: Vec<RadioNote>,
-    /// Driver swaps waiting to finish, by radio link index.
-    swaps: HashMap<usize, Pending>,
+    /// Driver swaps in progress, by radio link index, with the operator
+    /// waiting for the answer (none for a swap a config reload started).
+    swaps: HashMap<usize, Option<Pending>>,
     /// Driver commands waiting for an answer, by command id.
     link_commands: HashMap<u64, Pending>,
     /// Plugin loads, reloads and config reloads waiting for their files.
@@ -572,7 +573,7 @@ impl Actor {
                     let _ = reply.send(Response::failure(format!("link `{link}` is already swapping its driver")));
                     return false;
                 }
-                self.swaps.insert(index, reply);
+                self.swaps.insert(index, Some(reply));
                 // Compiling the new driver must not stall the node: load it
                 // on a blocking thread; the actor starts the swap when it is ready.
                 self.load_driver_off_actor(index, file);
@@ -691,7 +692,7 @@ impl Actor {
                         }
                         Err(e) => tracing::warn!("driver swap failed: {e}"),
                     }
-                    if let Some(waiting) = self.swaps.remove(&index) {
+                    if let Some(Some(waiting)) = self.swaps.remove(&index) {
                         let _ = waiting.send(match result {
                             Ok(report) => Response::success(&report),
                             Err(e) => Response::failure(e),
