@@ -37,12 +37,18 @@ fn main() {
     time("decode call", || {
         std::hint::black_box(codec::decode::<Call>(&call).unwrap());
     });
+    time("Call::decode (hot path)", || {
+        std::hint::black_box(Call::decode(&call).unwrap());
+    });
     time("encode outcome", || {
         buf.clear();
         codec::encode_into(std::hint::black_box(&outcome), &mut buf).unwrap();
     });
     time("decode outcome", || {
         std::hint::black_box(codec::decode::<Outcome>(&out).unwrap());
+    });
+    time("Outcome::decode (hot path)", || {
+        std::hint::black_box(Outcome::decode(&out).unwrap());
     });
     println!("call {} bytes, outcome {} bytes", call.len(), out.len());
     extra();

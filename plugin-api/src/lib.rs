@@ -43,6 +43,7 @@ pub mod export;
 pub mod guest;
 mod host;
 mod host_call;
+mod hot_path;
 mod manifest;
 pub mod manifest_encoding;
 pub mod radio;

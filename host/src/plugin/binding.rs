@@ -36,10 +36,12 @@ impl fmt::Display for Binding {
 /// One live instance, as seen through its binding: encoded call in, encoded
 /// outcome out.
 pub trait BindingInstance: Send {
-    /// Runs one encoded call, writing the encoded outcome to `out` (cleared
-    /// first). Wasm enforces `deadline`; native code is trusted and cannot be
+    /// Runs one encoded call and returns the encoded outcome, borrowed from
+    /// the binding until the next call (wasm: the guest's own memory, so
+    /// nothing is copied; native: a buffer reused across calls). Wasm
+    /// enforces `deadline`; native code is trusted and cannot be
     /// interrupted, so it only reports an overrun after the fact.
-    fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault>;
+    fn call(&mut self, input: &[u8], deadline: Duration) -> Result<&[u8], Fault>;
 
     /// Bytes of memory the instance holds, when the binding can tell.
     fn memory_bytes(&self) -> Option<usize>;

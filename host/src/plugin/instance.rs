@@ -74,13 +74,12 @@ pub struct PluginInstance {
     limits: Limits,
     lifecycle: Lifecycle,
     input: Vec<u8>,
-    output: Vec<u8>,
 }
 
 impl PluginInstance {
     pub(crate) fn new(info: Arc<PluginInfo>, binding: Box<dyn BindingInstance>, limits: Limits) -> Self {
         let gate = ActionGate::new(&info.manifest, limits.max_flood_hops);
-        Self { info, binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new(), output: Vec::new() }
+        Self { info, binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new() }
     }
 
     /// What was loaded: file, binding, manifest.
@@ -174,12 +173,13 @@ impl PluginInstance {
             }
             Lifecycle::Created | Lifecycle::Running => {}
         }
-        if let Err(fault) = self.binding.call(&self.input, deadline, &mut self.output) {
-            return Err(self.fail(fault));
-        }
-        let outcome: Outcome = match codec::decode(&self.output) {
-            Ok(o) => o,
-            Err(e) => return Err(self.fail(Fault::BadOutput(e.to_string()))),
+        let decoded = match self.binding.call(&self.input, deadline) {
+            Ok(bytes) => Outcome::decode(bytes).map_err(|e| Fault::BadOutput(e.to_string())),
+            Err(fault) => Err(fault),
+        };
+        let outcome = match decoded {
+            Ok(outcome) => outcome,
+            Err(fault) => return Err(self.fail(fault)),
         };
         match outcome.failure {
             None => Ok(outcome),

@@ -17,7 +17,7 @@
 
 mod de;
 mod error;
-mod head;
+pub(crate) mod head;
 mod ser;
 mod tag;
 

@@ -53,11 +53,11 @@ impl<P: GuestPlugin> Runner<P> {
     /// (which is cleared first). Never panics across this function.
     pub fn handle(&mut self, input: &[u8], host: &mut dyn Host, out: &mut Vec<u8>) {
         out.clear();
-        let outcome = match codec::decode::<Call>(input) {
+        let outcome = match Call::decode(input) {
             Ok(call) => self.run(call, host),
             Err(e) => failure(FailureKind::BadCall, format!("undecodable call: {e}")),
         };
-        if let Err(e) = codec::encode_into(&outcome, out) {
+        if let Err(e) = outcome.encode_into(out) {
             out.clear();
             let fallback = failure(FailureKind::Panicked, format!("outcome not encodable: {e}"));
             // A failure with a short message always encodes.

@@ -31,9 +31,14 @@ impl NativeHostApi for HostVtable {
     }
 }
 
+/// Largest outcome buffer kept between calls.
+const OUTCOME_KEPT: usize = 64 << 10;
+
 /// A live native instance.
 pub struct NativeBindingInstance {
     inner: NativeInstanceBox,
+    /// The last outcome; the guest writes into it, so its capacity is reused.
+    outcome: RVec<u8>,
     ticks: Ticks,
     /// Calls that ran past their deadline (native code cannot be interrupted).
     pub overruns: u64,
@@ -46,23 +51,25 @@ impl NativeBindingInstance {
         ticks: Ticks,
     ) -> Self {
         let vtable = NativeHostApi_TO::from_value(HostVtable { host, reply: Vec::new() }, TD_Opaque);
-        Self { inner: instantiate(vtable), ticks, overruns: 0 }
+        Self { inner: instantiate(vtable), outcome: RVec::new(), ticks, overruns: 0 }
     }
 }
 
 impl BindingInstance for NativeBindingInstance {
-    fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault> {
+    fn call(&mut self, input: &[u8], deadline: Duration) -> Result<&[u8], Fault> {
         // Timed on the coarse clock (one tick of slack): an overrun is a call
         // that took more than the deadline's ticks plus one.
         let started = self.ticks.load(Ordering::Relaxed);
-        let outcome = self.inner.call(RSlice::from_slice(input));
+        // A large outcome (a state blob) is not kept for the instance's life.
+        if self.outcome.capacity() > OUTCOME_KEPT {
+            self.outcome = RVec::new();
+        }
+        self.inner.call_into(RSlice::from_slice(input), &mut self.outcome);
         let took = self.ticks.load(Ordering::Relaxed).wrapping_sub(started);
         if u128::from(took) > deadline.as_millis() / EPOCH_TICK.as_millis() + 1 {
             self.overruns += 1;
         }
-        out.clear();
-        out.extend_from_slice(outcome.as_slice());
-        Ok(())
+        Ok(self.outcome.as_slice())
     }
 
     fn memory_bytes(&self) -> Option<usize> {

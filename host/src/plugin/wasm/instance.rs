@@ -78,7 +78,7 @@ fn ticks(deadline: Duration) -> u64 {
 }
 
 impl BindingInstance for WasmInstance {
-    fn call(&mut self, input: &[u8], deadline: Duration, out: &mut Vec<u8>) -> Result<(), Fault> {
+    fn call(&mut self, input: &[u8], deadline: Duration) -> Result<&[u8], Fault> {
         self.store.set_epoch_deadline(ticks(deadline));
         let len = u32::try_from(input.len()).map_err(|_| Fault::BadOutput("call larger than 4 GiB".into()))?;
         let ptr = match self.alloc.call(&mut self.store, len) {
@@ -94,12 +94,8 @@ impl BindingInstance for WasmInstance {
         };
         let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
         let data = self.memory.data(&self.store);
-        let bytes = data
-            .get(ptr..ptr + len)
-            .ok_or_else(|| Fault::BadOutput(format!("outcome at {ptr:#x}+{len} lies outside linear memory")))?;
-        out.clear();
-        out.extend_from_slice(bytes);
-        Ok(())
+        data.get(ptr..ptr + len)
+            .ok_or_else(|| Fault::BadOutput(format!("outcome at {ptr:#x}+{len} lies outside linear memory")))
     }
 
     fn memory_bytes(&self) -> Option<usize> {
