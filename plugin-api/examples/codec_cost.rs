@@ -47,6 +47,10 @@ fn main() {
     time("decode outcome", || {
         std::hint::black_box(codec::decode::<Outcome>(&out).unwrap());
     });
+    time("Outcome::encode_into (hot)", || {
+        buf.clear();
+        std::hint::black_box(&outcome).encode_into(&mut buf).unwrap();
+    });
     time("Outcome::decode (hot path)", || {
         std::hint::black_box(Outcome::decode(&out).unwrap());
     });

@@ -5,11 +5,15 @@
 //! object ([`NativeInstance`]) and the guest-side glue behind them.
 //!
 //! Memory ownership: call input is borrowed from the host for the duration of
-//! the call (`RSlice`). The outcome is written into an `RVec` the host owns
-//! and reuses from call to call (`call_into`; the guest only clears and
-//! extends it, through the vector's own allocator vtable), so a call
-//! allocates nothing once the buffers have grown. Libraries built before
-//! `call_into` existed answer through `call`, which returns a new `RVec`.
+//! the call (`RSlice`); the outcome is returned as an `RVec` owned by the host
+//! from then on (abi_stable frees it through the plugin's allocator vtable).
+//!
+//! These layouts are frozen for ABI major 1. abi_stable lets a *newer
+//! library* extend a prefix type or trait vtable, but refuses a host whose
+//! layout has more fields than the library's, which is the opposite of our
+//! rule (a host loads plugins of its own or an older minor). Adding a method
+//! here would therefore lock out every native plugin built before it; new
+//! capabilities travel in the CBOR call instead.
 //! Host-call requests are borrowed by the host; replies are owned by the guest.
 
 // abi_stable's `#[sabi_trait]` expands to impls of its own generated types
@@ -47,13 +51,6 @@ pub trait NativeInstance: Send {
     /// Never unwinds: panics are caught inside and reported in the outcome.
     #[sabi(last_prefix_field)]
     fn call(&mut self, input: RSlice<'_, u8>) -> RVec<u8>;
-
-    /// [`NativeInstance::call`], writing the outcome into `out` (cleared
-    /// first), a buffer the host keeps across calls. Added after the first
-    /// release: a library without it gets this default, which calls `call`.
-    fn call_into(&mut self, input: RSlice<'_, u8>, out: &mut RVec<u8>) {
-        *out = self.call(input);
-    }
 }
 
 /// Owned instance handle returned by [`NativePlugin::instantiate`].
@@ -113,33 +110,20 @@ const OUTCOME_CAPACITY: usize = 256;
 struct NativeGuest<P> {
     runner: Runner<P>,
     host: NativeHostBox,
-    /// The outcome of the last call, kept so its capacity is reused.
-    outcome: Vec<u8>,
 }
 
 impl<P: GuestPlugin + Send> NativeInstance for NativeGuest<P> {
     fn call(&mut self, input: RSlice<'_, u8>) -> RVec<u8> {
+        // Sized so a typical outcome is encoded without regrowing the buffer;
+        // the buffer itself becomes the returned RVec (no copy).
         let mut out = Vec::with_capacity(OUTCOME_CAPACITY);
         self.runner.handle(input.as_slice(), &mut HostAdapter(&mut self.host), &mut out);
         RVec::from(out)
     }
-
-    fn call_into(&mut self, input: RSlice<'_, u8>, out: &mut RVec<u8>) {
-        self.runner.handle(input.as_slice(), &mut HostAdapter(&mut self.host), &mut self.outcome);
-        out.clear();
-        out.extend_from_copy_slice(&self.outcome);
-        // A one-off large outcome (a state blob) is not kept for the instance's life.
-        if self.outcome.capacity() > OUTCOME_KEPT {
-            self.outcome = Vec::with_capacity(OUTCOME_CAPACITY);
-        }
-    }
 }
 
-/// Largest outcome buffer an instance keeps between calls.
-const OUTCOME_KEPT: usize = 64 << 10;
-
 extern "C" fn instantiate<P: GuestPlugin + Send>(host: NativeHostBox) -> NativeInstanceBox {
-    let guest = NativeGuest::<P> { runner: Runner::new(), host, outcome: Vec::with_capacity(OUTCOME_CAPACITY) };
+    let guest = NativeGuest::<P> { runner: Runner::new(), host };
     NativeInstance_TO::from_value(guest, abi_stable::sabi_trait::TD_Opaque)
 }
 

@@ -31,13 +31,10 @@ impl NativeHostApi for HostVtable {
     }
 }
 
-/// Largest outcome buffer kept between calls.
-const OUTCOME_KEPT: usize = 64 << 10;
-
 /// A live native instance.
 pub struct NativeBindingInstance {
     inner: NativeInstanceBox,
-    /// The last outcome; the guest writes into it, so its capacity is reused.
+    /// The last call's outcome, returned by the guest and read in place.
     outcome: RVec<u8>,
     ticks: Ticks,
     /// Calls that ran past their deadline (native code cannot be interrupted).
@@ -60,11 +57,7 @@ impl BindingInstance for NativeBindingInstance {
         // Timed on the coarse clock (one tick of slack): an overrun is a call
         // that took more than the deadline's ticks plus one.
         let started = self.ticks.load(Ordering::Relaxed);
-        // A large outcome (a state blob) is not kept for the instance's life.
-        if self.outcome.capacity() > OUTCOME_KEPT {
-            self.outcome = RVec::new();
-        }
-        self.inner.call_into(RSlice::from_slice(input), &mut self.outcome);
+        self.outcome = self.inner.call(RSlice::from_slice(input));
         let took = self.ticks.load(Ordering::Relaxed).wrapping_sub(started);
         if u128::from(took) > deadline.as_millis() / EPOCH_TICK.as_millis() + 1 {
             self.overruns += 1;

@@ -23,6 +23,15 @@ fn describe(e: LibraryError) -> String {
         LibraryError::GetSymbolError { .. } => {
             "exports no Weft root module: not built with weft-plugin-api's export macro".to_string()
         }
+        // abi_stable's report is a page of type layouts; the first line of
+        // the report is kept and the rest goes to the debug log.
+        LibraryError::AbiInstability(report) => {
+            let report = report.to_string();
+            tracing::debug!(%report, "native plugin layout check failed");
+            "built against an incompatible weft-plugin-api (abi_stable's layout check failed): \
+             rebuild the plugin against this host's weft-plugin-api"
+                .to_string()
+        }
         other => other.to_string(),
     }
 }
