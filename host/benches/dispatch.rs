@@ -100,7 +100,7 @@ fn bench_instantiate(c: &mut Criterion) {
     let runtime = PluginRuntime::new(RuntimeOptions::under(dir.path())).unwrap();
     let mut group = c.benchmark_group("instantiate_echo_wasm");
 
-    group.bench_function("load_file_from_module_cache", |b| {
+    group.bench_function("load_same_file_again", |b| {
         b.iter(|| {
             black_box(
                 runtime

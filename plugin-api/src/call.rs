@@ -140,6 +140,14 @@ impl Call {
         crate::hot_path::call(bytes).map_or_else(|| crate::codec::decode(bytes), Ok)
     }
 
+    /// Encodes `Call::Init(args)` without cloning the arguments (which may
+    /// carry a large handed-over state).
+    pub fn encode_init(args: &InitArgs, out: &mut Vec<u8>) -> Result<(), crate::codec::CodecError> {
+        // `[1, args]`: a two-element array head, then the tag of `Call::Init`.
+        out.extend_from_slice(&[0x82, 0x01]);
+        crate::codec::encode_into(args, out)
+    }
+
     /// Encodes `Call::Event(event)` without cloning the event (the host's hot path).
     pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), crate::codec::CodecError> {
         if let Event::Message(message) = event {
@@ -164,6 +172,14 @@ mod tests {
         let mut fast = Vec::new();
         Call::encode_event(&event, &mut fast).unwrap();
         assert_eq!(fast, codec::encode(&Call::Event(event)).unwrap());
+    }
+
+    #[test]
+    fn encode_init_matches_the_derived_encoding() {
+        let args = InitArgs { config: vec![0xa0], state: Some(vec![7; 300]) };
+        let mut fast = Vec::new();
+        Call::encode_init(&args, &mut fast).unwrap();
+        assert_eq!(fast, codec::encode(&Call::Init(args)).unwrap());
     }
 
     #[test]

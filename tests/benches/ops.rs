@@ -4,7 +4,9 @@
 //! - **reload pause**: a wasm service whose state is 1 MiB is hot-swapped
 //!   1,000 times (`weft ctl plugin reload`); the node reports each pause (old
 //!   instance's shutdown hook + new instance's init with the state) and we
-//!   take p50 / p99 / max.
+//!   take p50 / p99 / max. Then 100 swaps, each to a build the node has never
+//!   loaded (the same plugin with a unique custom section appended, so a new
+//!   module with no warm pool slot): the first swap to a new release.
 //! - **start to ready**: `weft run` with N wasm plugins and a warm module
 //!   cache, from process spawn until the admin socket lists every plugin
 //!   running (median of 5 starts), for N = 1 and N = all service plugins
@@ -36,16 +38,53 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 /// Reloads measured: enough that p99 is the 10th-worst, not the 2nd.
 const RELOADS: usize = 1000;
 
-fn reload_pause(root: &Path) {
-    let mut n = TestNode::new(root, "reload");
+/// Swaps measured to builds never loaded before (each is compiled first,
+/// off the node's thread, which takes a while).
+const NEW_BUILDS: usize = 100;
+
+/// `wasm` with a custom section appended that makes it a distinct module.
+fn distinct_build(wasm: &[u8], nonce: usize) -> Vec<u8> {
+    let name = b"weft-bench-nonce";
+    let payload = nonce.to_le_bytes();
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section id
+    out.push((1 + name.len() + payload.len()) as u8); // size (one LEB128 byte)
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Hot-swaps `sequence` with a 1 MiB state: to the same build `RELOADS`
+/// times, or to `NEW_BUILDS` builds never loaded before.
+fn reload_pause(root: &Path, new_builds: bool) {
+    let label = if new_builds { "reload-new" } else { "reload" };
+    let mut n = TestNode::new(root, label);
     n.start(&NodeSpec {
         extra: plugin_toml("sequence", &["send"], "ballast_bytes = 1048576\n"),
         ..NodeSpec::default()
     });
+    let files: Vec<String> = if new_builds {
+        let wasm = std::fs::read(weft_tests::plugin("sequence", Binding::Wasm)).expect("sequence.wasm");
+        (0..NEW_BUILDS)
+            .map(|i| {
+                let path = root.join(format!("sequence-build-{i}.wasm"));
+                std::fs::write(&path, distinct_build(&wasm, i)).expect("write build");
+                path.display().to_string()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rounds = if new_builds { NEW_BUILDS } else { RELOADS };
     let mut pauses = Vec::new();
     let mut hooks = Vec::new();
-    for _ in 0..RELOADS {
-        let (code, value, err) = n.ctl(&["plugin", "reload", "sequence"]);
+    for round in 0..rounds {
+        let mut args = vec!["plugin", "reload", "sequence"];
+        if let Some(file) = files.get(round) {
+            args.push(file);
+        }
+        let (code, value, err) = n.ctl(&args);
         assert_eq!(code, 0, "reload failed: {err} {value}");
         let state = value["result"]["state_bytes"].as_u64().unwrap_or(0);
         assert!(state > 1 << 20, "the state handed over is over 1 MiB ({state} bytes)");
@@ -54,8 +93,9 @@ fn reload_pause(root: &Path) {
     }
     let (p50, p99, max) = percentiles(pauses);
     let (h50, h99, _) = percentiles(hooks);
+    let what = if new_builds { "each to a build never loaded before" } else { "to the same build" };
     println!(
-        "reload pause, wasm service with a 1 MiB state, {RELOADS} reloads: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms \
+        "reload pause, wasm service with a 1 MiB state, {rounds} reloads {what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms \
          (old instance's hook: p50 {h50:.2} ms, p99 {h99:.2} ms; the rest is the new instance's init)"
     );
     n.stop();
@@ -124,7 +164,10 @@ fn main() {
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let root = tempfile::tempdir().expect("temp dir");
     if wants("reload") {
-        reload_pause(root.path());
+        reload_pause(root.path(), false);
+    }
+    if wants("reload-new") {
+        reload_pause(root.path(), true);
     }
     if wants("start") {
         start_to_ready(root.path(), &[("echo", &["send"])]);

@@ -5,6 +5,31 @@ use weft_plugin_api::{Action, Event, InitArgs, Message, Permission};
 use weft_tests::plugin;
 
 #[test]
+fn the_same_build_loaded_again_by_one_runtime_is_not_compiled_again() {
+    // No disk cache at all: only the runtime's memory can spare the compile.
+    let dir = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions { module_cache: None, native_copies: dir.path().join("native") };
+    let runtime = PluginRuntime::new(options).unwrap();
+    let grants = Grants::permissions([Permission::Send]);
+    let echo = plugin("echo", Binding::Wasm);
+    assert!(!runtime.load(&echo, &grants, Limits::default()).unwrap().from_module_cache(), "first load compiles");
+    let again = runtime.load(&echo, &grants, Limits::default()).unwrap();
+    assert!(again.from_module_cache(), "second load reuses the compiled module");
+    // A different build is compiled, and the first is still remembered.
+    let counter = plugin("counter", Binding::Wasm);
+    let counter_grants = Grants::permissions([Permission::Send, Permission::Storage]);
+    assert!(!runtime.load(&counter, &counter_grants, Limits::default()).unwrap().from_module_cache());
+    assert!(runtime.load(&echo, &grants, Limits::default()).unwrap().from_module_cache());
+    // The reused module still makes working instances.
+    let services = weft_tests::TestRuntime::new().services;
+    let mut instance = again.instantiate(&services).unwrap();
+    instance.init(&InitArgs::default()).unwrap();
+    let event = Message { id: 1, from: None, port: 7, payload: b"hi".to_vec(), reply_to: None, sealed: false };
+    let dispatch = instance.handle(&Event::Message(event)).unwrap();
+    assert!(matches!(&dispatch.actions[..], [Action::Reply(r)] if r.payload == b"hi"));
+}
+
+#[test]
 fn wasm_modules_are_compiled_once_then_loaded_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let echo = plugin("echo", Binding::Wasm);

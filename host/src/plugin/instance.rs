@@ -123,8 +123,12 @@ impl PluginInstance {
     /// Starts the instance with its config and optional handed-over state.
     pub fn init(&mut self, args: &InitArgs) -> Result<Dispatch, PluginError> {
         self.input.clear();
-        // Encoding our own types into a Vec cannot fail. Init is rare: a clone is fine.
-        let _ = codec::encode_into(&Call::Init(args.clone()), &mut self.input);
+        // Encoding our own types into a Vec cannot fail.
+        let _ = Call::encode_init(args, &mut self.input);
+        // The buffer keeps its capacity even after a state of megabytes:
+        // freeing it lets the allocator return the pages to the kernel, and
+        // the next swap's buffers then page-fault them back in (measured:
+        // that doubled the swap pause).
         let outcome = self.round_trip(self.limits.init_deadline)?;
         self.lifecycle = Lifecycle::Running;
         Ok(self.accept(outcome.actions, false))

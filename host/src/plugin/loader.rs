@@ -192,9 +192,11 @@ impl LoadedPlugin {
         &self.info
     }
 
-    /// For wasm: whether the compiled code came from the on-disk module cache.
+    /// For wasm: whether the compiled code came from a cache (the on-disk
+    /// module cache, or this runtime's memory of builds it loaded before)
+    /// instead of being compiled.
     pub fn from_module_cache(&self) -> bool {
-        matches!(&self.code, Code::Wasm(m) if m.cache == super::wasm::CacheOutcome::Hit)
+        matches!(&self.code, Code::Wasm(m) if m.cache.was_cached())
     }
 
     /// Limits every instance of this plugin gets.

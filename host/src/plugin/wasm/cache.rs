@@ -25,6 +25,15 @@ pub enum CacheOutcome {
     Compiled,
     /// Compiled; the cache could not be written (reason logged by the caller).
     CompiledUncached,
+    /// Already in memory: this runtime loaded the same build before.
+    InMemory,
+}
+
+impl CacheOutcome {
+    /// Whether loading skipped compilation.
+    pub fn was_cached(self) -> bool {
+        matches!(self, CacheOutcome::Hit | CacheOutcome::InMemory)
+    }
 }
 
 impl ModuleCache {
@@ -42,8 +51,14 @@ impl ModuleCache {
     }
 
     /// Loads the compiled form of `wasm`, compiling (and storing) it on a miss.
-    pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Module, CacheOutcome)> {
-        let path = self.dir.join(format!("{}.cwasm", hex(&Sha256::digest(wasm))));
+    /// `digest` is the SHA-256 of `wasm` (see [`digest`]).
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        digest: &[u8; 32],
+    ) -> wasmtime::Result<(Module, CacheOutcome)> {
+        let path = self.dir.join(format!("{}.cwasm", hex(digest)));
         // Read into memory rather than `deserialize_file`: a memory-mapped
         // artifact that someone truncates or rewrites in place would crash the
         // node with SIGBUS.
@@ -72,6 +87,11 @@ impl ModuleCache {
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)
     }
+}
+
+/// The SHA-256 of a `.wasm`: the key of both module caches.
+pub fn digest(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
 }
 
 fn wasmtime_version() -> &'static str {

@@ -2,13 +2,15 @@
 //!
 //! Owns: reading the manifest section without compiling (`manifest_section`),
 //! the shared engine with its epoch ticker (`runtime`), the on-disk compiled
-//! module cache (`cache`), the `weft` host imports (`imports`) and the
+//! module cache (`cache`), the in-memory memo of recently loaded modules
+//! (`memo`), the `weft` host imports (`imports`) and the
 //! per-instance store with its memory cap and deadline (`instance`).
 
 mod cache;
 mod imports;
 mod instance;
 pub mod manifest_section;
+mod memo;
 mod runtime;
 
 pub use cache::{CacheOutcome, ModuleCache};

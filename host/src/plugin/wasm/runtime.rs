@@ -5,9 +5,10 @@
 //! and checking a module's imports and exports against the ABI before any
 //! instance exists ([`WasmModule`] holds the resulting `InstancePre`).
 
-use super::cache::{CacheOutcome, ModuleCache};
+use super::cache::{CacheOutcome, ModuleCache, digest};
 use super::imports;
 use super::instance::{StoreData, WasmInstance};
+use super::memo::ModuleMemo;
 use crate::plugin::host_services::InstanceHostCalls;
 use crate::plugin::instance::Limits;
 use std::path::Path;
@@ -28,6 +29,12 @@ pub const POOL_INSTANCES: u32 = 128;
 const MAX_MEMORY: usize = 1 << 30;
 /// Bytes of each pool slot's memory kept resident between instances.
 const KEEP_RESIDENT: usize = 8 << 20;
+
+/// Free slots that may stay warm before a new module's instance reuses the
+/// least recently used of them instead of a never-used (cold) slot. A swap
+/// to a new build then lands on resident pages instead of faulting in fresh
+/// ones (wasmtime's default of 100 would have every new build start cold).
+const WARM_SLOTS: u32 = 4;
 
 /// How often the epoch advances; deadlines are rounded up to this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -57,6 +64,7 @@ pub struct WasmRuntime {
     engine: Engine,
     linker: Linker<StoreData>,
     cache: Option<ModuleCache>,
+    memo: ModuleMemo,
     ticks: Ticks,
     _ticker: EpochTicker,
 }
@@ -96,6 +104,7 @@ impl WasmRuntime {
             .total_tables(POOL_INSTANCES)
             .max_memory_size(MAX_MEMORY)
             .linear_memory_keep_resident(KEEP_RESIDENT)
+            .max_unused_warm_slots(WARM_SLOTS)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
@@ -121,7 +130,14 @@ impl WasmRuntime {
             })
             .map_err(wasmtime::Error::from)?;
         let cache = cache_root.map(|root| ModuleCache::new(root, &engine));
-        Ok(Self { engine, linker, cache, ticks, _ticker: EpochTicker { stop, thread: Some(thread) } })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            memo: ModuleMemo::default(),
+            ticks,
+            _ticker: EpochTicker { stop, thread: Some(thread) },
+        })
     }
 
     /// The coarse clock advanced with the epoch.
@@ -137,13 +153,20 @@ impl WasmRuntime {
     /// Compiles (or loads from cache) and checks `wasm` against the ABI.
     /// Errors are plain text; the loader adds the file name.
     pub fn prepare(&self, wasm: &[u8]) -> Result<WasmModule, String> {
-        let (module, cache) = match &self.cache {
-            Some(c) => c.load_or_compile(&self.engine, wasm).map_err(|e| format!("invalid wasm module: {e:#}"))?,
-            None => (
+        let digest = digest(wasm);
+        let (module, cache) = match (self.memo.get(&digest), &self.cache) {
+            (Some(module), _) => (module, CacheOutcome::InMemory),
+            (None, Some(c)) => {
+                c.load_or_compile(&self.engine, wasm, &digest).map_err(|e| format!("invalid wasm module: {e:#}"))?
+            }
+            (None, None) => (
                 Module::new(&self.engine, wasm).map_err(|e| format!("invalid wasm module: {e:#}"))?,
                 CacheOutcome::CompiledUncached,
             ),
         };
+        // Only modules that compiled are remembered; the checks below run on
+        // every load, so a remembered module is checked like a new one.
+        self.memo.put(digest, &module);
         check_imports(&module)?;
         check_exports(&module)?;
         let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("cannot link: {e:#}"))?;
