@@ -237,16 +237,26 @@ fn plugin_storage_survives_a_node_restart_and_the_admin_socket_is_private() {
         let (code, _, err) = b.ctl(&["send", &a.address, "8", &format!("count {i}")]);
         assert_eq!(code, 0, "{err}");
     }
+    // Several texts: one `send_many` request, all accepted.
+    let (code, json, err) = b.ctl(&["send", &a.address, "8", "count 3", "count 4", "count 5"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json["result"]["accepted"], 3, "{json}");
+    assert!(json["result"]["stopped"].is_null(), "{json}");
+    // A batch that cannot go says how far it got, and `--json` exits non-zero.
+    let (code, json, _) = b.ctl(&["send", &b.address, "4242", "nobody", "serves this port"]);
+    assert_ne!(code, 0);
+    assert_eq!(json["result"]["accepted"], 0, "{json}");
+    assert!(json["result"]["stopped"].as_str().is_some_and(|s| s.contains("port 4242")), "{json}");
     let total = |n: &TestNode| {
         let (_, json, _) = n.ctl(&["call", "counter", "get"]);
         json["result"]["body"].as_str().unwrap_or_default().to_string()
     };
-    a.wait_until("the counter saw 3 messages", LINK_UP, |n| total(n) == "{\"total\":3}");
+    a.wait_until("the counter saw 6 messages", LINK_UP, |n| total(n) == "{\"total\":6}");
     std::thread::sleep(Duration::from_millis(200)); // a flush timer has fired
     assert_eq!(a.stop(), Some(0));
     assert!(root.path().join("a/data/weft.redb").exists());
     a.launch();
-    assert_eq!(total(&a), "{\"total\":3}", "read back from the store on a cold start");
+    assert_eq!(total(&a), "{\"total\":6}", "read back from the store on a cold start");
 }
 
 /// The example configs shipped in configs/ are valid.

@@ -31,6 +31,18 @@ pub enum Request {
         /// Payload text.
         payload: String,
     },
+    /// Send several messages to one service port, in order, in one request
+    /// (bulk sends from scripts: one round trip to the node instead of one
+    /// per message). Stops at the first message that cannot go (a congested
+    /// link, no route and nowhere to hold it); the answer says how many went.
+    SendMany {
+        /// Destination node.
+        to: Address,
+        /// Destination service port.
+        port: u16,
+        /// Payload texts, sent in this order.
+        payloads: Vec<String>,
+    },
     /// The routing table.
     Routes,
     /// Trace the path to a node (asking the mesh for one first, if needed).
@@ -191,6 +203,16 @@ impl From<Sent> for SendOutcome {
             Sent::Held => SendOutcome::Held,
         }
     }
+}
+
+/// What became of `send_many`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendManyOutcome {
+    /// Messages accepted (sent, delivered or held), from the first: the
+    /// rest were not sent and may be offered again.
+    pub accepted: u64,
+    /// Why the message after the accepted ones was refused (`None` when all were accepted).
+    pub stopped: Option<String>,
 }
 
 /// The answer to `trace`.

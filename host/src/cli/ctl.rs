@@ -4,7 +4,9 @@
 //! 2 the node could not be reached.
 
 use crate::admin::client;
-use crate::admin::protocol::{CallOutcome, PeerRow, PluginRow, Request, Response, SendOutcome, Status, TraceReport};
+use crate::admin::protocol::{
+    CallOutcome, PeerRow, PluginRow, Request, Response, SendManyOutcome, SendOutcome, Status, TraceReport,
+};
 use crate::config;
 use crate::routing::RouteRow;
 use std::path::{Path, PathBuf};
@@ -62,9 +64,13 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Whether `--json` exits 0: the request succeeded, a plugin command said
+/// ok, and a `send_many` sent everything.
 fn succeeded(response: &Response) -> bool {
-    let plugin_ok = response.result.as_ref().and_then(|r| r.get("ok")).and_then(|v| v.as_bool()).unwrap_or(true);
-    response.ok && plugin_ok
+    let result = response.result.as_ref();
+    let plugin_ok = result.and_then(|r| r.get("ok")).and_then(|v| v.as_bool()).unwrap_or(true);
+    let all_sent = result.and_then(|r| r.get("stopped")).is_none_or(|v| v.is_null());
+    response.ok && plugin_ok && all_sent
 }
 
 fn render(request: &Request, response: &Response) -> Result<String, String> {
@@ -83,6 +89,13 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
                 SendOutcome::Delivered => "delivered on this node\n".to_string(),
                 SendOutcome::Held => "held: no path yet; it goes out when one appears\n".to_string(),
             })
+        }
+        Request::SendMany { payloads, .. } => {
+            let outcome: SendManyOutcome = serde_json::from_value(result).map_err(parse_error)?;
+            match outcome.stopped {
+                None => Ok(format!("accepted {} of {}\n", outcome.accepted, payloads.len())),
+                Some(why) => Err(format!("accepted {} of {}, then: {why}", outcome.accepted, payloads.len())),
+            }
         }
         Request::Routes => Ok(render_routes(&serde_json::from_value::<Vec<RouteRow>>(result).map_err(parse_error)?)),
         Request::Trace { .. } => Ok(render_trace(&serde_json::from_value(result).map_err(parse_error)?)),

@@ -100,14 +100,16 @@ enum CtlCommand {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
-    /// Send a text message to a service port on any node (as the node, not a plugin).
+    /// Send a text message to a service port on any node (as the node, not a
+    /// plugin). Several texts are sent in order in one request.
     Send {
         /// Destination node address.
         to: String,
         /// Destination service port.
         port: u16,
-        /// Payload text.
-        text: String,
+        /// Payload text; give several to send several messages.
+        #[arg(required = true, num_args = 1..)]
+        texts: Vec<String>,
     },
     /// Invoke a plugin command, e.g. `call echo ping '{"to": "ADDRESS", "text": "hi"}'`;
     /// `@FILE` passes the contents of FILE as the arguments.
@@ -233,8 +235,9 @@ pub fn main() -> ExitCode {
             let request = match command {
                 CtlCommand::Status => Request::Status,
                 CtlCommand::Peers => Request::Peers,
-                CtlCommand::Send { to, port, text } => match to.parse() {
-                    Ok(to) => Request::Send { to, port, payload: text },
+                CtlCommand::Send { to, port, mut texts } => match to.parse() {
+                    Ok(to) if texts.len() == 1 => Request::Send { to, port, payload: texts.remove(0) },
+                    Ok(to) => Request::SendMany { to, port, payloads: texts },
                     Err(e) => {
                         eprintln!("weft: error: {to:?}: {e}");
                         return ExitCode::from(2);

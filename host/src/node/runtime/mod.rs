@@ -11,7 +11,9 @@ mod lifecycle;
 use super::core::{NodeCore, Output};
 use super::plugin_host::{PluginHost, PluginStartError};
 use super::radio_host::{RadioHost, RadioNote, RadioStartError, is_radio_link};
-use crate::admin::protocol::{CallOutcome, PeerRow, Request, Response, SendOutcome, Status, TraceReport};
+use crate::admin::protocol::{
+    CallOutcome, PeerRow, Request, Response, SendManyOutcome, SendOutcome, Status, TraceReport,
+};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
 use crate::crypto::NodeIdentity;
@@ -526,11 +528,24 @@ impl Actor {
                 let _ = reply.send(Response::success(&self.peers()));
             }
             Request::Send { to, port, payload } => {
-                let response = match self.core.operator_send(to, port, payload.as_bytes(), self.now_ms()) {
-                    Ok(send) => self.execute_operator(send.sent, send.outputs),
+                let response = match self.operator_send(to, port, payload.as_bytes()) {
+                    Ok(sent) => Response::success(&SendOutcome::from(sent)),
                     Err(e) => Response::failure(e),
                 };
                 let _ = reply.send(response);
+            }
+            Request::SendMany { to, port, payloads } => {
+                let mut outcome = SendManyOutcome { accepted: 0, stopped: None };
+                for payload in &payloads {
+                    match self.operator_send(to, port, payload.as_bytes()) {
+                        Ok(_) => outcome.accepted += 1,
+                        Err(e) => {
+                            outcome.stopped = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(Response::success(&outcome));
             }
             Request::Routes => {
                 let _ = reply.send(Response::success(&self.core.routes(self.now_ms())));
@@ -623,7 +638,13 @@ impl Actor {
 
     /// Executes an operator's send; a link that cannot take the frame is the
     /// operator's error.
-    fn execute_operator(&mut self, sent: Sent, outputs: Vec<Output>) -> Response {
+    /// Sends one message as the node (not a plugin), for the operator.
+    fn operator_send(&mut self, to: Address, port: u16, payload: &[u8]) -> Result<Sent, String> {
+        let send = self.core.operator_send(to, port, payload, self.now_ms())?;
+        self.execute_operator(send.sent, send.outputs)
+    }
+
+    fn execute_operator(&mut self, sent: Sent, outputs: Vec<Output>) -> Result<Sent, String> {
         let mut rest = Vec::new();
         let mut failure = None;
         for output in outputs {
@@ -638,8 +659,8 @@ impl Actor {
         }
         self.execute(rest, false);
         match failure {
-            Some(e) => Response::failure(e),
-            None => Response::success(&SendOutcome::from(sent)),
+            Some(e) => Err(e),
+            None => Ok(sent),
         }
     }
 
