@@ -48,7 +48,7 @@ pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&response).unwrap_or_default());
-        return if succeeded(&response) { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        return if succeeded(&request, &response) { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     match render(&request, &response) {
         Ok(text) => {
@@ -66,11 +66,15 @@ fn fail(code: u8, message: &str) -> ExitCode {
 
 /// Whether `--json` exits 0: the request succeeded, a plugin command said
 /// ok, and a `send_many` sent everything.
-fn succeeded(response: &Response) -> bool {
+fn succeeded(request: &Request, response: &Response) -> bool {
     let result = response.result.as_ref();
-    let plugin_ok = result.and_then(|r| r.get("ok")).and_then(|v| v.as_bool()).unwrap_or(true);
-    let all_sent = result.and_then(|r| r.get("stopped")).is_none_or(|v| v.is_null());
-    response.ok && plugin_ok && all_sent
+    let field = |name: &str| result.and_then(|r| r.get(name));
+    let complete = match request {
+        Request::Call { .. } | Request::LinkCall { .. } => field("ok").and_then(|v| v.as_bool()).unwrap_or(true),
+        Request::SendMany { .. } => field("stopped").is_none_or(|v| v.is_null()),
+        _ => true,
+    };
+    response.ok && complete
 }
 
 fn render(request: &Request, response: &Response) -> Result<String, String> {
