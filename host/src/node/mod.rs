@@ -8,6 +8,7 @@ pub mod core;
 pub mod plugin_host;
 pub mod quota;
 pub mod radio_host;
+pub mod release;
 pub mod reply_book;
 pub mod runtime;
 pub mod timers;

@@ -13,6 +13,7 @@
 //! ports or route (the core does), or execute actions (the runtime does).
 
 use super::core::PluginId;
+use super::release::Releaser;
 use crate::admin::protocol::{CommandRow, PluginRow};
 use crate::config::schema::RestartMode;
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy, TrustConfig};
@@ -152,6 +153,8 @@ pub struct PluginHost {
     epoch: Instant,
     services: Arc<HostServices>,
     kv: Arc<dyn KvStore>,
+    /// Drops instances retired by a hot swap, off the node's thread.
+    retired: Releaser<PluginInstance>,
 }
 
 impl PluginHost {
@@ -181,7 +184,8 @@ impl PluginHost {
     ) -> Result<(Self, PluginActions), PluginStartError> {
         let error =
             |index, message: String| PluginStartError { file: config.file.display().to_string(), index, message };
-        let mut host = Self { slots: Vec::new(), epoch, services: services.clone(), kv };
+        let mut host =
+            Self { slots: Vec::new(), epoch, services: services.clone(), kv, retired: Releaser::start("weft-release") };
         let mut actions = Vec::new();
         for (index, spec) in config.plugins.iter().enumerate() {
             let prepared = prepare(runtime, services, &config.trust, spec.clone()).map_err(|e| error(index, e))?;
@@ -448,9 +452,6 @@ impl PluginHost {
                 actions.extend(dispatch.actions);
                 let to = instance.manifest().version.clone();
                 let old = std::mem::replace(&mut slot.instance, instance);
-                // Releasing an instance resets its memory slot (a memset of
-                // the resident pages): do it off the node's thread.
-                let _ = std::thread::Builder::new().name("weft-drop".into()).spawn(move || drop(old));
                 slot.loaded = loaded;
                 slot.spec = spec;
                 slot.life = Life::Running;
@@ -469,6 +470,9 @@ impl PluginHost {
                 let pause_us = started.elapsed().as_micros() as u64;
                 let report = ReloadReport { plugin: slot.name.clone(), from, to, state_bytes, pause_us, hook_us };
                 tracing::info!(plugin = %slot.name, from = %report.from, to = %report.to, pause_us, "plugin reloaded");
+                // Releasing an instance resets its memory slot (a memset of
+                // the resident pages): done off the node's thread.
+                self.retired.release(old);
                 Ok((report, actions))
             }
             Err(e) => {
