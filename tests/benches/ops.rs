@@ -9,8 +9,9 @@
 //!   module with no warm pool slot): the first swap to a new release.
 //! - **start to ready**: `weft run` with N wasm plugins and a warm module
 //!   cache, from process spawn until the admin socket lists every plugin
-//!   running (median of 5 starts), for N = 1 and N = all service plugins
-//!   built here.
+//!   running (median of 5 starts), for N = 1, for every service plugin
+//!   built here, and for those plus two radio drivers (wasm) on virtual
+//!   modems, ready once both modems are configured.
 //! - **scrape**: 200 `GET /metrics` over HTTP, p50 / p99 / max.
 //!
 //! `docs/BENCHMARKS.md` records the results with this command.
@@ -18,6 +19,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 use weft_host::plugin::Binding;
+use weft_modem_sim::{DeviceSpec, Sim, SimConfig};
 use weft_tests::node::{NodeSpec, TestNode};
 
 fn plugin_toml(name: &str, permissions: &[&str], config: &str) -> String {
@@ -101,18 +103,50 @@ fn reload_pause(root: &Path, new_builds: bool) {
     n.stop();
 }
 
-fn start_to_ready(root: &Path, plugins: &[(&str, &[&str])]) {
-    let extra: String = plugins.iter().map(|(name, perms)| plugin_toml(name, perms, "")).collect();
+/// A `[[radios]]` section: `driver` (a wasm driver plugin) on `device`.
+fn radio_toml(name: &str, device: &Path, driver: &str) -> String {
+    format!(
+        "\n[[radios]]\nname = \"{name}\"\ndevice = \"{}\"\ndriver = \"{}\"\n[radios.driver_config]\n\
+         frequency_hz = 868100000\nbandwidth_hz = 125000\nspreading_factor = 7\ncoding_rate = 5\ntx_power_dbm = 14\n",
+        device.display(),
+        weft_tests::plugin(driver, Binding::Wasm).display()
+    )
+}
+
+/// Spawn to ready, median of 5 starts after one that warms the module
+/// cache. With `radios`, the node also drives two virtual modems (an RNode
+/// and a RAK3172, each with its wasm driver), and ready includes both
+/// drivers having detected and configured their modem.
+fn start_to_ready(root: &Path, plugins: &[(&str, &[&str])], radios: bool) {
+    let sim_dir = root.join(format!("start-sim-{}", plugins.len()));
+    let device = |name: &str| sim_dir.join(format!("tty-{name}"));
+    let sim = radios.then(|| {
+        std::fs::create_dir_all(&sim_dir).expect("sim dir");
+        Sim::start(
+            SimConfig::default(),
+            vec![DeviceSpec::rnode("r0", Some(device("r0"))), DeviceSpec::rak3172("r1", Some(device("r1")))],
+        )
+        .expect("virtual modems")
+    });
+    let mut extra: String = plugins.iter().map(|(name, perms)| plugin_toml(name, perms, "")).collect();
+    let drivers = if radios { vec!["rnode", "atmodem"] } else { Vec::new() };
+    for (i, driver) in drivers.iter().enumerate() {
+        extra.push_str(&radio_toml(&format!("lora{i}"), &device(&format!("r{i}")), driver));
+    }
     let mut times = Vec::new();
     for round in 0..6 {
-        let mut n = TestNode::new(root, &format!("start-{}-{round}", plugins.len()));
+        let mut n = TestNode::new(root, &format!("start-{}-{}-{round}", plugins.len(), drivers.len()));
         n.write_config(&NodeSpec { extra: extra.clone(), ..NodeSpec::default() });
         let started = Instant::now();
         n.launch();
         n.wait_until("all plugins running", Duration::from_secs(30), |n| {
             let (_, value, _) = n.ctl(&["plugins"]);
             let rows = value["result"].as_array().cloned().unwrap_or_default();
-            rows.len() == plugins.len() && rows.iter().all(|r| r["state"] == "running")
+            let services = rows.len() == plugins.len() && rows.iter().all(|r| r["state"] == "running");
+            let (_, value, _) = n.ctl(&["links"]);
+            let links = value["result"].as_array().cloned().unwrap_or_default();
+            let radios = links.len() == drivers.len() && links.iter().all(|l| l["driver_up"] == true);
+            services && radios
         });
         if round > 0 {
             // Round 0 warms the module cache.
@@ -120,12 +154,18 @@ fn start_to_ready(root: &Path, plugins: &[(&str, &[&str])]) {
         }
         n.stop();
     }
+    if let Some(sim) = sim {
+        sim.stop();
+    }
     let (p50, _, max) = percentiles(times);
-    let names: Vec<&str> = plugins.iter().map(|(n, _)| *n).collect();
+    let mut names: Vec<&str> = plugins.iter().map(|(n, _)| *n).collect();
+    let driver_names: Vec<String> = drivers.iter().map(|d| format!("{d} driver")).collect();
+    names.extend(driver_names.iter().map(String::as_str));
     println!(
-        "start to ready with {} wasm plugins ({}), warm cache: median {p50:.0} ms, max {max:.0} ms (process spawn to admin socket listing all running)",
-        plugins.len(),
-        names.join(", ")
+        "start to ready with {} wasm plugins ({}), warm cache: median {p50:.0} ms, max {max:.0} ms (process spawn to admin socket listing all running{})",
+        names.len(),
+        names.join(", "),
+        if radios { ", both modems configured" } else { "" }
     );
 }
 
@@ -170,13 +210,14 @@ fn main() {
         reload_pause(root.path(), true);
     }
     if wants("start") {
-        start_to_ready(root.path(), &[("echo", &["send"])]);
+        start_to_ready(root.path(), &[("echo", &["send"])], false);
         let mut all: Vec<(&str, &[&str])> =
             vec![("echo", &["send"]), ("counter", &["storage"]), ("sequence", &["send"])];
         if weft_tests::plugin_dir().join("wasm/fapp.wasm").exists() {
             all.push(("fapp", &["send", "flood", "storage", "sign", "seal"]));
         }
-        start_to_ready(root.path(), &all);
+        start_to_ready(root.path(), &all, false);
+        start_to_ready(root.path(), &all, true);
     }
     if wants("scrape") {
         scrape(root.path());
