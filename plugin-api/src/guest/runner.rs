@@ -57,6 +57,11 @@ impl<P: GuestPlugin> Runner<P> {
             Ok(call) => self.run(call, host),
             Err(e) => failure(FailureKind::BadCall, format!("undecodable call: {e}")),
         };
+        // A handed-over state is the bulk of a shutdown's outcome: room for
+        // it up front, instead of regrowing (and copying) the buffer.
+        if let Some(state) = &outcome.state {
+            out.reserve(state.len() + 64);
+        }
         if let Err(e) = outcome.encode_into(out) {
             out.clear();
             let fallback = failure(FailureKind::Panicked, format!("outcome not encodable: {e}"));
