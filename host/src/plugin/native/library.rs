@@ -70,3 +70,18 @@ fn unique_copy_path(path: &Path, copy_dir: &Path) -> PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     copy_dir.join(format!("{stem}-{}-{nanos}-{n}.{ext}", std::process::id()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_stable::std_types::RBoxError;
+
+    #[test]
+    fn a_failed_layout_check_is_one_line_that_says_what_to_do() {
+        let report = "Layout of expected type:\n".repeat(200);
+        let error = LibraryError::AbiInstability(RBoxError::new(std::io::Error::other(report)));
+        let text = describe(error);
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("incompatible weft-plugin-api") && text.contains("rebuild the plugin"), "{text}");
+    }
+}
