@@ -21,7 +21,7 @@ const RTT_SAMPLES: usize = 2_000;
 const ROUNDS: usize = 5;
 
 mod support;
-use support::{echo_rtt, free_port, node_throughput, start, wait_links, write_node};
+use support::{BATCH, echo_rtt, free_port, node_throughput, start, wait_links, write_node};
 
 /// Messages/s over raw quinn with the same TLS and transport settings: one
 /// stream, each message written as a length-prefixed service frame.
@@ -130,7 +130,7 @@ fn main() {
             let mut ratios = Vec::new();
             for round in 1..=ROUNDS {
                 let raw = raw_quinn_throughput(size).await;
-                let through = node_throughput(&a, &b, size, base, MESSAGES).await;
+                let through = node_throughput(&a, &b, size, base, MESSAGES, BATCH).await;
                 base += MESSAGES as u64;
                 let mb = |r: f64| r * size as f64 / 1e6;
                 ratios.push(through / raw);
@@ -144,6 +144,26 @@ fn main() {
             ratios.sort_by(f64::total_cmp);
             println!("| {size} B | median ratio | | | | | **{:.0} %** |", 100.0 * ratios[ratios.len() / 2]);
         }
+        // The operator path with one request per message, for comparison:
+        // each message then waits for its own answer from the node.
+        let mut ratios = Vec::new();
+        for round in 1..=ROUNDS {
+            let raw = raw_quinn_throughput(100).await;
+            let through = node_throughput(&a, &b, 100, base, MESSAGES, 1).await;
+            base += MESSAGES as u64;
+            ratios.push(through / raw);
+            println!(
+                "| 100 B, one request per message | {round} | {raw:.0} | {:.1} | {through:.0} | {:.1} | {:.0} % |",
+                raw * 100.0 / 1e6,
+                through * 100.0 / 1e6,
+                100.0 * through / raw
+            );
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "| 100 B, one request per message | median ratio | | | | | **{:.0} %** |",
+            100.0 * ratios[ratios.len() / 2]
+        );
         let (p50, p99) = echo_rtt(&a, &b, RTT_SAMPLES).await;
         println!(
             "\necho round trip A -> B's echo -> A ({RTT_SAMPLES} samples): p50 {} us, p99 {} us",

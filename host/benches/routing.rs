@@ -57,7 +57,7 @@ fn main() {
         let (p50_3, _) = echo_rtt(&a, &d, 10).await;
         assert!(p50_2 < Duration::from_secs(1) && p50_3 < Duration::from_secs(1));
 
-        let through = node_throughput(&a, &c, 100, 0, MESSAGES).await;
+        let through = node_throughput(&a, &c, 100, 0, MESSAGES, 1).await;
         println!("\nrelayed throughput A -> B -> C, 100-byte payloads, {MESSAGES} messages: {through:.0} msgs/s");
         let (p50, p99) = echo_rtt(&a, &d, RTT_SAMPLES).await;
         println!(

@@ -63,7 +63,14 @@ pub async fn counter_total(node: &RunningNode) -> u64 {
 
 /// Messages/s through two nodes: A's operator sends to B's counter plugin
 /// (wasm, counting silently); done when the counter has seen them all.
-pub async fn node_throughput(a: &RunningNode, b: &RunningNode, size: usize, base: u64, messages: usize) -> f64 {
+pub async fn node_throughput(
+    a: &RunningNode,
+    b: &RunningNode,
+    size: usize,
+    base: u64,
+    messages: usize,
+    batch: usize,
+) -> f64 {
     let payload = "x".repeat(size);
     let started = Instant::now();
     let senders = 8;
@@ -73,18 +80,25 @@ pub async fn node_throughput(a: &RunningNode, b: &RunningNode, size: usize, base
         let payload = payload.clone();
         let to = b.address;
         tasks.push(tokio::spawn(async move {
-            // `send_many` requests of BATCH messages (as `weft ctl send TO
-            // PORT TEXT...` makes); a congested link stops a batch early and
-            // the rest is offered again once the link has drained a little.
+            // `batch` messages per operator request: `send` for one (as
+            // `weft ctl send TO PORT TEXT` makes), `send_many` for more (as
+            // `weft ctl send TO PORT TEXT...` makes). A congested link
+            // refuses; the rest is offered again once it has drained a little.
             let mut left = messages / senders;
             while left > 0 {
-                let payloads = vec![payload.clone(); left.min(BATCH)];
-                let response = handle.request(Request::SendMany { to, port: 8, payloads }).await;
-                assert!(response.ok, "{response:?}");
-                let outcome: SendManyOutcome =
-                    serde_json::from_value(response.result.unwrap_or_default()).expect("send_many answer");
-                left -= outcome.accepted as usize;
-                if let Some(why) = outcome.stopped {
+                let (accepted, stopped) = if batch == 1 {
+                    let response = handle.request(Request::Send { to, port: 8, payload: payload.clone() }).await;
+                    if response.ok { (1, None) } else { (0, response.error) }
+                } else {
+                    let payloads = vec![payload.clone(); left.min(batch)];
+                    let response = handle.request(Request::SendMany { to, port: 8, payloads }).await;
+                    assert!(response.ok, "{response:?}");
+                    let outcome: SendManyOutcome =
+                        serde_json::from_value(response.result.unwrap_or_default()).expect("send_many answer");
+                    (outcome.accepted as usize, outcome.stopped)
+                };
+                left -= accepted;
+                if let Some(why) = stopped {
                     assert!(why.contains("congested"), "{why}");
                     tokio::time::sleep(Duration::from_micros(200)).await;
                 }
