@@ -7,6 +7,7 @@
 //! Memory ownership: call input is borrowed from the host for the duration of
 //! the call (`RSlice`); the outcome is returned as an `RVec` owned by the host
 //! from then on (abi_stable frees it through the plugin's allocator vtable).
+//! Host-call requests are borrowed by the host; replies are owned by the guest.
 //!
 //! These layouts are frozen for ABI major 1. abi_stable lets a *newer
 //! library* extend a prefix type or trait vtable, but refuses a host whose
@@ -14,7 +15,6 @@
 //! rule (a host loads plugins of its own or an older minor). Adding a method
 //! here would therefore lock out every native plugin built before it; new
 //! capabilities travel in the CBOR call instead.
-//! Host-call requests are borrowed by the host; replies are owned by the guest.
 
 // abi_stable's `#[sabi_trait]` expands to impls of its own generated types
 // inside const blocks, which trips this lint; the code is abi_stable's.
