@@ -2,10 +2,10 @@
 
 use weft_host::crypto::NodeIdentity;
 use weft_host::routing::announce::Announce;
-use weft_host::routing::rng::Rng;
 use weft_host::routing::wire::{Body, Hops, Inner, Packet};
 use weft_host::routing::{RouterConfig, Sent};
 use weft_host::sim::{Sim, SimConfig, Topology};
+use weft_plugin_api::rng::SplitMix64;
 
 const PORT: u16 = 7;
 
@@ -231,7 +231,7 @@ fn a_100_node_random_graph_converges_and_stays_converged_under_5_percent_loss() 
 /// routers never break them.
 #[test]
 fn property_random_graphs_deliver_exactly_once_and_survive_garbage() {
-    let mut rng = Rng::new(0xfeed);
+    let mut rng = SplitMix64::new(0xfeed);
     for case in 0..12 {
         let seed = rng.next_u64();
         let nodes = 5 + (seed % 20) as usize;

@@ -47,6 +47,7 @@ mod hot_path;
 mod manifest;
 pub mod manifest_encoding;
 pub mod radio;
+pub mod rng;
 mod service;
 mod tagged;
 pub mod testing;

@@ -16,9 +16,9 @@ pub use varint::{Varint, get_varint, put_varint};
 /// throwing garbage at decoders in tests.
 #[cfg(test)]
 pub(crate) fn garbage(seed: u64, max_len: u64) -> impl Iterator<Item = Vec<u8>> {
-    let mut rng = crate::routing::rng::Rng::new(seed);
+    let mut rng = weft_plugin_api::rng::SplitMix64::new(seed);
     std::iter::from_fn(move || {
         let len = rng.up_to(max_len) as usize;
-        Some((0..len).map(|_| rng.next_u64() as u8).collect())
+        Some(rng.bytes(len))
     })
 }

@@ -12,7 +12,6 @@ pub mod announce;
 pub mod budget;
 pub mod fast_hash;
 pub mod pending;
-pub mod rng;
 pub mod router;
 pub mod seen;
 pub mod table;

@@ -14,7 +14,6 @@ use super::announce::{Announce, SharedVerifyMemo};
 use super::budget::AnnounceBudget;
 use super::fast_hash::FastMap;
 use super::pending::{Held, HoldChange, HoldCounters, HoldLimits, HoldQueue};
-use super::rng::Rng;
 use super::seen::{Came, Seen};
 use super::table::{LinkId, Route, RoutingTable};
 use super::wire::{Body, FLAG_SEALED, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
@@ -23,6 +22,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use weft_plugin_api::Address;
+use weft_plugin_api::rng::SplitMix64;
 
 /// Capability bit: the node forwards packets for others.
 pub const CAPABILITY_RELAY: u16 = 1;
@@ -255,7 +255,7 @@ pub struct Router {
     seen: Seen,
     memo: SharedVerifyMemo,
     hold: HoldQueue,
-    rng: Rng,
+    rng: SplitMix64,
     wall_start_ms: u64,
     own_announce: Announce,
     next_announce_ms: u64,
@@ -297,7 +297,7 @@ impl Router {
             links: BTreeMap::new(),
             table: RoutingTable::default(),
             memo,
-            rng: Rng::new(seed),
+            rng: SplitMix64::new(seed),
             wall_start_ms,
             own_announce,
             next_announce_ms: 0,

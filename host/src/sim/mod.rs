@@ -13,12 +13,12 @@ pub mod topology;
 use crate::crypto::NodeIdentity;
 use crate::routing::announce::SharedVerifyMemo;
 use crate::routing::pending::HoldChange;
-use crate::routing::rng::Rng;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput, Sent};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 pub use topology::Topology;
 use weft_plugin_api::Address;
+use weft_plugin_api::rng::SplitMix64;
 
 /// Link and run settings.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ pub struct Sim {
     outputs: Vec<RouterOutput>,
     sequence: u64,
     now: u64,
-    rng: Rng,
+    rng: SplitMix64,
     stats: SimStats,
 }
 
@@ -119,7 +119,7 @@ impl Sim {
         let mut sim = Sim {
             nodes,
             edges,
-            rng: Rng::new(config.seed ^ 0x5eed),
+            rng: SplitMix64::new(config.seed ^ 0x5eed),
             topology,
             config,
             queue: BinaryHeap::new(),

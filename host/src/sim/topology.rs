@@ -1,6 +1,6 @@
 //! Virtual topologies for the simulator: who is linked to whom.
 
-use crate::routing::rng::Rng;
+use weft_plugin_api::rng::SplitMix64;
 
 /// Nodes `0..nodes` and undirected links between them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +52,11 @@ impl Topology {
     /// average. Redrawn (new points) until connected, at most 100 times;
     /// then the largest draw is returned as is.
     pub fn random_geometric(nodes: usize, mean_degree: f64, seed: u64) -> Topology {
-        let mut rng = Rng::new(seed);
+        let mut rng = SplitMix64::new(seed);
         let radius = (mean_degree / (nodes.max(1) as f64 * std::f64::consts::PI)).sqrt();
         let mut last = Topology { nodes, edges: Vec::new() };
         for _ in 0..100 {
-            let points: Vec<(f64, f64)> = (0..nodes).map(|_| (unit(&mut rng), unit(&mut rng))).collect();
+            let points: Vec<(f64, f64)> = (0..nodes).map(|_| (rng.unit(), rng.unit())).collect();
             last = geometric(&points, radius);
             if last.is_connected() {
                 break;
@@ -119,10 +119,6 @@ impl Topology {
             .max()
             .unwrap_or(0)
     }
-}
-
-fn unit(rng: &mut Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn geometric(points: &[(f64, f64)], radius: f64) -> Topology {

@@ -37,7 +37,6 @@ use weft_plugin_api::radio::LoraParams;
 pub mod medium;
 pub mod pty;
 pub mod rak3172;
-mod rng;
 pub mod rnode;
 pub mod sim;
 

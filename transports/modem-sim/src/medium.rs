@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use weft_plugin_api::radio::LoraParams;
 
-use crate::rng::Rng;
+use weft_plugin_api::rng::SplitMix64;
 
 /// Index of a node on the medium (the order of [`Medium::add_node`] calls).
 pub type NodeId = usize;
@@ -126,7 +126,7 @@ struct Node {
 pub struct Medium {
     nodes: Vec<Node>,
     links: HashMap<(NodeId, NodeId), LinkQuality>,
-    rng: Rng,
+    rng: SplitMix64,
     /// Frames on air, in start order.
     on_air: Vec<Transmission>,
     now: u64,
@@ -135,7 +135,7 @@ pub struct Medium {
 impl Medium {
     /// An empty medium; `seed` drives the loss rolls.
     pub fn new(seed: u64) -> Medium {
-        Medium { nodes: Vec::new(), links: HashMap::new(), rng: Rng::new(seed), on_air: Vec::new(), now: 0 }
+        Medium { nodes: Vec::new(), links: HashMap::new(), rng: SplitMix64::new(seed), on_air: Vec::new(), now: 0 }
     }
 
     /// Adds a powered node that is not receiving.

@@ -20,7 +20,7 @@ use weft_kiss::Decoder;
 use weft_plugin_api::radio::{BANDWIDTHS_HZ, LoraParams};
 
 use crate::Output;
-use crate::rng::Rng;
+use weft_plugin_api::rng::SplitMix64;
 
 /// KISS command bytes (lora-radio.md §1).
 pub mod cmd {
@@ -130,7 +130,7 @@ struct OnAir {
 #[derive(Debug, Clone)]
 pub struct RNode {
     config: RNodeConfig,
-    rng: Rng,
+    rng: SplitMix64,
     decoder: Decoder,
     decoder_errors_seen: u64,
     frequency_hz: u32,
@@ -156,7 +156,7 @@ impl RNode {
     pub fn new(config: RNodeConfig, seed: u64) -> RNode {
         RNode {
             config,
-            rng: Rng::new(seed),
+            rng: SplitMix64::new(seed),
             decoder: Decoder::new(DECODER_LIMIT),
             decoder_errors_seen: 0,
             frequency_hz: 0,
@@ -809,7 +809,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut rng = Rng::new(99);
+        let mut rng = SplitMix64::new(99);
         for round in 0..200 {
             let mut r = RNode::new(RNodeConfig::default(), round);
             r.boot(&mut Output::default());

@@ -8,21 +8,7 @@ use crate::cbor::{DecodeError, Writer};
 use crate::messages::tests::{sample_announce, sample_body};
 use crate::messages::{self, ConfirmPlain, Filter, Message as Fapp, ReservePlain, SlotQuery, SlotResponse};
 
-/// xorshift64*: reproducible randomness without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
+use weft_plugin_api::rng::SplitMix64;
 
 fn valid_payloads() -> Vec<Vec<u8>> {
     let announce = sample_announce(5);
@@ -54,9 +40,9 @@ fn decode_all(bytes: &[u8]) {
 
 #[test]
 fn random_bytes_never_panic_the_decoders() {
-    let mut rng = Rng(0x5eed);
+    let mut rng = SplitMix64::new(0x5eed);
     for _ in 0..50_000 {
-        let len = (rng.next() % 300) as usize;
+        let len = rng.below(300) as usize;
         let mut bytes = rng.bytes(len);
         if let Some(first) = bytes.first_mut() {
             *first %= 8; // mostly valid tags, so the bodies get decoded
@@ -146,7 +132,7 @@ fn the_plugin_counts_every_malformed_payload_and_keeps_running() {
     let mut mesh = Mesh::new();
     let b = mesh.add("b", 2, json!({ "roles": ["relay", "patient"] }));
     let c = mesh.add("c", 3, therapist_config(&[], "auto"));
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let mut bad = 0u64;
     for payload in valid_payloads() {
         for len in 0..payload.len() {
@@ -156,7 +142,7 @@ fn the_plugin_counts_every_malformed_payload_and_keeps_running() {
         }
     }
     for _ in 0..2000 {
-        let len = (rng.next() % 200) as usize;
+        let len = rng.below(200) as usize;
         let mut bytes = rng.bytes(len);
         if let Some(first) = bytes.first_mut() {
             *first |= 0x80; // never a valid tag
