@@ -141,7 +141,7 @@ fn rnode_pair_carries_messages_and_accounts_airtime() {
     assert_eq!(row["budget_us"].as_u64(), Some(360_000_000), "g3 allows 10 % of an hour");
     assert!(row["used_us"].as_u64().unwrap_or(0) > 0, "airtime is accounted: {row}");
     assert_eq!(row["radio"]["mtu"].as_u64(), Some(508), "RNode MTU");
-    assert!(bench.sim().stats("a").expect("stats").frames_sent >= 10);
+    assert!(bench.sim().stats("a").expect("stats").air.frames_sent >= 10);
     a.stop();
     b.stop();
 }
@@ -169,7 +169,7 @@ fn rnode_and_rak3172_hear_each_other_only_with_matching_settings() {
     let row = links(&f);
     assert_eq!(row["driver_up"], true, "the SF8 modem itself is configured: {row}");
     assert!(row["neighbour"].is_null(), "SF8 must not hear SF7: {row}");
-    assert_eq!(bench.sim().stats("f").expect("stats").frames_received, 0);
+    assert_eq!(bench.sim().stats("f").expect("stats").air.frames_received, 0);
     assert_eq!(links(&g)["radio"]["mtu"].as_u64(), Some(254), "255 minus the RNode-compatible header");
     for n in [&mut e, &mut g, &mut f] {
         n.stop();

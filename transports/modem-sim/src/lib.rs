@@ -40,7 +40,7 @@ pub mod rak3172;
 pub mod rnode;
 pub mod sim;
 
-pub use medium::LinkQuality;
+pub use medium::{AirStats, LinkQuality};
 pub use sim::{DeviceStats, Sim, SimConfig};
 
 /// Which firmware a virtual device runs.

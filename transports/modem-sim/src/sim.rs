@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use weft_plugin_api::radio::LoraParams;
 
-use crate::medium::{Event, LinkQuality, Medium, NodeId};
+use crate::medium::{AirStats, Event, LinkQuality, Medium, NodeId};
 use crate::pty::Pty;
 use crate::rak3172::{Rak3172, Rak3172Config};
 use crate::rnode::{RNode, RNodeConfig};
@@ -68,25 +68,8 @@ pub struct DeviceStats {
     pub plugged: bool,
     /// Boots so far (creation, reboots, replugs).
     pub boots: u64,
-    /// On-air frames transmitted.
-    pub frames_sent: u64,
-    /// Bytes in them (on-air, header bytes included).
-    pub bytes_sent: u64,
-    /// Airtime used, microseconds of radio time.
-    pub airtime_us: u64,
-    /// On-air frames received intact.
-    pub frames_received: u64,
-    /// Bytes in them.
-    pub bytes_received: u64,
-    /// Frames lost here to collisions.
-    pub collisions: u64,
-    /// Frames lost here to the link's loss probability.
-    pub losses: u64,
-    /// Frames missed here while transmitting (half-duplex).
-    pub missed_while_transmitting: u64,
-    /// Frames abandoned on air (receiver retuned, stopped or lost power;
-    /// own frame cut by a reboot or unplug).
-    pub aborted: u64,
+    /// What happened on air at this device.
+    pub air: AirStats,
     /// Bytes received from the host.
     pub serial_bytes_in: u64,
     /// Bytes delivered to the host (written to the PTY).
@@ -106,15 +89,15 @@ impl std::fmt::Display for DeviceStats {
              missed_tx={} aborted={} serial_in={} B serial_out={} B serial_errors={} serial_dropped={} B",
             self.plugged,
             self.boots,
-            self.frames_sent,
-            self.bytes_sent,
-            self.airtime_us,
-            self.frames_received,
-            self.bytes_received,
-            self.collisions,
-            self.losses,
-            self.missed_while_transmitting,
-            self.aborted,
+            self.air.frames_sent,
+            self.air.bytes_sent,
+            self.air.airtime_us,
+            self.air.frames_received,
+            self.air.bytes_received,
+            self.air.collisions,
+            self.air.losses,
+            self.air.missed_while_transmitting,
+            self.air.aborted,
             self.serial_bytes_in,
             self.serial_bytes_out,
             self.serial_errors,
@@ -374,19 +357,10 @@ impl World {
 
     fn stats(&self, i: usize) -> DeviceStats {
         let d = &self.devices[i];
-        let air = self.medium.stats(d.node);
         DeviceStats {
             plugged: d.pty.is_some(),
             boots: d.boots,
-            frames_sent: air.frames_sent,
-            bytes_sent: air.bytes_sent,
-            airtime_us: air.airtime_us,
-            frames_received: air.frames_received,
-            bytes_received: air.bytes_received,
-            collisions: air.collisions,
-            losses: air.losses,
-            missed_while_transmitting: air.missed_while_transmitting,
-            aborted: air.aborted,
+            air: self.medium.stats(d.node),
             serial_bytes_in: d.serial_bytes_in,
             serial_bytes_out: d.serial_bytes_out,
             serial_errors: d.firmware.serial_errors(),

@@ -220,15 +220,15 @@ fn an_rnode_and_a_rak3172_talk_over_real_ptys() {
     rn.send(0x22, &[0]);
     assert_eq!(rn.wait_for(|f| f.cmd == 0x22).pop().map(|f| f.payload), Some(vec![0, 0, 0, 2]));
     let rn_stats = sim.stats("rn").expect("stats");
-    assert_eq!(rn_stats.frames_sent, 3);
-    assert_eq!(rn_stats.frames_received, 1);
+    assert_eq!(rn_stats.air.frames_sent, 3);
+    assert_eq!(rn_stats.air.frames_received, 1);
     assert_eq!(rn_stats.boots, 1);
-    assert!(rn_stats.airtime_us > 0);
+    assert!(rn_stats.air.airtime_us > 0);
     let rak_stats = sim.stats("rak").expect("stats");
-    assert_eq!((rak_stats.frames_sent, rak_stats.frames_received), (1, 3));
+    assert_eq!((rak_stats.air.frames_sent, rak_stats.air.frames_received), (1, 3));
     // rn2's radio was still off during the first packet: only the halves.
-    assert_eq!(sim.stats("rn2").map(|s| s.frames_received), Some(2));
-    assert_eq!(sim.stats("rn2").map(|s| s.bytes_received), Some(2 + 400));
+    assert_eq!(sim.stats("rn2").map(|s| s.air.frames_received), Some(2));
+    assert_eq!(sim.stats("rn2").map(|s| s.air.bytes_received), Some(2 + 400));
 
     sim.stop();
     assert!(fs::symlink_metadata(dir.join("rn")).is_err(), "links removed on stop");
@@ -353,5 +353,5 @@ fn airtime_is_real_time_divided_by_time_scale() {
     let took = sent.elapsed();
     assert!(took >= Duration::from_micros(airtime / 2), "done after {took:?}");
     assert!(took < Duration::from_millis(500), "done after {took:?}");
-    assert_eq!(sim.stats("rak").map(|s| s.airtime_us), Some(airtime));
+    assert_eq!(sim.stats("rak").map(|s| s.air.airtime_us), Some(airtime));
 }
