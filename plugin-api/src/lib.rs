@@ -49,6 +49,7 @@ pub mod manifest_encoding;
 pub mod radio;
 pub mod rng;
 mod service;
+mod state_blob;
 mod tagged;
 pub mod testing;
 mod version;
@@ -65,6 +66,7 @@ pub use manifest::{
     CommandDef, CommandSpec, MANIFEST_SECTION, Manifest, ManifestDef, ManifestHead, Permission, PluginKind,
 };
 pub use service::Service;
+pub use state_blob::StateBlob;
 pub use version::{ABI_VERSION, AbiMismatch, AbiVersion};
 
 /// Re-exports used by the export macros. Not part of the public API.

@@ -1,6 +1,7 @@
 //! The state blob one instance hands to its successor (hot swap, restart).
 //!
-//! Owns: [`Handoff`] and its encoding. It is a CBOR map (via
+//! Owns: [`Handoff`] and its layout (the owner and format checks are
+//! `weft_plugin_api::StateBlob`). It is a CBOR map (via
 //! `weft_plugin_api::codec`) with every field optional, so an older or newer
 //! build of this driver reads it (unknown fields are skipped, missing ones
 //! take defaults). A blob that does not decode, or comes from another driver
@@ -20,7 +21,7 @@ use crate::protocol::Firmware;
 use crate::status::Counters;
 use crate::sync::Applied;
 use serde::{Deserialize, Serialize};
-use weft_plugin_api::codec;
+use weft_plugin_api::StateBlob;
 
 /// The `driver` field of this driver's blobs.
 pub const DRIVER: &str = "weft-driver-rnode";
@@ -54,29 +55,12 @@ pub struct Handoff {
     pub counters: Counters,
 }
 
-impl Handoff {
-    /// The blob.
-    pub fn encode(&self) -> Vec<u8> {
-        // A struct of plain fields always encodes; an empty blob would only
-        // make the successor start fresh.
-        codec::encode(self).unwrap_or_default()
-    }
+impl StateBlob for Handoff {
+    const OWNER: &'static str = DRIVER;
+    const FORMAT: u32 = FORMAT;
 
-    /// Reads a blob: `Ok(None)` when there is none, `Err` (why) when it is
-    /// not usable and the successor must start fresh.
-    pub fn decode(blob: Option<&[u8]>) -> Result<Option<Handoff>, String> {
-        let Some(bytes) = blob else { return Ok(None) };
-        if bytes.is_empty() {
-            return Ok(None);
-        }
-        let handoff: Handoff = codec::decode(bytes).map_err(|e| format!("not a state blob: {e}"))?;
-        if handoff.driver != DRIVER {
-            return Err(format!("a state blob of {:?}, not of {DRIVER}", handoff.driver));
-        }
-        if handoff.format != FORMAT {
-            return Err(format!("state format {} (this build reads {FORMAT})", handoff.format));
-        }
-        Ok(Some(handoff))
+    fn stamp(&self) -> (&str, u32) {
+        (&self.driver, self.format)
     }
 }
 
