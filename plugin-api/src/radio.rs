@@ -111,6 +111,18 @@ impl LoraParams {
         Ok(())
     }
 
+    /// The config keys [`LoraParams::take_from`] reads.
+    pub const KEYS: &'static [&'static str] = &[
+        "frequency_hz",
+        "bandwidth_hz",
+        "spreading_factor",
+        "coding_rate",
+        "tx_power_dbm",
+        "preamble_symbols",
+        "crc",
+        "implicit_header",
+    ];
+
     /// Takes the LoRa settings out of a driver's config table (missing keys
     /// keep the [`Default`] values) and validates them; errors name the key.
     /// The driver's own keys stay in the table for it to read.

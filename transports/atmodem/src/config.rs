@@ -15,19 +15,8 @@ use crate::at::P2p;
 use weft_plugin_api::config_table::Table;
 use weft_plugin_api::radio::LoraParams;
 
-/// Every key this driver reads.
-pub const KEYS: &[&str] = &[
-    "frequency_hz",
-    "bandwidth_hz",
-    "spreading_factor",
-    "coding_rate",
-    "tx_power_dbm",
-    "preamble_symbols",
-    "crc",
-    "implicit_header",
-    "rnode_compatible",
-    "command_timeout_ms",
-];
+/// The keys this driver reads besides the LoRa settings ([`LoraParams::KEYS`]).
+pub const KEYS: &[&str] = &["rnode_compatible", "command_timeout_ms"];
 
 /// Largest packet of one `AT+PSEND`.
 pub const MODEM_MTU: u16 = 255;
@@ -82,7 +71,7 @@ impl Config {
                 config.command_timeout_ms
             ));
         }
-        t.finish(KEYS)?;
+        t.finish(&[LoraParams::KEYS, KEYS].concat())?;
         Ok(config)
     }
 

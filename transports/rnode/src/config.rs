@@ -20,22 +20,9 @@
 use weft_plugin_api::config_table::Table;
 use weft_plugin_api::radio::LoraParams;
 
-/// Every key this driver reads.
-pub const KEYS: &[&str] = &[
-    "frequency_hz",
-    "bandwidth_hz",
-    "spreading_factor",
-    "coding_rate",
-    "tx_power_dbm",
-    "preamble_symbols",
-    "crc",
-    "implicit_header",
-    "flow_control",
-    "detect_retry_ms",
-    "detect_attempts",
-    "st_alock_percent",
-    "lt_alock_percent",
-];
+/// The keys this driver reads besides the LoRa settings ([`LoraParams::KEYS`]).
+pub const KEYS: &[&str] =
+    &["flow_control", "detect_retry_ms", "detect_attempts", "st_alock_percent", "lt_alock_percent"];
 
 /// The validated configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +88,7 @@ impl Config {
         if config.detect_attempts == 0 {
             return Err("config key `detect_attempts`: must be at least 1".into());
         }
-        t.finish(KEYS)?;
+        t.finish(&[LoraParams::KEYS, KEYS].concat())?;
         Ok(config)
     }
 }
