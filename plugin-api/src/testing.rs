@@ -4,16 +4,20 @@
 //! seeded randomness, in-memory key/value store, pluggable crypto answers), and
 //! [`Harness`], which drives a plugin through the same encoded calls and the
 //! same guest runner a real host uses, applying `Store` actions to the
-//! `TestHost`'s store the way the host commits them.
+//! `TestHost`'s store the way the host commits them. `driver` has the
+//! helpers for testing drivers.
 
 use crate::call::{Call, Failure, InitArgs, Outcome, ShutdownArgs, ShutdownReason};
 use crate::codec;
 use crate::guest::{AsDriver, AsService, GuestPlugin, Runner};
 use crate::host::Host;
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
+use crate::rng::SplitMix64;
 use crate::{Action, Address, Event};
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
+
+pub mod driver;
 
 /// Answers host calls the [`TestHost`] does not answer itself (crypto).
 pub type CallHandler = Box<dyn FnMut(&HostCall) -> HostReply + Send>;
@@ -28,7 +32,7 @@ pub struct TestHost {
     pub kv: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Answers the remaining host calls; without one they fail as unsupported.
     pub handler: Option<CallHandler>,
-    rng: u64,
+    rng: SplitMix64,
 }
 
 impl Default for TestHost {
@@ -38,7 +42,7 @@ impl Default for TestHost {
             address: Address([1; 16]),
             kv: BTreeMap::new(),
             handler: None,
-            rng: 0x9e37_79b9_7f4a_7c15,
+            rng: SplitMix64::new(0x9e37_79b9_7f4a_7c15),
         }
     }
 }
@@ -50,11 +54,7 @@ impl Host for TestHost {
 
     fn fill_random(&mut self, buf: &mut [u8]) {
         for b in buf {
-            // xorshift64*: deterministic, good enough for tests.
-            self.rng ^= self.rng >> 12;
-            self.rng ^= self.rng << 25;
-            self.rng ^= self.rng >> 27;
-            *b = (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
+            *b = (self.rng.next_u64() >> 56) as u8;
         }
     }
 
