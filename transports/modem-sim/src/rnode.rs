@@ -22,7 +22,10 @@ use weft_plugin_api::radio::{BANDWIDTHS_HZ, LoraParams};
 use crate::Output;
 use weft_plugin_api::rng::SplitMix64;
 
-/// KISS command bytes (lora-radio.md §1).
+/// KISS command bytes (lora-radio.md §1). Written out here again on
+/// purpose, not shared with the driver: the emulator follows the reference
+/// on its own, so a wrong byte in the driver fails against it instead of
+/// being copied into it.
 pub mod cmd {
     /// Packet data, both directions.
     pub const DATA: u8 = 0x00;
