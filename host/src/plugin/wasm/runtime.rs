@@ -164,9 +164,12 @@ impl WasmRuntime {
                 CacheOutcome::CompiledUncached,
             ),
         };
-        // Only modules that compiled are remembered; the checks below run on
-        // every load, so a remembered module is checked like a new one.
-        self.memo.put(digest, &module);
+        // Only modules that compiled are remembered (a memo hit is already
+        // the most recent); the checks below run on every load, so a
+        // remembered module is checked like a new one.
+        if cache != CacheOutcome::InMemory {
+            self.memo.put(digest, &module);
+        }
         check_imports(&module)?;
         check_exports(&module)?;
         let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("cannot link: {e:#}"))?;
