@@ -6,7 +6,9 @@
 //!   instance's shutdown hook + new instance's init with the state) and we
 //!   take p50 / p99 / max. Then 100 swaps, each to a build the node has never
 //!   loaded (the same plugin with a unique custom section appended, so a new
-//!   module with no warm pool slot): the first swap to a new release.
+//!   module with no warm pool slot). Then 20 fresh nodes, each swapped once
+//!   to a new build: the first swap to a new release on a node that has
+//!   been running, with nothing warm and no earlier swap to learn from.
 //! - **start to ready**: `weft run` with N wasm plugins and a warm module
 //!   cache, from process spawn until the admin socket lists every plugin
 //!   running (median of 5 starts), for N = 1, for every service plugin
@@ -44,6 +46,9 @@ const RELOADS: usize = 1000;
 /// off the node's thread, which takes a while).
 const NEW_BUILDS: usize = 100;
 
+/// Fresh nodes, each swapped once to a new build.
+const FIRST_SWAPS: usize = 20;
+
 /// `wasm` with a custom section appended that makes it a distinct module.
 fn distinct_build(wasm: &[u8], nonce: usize) -> Vec<u8> {
     let name = b"weft-bench-nonce";
@@ -57,50 +62,73 @@ fn distinct_build(wasm: &[u8], nonce: usize) -> Vec<u8> {
     out
 }
 
-/// Hot-swaps `sequence` with a 1 MiB state: to the same build `RELOADS`
-/// times, or to `NEW_BUILDS` builds never loaded before.
-fn reload_pause(root: &Path, new_builds: bool) {
-    let label = if new_builds { "reload-new" } else { "reload" };
-    let mut n = TestNode::new(root, label);
-    n.start(&NodeSpec {
-        extra: plugin_toml("sequence", &["send"], "ballast_bytes = 1048576\n"),
-        ..NodeSpec::default()
-    });
-    let files: Vec<String> = if new_builds {
-        let wasm = std::fs::read(weft_tests::plugin("sequence", Binding::Wasm)).expect("sequence.wasm");
-        (0..NEW_BUILDS)
-            .map(|i| {
-                let path = root.join(format!("sequence-build-{i}.wasm"));
-                std::fs::write(&path, distinct_build(&wasm, i)).expect("write build");
-                path.display().to_string()
-            })
-            .collect()
-    } else {
-        Vec::new()
+/// Which swaps `reload_pause` measures.
+#[derive(Clone, Copy, PartialEq)]
+enum Swaps {
+    /// `RELOADS` swaps of one node to the build it runs.
+    SameBuild,
+    /// `NEW_BUILDS` swaps of one node, each to a build never loaded before.
+    NewBuilds,
+    /// `FIRST_SWAPS` fresh nodes, each swapped once to a new build: what an
+    /// operator sees when releasing a new version to a node that has been
+    /// running (no warm pool slot, no earlier swap to size memory from).
+    FirstAfterStart,
+}
+
+/// Hot-swaps `sequence` with a 1 MiB state and prints the pauses the node
+/// reports.
+fn reload_pause(root: &Path, swaps: Swaps) {
+    let (label, rounds, what) = match swaps {
+        Swaps::SameBuild => ("reload", RELOADS, "reloads to the same build"),
+        Swaps::NewBuilds => ("reload-new", NEW_BUILDS, "reloads each to a build never loaded before"),
+        Swaps::FirstAfterStart => ("reload-first", FIRST_SWAPS, "fresh nodes, each swapped once to a new build"),
     };
-    let rounds = if new_builds { NEW_BUILDS } else { RELOADS };
-    let mut pauses = Vec::new();
-    let mut hooks = Vec::new();
-    for round in 0..rounds {
+    let spec =
+        NodeSpec { extra: plugin_toml("sequence", &["send"], "ballast_bytes = 1048576\n"), ..NodeSpec::default() };
+    let wasm = std::fs::read(weft_tests::plugin("sequence", Binding::Wasm)).expect("sequence.wasm");
+    let build = |i: usize| {
+        let path = root.join(format!("sequence-{label}-{i}.wasm"));
+        std::fs::write(&path, distinct_build(&wasm, i)).expect("write build");
+        path.display().to_string()
+    };
+    let swap = |n: &mut TestNode, file: Option<&str>| {
         let mut args = vec!["plugin", "reload", "sequence"];
-        if let Some(file) = files.get(round) {
-            args.push(file);
-        }
+        args.extend(file);
         let (code, value, err) = n.ctl(&args);
         assert_eq!(code, 0, "reload failed: {err} {value}");
         let state = value["result"]["state_bytes"].as_u64().unwrap_or(0);
         assert!(state > 1 << 20, "the state handed over is over 1 MiB ({state} bytes)");
-        pauses.push(value["result"]["pause_us"].as_f64().unwrap_or(f64::MAX) / 1000.0);
-        hooks.push(value["result"]["hook_us"].as_f64().unwrap_or(f64::MAX) / 1000.0);
+        let ms = |key: &str| value["result"][key].as_f64().unwrap_or(f64::MAX) / 1000.0;
+        (ms("pause_us"), ms("hook_us"))
+    };
+    let mut measured = Vec::new();
+    if swaps == Swaps::FirstAfterStart {
+        for round in 0..rounds {
+            let mut n = TestNode::new(root, &format!("{label}-{round}"));
+            n.start(&spec);
+            // Some traffic first, as on a node that has been running.
+            for _ in 0..3 {
+                let (code, _, err) = n.ctl(&["call", "sequence", "stats"]);
+                assert_eq!(code, 0, "{err}");
+            }
+            measured.push(swap(&mut n, Some(&build(round))));
+            n.stop();
+        }
+    } else {
+        let mut n = TestNode::new(root, label);
+        n.start(&spec);
+        let files: Vec<String> = if swaps == Swaps::NewBuilds { (0..rounds).map(build).collect() } else { Vec::new() };
+        for round in 0..rounds {
+            measured.push(swap(&mut n, files.get(round).map(String::as_str)));
+        }
+        n.stop();
     }
-    let (p50, p99, max) = percentiles(pauses);
-    let (h50, h99, _) = percentiles(hooks);
-    let what = if new_builds { "each to a build never loaded before" } else { "to the same build" };
+    let (p50, p99, max) = percentiles(measured.iter().map(|m| m.0).collect());
+    let (h50, h99, _) = percentiles(measured.iter().map(|m| m.1).collect());
     println!(
-        "reload pause, wasm service with a 1 MiB state, {rounds} reloads {what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms \
+        "reload pause, wasm service with a 1 MiB state, {rounds} {what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms \
          (old instance's hook: p50 {h50:.2} ms, p99 {h99:.2} ms; the rest is the new instance's init)"
     );
-    n.stop();
 }
 
 /// A `[[radios]]` section: `driver` (a wasm driver plugin) on `device`.
@@ -204,10 +232,13 @@ fn main() {
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let root = tempfile::tempdir().expect("temp dir");
     if wants("reload") {
-        reload_pause(root.path(), false);
+        reload_pause(root.path(), Swaps::SameBuild);
     }
     if wants("reload-new") {
-        reload_pause(root.path(), true);
+        reload_pause(root.path(), Swaps::NewBuilds);
+    }
+    if wants("reload-first") {
+        reload_pause(root.path(), Swaps::FirstAfterStart);
     }
     if wants("start") {
         start_to_ready(root.path(), &[("echo", &["send"])], false);

@@ -65,12 +65,16 @@ impl Prepared {
 }
 
 /// Loads `spec.file` (checking its signature under `trust`), verifies it is
-/// a service within its grants, and instantiates it.
+/// a service within its grants, and instantiates it. For a reload,
+/// `replaces_memory` is the memory of the instance it will replace: the new
+/// one has that much faulted in now, off the node's thread, rather than
+/// during the swap ([`PluginInstance::prefault`]); 0 for a new plugin.
 pub fn prepare(
     runtime: &PluginRuntime,
     services: &Arc<HostServices>,
     trust: &TrustConfig,
     spec: PluginConfig,
+    replaces_memory: usize,
 ) -> Result<Prepared, String> {
     crate::plugin::signature::check(trust, &spec.file)?;
     let limits = Limits { max_flood_hops: spec.max_flood_hops, ..Limits::default() };
@@ -83,7 +87,8 @@ pub fn prepare(
             manifest.name
         ));
     }
-    let instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
+    let mut instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
+    instance.prefault(replaces_memory).map_err(|e| format!("{}: preparing its memory: {e}", spec.file.display()))?;
     Ok(Prepared { loaded, instance, spec })
 }
 
@@ -122,6 +127,10 @@ struct PluginSlot {
     rate_mark: (u64, Instant),
     events_per_s: f64,
     dispatch_ns: Vec<u64>,
+    /// Memory the last swapped-out instance held after its shutdown hook
+    /// (its peak: state handed over, output buffer sized for it). The next
+    /// reload pre-faults this much in the new instance.
+    swap_peak_memory: Option<usize>,
 }
 
 /// What a completed hot swap did.
@@ -188,7 +197,7 @@ impl PluginHost {
             Self { slots: Vec::new(), epoch, services: services.clone(), kv, retired: Releaser::start("weft-release") };
         let mut actions = Vec::new();
         for (index, spec) in config.plugins.iter().enumerate() {
-            let prepared = prepare(runtime, services, &config.trust, spec.clone()).map_err(|e| error(index, e))?;
+            let prepared = prepare(runtime, services, &config.trust, spec.clone(), 0).map_err(|e| error(index, e))?;
             let (id, init) = host.install(prepared, 0).map_err(|e| error(index, e))?;
             actions.push((id, init));
         }
@@ -237,6 +246,7 @@ impl PluginHost {
             rate_mark: (0, Instant::now()),
             events_per_s: 0.0,
             dispatch_ns: Vec::new(),
+            swap_peak_memory: None,
         };
         let id = match self.slots.iter().position(Option::is_none) {
             Some(hole) => {
@@ -277,6 +287,24 @@ impl PluginHost {
     /// The spec a plugin was loaded with.
     pub fn spec(&self, id: PluginId) -> Option<&PluginConfig> {
         self.slots.get(id).and_then(Option::as_ref).map(|s| &s.spec)
+    }
+
+    /// How much memory a reload of plugin `id` pre-faults in the new
+    /// instance, off the node's thread ([`prepare`]): what the last
+    /// swapped-out instance held after its hook, which is the peak of a swap
+    /// (the state, and the outcome buffer sized for it). Before the first
+    /// swap that peak is unknown, so the running instance's memory plus half
+    /// as much again for the state it is about to hand over. Sizing from the
+    /// peak rather than from the instance's current memory keeps it from
+    /// growing across reloads (the pre-faulted memory counts as the new
+    /// instance's). 0 when unknown (native instances, no such plugin).
+    pub fn reload_memory_hint(&self, id: PluginId) -> usize {
+        let Some(slot) = self.slots.get(id).and_then(Option::as_ref) else { return 0 };
+        match (slot.swap_peak_memory, slot.instance.memory_bytes()) {
+            (Some(peak), _) => peak,
+            (None, Some(now)) => now + now / 2,
+            (None, None) => 0,
+        }
     }
 
     /// Ids and specs of every loaded plugin.
@@ -444,6 +472,9 @@ impl PluginHost {
             _ => (Vec::new(), Vec::new()),
         };
         let hook_us = started.elapsed().as_micros() as u64;
+        if let Some(peak) = slot.instance.memory_bytes() {
+            slot.swap_peak_memory = Some(peak);
+        }
         let state_bytes = state.len();
         let init = InitArgs { config: prepared.spec.config_cbor.clone(), state: Some(state) };
         let Prepared { loaded, mut instance, spec } = prepared;

@@ -46,6 +46,14 @@ pub trait BindingInstance: Send {
     /// Bytes of memory the instance holds, when the binding can tell.
     fn memory_bytes(&self) -> Option<usize>;
 
+    /// Faults `bytes` of fresh memory in before `init` and hands them back
+    /// to the guest's allocator (wasm: `weft_alloc(bytes)`, a write to each
+    /// page, `weft_alloc(0)`; docs/ABI.md §6). Native instances share the
+    /// node's heap, so there is nothing to do.
+    fn prefault(&mut self, _bytes: usize, _deadline: Duration) -> Result<(), Fault> {
+        Ok(())
+    }
+
     /// Calls that finished after their deadline without being interrupted
     /// (native code cannot be interrupted; wasm calls are cut off instead).
     fn deadline_overruns(&self) -> u64 {

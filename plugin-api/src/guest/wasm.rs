@@ -91,8 +91,17 @@ impl<P: GuestPlugin> WasmGuest<P> {
     }
 
     /// `weft_alloc(len)`: makes room for an input of `len` bytes.
+    ///
+    /// `weft_alloc(0)` gives the buffer's memory back to the allocator. The
+    /// host uses the pair `weft_alloc(n)`, `weft_alloc(0)` before a hot
+    /// swap's `init` to fault `n` bytes in off the node's thread; the freed
+    /// pages are then what `init` allocates from (docs/ABI.md, "Memory").
     pub fn alloc(&self, len: u32) -> u32 {
         let b = self.buffers();
+        if len == 0 {
+            b.input = Vec::new();
+            return b.input.as_mut_ptr() as u32;
+        }
         // Room only, not zeroes: the host overwrites all `len` bytes before
         // `weft_call`, and a handed-over state can be megabytes.
         b.input.clear();

@@ -17,5 +17,6 @@ mod mesh_routing;
 mod node_links;
 mod operations;
 mod parity;
+mod prefault;
 mod radio;
 mod refusals;

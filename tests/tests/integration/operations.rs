@@ -76,6 +76,36 @@ fn reloading_a_stateful_plugin_twenty_times_under_load_loses_nothing_and_keeps_o
 }
 
 #[test]
+fn repeated_reloads_do_not_grow_a_plugins_memory() {
+    // Each reload pre-faults the new instance from the last swap's peak
+    // (PluginHost::reload_memory_hint). Sized from the current memory
+    // instead, which includes what was pre-faulted, it would grow every time.
+    let root = tempfile::tempdir().unwrap();
+    let mut n = TestNode::new(root.path(), "n");
+    n.start(&NodeSpec {
+        extra: plugin_toml(&seq(Binding::Wasm), &["send"], "ballast_bytes = 1048576\n"),
+        ..NodeSpec::default()
+    });
+    let memory = |n: &TestNode| plugin_row(n, "sequence")["memory_bytes"].as_u64().expect("a wasm plugin's memory");
+    let started = memory(&n);
+    let (mut after, mut state) = (Vec::new(), 0);
+    for i in 0..12 {
+        let (code, value, err) = n.ctl(&["plugin", "reload", "sequence"]);
+        assert_eq!(code, 0, "reload {i} failed: {err} {value}");
+        state = value["result"]["state_bytes"].as_u64().unwrap_or(0);
+        assert!(state > 1 << 20, "{value}");
+        after.push(memory(&n));
+    }
+    let settled = after[4];
+    assert!(after[4..].iter().all(|&m| m == settled), "memory settles within a few swaps: {started} -> {after:?}");
+    // At its peak a swap holds the state at most twice more than a freshly
+    // started instance does (the hook's encoded copy, the next init's input).
+    assert!(settled <= after[0] + 2 * state, "pre-faulting stays within a swap's peak: {started} -> {after:?}");
+    let (code, value, err) = n.ctl(&["call", "sequence", "stats"]);
+    assert_eq!(code, 0, "still serving after twelve reloads: {err} {value}");
+}
+
+#[test]
 fn a_reload_to_a_broken_build_is_rolled_back_and_the_service_carries_on() {
     let root = tempfile::tempdir().unwrap();
     let (a, b) = pair(root.path(), plugin_toml(&seq(Binding::Wasm), &["send"], ""));

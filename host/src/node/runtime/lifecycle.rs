@@ -113,12 +113,16 @@ fn same_spec(a: &PluginConfig, b: &PluginConfig) -> bool {
 
 impl Actor {
     /// Prepares `specs` on a blocking thread; the result comes back as
-    /// [`Background::Prepared`] for `job`.
-    fn prepare_off_actor(&self, job: u64, specs: Vec<PluginConfig>) {
+    /// [`Background::Prepared`] for `job`. Each spec comes with the memory
+    /// of the instance it replaces (0 for a new plugin), see [`prepare`].
+    fn prepare_off_actor(&self, job: u64, specs: Vec<(PluginConfig, usize)>) {
         let (runtime, services, trust, done) =
             (self.runtime.clone(), self.services.clone(), self.config.trust.clone(), self.background.clone());
         tokio::task::spawn_blocking(move || {
-            let prepared = specs.into_iter().map(|spec| prepare(&runtime, &services, &trust, spec)).collect();
+            let prepared = specs
+                .into_iter()
+                .map(|(spec, replaces_memory)| prepare(&runtime, &services, &trust, spec, replaces_memory))
+                .collect();
             let _ = done.blocking_send(Background::Prepared { job, prepared });
         });
     }
@@ -139,7 +143,7 @@ impl Actor {
             Request::PluginLoad { file, config, permissions } => match spec_for_load(&file, &config, &permissions) {
                 Ok(spec) => {
                     let job = self.lifecycle.add(Job::Load { reply });
-                    self.prepare_off_actor(job, vec![spec]);
+                    self.prepare_off_actor(job, vec![(spec, 0)]);
                 }
                 Err(e) => {
                     let _ = reply.send(Response::failure(e));
@@ -154,8 +158,9 @@ impl Actor {
                 if let Some(file) = file {
                     spec.file = PathBuf::from(file);
                 }
+                let replaces_memory = self.plugins.reload_memory_hint(id);
                 let job = self.lifecycle.add(Job::Reload { id, reply });
-                self.prepare_off_actor(job, vec![spec]);
+                self.prepare_off_actor(job, vec![(spec, replaces_memory)]);
             }
             Request::PluginStop { name } => {
                 let response = self.stop_plugin(&name, ShutdownReason::Stop, false);
@@ -271,8 +276,10 @@ impl Actor {
                 match config {
                     Ok(config) => {
                         let plan = self.plan(&config);
-                        let specs: Vec<PluginConfig> =
-                            plan.added.iter().cloned().chain(plan.changed.iter().map(|(_, s)| s.clone())).collect();
+                        let added = plan.added.iter().map(|s| (s.clone(), 0));
+                        let changed =
+                            plan.changed.iter().map(|(id, s)| (s.clone(), self.plugins.reload_memory_hint(*id)));
+                        let specs: Vec<(PluginConfig, usize)> = added.chain(changed).collect();
                         let job = self.lifecycle.add(Job::ConfigApply { reply, config: Box::new(config), plan });
                         self.prepare_off_actor(job, specs);
                     }

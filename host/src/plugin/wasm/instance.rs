@@ -73,6 +73,10 @@ impl WasmInstance {
     }
 }
 
+/// The host's page size on the targets we run on (x86-64, aarch64 with 4 KiB
+/// pages); touching more often than needed on larger pages is harmless.
+const PAGE: usize = 4096;
+
 fn ticks(deadline: Duration) -> u64 {
     (deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1) + 1
 }
@@ -100,5 +104,28 @@ impl BindingInstance for WasmInstance {
 
     fn memory_bytes(&self) -> Option<usize> {
         Some(self.memory.data_size(&self.store))
+    }
+
+    fn prefault(&mut self, bytes: usize, deadline: Duration) -> Result<(), Fault> {
+        self.store.set_epoch_deadline(ticks(deadline));
+        let len = u32::try_from(bytes).map_err(|_| Fault::BadOutput("pre-fault larger than 4 GiB".into()))?;
+        let ptr = match self.alloc.call(&mut self.store, len) {
+            Ok(p) => p as usize,
+            Err(e) => return Err(self.classify(e, deadline)),
+        };
+        let region = self
+            .memory
+            .data_mut(&mut self.store)
+            .get_mut(ptr..ptr.saturating_add(bytes))
+            .ok_or_else(|| Fault::BadOutput(format!("weft_alloc returned {ptr:#x}, outside linear memory")))?;
+        // A write fault gives each page its own frame now (a read would map
+        // the shared zero page and fault again on the guest's first write).
+        for page in region.chunks_mut(PAGE) {
+            page[0] = 0;
+        }
+        match self.alloc.call(&mut self.store, 0) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(e, deadline)),
+        }
     }
 }
