@@ -18,7 +18,7 @@ use crate::admin::protocol::{CommandRow, PluginRow};
 use crate::config::schema::RestartMode;
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy, TrustConfig};
 use crate::kv::KvStore;
-use crate::plugin::{HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime, RuntimeOptions};
+use crate::plugin::{HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime, RuntimeOptions, SwapSizes};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,6 +44,10 @@ pub struct PluginStartError {
     pub message: String,
 }
 
+/// Before a plugin's first swap, the most of its memory taken as the size of
+/// the state it will hand over (the host's call buffer is readied for it).
+pub const FIRST_SWAP_STATE_GUESS: usize = 8 << 20;
+
 /// Plugin code loaded, verified and instantiated, not yet initialised.
 /// Made off the node's actor by [`prepare`] (compiling wasm takes time).
 pub struct Prepared {
@@ -65,16 +69,16 @@ impl Prepared {
 }
 
 /// Loads `spec.file` (checking its signature under `trust`), verifies it is
-/// a service within its grants, and instantiates it. For a reload,
-/// `replaces_memory` is the memory of the instance it will replace: the new
-/// one has that much faulted in now, off the node's thread, rather than
-/// during the swap ([`PluginInstance::prefault`]); 0 for a new plugin.
+/// a service within its grants, and instantiates it. For a reload, `sizes`
+/// are those of the instance it will replace: the new one has that much
+/// faulted in now, off the node's thread, rather than during the swap
+/// ([`PluginInstance::prefault`]); zero for a new plugin.
 pub fn prepare(
     runtime: &PluginRuntime,
     services: &Arc<HostServices>,
     trust: &TrustConfig,
     spec: PluginConfig,
-    replaces_memory: usize,
+    sizes: SwapSizes,
 ) -> Result<Prepared, String> {
     crate::plugin::signature::check(trust, &spec.file)?;
     let limits = Limits { max_flood_hops: spec.max_flood_hops, ..Limits::default() };
@@ -88,7 +92,7 @@ pub fn prepare(
         ));
     }
     let mut instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
-    instance.prefault(replaces_memory).map_err(|e| format!("{}: preparing its memory: {e}", spec.file.display()))?;
+    instance.prefault(sizes).map_err(|e| format!("{}: preparing its memory: {e}", spec.file.display()))?;
     Ok(Prepared { loaded, instance, spec })
 }
 
@@ -127,10 +131,10 @@ struct PluginSlot {
     rate_mark: (u64, Instant),
     events_per_s: f64,
     dispatch_ns: Vec<u64>,
-    /// Memory the last swapped-out instance held after its shutdown hook
-    /// (its peak: state handed over, output buffer sized for it). The next
-    /// reload pre-faults this much in the new instance.
-    swap_peak_memory: Option<usize>,
+    /// What the last swapped-out instance held at the swap (memory after
+    /// its hook, state handed over): the next reload readies this much in
+    /// the new instance.
+    last_swap: Option<SwapSizes>,
 }
 
 /// What a completed hot swap did.
@@ -197,7 +201,8 @@ impl PluginHost {
             Self { slots: Vec::new(), epoch, services: services.clone(), kv, retired: Releaser::start("weft-release") };
         let mut actions = Vec::new();
         for (index, spec) in config.plugins.iter().enumerate() {
-            let prepared = prepare(runtime, services, &config.trust, spec.clone(), 0).map_err(|e| error(index, e))?;
+            let prepared = prepare(runtime, services, &config.trust, spec.clone(), SwapSizes::default())
+                .map_err(|e| error(index, e))?;
             let (id, init) = host.install(prepared, 0).map_err(|e| error(index, e))?;
             actions.push((id, init));
         }
@@ -246,7 +251,7 @@ impl PluginHost {
             rate_mark: (0, Instant::now()),
             events_per_s: 0.0,
             dispatch_ns: Vec::new(),
-            swap_peak_memory: None,
+            last_swap: None,
         };
         let id = match self.slots.iter().position(Option::is_none) {
             Some(hole) => {
@@ -289,22 +294,22 @@ impl PluginHost {
         self.slots.get(id).and_then(Option::as_ref).map(|s| &s.spec)
     }
 
-    /// How much memory a reload of plugin `id` pre-faults in the new
-    /// instance, off the node's thread ([`prepare`]): what the last
-    /// swapped-out instance held after its hook, which is the peak of a swap
-    /// (the state, and the outcome buffer sized for it). Before the first
-    /// swap that peak is unknown, so the running instance's memory plus half
-    /// as much again for the state it is about to hand over. Sizing from the
+    /// What a reload of plugin `id` readies in the new instance, off the
+    /// node's thread ([`prepare`]): what the last swapped-out instance held,
+    /// its memory after the hook being the peak of a swap. Sizing from that
     /// peak rather than from the instance's current memory keeps it from
     /// growing across reloads (the pre-faulted memory counts as the new
-    /// instance's). 0 when unknown (native instances, no such plugin).
-    pub fn reload_memory_hint(&self, id: PluginId) -> usize {
-        let Some(slot) = self.slots.get(id).and_then(Option::as_ref) else { return 0 };
-        match (slot.swap_peak_memory, slot.instance.memory_bytes()) {
-            (Some(peak), _) => peak,
-            (None, Some(now)) => now + now / 2,
-            (None, None) => 0,
+    /// instance's). Before the first swap there is no such figure: the
+    /// running instance's memory plus half as much again for the state it is
+    /// about to hand over, and half its memory (at most
+    /// [`FIRST_SWAP_STATE_GUESS`]) for that state.
+    pub fn reload_sizes(&self, id: PluginId) -> SwapSizes {
+        let Some(slot) = self.slots.get(id).and_then(Option::as_ref) else { return SwapSizes::default() };
+        if let Some(last) = slot.last_swap {
+            return last;
         }
+        let now = slot.instance.memory_bytes().unwrap_or(0);
+        SwapSizes { memory: now + now / 2, state: (now / 2).min(FIRST_SWAP_STATE_GUESS) }
     }
 
     /// Ids and specs of every loaded plugin.
@@ -472,9 +477,7 @@ impl PluginHost {
             _ => (Vec::new(), Vec::new()),
         };
         let hook_us = started.elapsed().as_micros() as u64;
-        if let Some(peak) = slot.instance.memory_bytes() {
-            slot.swap_peak_memory = Some(peak);
-        }
+        slot.last_swap = Some(SwapSizes { memory: slot.instance.memory_bytes().unwrap_or(0), state: state.len() });
         let state_bytes = state.len();
         let init = InitArgs { config: prepared.spec.config_cbor.clone(), state: Some(state) };
         let Prepared { loaded, mut instance, spec } = prepared;

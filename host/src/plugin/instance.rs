@@ -58,6 +58,20 @@ pub struct Stopped {
     pub dispatch: Dispatch,
 }
 
+/// What a hot swap's new instance should have ready before `init`, taken
+/// from the instance it replaces ([`PluginInstance::prefault`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SwapSizes {
+    /// Linear memory the old instance held at the swap's peak (after its
+    /// shutdown hook: the state, and the outcome buffer sized for it).
+    pub memory: usize,
+    /// Bytes of encoded state it handed over.
+    pub state: usize,
+}
+
+/// Bytes of an `init` call besides the state (the envelope and a config).
+const CALL_OVERHEAD: usize = 4 << 10;
+
 /// Memory [`PluginInstance::prefault`] leaves free below the cap. The guest
 /// allocator rounds its growth up (64 KiB wasm pages and its bookkeeping), so
 /// the instance ends a little above cap − headroom, never near the cap.
@@ -135,36 +149,39 @@ impl PluginInstance {
         self.binding.deadline_overruns()
     }
 
-    /// Before `init`: grows the instance's memory to about `expected` bytes
-    /// (what the instance it replaces held at its peak) and faults it in, so
-    /// that a hot swap's `init` allocates from pages already there instead of
-    /// faulting them in during the pause (measured: a swap into a pool slot
-    /// never used before faulted ~1,000 pages, 2–3 ms). Keeps
-    /// [`PREFAULT_HEADROOM`] below the memory cap. Does nothing for native
-    /// instances (their memory is the node's heap), after `init`, or when
-    /// the instance already holds about that much.
-    pub fn prefault(&mut self, expected: usize) -> Result<(), PluginError> {
+    /// Before `init`: makes room for a hot swap's `init` in advance, so that
+    /// it allocates from pages already there instead of faulting them in
+    /// during the pause (measured: a swap into a pool slot never used before
+    /// faulted ~1,000 pages, 2–3 ms). Two parts, from `sizes` (what the
+    /// instance it replaces held):
+    /// - the host's call buffer, which `init` encodes the state into, gets
+    ///   room for `sizes.state` (both bindings);
+    /// - a wasm instance's memory grows to about `sizes.memory` and is
+    ///   faulted in, keeping [`PREFAULT_HEADROOM`] below the memory cap
+    ///   (native instances use the node's heap).
+    ///
+    /// Does nothing after `init`.
+    pub fn prefault(&mut self, sizes: SwapSizes) -> Result<(), PluginError> {
         if self.lifecycle != Lifecycle::Created {
             return Ok(());
         }
+        if sizes.state > 0 {
+            // Written, not just reserved, so that its pages are faulted in now.
+            self.input.resize(sizes.state + CALL_OVERHEAD, 0);
+            self.input.clear();
+        }
         let Some(current) = self.binding.memory_bytes() else { return Ok(()) };
         let room = self.limits.memory_bytes.saturating_sub(current).saturating_sub(PREFAULT_HEADROOM);
-        // Land on `expected`, never above it: the node sizes the next reload
-        // from this instance's memory, so an overshoot would compound. The
-        // guest allocator grows memory by whole wasm pages for a request plus
-        // its few bytes of bookkeeping, so ask for the whole pages between
-        // here and `expected` less [`GUEST_BOOKKEEPING`].
-        let pages = expected.saturating_sub(current).min(room) / WASM_PAGE * WASM_PAGE;
+        // Land on `sizes.memory`, never above it: the node sizes the next
+        // reload from this instance's memory, so an overshoot would compound.
+        // The guest allocator grows memory by whole wasm pages for a request
+        // plus its few bytes of bookkeeping, so ask for the whole pages
+        // between here and the target less [`GUEST_BOOKKEEPING`].
+        let pages = sizes.memory.saturating_sub(current).min(room) / WASM_PAGE * WASM_PAGE;
         let bytes = pages.saturating_sub(GUEST_BOOKKEEPING);
         if bytes < PREFAULT_MIN {
             return Ok(());
         }
-        // The host's call buffer too: `init` encodes the handed-over state
-        // into it. Half of what the guest needs on top of a fresh instance
-        // is enough: at its hook the old one held the state twice (as data
-        // and encoded).
-        self.input.resize(bytes / 2, 0);
-        self.input.clear();
         self.binding.prefault(bytes, self.limits.init_deadline).map_err(|fault| self.fail(fault))
     }
 

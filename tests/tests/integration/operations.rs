@@ -78,7 +78,7 @@ fn reloading_a_stateful_plugin_twenty_times_under_load_loses_nothing_and_keeps_o
 #[test]
 fn repeated_reloads_do_not_grow_a_plugins_memory() {
     // Each reload pre-faults the new instance from the last swap's peak
-    // (PluginHost::reload_memory_hint). Sized from the current memory
+    // (PluginHost::reload_sizes). Sized from the current memory
     // instead, which includes what was pre-faulted, it would grow every time.
     let root = tempfile::tempdir().unwrap();
     let mut n = TestNode::new(root.path(), "n");

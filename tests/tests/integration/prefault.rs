@@ -7,7 +7,7 @@
 //! and a guest that misbehaves fails only its own instance.
 
 use std::time::Duration;
-use weft_host::plugin::{Binding, Fault, Grants, Limits, PREFAULT_HEADROOM, PluginError, PluginInstance};
+use weft_host::plugin::{Binding, Fault, Grants, Limits, PREFAULT_HEADROOM, PluginError, PluginInstance, SwapSizes};
 use weft_plugin_api::*;
 use weft_tests::{TestRuntime, plugin, test_manifest, wat_bytes, write_wat};
 
@@ -52,7 +52,7 @@ fn init_after_prefault_allocates_from_the_prefaulted_pages() {
     let mut new = sequence(&rt, Binding::Wasm, Limits::default());
     let fresh = new.memory_bytes().unwrap();
     assert!(fresh + (2 << 20) < peak, "the peak ({peak}) is well above a fresh instance ({fresh})");
-    new.prefault(peak).unwrap();
+    new.prefault(SwapSizes { memory: peak, state: state.len() }).unwrap();
     let prefaulted = new.memory_bytes().unwrap();
     assert!(
         prefaulted + (128 << 10) >= peak && prefaulted <= peak + (256 << 10),
@@ -75,7 +75,7 @@ fn prefault_keeps_clear_of_the_memory_cap() {
     let rt = TestRuntime::new();
     let cap = 4 << 20;
     let mut new = sequence(&rt, Binding::Wasm, Limits { memory_bytes: cap, ..Limits::default() });
-    new.prefault(64 << 20).unwrap();
+    new.prefault(SwapSizes { memory: 64 << 20, state: 0 }).unwrap();
     let memory = new.memory_bytes().unwrap();
     // The guest allocator rounds its growth up (64 KiB pages and its own
     // bookkeeping), so a little over cap - headroom, never near the cap.
@@ -86,19 +86,19 @@ fn prefault_keeps_clear_of_the_memory_cap() {
 }
 
 #[test]
-fn prefault_is_a_no_op_for_native_and_after_init() {
+fn prefault_grows_no_native_memory_and_leaves_a_running_instance_alone() {
     let rt = TestRuntime::new();
     let (state, peak) = swapped_out(&rt, Binding::Native);
     assert_eq!(peak, None, "native instances share the node's heap");
     let mut new = sequence(&rt, Binding::Native, Limits::default());
-    new.prefault(32 << 20).unwrap();
+    new.prefault(SwapSizes { memory: 32 << 20, state: state.len() }).unwrap();
     new.init(&InitArgs { config: with_ballast(1 << 20), state: Some(state.clone()) }).unwrap();
     assert_eq!(new.shutdown(ShutdownReason::Swap, SECOND).unwrap().state, state);
 
     let mut running = sequence(&rt, Binding::Wasm, Limits::default());
     running.init(&InitArgs { config: with_ballast(0), state: None }).unwrap();
     let before = running.memory_bytes();
-    running.prefault(32 << 20).unwrap();
+    running.prefault(SwapSizes { memory: 32 << 20, state: 1 << 20 }).unwrap();
     assert_eq!(running.memory_bytes(), before, "a running instance is left alone");
 }
 
@@ -125,7 +125,7 @@ fn a_guest_that_misbehaves_in_prefault_fails_only_itself() {
         let path = write_wat(rt.dir.path(), name, &wat_with_alloc(body));
         let loaded = rt.runtime.load(&path, &Grants::all(), limits).unwrap();
         let mut bad = loaded.instantiate(&rt.services).unwrap();
-        let fault = match bad.prefault(8 << 20) {
+        let fault = match bad.prefault(SwapSizes { memory: 8 << 20, state: 0 }) {
             Err(PluginError::Fault { fault, .. }) => fault,
             other => panic!("{name}: expected a fault, got {other:?}"),
         };
@@ -137,6 +137,6 @@ fn a_guest_that_misbehaves_in_prefault_fails_only_itself() {
     }
     // The runtime is fine: a real plugin still loads and runs.
     let mut good = sequence(&rt, Binding::Wasm, Limits::default());
-    good.prefault(4 << 20).unwrap();
+    good.prefault(SwapSizes { memory: 4 << 20, state: 0 }).unwrap();
     good.init(&InitArgs { config: with_ballast(0), state: None }).unwrap();
 }

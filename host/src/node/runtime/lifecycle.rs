@@ -15,7 +15,7 @@ use super::super::radio_host::{Driver, load_driver};
 use super::{Actor, Pending};
 use crate::admin::protocol::{Request, Response};
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy};
-use crate::plugin::{Grants, binding_for};
+use crate::plugin::{Grants, SwapSizes, binding_for};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use weft_plugin_api::{Action, Permission, ShutdownReason, codec};
@@ -113,16 +113,14 @@ fn same_spec(a: &PluginConfig, b: &PluginConfig) -> bool {
 
 impl Actor {
     /// Prepares `specs` on a blocking thread; the result comes back as
-    /// [`Background::Prepared`] for `job`. Each spec comes with the memory
-    /// of the instance it replaces (0 for a new plugin), see [`prepare`].
-    fn prepare_off_actor(&self, job: u64, specs: Vec<(PluginConfig, usize)>) {
+    /// [`Background::Prepared`] for `job`. Each spec comes with the sizes of
+    /// the instance it replaces (zero for a new plugin), see [`prepare`].
+    fn prepare_off_actor(&self, job: u64, specs: Vec<(PluginConfig, SwapSizes)>) {
         let (runtime, services, trust, done) =
             (self.runtime.clone(), self.services.clone(), self.config.trust.clone(), self.background.clone());
         tokio::task::spawn_blocking(move || {
-            let prepared = specs
-                .into_iter()
-                .map(|(spec, replaces_memory)| prepare(&runtime, &services, &trust, spec, replaces_memory))
-                .collect();
+            let prepared =
+                specs.into_iter().map(|(spec, sizes)| prepare(&runtime, &services, &trust, spec, sizes)).collect();
             let _ = done.blocking_send(Background::Prepared { job, prepared });
         });
     }
@@ -143,7 +141,7 @@ impl Actor {
             Request::PluginLoad { file, config, permissions } => match spec_for_load(&file, &config, &permissions) {
                 Ok(spec) => {
                     let job = self.lifecycle.add(Job::Load { reply });
-                    self.prepare_off_actor(job, vec![(spec, 0)]);
+                    self.prepare_off_actor(job, vec![(spec, SwapSizes::default())]);
                 }
                 Err(e) => {
                     let _ = reply.send(Response::failure(e));
@@ -158,9 +156,9 @@ impl Actor {
                 if let Some(file) = file {
                     spec.file = PathBuf::from(file);
                 }
-                let replaces_memory = self.plugins.reload_memory_hint(id);
+                let sizes = self.plugins.reload_sizes(id);
                 let job = self.lifecycle.add(Job::Reload { id, reply });
-                self.prepare_off_actor(job, vec![(spec, replaces_memory)]);
+                self.prepare_off_actor(job, vec![(spec, sizes)]);
             }
             Request::PluginStop { name } => {
                 let response = self.stop_plugin(&name, ShutdownReason::Stop, false);
@@ -276,10 +274,9 @@ impl Actor {
                 match config {
                     Ok(config) => {
                         let plan = self.plan(&config);
-                        let added = plan.added.iter().map(|s| (s.clone(), 0));
-                        let changed =
-                            plan.changed.iter().map(|(id, s)| (s.clone(), self.plugins.reload_memory_hint(*id)));
-                        let specs: Vec<(PluginConfig, usize)> = added.chain(changed).collect();
+                        let added = plan.added.iter().map(|s| (s.clone(), SwapSizes::default()));
+                        let changed = plan.changed.iter().map(|(id, s)| (s.clone(), self.plugins.reload_sizes(*id)));
+                        let specs: Vec<(PluginConfig, SwapSizes)> = added.chain(changed).collect();
                         let job = self.lifecycle.add(Job::ConfigApply { reply, config: Box::new(config), plan });
                         self.prepare_off_actor(job, specs);
                     }
