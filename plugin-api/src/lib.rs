@@ -67,7 +67,7 @@ pub use manifest::{
 };
 pub use service::Service;
 pub use state_blob::StateBlob;
-pub use version::{ABI_VERSION, AbiMismatch, AbiVersion};
+pub use version::{ABI_VERSION, ALLOC_ZERO_RELEASES_SINCE, AbiMismatch, AbiVersion};
 
 /// Re-exports used by the export macros. Not part of the public API.
 #[doc(hidden)]

@@ -22,7 +22,14 @@ pub struct AbiVersion {
 ///
 /// A plugin records it in its manifest at compile time; the host compares the
 /// plugin's version with its own using [`AbiVersion::check_plugin`].
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 1 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
+
+/// Since 1.2 a wasm guest frees its input buffer on `weft_alloc(0)`. The host
+/// relies on that to pre-fault a new instance's memory before a hot swap's
+/// `init`, and does so only for plugins of this minor or later: an older
+/// guest keeps what was pre-faulted as its input buffer, so its memory would
+/// grow with every reload (docs/ABI.md §6).
+pub const ALLOC_ZERO_RELEASES_SINCE: AbiVersion = AbiVersion { major: 1, minor: 2 };
 
 /// Why a plugin's ABI version cannot be served by a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

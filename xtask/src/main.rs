@@ -6,7 +6,7 @@
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
 //! - `cargo xtask bench-lora [goodput|swap]`: the LoRa benchmarks over the
 //!   virtual modem, with a release `weft`.
-//! - `cargo xtask bench-ops [reload|reload-new|start|scrape]`: the operations benchmarks.
+//! - `cargo xtask bench-ops [reload|reload-new|reload-first|start|scrape]`: the operations benchmarks.
 //! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 
@@ -70,7 +70,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|start|scrape]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
             );
             std::process::exit(2);
         }

@@ -45,8 +45,10 @@ pub struct PluginStartError {
 }
 
 /// Before a plugin's first swap, the most of its memory taken as the size of
-/// the state it will hand over (the host's call buffer is readied for it).
-pub const FIRST_SWAP_STATE_GUESS: usize = 8 << 20;
+/// the state it will hand over. The host's call buffer is readied for it and
+/// keeps its capacity, so a guess that is too high holds at most this much
+/// host memory in vain.
+pub const FIRST_SWAP_STATE_GUESS: usize = 4 << 20;
 
 /// Plugin code loaded, verified and instantiated, not yet initialised.
 /// Made off the node's actor by [`prepare`] (compiling wasm takes time).
@@ -294,15 +296,25 @@ impl PluginHost {
         self.slots.get(id).and_then(Option::as_ref).map(|s| &s.spec)
     }
 
+    /// Drops a prepared plugin that will not be installed (a failed reload
+    /// or config apply) off the node's thread: its instance may hold
+    /// megabytes of pre-faulted memory, and releasing its pool slot resets
+    /// them.
+    pub fn discard(&self, prepared: Prepared) {
+        self.retired.release(prepared.instance);
+    }
+
     /// What a reload of plugin `id` readies in the new instance, off the
-    /// node's thread ([`prepare`]): what the last swapped-out instance held,
-    /// its memory after the hook being the peak of a swap. Sizing from that
-    /// peak rather than from the instance's current memory keeps it from
-    /// growing across reloads (the pre-faulted memory counts as the new
-    /// instance's). Before the first swap there is no such figure: the
-    /// running instance's memory plus half as much again for the state it is
-    /// about to hand over, and half its memory (at most
-    /// [`FIRST_SWAP_STATE_GUESS`]) for that state.
+    /// node's thread ([`prepare`]): what the last instance swapped out with
+    /// a successful hook held, its memory after the hook (the swap's peak,
+    /// or an earlier high-water mark: wasm memory never shrinks) and the
+    /// state it handed over. [`PluginInstance::prefault`] bounds the memory
+    /// by the state, so a one-off spike is not carried forward. Sizing from
+    /// the last swap rather than from the instance's current memory keeps
+    /// it from growing across reloads (the pre-faulted memory counts as the
+    /// new instance's). Before the first swap there is no such figure: the
+    /// running instance's memory plus half as much again, and half its
+    /// memory (at most [`FIRST_SWAP_STATE_GUESS`]) for the state.
     pub fn reload_sizes(&self, id: PluginId) -> SwapSizes {
         let Some(slot) = self.slots.get(id).and_then(Option::as_ref) else { return SwapSizes::default() };
         if let Some(last) = slot.last_swap {
@@ -459,16 +471,31 @@ impl PluginHost {
         deadline: Duration,
     ) -> Result<(ReloadReport, Vec<Action>), (String, Vec<Action>)> {
         let services = self.services.clone();
-        let Some(slot) = self.slot(id) else { return Err(("no such plugin".into(), Vec::new())) };
-        if prepared.name() != slot.name {
-            let why = format!("the new file is plugin `{}`, not `{}`", prepared.name(), slot.name);
+        let refusal = match self.slot(id) {
+            None => Some("no such plugin".to_string()),
+            Some(slot) if prepared.name() != slot.name => {
+                Some(format!("the new file is plugin `{}`, not `{}`", prepared.name(), slot.name))
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = refusal {
+            self.discard(prepared);
             return Err((why, Vec::new()));
         }
+        // The slot is borrowed by field, so that retired instances can go to
+        // `self.retired` while it is held.
+        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+            return Err(("no such plugin".into(), Vec::new()));
+        };
         let started = Instant::now();
         let from = slot.instance.manifest().version.clone();
         let (state, mut actions) = match (&slot.life, slot.instance.is_running()) {
             (Life::Running, true) => match slot.instance.shutdown(ShutdownReason::Swap, deadline) {
-                Ok(stopped) => (stopped.state, stopped.dispatch.actions),
+                Ok(stopped) => {
+                    let memory = slot.instance.memory_bytes().unwrap_or(0);
+                    slot.last_swap = Some(SwapSizes { memory, state: stopped.state.len() });
+                    (stopped.state, stopped.dispatch.actions)
+                }
                 Err(e) => {
                     tracing::warn!(plugin = %slot.name, "shutdown hook failed during reload: {e}; the new instance starts without state");
                     (Vec::new(), Vec::new())
@@ -477,7 +504,6 @@ impl PluginHost {
             _ => (Vec::new(), Vec::new()),
         };
         let hook_us = started.elapsed().as_micros() as u64;
-        slot.last_swap = Some(SwapSizes { memory: slot.instance.memory_bytes().unwrap_or(0), state: state.len() });
         let state_bytes = state.len();
         let init = InitArgs { config: prepared.spec.config_cbor.clone(), state: Some(state) };
         let Prepared { loaded, mut instance, spec } = prepared;
@@ -511,6 +537,7 @@ impl PluginHost {
             }
             Err(e) => {
                 let why = format!("the new instance failed to start: {e}");
+                self.retired.release(instance);
                 // The old code starts again with the state the new one refused.
                 let init = InitArgs { config: slot.spec.config_cbor.clone(), state: init.state };
                 let restarted = slot
@@ -520,7 +547,8 @@ impl PluginHost {
                     .and_then(|mut old| old.init(&init).map(|d| (old, d)).map_err(|e| e.to_string()));
                 match restarted {
                     Ok((old, dispatch)) => {
-                        slot.instance = old;
+                        let stopped = std::mem::replace(&mut slot.instance, old);
+                        self.retired.release(stopped);
                         slot.life = Life::Running;
                         actions.extend(dispatch.actions);
                         tracing::warn!(plugin = %slot.name, "reload rolled back: {why}");

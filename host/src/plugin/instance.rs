@@ -13,7 +13,8 @@ use super::loader::PluginInfo;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_plugin_api::{
-    Action, ActionRefused, Call, Event, FailureKind, InitArgs, Manifest, Outcome, ShutdownArgs, ShutdownReason, codec,
+    ALLOC_ZERO_RELEASES_SINCE, Action, ActionRefused, Call, Event, FailureKind, InitArgs, Manifest, Outcome,
+    ShutdownArgs, ShutdownReason, codec,
 };
 
 /// Limits applied to one instance.
@@ -68,6 +69,12 @@ pub struct SwapSizes {
     /// Bytes of encoded state it handed over.
     pub state: usize,
 }
+
+/// How many times the handed-over state a swap holds at its peak beyond a
+/// fresh instance: the `init` input, the decoded state, the hook's encoded
+/// copy, and the allocator's slack (measured with `sequence` and a 1 MiB
+/// state: 4.2 times).
+pub const STATE_COPIES: usize = 4;
 
 /// Bytes of an `init` call besides the state (the envelope and a config).
 const CALL_OVERHEAD: usize = 4 << 10;
@@ -156,28 +163,34 @@ impl PluginInstance {
     /// instance it replaces held):
     /// - the host's call buffer, which `init` encodes the state into, gets
     ///   room for `sizes.state` (both bindings);
-    /// - a wasm instance's memory grows to about `sizes.memory` and is
-    ///   faulted in, keeping [`PREFAULT_HEADROOM`] below the memory cap
-    ///   (native instances use the node's heap).
+    /// - a wasm instance's memory grows towards `sizes.memory`, but to no
+    ///   more than [`STATE_COPIES`] times the state above what it holds now
+    ///   (so a past spike of the old instance is not carried forward), and
+    ///   stays [`PREFAULT_HEADROOM`] below the memory cap. Only for plugins
+    ///   of ABI [`ALLOC_ZERO_RELEASES_SINCE`] or later, whose guest hands the
+    ///   pages back to its allocator; native instances use the node's heap.
     ///
     /// Does nothing after `init`.
     pub fn prefault(&mut self, sizes: SwapSizes) -> Result<(), PluginError> {
-        if self.lifecycle != Lifecycle::Created {
+        if self.lifecycle != Lifecycle::Created || sizes.state == 0 {
             return Ok(());
         }
-        if sizes.state > 0 {
-            // Written, not just reserved, so that its pages are faulted in now.
-            self.input.resize(sizes.state + CALL_OVERHEAD, 0);
-            self.input.clear();
-        }
+        // Written, not just reserved, so that its pages are faulted in now.
+        self.input.resize(sizes.state + CALL_OVERHEAD, 0);
+        self.input.clear();
         let Some(current) = self.binding.memory_bytes() else { return Ok(()) };
+        let abi = self.info.manifest.abi;
+        if abi.major != ALLOC_ZERO_RELEASES_SINCE.major || abi.minor < ALLOC_ZERO_RELEASES_SINCE.minor {
+            return Ok(());
+        }
         let room = self.limits.memory_bytes.saturating_sub(current).saturating_sub(PREFAULT_HEADROOM);
-        // Land on `sizes.memory`, never above it: the node sizes the next
-        // reload from this instance's memory, so an overshoot would compound.
-        // The guest allocator grows memory by whole wasm pages for a request
-        // plus its few bytes of bookkeeping, so ask for the whole pages
-        // between here and the target less [`GUEST_BOOKKEEPING`].
-        let pages = sizes.memory.saturating_sub(current).min(room) / WASM_PAGE * WASM_PAGE;
+        let wanted = sizes.memory.saturating_sub(current).min(sizes.state.saturating_mul(STATE_COPIES));
+        // Land on the target, never above it: the node sizes the next reload
+        // from this instance's memory, so an overshoot would compound. The
+        // guest allocator grows memory by whole wasm pages for a request plus
+        // its few bytes of bookkeeping, so ask for the whole pages between
+        // here and the target less [`GUEST_BOOKKEEPING`].
+        let pages = wanted.min(room) / WASM_PAGE * WASM_PAGE;
         let bytes = pages.saturating_sub(GUEST_BOOKKEEPING);
         if bytes < PREFAULT_MIN {
             return Ok(());

@@ -24,5 +24,5 @@ pub use error::{Fault, LoadError, PluginError};
 pub use gate::ActionGate;
 pub use grants::Grants;
 pub use host_services::{HostServices, InstanceHostCalls};
-pub use instance::{Dispatch, Limits, PREFAULT_HEADROOM, PluginInstance, Stopped, SwapSizes};
+pub use instance::{Dispatch, Limits, PREFAULT_HEADROOM, PluginInstance, STATE_COPIES, Stopped, SwapSizes};
 pub use loader::{LoadedPlugin, PluginInfo, PluginRuntime, RuntimeOptions, binding_for, decode_manifest};

@@ -92,10 +92,11 @@ impl<P: GuestPlugin> WasmGuest<P> {
 
     /// `weft_alloc(len)`: makes room for an input of `len` bytes.
     ///
-    /// `weft_alloc(0)` gives the buffer's memory back to the allocator. The
-    /// host uses the pair `weft_alloc(n)`, `weft_alloc(0)` before a hot
-    /// swap's `init` to fault `n` bytes in off the node's thread; the freed
-    /// pages are then what `init` allocates from (docs/ABI.md, "Memory").
+    /// `weft_alloc(0)` gives the buffer's memory back to the allocator
+    /// (since ABI 1.2). The host uses the pair `weft_alloc(n)`,
+    /// `weft_alloc(0)` before a hot swap's `init` to fault `n` bytes in off
+    /// the node's thread; the freed pages are then what `init` allocates
+    /// from (docs/ABI.md §6).
     pub fn alloc(&self, len: u32) -> u32 {
         let b = self.buffers();
         if len == 0 {

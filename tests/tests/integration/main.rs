@@ -7,7 +7,9 @@
 //! They share one binary on purpose: each test binary links wasmtime,
 //! cranelift, quinn and the whole host, so ten binaries cost ten links and
 //! ten copies on disk. Run one area with a filter, e.g.
-//! `cargo test -p weft-tests --test integration fapp::`.
+//! `cargo test -p weft-tests --test integration fapp::` (after
+//! `cargo xtask plugins` and `cargo build -p weft-host`, which builds the
+//! `weft` binary the node tests start).
 
 mod fapp;
 mod handoff;

@@ -7,7 +7,9 @@
 //! and a guest that misbehaves fails only its own instance.
 
 use std::time::Duration;
-use weft_host::plugin::{Binding, Fault, Grants, Limits, PREFAULT_HEADROOM, PluginError, PluginInstance, SwapSizes};
+use weft_host::plugin::{
+    Binding, Fault, Grants, Limits, PREFAULT_HEADROOM, PluginError, PluginInstance, STATE_COPIES, SwapSizes,
+};
 use weft_plugin_api::*;
 use weft_tests::{TestRuntime, plugin, test_manifest, wat_bytes, write_wat};
 
@@ -75,7 +77,7 @@ fn prefault_keeps_clear_of_the_memory_cap() {
     let rt = TestRuntime::new();
     let cap = 4 << 20;
     let mut new = sequence(&rt, Binding::Wasm, Limits { memory_bytes: cap, ..Limits::default() });
-    new.prefault(SwapSizes { memory: 64 << 20, state: 0 }).unwrap();
+    new.prefault(SwapSizes { memory: 64 << 20, state: 16 << 20 }).unwrap();
     let memory = new.memory_bytes().unwrap();
     // The guest allocator rounds its growth up (64 KiB pages and its own
     // bookkeeping), so a little over cap - headroom, never near the cap.
@@ -102,9 +104,10 @@ fn prefault_grows_no_native_memory_and_leaves_a_running_instance_alone() {
     assert_eq!(running.memory_bytes(), before, "a running instance is left alone");
 }
 
-/// A module with `weft_alloc` as given and a `weft_call` that is never reached.
-fn wat_with_alloc(alloc_body: &str) -> String {
-    let manifest = codec::encode(&test_manifest("bad-alloc")).unwrap();
+/// A module of ABI `abi` with `weft_alloc` as given and a `weft_call` that
+/// is never reached.
+fn wat_with_alloc(abi: AbiVersion, alloc_body: &str) -> String {
+    let manifest = codec::encode(&Manifest { abi, ..test_manifest("bad-alloc") }).unwrap();
     format!(
         r#"(module
   (@custom "weft.manifest" "{}")
@@ -122,10 +125,10 @@ fn a_guest_that_misbehaves_in_prefault_fails_only_itself() {
     let cases =
         [("out-of-bounds", "(i32.const -65536)"), ("spins", "(loop (br 0)) (i32.const 0)"), ("traps", "unreachable")];
     for (name, body) in cases {
-        let path = write_wat(rt.dir.path(), name, &wat_with_alloc(body));
+        let path = write_wat(rt.dir.path(), name, &wat_with_alloc(ABI_VERSION, body));
         let loaded = rt.runtime.load(&path, &Grants::all(), limits).unwrap();
         let mut bad = loaded.instantiate(&rt.services).unwrap();
-        let fault = match bad.prefault(SwapSizes { memory: 8 << 20, state: 0 }) {
+        let fault = match bad.prefault(SwapSizes { memory: 8 << 20, state: 1 << 20 }) {
             Err(PluginError::Fault { fault, .. }) => fault,
             other => panic!("{name}: expected a fault, got {other:?}"),
         };
@@ -137,6 +140,37 @@ fn a_guest_that_misbehaves_in_prefault_fails_only_itself() {
     }
     // The runtime is fine: a real plugin still loads and runs.
     let mut good = sequence(&rt, Binding::Wasm, Limits::default());
-    good.prefault(SwapSizes { memory: 4 << 20, state: 0 }).unwrap();
+    good.prefault(SwapSizes { memory: 4 << 20, state: 1 << 20 }).unwrap();
     good.init(&InitArgs { config: with_ballast(0), state: None }).unwrap();
+}
+
+#[test]
+fn guest_memory_is_pre_faulted_only_for_guests_that_give_it_back() {
+    // Before ABI 1.2 a guest kept what `weft_alloc(n)` reserved as its input
+    // buffer whatever came next, so pre-faulting would add to its memory at
+    // every reload. Such a guest is never asked: its `weft_alloc` traps if
+    // called, and prefault still succeeds.
+    let rt = TestRuntime::new();
+    let older = AbiVersion::new(ALLOC_ZERO_RELEASES_SINCE.major, ALLOC_ZERO_RELEASES_SINCE.minor - 1);
+    let path = write_wat(rt.dir.path(), "older", &wat_with_alloc(older, "unreachable"));
+    let loaded = rt.runtime.load(&path, &Grants::all(), Limits::default()).unwrap();
+    let mut instance = loaded.instantiate(&rt.services).unwrap();
+    let before = instance.memory_bytes();
+    instance.prefault(SwapSizes { memory: 16 << 20, state: 1 << 20 }).unwrap();
+    assert_eq!(instance.memory_bytes(), before, "an ABI {older} guest's memory is left alone");
+    assert!(instance.fault().is_none());
+}
+
+#[test]
+fn pre_faulted_memory_is_bounded_by_the_state_not_the_old_high_water_mark() {
+    // An old instance that once spiked to 60 MiB but hands over 256 KiB:
+    // the new one gets room for a few copies of the state, not the spike.
+    let rt = TestRuntime::new();
+    let mut new = sequence(&rt, Binding::Wasm, Limits::default());
+    let fresh = new.memory_bytes().unwrap();
+    let state = 256 << 10;
+    new.prefault(SwapSizes { memory: 60 << 20, state }).unwrap();
+    let grown = new.memory_bytes().unwrap() - fresh;
+    assert!(grown <= STATE_COPIES * state, "grew {grown} bytes for a {state}-byte state");
+    assert!(grown + (64 << 10) >= STATE_COPIES * state, "grew only {grown} bytes for a {state}-byte state");
 }

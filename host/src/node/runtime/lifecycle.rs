@@ -237,6 +237,7 @@ impl Actor {
         self.core.detach(id);
         if let Err(e) = self.core.attach(id, &new_ports) {
             let _ = self.core.attach(id, old_ports.as_deref().unwrap_or_default());
+            self.plugins.discard(prepared);
             return Err(format!("cannot reload `{}`: {e}", self.plugins.name(id)));
         }
         match self.plugins.reload(id, prepared, self.config.shutdown_deadline) {
@@ -352,6 +353,9 @@ impl Actor {
     fn apply(&mut self, config: NodeConfig, plan: Plan, prepared: Vec<Result<Prepared, String>>) -> Response {
         let failures: Vec<String> = prepared.iter().filter_map(|p| p.as_ref().err().cloned()).collect();
         if !failures.is_empty() {
+            for p in prepared.into_iter().flatten() {
+                self.plugins.discard(p);
+            }
             return Response::failure(format!(
                 "the new config cannot be applied, nothing changed: {}",
                 failures.join("; ")

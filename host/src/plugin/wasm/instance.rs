@@ -120,9 +120,17 @@ impl BindingInstance for WasmInstance {
             .ok_or_else(|| Fault::BadOutput(format!("weft_alloc returned {ptr:#x}, outside linear memory")))?;
         // A write fault gives each page its own frame now (a read would map
         // the shared zero page and fault again on the guest's first write).
-        for page in region.chunks_mut(PAGE) {
-            page[0] = 0;
+        // One write per host page the region touches, from its first byte
+        // and then at each page boundary (linear memory starts on a host page
+        // boundary, so guest offsets align as host addresses do).
+        let first_boundary = (PAGE - ptr % PAGE) % PAGE;
+        if let Some(first) = region.first_mut() {
+            *first = 0;
         }
+        for offset in (first_boundary..region.len()).step_by(PAGE) {
+            region[offset] = 0;
+        }
+        self.store.set_epoch_deadline(ticks(deadline));
         match self.alloc.call(&mut self.store, 0) {
             Ok(_) => Ok(()),
             Err(e) => Err(self.classify(e, deadline)),
