@@ -63,7 +63,7 @@ impl NodeIdentity {
         x25519_dalek::StaticSecret::from(self.signing.to_scalar_bytes())
     }
 
-    /// The X25519 public key matching [`NodeIdentity::x25519_secret`].
+    /// The X25519 public key matching `NodeIdentity::x25519_secret`.
     pub fn x25519_public(&self) -> x25519_dalek::PublicKey {
         x25519_dalek::PublicKey::from(self.signing.verifying_key().to_montgomery().to_bytes())
     }

@@ -3,7 +3,7 @@
 //! Owns: what happens to every routed packet. Inputs are plain calls with
 //! the current time in milliseconds ([`Router::receive`], [`Router::send`],
 //! [`Router::flood`], [`Router::link_up`], [`Router::poll`], ...); outputs
-//! are [`RouterOutput`]s drained with [`Router::drain`]. No sockets,
+//! are [`RouterOutput`]s drained with [`Router::drain_into`]. No sockets,
 //! threads or clocks: the node runtime and the simulator both drive it, so
 //! every rule here is testable with exact timestamps.
 //!

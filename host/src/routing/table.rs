@@ -1,7 +1,7 @@
 //! The routing table: for each known node, the newest announce and the best
 //! next hop.
 //!
-//! Owns: choosing between routes ([`RoutingTable::consider`]): a newer
+//! Owns: choosing between routes ([`RoutingTable::judge`]): a newer
 //! announce sequence always wins; for the same sequence fewer hops win, then
 //! a lower link cost. Routes expire, and die with their link, but the node's
 //! newest sequence and announce are kept so replays stay recognisable and

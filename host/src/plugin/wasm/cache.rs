@@ -51,7 +51,7 @@ impl ModuleCache {
     }
 
     /// Loads the compiled form of `wasm`, compiling (and storing) it on a miss.
-    /// `digest` is the SHA-256 of `wasm` (see [`digest`]).
+    /// `digest` is the SHA-256 of `wasm` (see `digest` in this module).
     pub fn load_or_compile(
         &self,
         engine: &Engine,
