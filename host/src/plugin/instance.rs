@@ -176,7 +176,7 @@ impl PluginInstance {
             return Ok(());
         }
         // Written, not just reserved, so that its pages are faulted in now.
-        self.input.resize(sizes.state + CALL_OVERHEAD, 0);
+        self.input.resize(sizes.state.saturating_add(CALL_OVERHEAD), 0);
         self.input.clear();
         let Some(current) = self.binding.memory_bytes() else { return Ok(()) };
         let abi = self.info.manifest.abi;
