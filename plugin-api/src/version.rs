@@ -60,6 +60,15 @@ impl AbiVersion {
     }
 }
 
+impl AbiVersion {
+    /// Whether a plugin built against `self` has what came with `since`:
+    /// same major, and a minor at least `since`'s. The host asks this before
+    /// relying on anything added in a later minor (docs/ABI.md §9).
+    pub fn includes(self, since: AbiVersion) -> bool {
+        self.major == since.major && self.minor >= since.minor
+    }
+}
+
 impl fmt::Display for AbiVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
@@ -83,6 +92,15 @@ mod tests {
         assert_eq!(host.check_plugin(AbiVersion::new(1, 4)), Err(AbiMismatch::NewerMinor));
         assert_eq!(host.check_plugin(AbiVersion::new(2, 0)), Err(AbiMismatch::Major));
         assert_eq!(host.check_plugin(AbiVersion::new(0, 9)), Err(AbiMismatch::Major));
+    }
+
+    #[test]
+    fn includes_what_came_with_its_own_or_an_earlier_minor_of_its_major() {
+        let since = AbiVersion::new(1, 2);
+        assert!(AbiVersion::new(1, 2).includes(since));
+        assert!(AbiVersion::new(1, 5).includes(since));
+        assert!(!AbiVersion::new(1, 1).includes(since));
+        assert!(!AbiVersion::new(2, 3).includes(since));
     }
 
     #[test]

@@ -471,22 +471,17 @@ impl PluginHost {
         deadline: Duration,
     ) -> Result<(ReloadReport, Vec<Action>), (String, Vec<Action>)> {
         let services = self.services.clone();
-        let refusal = match self.slot(id) {
-            None => Some("no such plugin".to_string()),
-            Some(slot) if prepared.name() != slot.name => {
-                Some(format!("the new file is plugin `{}`, not `{}`", prepared.name(), slot.name))
-            }
-            Some(_) => None,
-        };
-        if let Some(why) = refusal {
-            self.discard(prepared);
-            return Err((why, Vec::new()));
-        }
         // The slot is borrowed by field, so that retired instances can go to
         // `self.retired` while it is held.
         let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+            self.retired.release(prepared.instance);
             return Err(("no such plugin".into(), Vec::new()));
         };
+        if prepared.name() != slot.name {
+            let why = format!("the new file is plugin `{}`, not `{}`", prepared.name(), slot.name);
+            self.retired.release(prepared.instance);
+            return Err((why, Vec::new()));
+        }
         let started = Instant::now();
         let from = slot.instance.manifest().version.clone();
         let (state, mut actions) = match (&slot.life, slot.instance.is_running()) {

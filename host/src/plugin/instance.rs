@@ -179,8 +179,7 @@ impl PluginInstance {
         self.input.resize(sizes.state.saturating_add(CALL_OVERHEAD), 0);
         self.input.clear();
         let Some(current) = self.binding.memory_bytes() else { return Ok(()) };
-        let abi = self.info.manifest.abi;
-        if abi.major != ALLOC_ZERO_RELEASES_SINCE.major || abi.minor < ALLOC_ZERO_RELEASES_SINCE.minor {
+        if !self.info.manifest.abi.includes(ALLOC_ZERO_RELEASES_SINCE) {
             return Ok(());
         }
         let room = self.limits.memory_bytes.saturating_sub(current).saturating_sub(PREFAULT_HEADROOM);
