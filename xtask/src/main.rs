@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask plugins`: build every plugin and driver (and the test
 //!   plugins) to wasm and native into `target/plugins/{wasm,native}/`.
-//! - `cargo xtask test [ARGS]`: build plugins, then run the whole test suite.
+//! - `cargo xtask test [ARGS]`: the review gates (fmt, clippy, rustdoc; see
+//!   `gates.rs`), then build plugins and run the whole test suite.
+//! - `cargo xtask lint`: the review gates alone.
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
 //! - `cargo xtask bench-lora [goodput|swap]`: the LoRa benchmarks over the
 //!   virtual modem, with a release `weft`.
@@ -11,6 +13,7 @@
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 
 mod demo;
+mod gates;
 mod plugins;
 mod toolchain;
 
@@ -48,7 +51,9 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("plugins") => plugins::build_all(&root).map(|_| ()),
+        Some("lint") => gates::run(&root),
         Some("test") => {
+            gates::run(&root)?;
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
         }
@@ -70,7 +75,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins | lint | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
             );
             std::process::exit(2);
         }

@@ -1,16 +1,18 @@
 //! Finding (or installing) a toolchain that builds `wasm32-unknown-unknown`.
 //!
 //! Order (ARCHITECTURE section 9): the rustup target if installed; else
-//! Debian's rustc-web + rust-web-src + lld-22 with `-Zbuild-std`; else, when
-//! running as root on a system with apt, install those packages; else print
-//! the exact command that fixes it.
+//! Debian's rustc-web toolchain with `-Zbuild-std` when `probe` finds every
+//! piece of it (linker included, run for real); else, when running as root
+//! on a system with apt, install the missing packages and probe again; else
+//! print the one command that fixes it. Whatever is chosen is proved before
+//! a plugin is built: its wasm linker is run.
+
+mod probe;
 
 use anyhow::{Result, bail};
+use probe::{DebianProbe, Linker};
 use std::path::Path;
 use std::process::Command;
-
-/// Debian packages that provide a wasm-capable rustc and the std sources.
-const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
 
 /// A way to build wasm.
 pub enum WasmToolchain {
@@ -72,57 +74,62 @@ fn rustup_has_wasm_target() -> bool {
         .unwrap_or(false)
 }
 
-fn debian_toolchain_present() -> bool {
-    Path::new("/usr/bin/rustc").exists()
-        && Path::new("/usr/bin/cargo").exists()
-        && Path::new("/usr/lib/rustlib/src/rust/library/std").exists()
-        && (Path::new("/usr/bin/rust-lld").exists() || Path::new("/usr/bin/lld-22").exists())
-        && Command::new("/usr/bin/rustc")
-            .args(["--print", "target-list"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == "wasm32-unknown-unknown"))
-            .unwrap_or(false)
-}
-
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-fn install_debian_packages() -> Result<()> {
-    eprintln!("xtask: installing {} with apt-get (running as root)", DEBIAN_PACKAGES.join(" "));
+fn install_debian_packages(packages: &[&str]) -> Result<()> {
+    eprintln!("xtask: installing {} with apt-get (running as root)", packages.join(" "));
     crate::run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
     crate::run(
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(DEBIAN_PACKAGES)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
 
-/// Finds a wasm toolchain, installing Debian's when allowed.
+/// The Debian toolchain, proved: every piece present and its linker runs.
+fn proved_debian(probe: &DebianProbe) -> Option<WasmToolchain> {
+    match &probe.linker {
+        Linker::Runs { path, version } if probe.missing_packages().is_empty() => {
+            eprintln!("xtask: wasm linker {} runs ({version})", path.display());
+            Some(WasmToolchain::DebianBuildStd)
+        }
+        _ => None,
+    }
+}
+
+fn cannot_build_wasm(probe: &DebianProbe) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no toolchain can build wasm32-unknown-unknown plugins:\n  {}\nFix it with ONE of:\n  \
+         rustup target add wasm32-unknown-unknown\n  \
+         sudo apt-get install -y {}",
+        probe.problems().join("\n  "),
+        probe.missing_packages().join(" ")
+    )
+}
+
+/// Finds a wasm toolchain, installing Debian's missing packages when allowed.
 /// `WEFT_WASM_TOOLCHAIN=rustup|debian` forces one (to test both paths).
 pub fn find() -> Result<WasmToolchain> {
     let forced = std::env::var("WEFT_WASM_TOOLCHAIN").unwrap_or_default();
-    if forced == "rustup" {
+    if forced == "rustup" || (forced != "debian" && rustup_has_wasm_target()) {
         return Ok(WasmToolchain::Rustup);
     }
-    if forced != "debian" && rustup_has_wasm_target() {
-        return Ok(WasmToolchain::Rustup);
+    let probe = DebianProbe::run();
+    if let Some(toolchain) = proved_debian(&probe) {
+        return Ok(toolchain);
     }
-    if debian_toolchain_present() {
-        return Ok(WasmToolchain::DebianBuildStd);
+    if !(is_root() && Path::new("/usr/bin/apt-get").exists()) {
+        return Err(cannot_build_wasm(&probe));
     }
-    if is_root() && Path::new("/usr/bin/apt-get").exists() {
-        install_debian_packages()?;
-        if debian_toolchain_present() {
-            return Ok(WasmToolchain::DebianBuildStd);
-        }
-        bail!("installed {} but /usr/bin/rustc still cannot target wasm32-unknown-unknown", DEBIAN_PACKAGES.join(" "));
+    let missing = probe.missing_packages();
+    eprintln!("xtask: Debian's wasm toolchain is incomplete:\n  {}", probe.problems().join("\n  "));
+    install_debian_packages(&missing)?;
+    let probe = DebianProbe::run();
+    if let Some(toolchain) = proved_debian(&probe) {
+        return Ok(toolchain);
     }
-    bail!(
-        "no toolchain can build wasm32-unknown-unknown plugins. Fix it with ONE of:\n  \
-         rustup target add wasm32-unknown-unknown\n  \
-         sudo apt-get install -y {}",
-        DEBIAN_PACKAGES.join(" ")
-    )
+    bail!("installed {} but the toolchain is still unusable: {}", missing.join(" "), cannot_build_wasm(&probe))
 }
