@@ -1,8 +1,19 @@
 //! The running node.
 //!
-//! Owns: the sans-IO [`core`] (ports, neighbours, replies, timers, actions
-//! to outputs) and the tokio [`runtime`] that feeds it from links, timers and
-//! the admin socket, calls plugins and executes outputs.
+//! Its modules, each with what it owns:
+//!
+//! - [`core`]: the sans-IO core: ports, peer events, the way back for
+//!   replies, plugin timers, plugin actions turned into router calls.
+//! - [`runtime`]: the tokio actor that owns the core, plugins and links,
+//!   node start and stop, and plugin load / reload / stop requests.
+//! - [`plugin_host`]: service plugins: instances, restarts, hot swaps with
+//!   state handoff and rollback, persisted states, operator rows.
+//! - [`radio_host`]: radio links: driver plugin and serial port per link,
+//!   driver hot swaps, the rows of `weft ctl links`.
+//! - [`quota`]: each plugin's stored bytes against its storage grant.
+//! - [`release`]: the thread that drops retired plugin instances.
+//! - [`reply_book`]: the ring of delivered messages a `Reply` answers.
+//! - [`timers`]: plugin timers in virtual time, for the core.
 
 pub mod core;
 pub mod plugin_host;
