@@ -181,13 +181,16 @@ pub fn render_links(rows: &serde_json::Value) -> String {
     let Some(rows) = rows.as_array().filter(|r| !r.is_empty()) else { return "no radio links\n".into() };
     let mut out = String::new();
     for r in rows {
-        let state = if r["driver_up"].as_bool() == Some(true) { "up" } else { "down" };
+        let state = r["health"].as_str().unwrap_or("down");
         out.push_str(&format!(
             "{} on {}: {state} ({})\n",
             text(&r["name"]),
             text(&r["device"]),
             text(&r["driver_detail"])
         ));
+        if state == "degraded" {
+            out.push_str(&format!("  DEGRADED  {}\n", text(&r["health_detail"])));
+        }
         out.push_str(&format!("  driver    {}\n", text(&r["driver"])));
         if let Some(failure) = r["driver_failure"].as_str() {
             out.push_str(&format!("  FAILED    {failure}\n"));

@@ -97,6 +97,7 @@ pub struct NodeMetrics {
     link_errors: IntCounterVec,
     link_rtt: GaugeVec,
     radio_up: IntGaugeVec,
+    radio_degraded: IntGaugeVec,
     radio_frames: IntCounterVec,
     radio_bytes: IntCounterVec,
     radio_airtime: GaugeVec,
@@ -225,6 +226,12 @@ impl NodeMetrics {
                 "1 when the radio link's driver reports the modem ready.",
                 &["link"],
             ),
+            radio_degraded: int_gauge(
+                &r,
+                "weft_radio_degraded",
+                "1 while the driver reports ready but transmits keep failing.",
+                &["link"],
+            ),
             radio_frames: counter(
                 &r,
                 "weft_radio_frames_total",
@@ -330,6 +337,8 @@ impl NodeMetrics {
         for radio in &sample.radios {
             let (name, s) = (radio.name, radio.status);
             self.radio_up.with_label_values(&[name]).set(i64::from(s.driver_up));
+            let degraded = s.health == crate::radio::link::LinkHealth::Degraded;
+            self.radio_degraded.with_label_values(&[name]).set(i64::from(degraded));
             set_counter(&self.radio_frames, &[name, "out"], s.counters.frames_out);
             set_counter(&self.radio_frames, &[name, "in"], s.counters.frames_in);
             set_counter(&self.radio_bytes, &[name, "out"], s.counters.bytes_out);

@@ -226,7 +226,7 @@ impl RadioHost {
             cost: radio.cost,
             device: radio.device.clone(),
             config_cbor: radio.driver_config_cbor.clone(),
-            link: RadioLink::new(own, radio.settings.clone()),
+            link: RadioLink::new(own, radio.settings.clone(), rand::random()),
             driver,
             failure: None,
             pending: None,

@@ -130,8 +130,21 @@ impl DutyCycle {
 
     /// Records a transmission that started at `start_us` and lasts `airtime_us`.
     pub fn record(&mut self, start_us: u64, airtime_us: u64) {
-        self.sent.push_back((start_us + airtime_us, airtime_us));
+        self.sent.push_back((start_us.saturating_add(airtime_us), airtime_us));
         self.in_window_us += airtime_us;
+    }
+
+    /// Takes back a transmission [`DutyCycle::record`]ed with the same
+    /// arguments that never went on air (the driver reported it failed).
+    /// Returns whether it was still in the window (an entry that already
+    /// left the hour costs nothing any more).
+    pub fn refund(&mut self, start_us: u64, airtime_us: u64) -> bool {
+        let entry = (start_us.saturating_add(airtime_us), airtime_us);
+        // The newest entries are the likely ones: search from the back.
+        let Some(index) = self.sent.iter().rposition(|&e| e == entry) else { return false };
+        self.sent.remove(index);
+        self.in_window_us -= airtime_us;
+        true
     }
 }
 
@@ -148,6 +161,18 @@ mod tests {
         assert_eq!(SubBand::eu868(864_000_000).map(|b| b.name), Some("g"));
         assert_eq!(SubBand::eu868(915_000_000), None);
         assert_eq!(SubBand::eu868(868_650_000), None, "between g1 and g2");
+    }
+
+    #[test]
+    fn a_refunded_transmission_frees_its_airtime_once() {
+        let mut ledger = DutyCycle::new(1_000);
+        ledger.record(0, 400);
+        ledger.record(10, 400);
+        assert!(ledger.refund(10, 400));
+        assert_eq!(ledger.used_us(20), 400);
+        assert!(!ledger.refund(10, 400), "refunded twice");
+        assert!(!ledger.refund(5, 400), "never recorded");
+        assert_eq!(ledger.clearance(20, 600), Clearance::Now);
     }
 
     #[test]

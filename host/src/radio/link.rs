@@ -12,6 +12,17 @@
 //! the serial port, hand a packet to the router, ...). Must not: open ports,
 //! call plugins, read a clock or decide routes.
 //!
+//! Periodic transmissions carry random jitter (drawn from a seeded
+//! generator the caller supplies, so tests replay): two nodes started
+//! together on a half-duplex channel must not send every hello at the same
+//! instant, or neither ever hears the other.
+//!
+//! Health: a transmit the driver reports failed never went on air, so its
+//! airtime is refunded to the duty-cycle ledger and the frame is retried
+//! after a growing pause; after [`DEGRADED_AFTER_FAILURES`] failures in a
+//! row the link reports itself degraded (logged once, counted) until a
+//! transmit succeeds.
+//!
 //! A radio link joins this node to one neighbour (the first whose hello it
 //! hears, or the configured `peer`). Hellos live in the link-control space of
 //! the first byte (`docs/WIRE.md`):
@@ -22,9 +33,10 @@
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
 use super::fragment::{self, Reassembler};
-use super::tx_queue::{Next, Priority, QueueError, TxCounters, TxFrame, TxQueue};
+use super::tx_queue::{MaybeOnAir, Next, Priority, QueueError, TxCounters, TxFrame, TxQueue};
 use std::collections::{BTreeMap, HashMap};
 use weft_plugin_api::radio::LoraParams;
+use weft_plugin_api::rng::SplitMix64;
 use weft_plugin_api::{
     Action, Address, CommandReply, Event, LogLevel, Metric, RadioInfo, SerialStatus, TimerFired, TransmitRequest,
 };
@@ -37,6 +49,18 @@ const HELLO_ANSWER: u8 = 0x01;
 /// Hellos answered at most this often (a chatty neighbour cannot make this
 /// node spend its airtime on answers).
 const HELLO_ANSWER_GAP_US: u64 = 2_000_000;
+/// The first hello after the driver comes up waits up to this long (at most
+/// half the hello interval), so links started together do not collide.
+pub const HELLO_STARTUP_JITTER_US: u64 = 2_000_000;
+/// Periodic hellos go out every interval plus or minus this share of it.
+pub const HELLO_JITTER_SHARE: f64 = 0.1;
+/// Transmits failed in a row after which the link counts as degraded.
+pub const DEGRADED_AFTER_FAILURES: u32 = 3;
+/// Pause before retrying after the first failed transmit, µs; it doubles
+/// with each failure in a row, up to [`TX_RETRY_MAX_US`].
+pub const TX_RETRY_FIRST_US: u64 = 100_000;
+/// Longest pause between retries of a failing transmit, µs.
+pub const TX_RETRY_MAX_US: u64 = 10_000_000;
 
 /// Settings of one radio link (from the node config).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +151,8 @@ pub struct RadioCounters {
     pub foreign: u64,
     /// Frames that were neither packet, fragment nor hello.
     pub malformed: u64,
+    /// Times the link became degraded (transmits failing in a row).
+    pub degraded: u64,
     /// Driver swaps completed.
     pub swaps: u64,
     /// Driver swaps rolled back.
@@ -187,8 +213,26 @@ pub struct RadioLink {
     swap: Swap,
     last_swap_stall_us: Option<u64>,
     max_swap_stall_us: u64,
+    /// Jitter for periodic transmissions.
+    rng: SplitMix64,
+    /// Transmits failed since the last one that went out.
+    failed_in_row: u32,
+    /// Why the link is degraded, while it is.
+    degraded: Option<String>,
     /// What happened so far.
     pub counters: RadioCounters,
+}
+
+/// How the link is doing, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkHealth {
+    /// The driver reports the radio not ready.
+    Down,
+    /// Ready, and transmits go out.
+    Up,
+    /// The driver says ready, but transmits keep failing.
+    Degraded,
 }
 
 /// A row describing the link, for `weft ctl links`.
@@ -198,6 +242,10 @@ pub struct RadioStatus {
     pub driver_up: bool,
     /// The driver's last word on the link state.
     pub driver_detail: String,
+    /// Up, down, or up but failing to transmit.
+    pub health: LinkHealth,
+    /// Why it is degraded or down.
+    pub health_detail: Option<String>,
     /// Whether the serial port is open.
     pub serial_open: bool,
     /// The neighbour, when one is heard.
@@ -238,8 +286,10 @@ pub fn priority_of(packet: &[u8]) -> Priority {
 }
 
 impl RadioLink {
-    /// A link of node `own` with `settings`; nothing is known of the radio yet.
-    pub fn new(own: Address, settings: RadioSettings) -> Self {
+    /// A link of node `own` with `settings`; nothing is known of the radio
+    /// yet. `seed` seeds the jitter of periodic transmissions (the runtime
+    /// draws it from the OS; tests fix it).
+    pub fn new(own: Address, settings: RadioSettings, seed: u64) -> Self {
         let ledger = match settings.duty_cycle_percent {
             Some(percent) => DutyCycle::new(percent_budget(percent)),
             None => DutyCycle::new(HOUR_US),
@@ -266,7 +316,19 @@ impl RadioLink {
             swap: Swap::Idle,
             last_swap_stall_us: None,
             max_swap_stall_us: 0,
+            rng: SplitMix64::new(seed),
+            failed_in_row: 0,
+            degraded: None,
             counters: RadioCounters::default(),
+        }
+    }
+
+    /// Up, down or degraded, and why.
+    pub fn health(&self) -> (LinkHealth, Option<String>) {
+        match (&self.degraded, self.driver_up) {
+            (_, false) => (LinkHealth::Down, Some(self.driver_detail.clone())),
+            (Some(why), true) => (LinkHealth::Degraded, Some(why.clone())),
+            (None, true) => (LinkHealth::Up, None),
         }
     }
 
@@ -287,9 +349,12 @@ impl RadioLink {
 
     /// A status row at `now_us`.
     pub fn status(&mut self, now_us: u64) -> RadioStatus {
+        let (health, health_detail) = self.health();
         RadioStatus {
             driver_up: self.driver_up,
             driver_detail: self.driver_detail.clone(),
+            health,
+            health_detail,
             serial_open: self.serial_open,
             neighbour: self.neighbour(),
             radio: self.radio,
@@ -362,7 +427,7 @@ impl RadioLink {
                     self.frame_in(frame.frame, now_us, out);
                 }
                 Action::TransmitDone(done) => self.transmit_done(done.id, done.ok, now_us, out),
-                Action::LinkState(state) => self.link_state(state.up, state.detail, now_us, out),
+                Action::LinkState(state) => self.link_state(state.up, state.detail, now_us),
                 Action::RadioInfo(info) => self.radio_info(info),
                 Action::SetTimer(timer) => {
                     self.timers.insert(timer.id, now_us.saturating_add(timer.after_ms.saturating_mul(1000)));
@@ -390,20 +455,61 @@ impl RadioLink {
         if ok {
             self.counters.frames_out += 1;
             self.counters.bytes_out += flight.frame.frame.len() as u64;
+            self.transmit_succeeded(out);
         } else {
             self.counters.tx_failed += 1;
-            self.queue.requeue_front(flight.frame);
+            self.queue.requeue_front(flight.frame, MaybeOnAir::No);
+            self.transmit_failed(now_us, out);
         }
         self.swap_progress(now_us, out);
     }
 
-    fn link_state(&mut self, up: bool, detail: String, now_us: u64, out: &mut Vec<RadioOutput>) {
+    fn transmit_succeeded(&mut self, out: &mut Vec<RadioOutput>) {
+        self.failed_in_row = 0;
+        self.retry_at_us = None;
+        if self.degraded.take().is_some() {
+            out.push(RadioOutput::Log(LogLevel::Info, "radio link recovered: transmits go out again".into()));
+        }
+    }
+
+    /// Backs off before the next try; degraded after enough failures in a row.
+    fn transmit_failed(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        self.failed_in_row = self.failed_in_row.saturating_add(1);
+        let doublings = (self.failed_in_row - 1).min(16);
+        let pause = TX_RETRY_FIRST_US.saturating_mul(1 << doublings).min(TX_RETRY_MAX_US);
+        self.retry_at_us = Some(now_us.saturating_add(pause));
+        if self.failed_in_row >= DEGRADED_AFTER_FAILURES && self.degraded.is_none() {
+            let why = format!(
+                "{} transmits in a row failed at the driver (it says: {}); retrying every {} ms at most",
+                self.failed_in_row,
+                self.driver_detail,
+                TX_RETRY_MAX_US / 1_000
+            );
+            self.counters.degraded += 1;
+            out.push(RadioOutput::Log(LogLevel::Warn, format!("radio link degraded: {why}")));
+            self.degraded = Some(why);
+        }
+    }
+
+    /// When the next hello goes out after one at `now_us`: the interval,
+    /// plus or minus [`HELLO_JITTER_SHARE`] of it.
+    fn next_hello_after(&mut self, now_us: u64) -> u64 {
+        let interval = self.settings.hello_interval_us;
+        let spread = (interval as f64 * HELLO_JITTER_SHARE) as u64;
+        let jitter = self.rng.up_to(spread.saturating_mul(2));
+        now_us.saturating_add(interval).saturating_add(jitter).saturating_sub(spread).max(now_us.saturating_add(1))
+    }
+
+    fn link_state(&mut self, up: bool, detail: String, now_us: u64) {
         if self.driver_up && !up {
             self.counters.driver_downs += 1;
         }
         self.driver_up = up;
         self.driver_detail = detail;
         if !up {
+            // A fresh start: whatever failed before is the old session's.
+            self.failed_in_row = 0;
+            self.degraded = None;
             return;
         }
         if let Swap::Resyncing { since_us } = self.swap {
@@ -412,9 +518,11 @@ impl RadioLink {
             self.max_swap_stall_us = self.max_swap_stall_us.max(stall);
             self.swap = Swap::Idle;
         }
-        // (Re)announce ourselves; ask for an answer until a neighbour is heard.
-        self.queue_hello(self.neighbour.is_none(), now_us, out);
-        self.next_hello_us = Some(now_us + self.settings.hello_interval_us);
+        // (Re)announce ourselves soon, at a random moment (two radios brought
+        // up together would otherwise talk over each other on every hello);
+        // `poll` sends it and asks for an answer until a neighbour is heard.
+        let window = HELLO_STARTUP_JITTER_US.min(self.settings.hello_interval_us / 2);
+        self.next_hello_us = Some(now_us.saturating_add(self.rng.up_to(window)));
     }
 
     fn radio_info(&mut self, info: RadioInfo) {
@@ -552,7 +660,7 @@ impl RadioLink {
         }
         self.reassembler.expire(now_us);
         if self.next_hello_us.is_some_and(|t| t <= now_us) {
-            self.next_hello_us = Some(now_us + self.settings.hello_interval_us);
+            self.next_hello_us = Some(self.next_hello_after(now_us));
             if self.driver_up {
                 self.queue_hello(self.neighbour.is_none(), now_us, out);
             }
@@ -570,7 +678,7 @@ impl RadioLink {
             // gone out. Queue it again (a duplicate beats a loss) and swap.
             if let Some(flight) = self.in_flight.take() {
                 self.counters.tx_failed += 1;
-                self.queue.requeue_front(flight.frame);
+                self.queue.requeue_front(flight.frame, MaybeOnAir::Perhaps);
                 out.push(RadioOutput::Log(
                     LogLevel::Warn,
                     "the old driver never finished its transmit; the frame is queued again".into(),
@@ -676,11 +784,13 @@ mod tests {
 
     /// A link whose driver reported `mtu` and came up.
     fn up(own: u8, mtu: u16, settings: RadioSettings) -> (RadioLink, Vec<RadioOutput>) {
-        let mut link = RadioLink::new(Address([own; 16]), settings);
+        let mut link = RadioLink::new(Address([own; 16]), settings, u64::from(own));
         let mut out = Vec::new();
         let actions =
             vec![Action::RadioInfo(info(mtu)), Action::LinkState(LinkState { up: true, detail: "configured".into() })];
         link.driver_actions(actions, 0, &mut out);
+        // The first hello waits a random moment, at most this long.
+        link.poll(HELLO_STARTUP_JITTER_US, &mut out);
         (link, out)
     }
 
@@ -812,7 +922,10 @@ mod tests {
         let first = transmits(&mut out);
         assert_eq!(first.len(), 1, "one transmit outstanding at a time");
         a.driver_actions(vec![done(first[0].id, false)], MS, &mut out);
-        let delivered = carry(&mut a, &mut out, &mut b, MS, |_| false);
+        assert!(transmits(&mut out).is_empty(), "a failed transmit is retried after a pause, not at once");
+        let retry_at = MS + TX_RETRY_FIRST_US;
+        a.poll(retry_at, &mut out);
+        let delivered = carry(&mut a, &mut out, &mut b, retry_at, |_| false);
         assert_eq!(packets(&delivered), vec![one, two]);
         assert_eq!(a.counters.tx_failed, 1);
     }

@@ -13,3 +13,6 @@ pub mod fragment;
 pub mod link;
 pub mod serial;
 pub mod tx_queue;
+
+#[cfg(test)]
+mod link_timing_tests;

@@ -32,6 +32,8 @@ pub struct TxFrame {
     pub airtime_us: u64,
     /// When it was queued, µs.
     pub queued_us: u64,
+    /// When it was last handed to the radio (its airtime booked from then), µs.
+    pub started_us: Option<u64>,
 }
 
 /// What the radio should do next.
@@ -83,6 +85,17 @@ pub struct TxCounters {
     pub refused: u64,
     /// Frames the radio failed to send and that were queued again.
     pub requeued: u64,
+    /// Airtime booked for frames that never went on air and given back, µs.
+    pub refunded_us: u64,
+}
+
+/// Whether a frame handed back to the queue may have gone on air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaybeOnAir {
+    /// The driver said it failed: nothing was transmitted.
+    No,
+    /// Unknown (the driver never answered): count it as sent.
+    Perhaps,
 }
 
 /// One radio link's transmit queue.
@@ -137,7 +150,7 @@ impl TxQueue {
         self.queued_bytes += bytes;
         let lane = &mut self.lanes[priority as usize];
         for (frame, &airtime_us) in frames.into_iter().zip(airtimes_us) {
-            lane.push_back(TxFrame { frame, priority, airtime_us, queued_us: now_us });
+            lane.push_back(TxFrame { frame, priority, airtime_us, queued_us: now_us, started_us: None });
         }
         Ok(())
     }
@@ -158,10 +171,11 @@ impl TxQueue {
             // `push` refuses such frames; nothing else can put one here.
             Clearance::Never => return Next::Idle,
         }
-        let Some(frame) = lane.pop_front() else { return Next::Idle };
+        let Some(mut frame) = lane.pop_front() else { return Next::Idle };
         self.head_held = false;
         self.queued_bytes -= frame.frame.len();
         self.ledger.record(now_us, frame.airtime_us);
+        frame.started_us = Some(now_us);
         let waited = now_us.saturating_sub(frame.queued_us);
         let counters = &mut self.counters;
         counters.sent += 1;
@@ -172,9 +186,20 @@ impl TxQueue {
     }
 
     /// Puts back a frame the radio could not send, at the head of its lane,
-    /// so it goes next and keeps its order relative to its fragments. Its
-    /// airtime stays booked: the ledger errs on the side of the budget.
-    pub fn requeue_front(&mut self, frame: TxFrame) {
+    /// so it goes next and keeps its order relative to its fragments.
+    ///
+    /// `air`: whether it may have gone on air. A frame the driver reported
+    /// failed did not, and its airtime is refunded (a modem refusing every
+    /// send must not spend the hour's budget); one whose fate is unknown (a
+    /// driver swapped out before it answered) stays booked: the ledger errs
+    /// on the side of the budget.
+    pub fn requeue_front(&mut self, mut frame: TxFrame, air: MaybeOnAir) {
+        if let (MaybeOnAir::No, Some(start)) = (air, frame.started_us.take())
+            && self.ledger.refund(start, frame.airtime_us)
+        {
+            self.counters.airtime_us = self.counters.airtime_us.saturating_sub(frame.airtime_us);
+            self.counters.refunded_us += frame.airtime_us;
+        }
         self.queued_bytes += frame.frame.len();
         self.counters.sent = self.counters.sent.saturating_sub(1);
         self.counters.requeued += 1;
