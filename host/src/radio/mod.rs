@@ -1,12 +1,16 @@
-//! Radio links, sans-IO parts: what the host does for every LoRa link
-//! whatever the modem.
+//! Radio links: what the host does for every LoRa link whatever the modem.
 //!
-//! Owns: the duty-cycle ledger per sub-band ([`duty_cycle`]), fragmentation
-//! and reassembly of routed packets over radio frames ([`fragment`]) and the
-//! prioritised, duty-cycle-gated transmit queue ([`tx_queue`]). Airtime
-//! itself is computed by `weft_plugin_api::radio`, shared with driver
-//! plugins and the virtual modem. Must not: open serial ports or speak a
-//! modem's protocol (that is the driver plugin's job), or read a clock.
+//! Owns, sans-IO: the duty-cycle ledger per sub-band ([`duty_cycle`]),
+//! fragmentation and reassembly of routed packets over radio frames
+//! ([`fragment`]), the prioritised, duty-cycle-gated transmit queue
+//! ([`tx_queue`]), and one link tying them together between the router and
+//! the driver plugin ([`link`]: hellos, neighbour, health, the driver's
+//! timers and swaps). The one piece of I/O is the serial port ([`serial`]),
+//! kept here because only radio links use it; nothing else in the module
+//! opens a port or reads a clock. Airtime itself is computed by
+//! `weft_plugin_api::radio`, shared with driver plugins and the virtual
+//! modem. Must not: speak a modem's protocol (that is the driver plugin's
+//! job).
 
 pub mod duty_cycle;
 pub mod fragment;

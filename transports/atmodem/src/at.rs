@@ -6,14 +6,21 @@
 //!
 //! ```text
 //! AT                                   -> OK
-//! AT+NWM=0                             -> OK            (LoRa P2P mode)
-//! AT+P2P=868100000:7:125:0:8:14        -> OK | AT_PARAM_ERROR
-//! AT+P2P=?                             -> AT+P2P=868100000:7:125:0:8:14, OK
-//! AT+PRECV=65534                       -> OK            (receive, transmit allowed)
-//! AT+PSEND=48656C6C6F                  -> OK, later +EVT:TXP2P DONE
-//! +EVT:RXP2P:-37:11:48656C6C6F                          (received, newer firmware)
-//! +EVT:RXP2P, RSSI -37, SNR 11 / +EVT:48656C6C6F         (received, older firmware)
+//! AT+PRECV=0                           -> OK            (stop receiving; setters are busy while receiving)
+//! AT+VER=?                             -> AT+VER=RUI_4.2.1_RAK3172-E, OK
+//! AT+NWM=?                             -> AT+NWM=0, OK  (0: LoRa P2P, 1: LoRaWAN)
+//! AT+NWM=0                             -> OK, then the module reboots (banner)
+//! AT+P2P=868100000:7:125:0:8:14        -> OK | AT_PARAM_ERROR (bandwidth in kHz, or as an index 0..=9)
+//! AT+P2P=?                             -> AT+P2P=868100000:7:0:0:8:14, OK (bandwidth in kHz or as an index)
+//! AT+PRECV=65533                       -> OK            (receive; sending allowed, 3.4.0 on)
+//! AT+PRECV=65534                       -> OK            (receive; sending refused as busy)
+//! AT+PSEND=48656C6C6F                  -> OK, later +EVT:TXP2P DONE (4.0.2 on)
+//! +EVT:RXP2P:-37:11:48656C6C6F                          (received, RUI3)
+//! +EVT:RXP2P, RSSI -37, SNR 11 / +EVT:48656C6C6F         (received, the older two-line format)
 //! ```
+//!
+//! docs/lora.md says which firmware release does what, and where each fact
+//! was read.
 
 use serde::{Deserialize, Serialize};
 use weft_plugin_api::RadioInfo;
@@ -36,8 +43,22 @@ pub struct P2p {
     pub tx_power_dbm: i8,
 }
 
-/// Bandwidths the modem offers, kHz.
+/// Bandwidths the driver configures, kHz (also indexes 0, 1 and 2).
 pub const BANDWIDTHS_KHZ: [u16; 3] = [125, 250, 500];
+
+/// What each bandwidth index stands for, Hz (RUI3's `AT+PBW` help: 0..=2
+/// are 125, 250 and 500 kHz, 3..=9 the narrow ones).
+pub const BANDWIDTH_INDEX_HZ: [u32; 10] =
+    [125_000, 250_000, 500_000, 7_800, 10_400, 15_600, 20_800, 31_250, 41_700, 62_500];
+
+/// How the bandwidth field of `AT+P2P=` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandwidthField {
+    /// kHz (125): what RUI3 3.2 to 3.4 take, and later releases as an alias.
+    Khz,
+    /// The index (0 for 125 kHz): what some 3.5 releases take exclusively.
+    Index,
+}
 
 /// Largest difference between configured and reported frequency, Hz.
 pub const FREQUENCY_TOLERANCE_HZ: u32 = 100;
@@ -78,25 +99,38 @@ impl P2p {
 
     /// `868100000:7:125:0:8:14`.
     pub fn to_text(&self) -> String {
+        self.to_text_as(BandwidthField::Khz)
+    }
+
+    /// `868100000:7:125:0:8:14`, or with the bandwidth as an index
+    /// (`868100000:7:0:0:8:14`).
+    pub fn to_text_as(&self, field: BandwidthField) -> String {
+        let bandwidth = match field {
+            BandwidthField::Khz => self.bandwidth_khz,
+            BandwidthField::Index => BANDWIDTHS_KHZ.iter().position(|&k| k == self.bandwidth_khz).unwrap_or(0) as u16,
+        };
         format!(
             "{}:{}:{}:{}:{}:{}",
             self.frequency_hz,
             self.spreading_factor,
-            self.bandwidth_khz,
+            bandwidth,
             self.coding_rate_index,
             self.preamble_symbols,
             self.tx_power_dbm
         )
     }
 
-    /// Reads `AT+P2P=868100000:7:125:0:8:14` (the answer to `AT+P2P=?`).
+    /// Reads `AT+P2P=868100000:7:125:0:8:14` (the answer to `AT+P2P=?`),
+    /// with the bandwidth in kHz or as an index (0..=9; newer releases
+    /// print the index). A narrow bandwidth (index 3..=9) reads as its
+    /// whole kHz, which no configuration asks for.
     pub fn parse(line: &str) -> Option<P2p> {
         let fields = line.strip_prefix("AT+P2P=")?;
         let mut it = fields.split(':').map(str::trim);
         let p2p = P2p {
             frequency_hz: it.next()?.parse().ok()?,
             spreading_factor: it.next()?.parse().ok()?,
-            bandwidth_khz: it.next()?.parse().ok()?,
+            bandwidth_khz: bandwidth_khz(it.next()?.parse().ok()?)?,
             coding_rate_index: it.next()?.parse().ok()?,
             preamble_symbols: it.next()?.parse().ok()?,
             tx_power_dbm: it.next()?.parse().ok()?,
@@ -157,19 +191,77 @@ impl P2p {
     }
 }
 
+/// The bandwidth a reported field means, kHz: an index 0..=9 or 125, 250, 500.
+fn bandwidth_khz(field: u16) -> Option<u16> {
+    if BANDWIDTHS_KHZ.contains(&field) {
+        return Some(field);
+    }
+    let hz = *BANDWIDTH_INDEX_HZ.get(usize::from(field))?;
+    u16::try_from(hz / 1000).ok()
+}
+
+/// A firmware release, as `AT+VER=?` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Release(pub u8, pub u8, pub u8);
+
+impl Release {
+    /// The first `N.N.N` in an `AT+VER=` answer (`RUI_4.2.1_RAK3172-E`,
+    /// `3.2.0-p2_22q1_final.87`).
+    pub fn find_in(text: &str) -> Option<Release> {
+        text.split(|c: char| !(c.is_ascii_digit() || c == '.')).find_map(|token| {
+            let mut parts = token.split('.').map(|p| p.parse::<u8>().ok());
+            Some(Release(parts.next()??, parts.next()??, parts.next()??))
+        })
+    }
+
+    /// `AT+PRECV=65533`: receive continuously and send without leaving
+    /// receive (RUI3 3.4.0 on, `service_lora_p2p_recv`).
+    pub fn receives_while_sending(self) -> bool {
+        self >= Release(3, 4, 0)
+    }
+
+    /// A send ends with `+EVT:TXP2P DONE` (from 4.0.2; with its line end
+    /// from 4.0.4).
+    pub fn reports_tx_done(self) -> bool {
+        self >= Release(4, 0, 4)
+    }
+
+    /// Releases that surely never report the end of a send.
+    pub fn never_reports_tx_done(self) -> bool {
+        self < Release(4, 0, 2)
+    }
+}
+
+/// The receive mode the driver keeps the modem in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// `AT+PRECV=65533`: sends go out without leaving receive.
+    WithSend,
+    /// `AT+PRECV=65534`: each send is `AT+PRECV=0`, the send, then this again.
+    LeaveToSend,
+}
+
 /// A command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     /// `AT`: is anyone there.
     Attention,
-    /// `AT+NWM=0`: LoRa P2P mode.
+    /// `AT+PRECV=0`: stop receiving (and any transmission).
+    StopReceive,
+    /// `AT+VER=?`: which release.
+    QueryVersion,
+    /// `AT+NWM=?`: LoRa P2P or LoRaWAN.
+    QueryMode,
+    /// `AT+NWM=0`: LoRa P2P mode (the module reboots to apply it).
     P2pMode,
-    /// `AT+P2P=...`: apply settings.
-    SetP2p(P2p),
+    /// Nothing written: wait for the reboot `AT+NWM=0` causes.
+    AwaitReboot,
+    /// `AT+P2P=...`: apply settings, bandwidth written as given.
+    SetP2p(P2p, BandwidthField),
     /// `AT+P2P=?`: report settings.
     QueryP2p,
-    /// `AT+PRECV=65534`: receive continuously, transmitting allowed.
-    Receive,
+    /// `AT+PRECV=65533` or `65534`: receive continuously.
+    Receive(ReceiveMode),
     /// `AT+PSEND=<hex>`: transmit.
     Send {
         /// The host's transmit id.
@@ -182,10 +274,11 @@ pub enum Cmd {
 }
 
 impl Cmd {
-    /// The command line, without the line end.
+    /// The command line, without the line end (empty: nothing to write).
     pub fn text(&self) -> String {
         match self {
             Cmd::Send { hex, .. } => format!("AT+PSEND={hex}"),
+            Cmd::AwaitReboot => String::new(),
             other => other.label(),
         }
     }
@@ -194,10 +287,15 @@ impl Cmd {
     pub fn label(&self) -> String {
         match self {
             Cmd::Attention => "AT".into(),
+            Cmd::StopReceive => "AT+PRECV=0".into(),
+            Cmd::QueryVersion => "AT+VER=?".into(),
+            Cmd::QueryMode => "AT+NWM=?".into(),
             Cmd::P2pMode => "AT+NWM=0".into(),
-            Cmd::SetP2p(p2p) => format!("AT+P2P={}", p2p.to_text()),
+            Cmd::AwaitReboot => "the reboot after AT+NWM=0".into(),
+            Cmd::SetP2p(p2p, field) => format!("AT+P2P={}", p2p.to_text_as(*field)),
             Cmd::QueryP2p => "AT+P2P=?".into(),
-            Cmd::Receive => "AT+PRECV=65534".into(),
+            Cmd::Receive(ReceiveMode::WithSend) => "AT+PRECV=65533".into(),
+            Cmd::Receive(ReceiveMode::LeaveToSend) => "AT+PRECV=65534".into(),
             Cmd::Send { hex, .. } => format!("AT+PSEND ({} bytes)", hex.len() / 2),
         }
     }
@@ -214,6 +312,12 @@ pub enum Line<'a> {
     Error(&'a str),
     /// `AT+P2P=f:sf:bw:cr:pre:pwr`.
     Settings(P2p),
+    /// `AT+VER=...`: the release, when it names one.
+    Version(Option<Release>),
+    /// `AT+NWM=0` (P2P) or `AT+NWM=1` (LoRaWAN).
+    WorkMode(u8),
+    /// `P2P_RX_ON ...`: the firmware's reason for the `AT_BUSY_ERROR` that follows.
+    Notice,
     /// `+EVT:TXP2P DONE`.
     TxDone,
     /// `+EVT:RXP2P:<rssi>:<snr>:<hex>`.
@@ -257,6 +361,17 @@ pub fn classify(line: &str) -> Line<'_> {
     }
     if let Some(p2p) = P2p::parse(line) {
         return Line::Settings(p2p);
+    }
+    if let Some(version) = line.strip_prefix("AT+VER=") {
+        return Line::Version(Release::find_in(version));
+    }
+    match line {
+        "AT+NWM=0" => return Line::WorkMode(0),
+        "AT+NWM=1" => return Line::WorkMode(1),
+        _ => {}
+    }
+    if line.starts_with("P2P_RX_ON") {
+        return Line::Notice;
     }
     let Some(event) = line.strip_prefix("+EVT:") else { return Line::Other };
     if let Some(rest) = event.strip_prefix("RXP2P:") {
@@ -331,6 +446,31 @@ mod tests {
         assert_eq!(classify("RAKwireless RAK3172-E Example"), Line::Banner);
         assert_eq!(classify("Current Work Mode: LoRa P2P."), Line::Banner);
         assert_eq!(classify("whatever"), Line::Other);
+    }
+
+    #[test]
+    fn reported_bandwidth_is_read_in_both_forms() {
+        let index = P2p::parse("AT+P2P=868100000:7:0:0:8:14").unwrap();
+        let khz = P2p::parse("AT+P2P=868100000:7:125:0:8:14").unwrap();
+        assert_eq!((index.bandwidth_khz, khz.bandwidth_khz), (125, 125));
+        assert_eq!(P2p::parse("AT+P2P=868100000:7:2:0:8:14").unwrap().bandwidth_khz, 500);
+        assert_eq!(P2p::parse("AT+P2P=868100000:7:9:0:8:14").unwrap().bandwidth_khz, 62);
+        assert_eq!(P2p::parse("AT+P2P=868100000:7:10:0:8:14"), None);
+        assert_eq!(khz.to_text_as(BandwidthField::Index), "868100000:7:0:0:8:14");
+    }
+
+    #[test]
+    fn releases_are_found_in_version_answers() {
+        assert_eq!(Release::find_in("RUI_4.2.1_RAK3172-E"), Some(Release(4, 2, 1)));
+        assert_eq!(Release::find_in("3.2.0-p2_22q1_final.87"), Some(Release(3, 2, 0)));
+        assert_eq!(Release::find_in("RUI_3.4.11_RAK3172-E"), Some(Release(3, 4, 11)));
+        assert_eq!(Release::find_in("unknown"), None);
+        assert_eq!(classify("AT+VER=RUI_4.2.1_RAK3172-E"), Line::Version(Some(Release(4, 2, 1))));
+        assert_eq!(classify("AT+NWM=1"), Line::WorkMode(1));
+        assert_eq!(classify("P2P_RX_ON already, please disable P2P RX before setting."), Line::Notice);
+        assert!(Release(3, 4, 0).receives_while_sending() && !Release(3, 3, 9).receives_while_sending());
+        assert!(Release(4, 0, 4).reports_tx_done() && !Release(4, 0, 2).reports_tx_done());
+        assert!(Release(4, 0, 1).never_reports_tx_done() && !Release(4, 0, 2).never_reports_tx_done());
     }
 
     #[test]

@@ -222,9 +222,15 @@ impl AtModem {
                 }
             }
             Line::Other => self.unrecognised(ctx, text),
-            Line::Ok | Line::Busy | Line::Error(_) | Line::Settings(_) | Line::TxDone => {
-                self.session.on_line(ctx, &line, effects)
-            }
+            // The firmware's reason for the AT_BUSY_ERROR that follows.
+            Line::Notice => {}
+            Line::Ok
+            | Line::Busy
+            | Line::Error(_)
+            | Line::Settings(_)
+            | Line::Version(_)
+            | Line::WorkMode(_)
+            | Line::TxDone => self.session.on_line(ctx, &line, effects),
         }
     }
 
@@ -317,6 +323,11 @@ impl AtModem {
             "state": self.session.phase_name(),
             "detail": self.detail,
             "firmware": self.banner,
+            "release": self.session.release.map(|r| format!("{}.{}.{}", r.0, r.1, r.2)),
+            "receive_mode": match self.session.receive_mode {
+                at::ReceiveMode::WithSend => "65533 (sends without leaving receive)",
+                at::ReceiveMode::LeaveToSend => "65534 (left for each send)",
+            },
             "rnode_compatible": self.config.rnode_compatible,
             "mtu": self.config.mtu(),
             "configured": settings(&self.config.p2p),
@@ -348,5 +359,7 @@ impl AtModem {
 
 export_driver!(AtModem);
 
+#[cfg(test)]
+mod emulator_tests;
 #[cfg(test)]
 mod tests;

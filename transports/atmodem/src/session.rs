@@ -7,13 +7,23 @@
 //! as [`Effect`]s, in order.
 //!
 //! ```text
-//! open -> AT -> AT+NWM=0 -> AT+P2P=<settings> -> AT+P2P=? (validate) -> AT+PRECV=65534 -> Up
-//! Up:  AT+PSEND=<hex> -> OK -> +EVT:TXP2P DONE -> transmit done
+//! open -> AT -> AT+PRECV=0 -> AT+VER=? -> AT+NWM=?
+//!      -> [LoRaWAN: AT+NWM=0, wait for the reboot, start over]
+//!      -> AT+P2P=<settings, bandwidth in kHz> [AT_PARAM_ERROR: again with the bandwidth as an index]
+//!      -> AT+P2P=? (validate) -> AT+PRECV=65533 (3.4.0 on) or 65534 -> Up
+//! Up, 65533: AT+PSEND=<hex> -> OK -> +EVT:TXP2P DONE -> transmit done
+//! Up, 65534: AT+PRECV=0 -> AT+PSEND=<hex> -> OK -> +EVT:TXP2P DONE -> transmit done -> AT+PRECV=65534
+//!   (releases before 4.0.2 never say TXP2P DONE: the send counts as done its airtime after the OK;
+//!    a release that did not name itself: whichever comes first)
 //! AT_BUSY_ERROR: the same command again after BUSY_RETRY_MS (at most MAX_BUSY_RETRIES times)
 //! no answer within command_timeout_ms: link down, start the sequence again
 //!   (after MAX_ROUNDS failed rounds in a row: give up until reboot, reopen or `resync`)
 //! boot banner: link down "modem rebooted; reconfiguring", start the sequence again
 //! ```
+//!
+//! Documented RUI3 refuses a send while receiving (except in 65533) and
+//! every setter while receiving (4.0.6 on), so receive is always left with
+//! `AT+PRECV=0` before configuring, and before each send in 65534.
 //!
 //! Replies carry nothing to say which command they answer. A reply that
 //! cannot belong to the command in flight (an `OK` to `AT+P2P=?` before the
@@ -21,7 +31,7 @@
 //! stray and ignored, so a late reply to an earlier command (or to the
 //! predecessor's, after a hot swap) does not shift every later one.
 
-use crate::at::{Cmd, Line, P2p};
+use crate::at::{BandwidthField, Cmd, Line, P2p, ReceiveMode, Release};
 use crate::config::Config;
 use crate::timer;
 use serde::{Deserialize, Serialize};
@@ -35,6 +45,9 @@ pub const MAX_BUSY_RETRIES: u32 = 5;
 /// Configuration rounds that may fail in a row (timeouts, modem busy)
 /// before the driver gives up.
 pub const MAX_ROUNDS: u32 = 3;
+/// After a send's airtime, how long until a release that does not report
+/// the end of a send counts it as done, ms.
+pub const TX_SETTLE_MS: u64 = 100;
 
 /// Where the driver stands with the modem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +108,8 @@ enum Slot {
     RetryWait,
     /// A send was accepted (OK); waiting for TXP2P DONE.
     AwaitingTxDone,
+    /// Nothing written (the reboot after `AT+NWM=0`): waiting for a banner.
+    AwaitingReboot,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +133,16 @@ pub struct Session {
     failed_rounds: u32,
     /// The settings line received for the `AT+P2P=?` in flight.
     reported: Option<P2p>,
+    /// The version line received for the `AT+VER=?` in flight.
+    version_line: Option<Option<Release>>,
+    /// The work mode line received for the `AT+NWM=?` in flight.
+    mode_line: Option<u8>,
+    /// Replies since the configuration (re)started.
+    answered_in_round: u32,
+    /// The release the modem named, once it did.
+    pub release: Option<Release>,
+    /// How receive is kept (chosen from the release).
+    pub receive_mode: ReceiveMode,
     /// The settings the modem last reported.
     pub applied: Option<P2p>,
     /// Counters.
@@ -135,8 +160,24 @@ impl Session {
             seq: 0,
             failed_rounds: 0,
             reported: None,
+            version_line: None,
+            mode_line: None,
+            answered_in_round: 0,
+            release: None,
+            receive_mode: ReceiveMode::LeaveToSend,
             applied: None,
             stats: Stats::default(),
+        }
+    }
+
+    /// Whether a send ends with `+EVT:TXP2P DONE`: `Some(true)` for releases
+    /// that say it, `Some(false)` for those that never do, `None` when the
+    /// modem did not name a release (or named one that says it unreliably).
+    pub fn tx_done_reported(&self) -> Option<bool> {
+        match self.release {
+            Some(r) if r.reports_tx_done() => Some(true),
+            Some(r) if r.never_reports_tx_done() => Some(false),
+            _ => None,
         }
     }
 
@@ -209,9 +250,14 @@ impl Session {
     /// does not).
     pub fn on_banner(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) -> bool {
         let just_restarted = self.phase == Phase::Configuring
-            && self.queue.len() == 4
+            && self.answered_in_round == 0
             && matches!(&self.in_flight, Some(f) if f.cmd == Cmd::Attention && f.slot == Slot::Sent);
         if just_restarted || !self.port_open() {
+            return false;
+        }
+        if matches!(&self.in_flight, Some(f) if f.cmd == Cmd::AwaitReboot) {
+            // The reboot `AT+NWM=0` asked for: configure the P2P modem.
+            self.start(ctx);
             return false;
         }
         self.restart(ctx, "modem rebooted; reconfiguring".into(), out)
@@ -220,21 +266,49 @@ impl Session {
     /// Queues a transmit of `hex` (the caller checked the link is up and
     /// nothing else is being sent).
     pub fn transmit(&mut self, ctx: &mut Ctx<'_>, id: u64, hex: String, airtime_ms: u64) {
-        self.queue.push_back(Cmd::Send { id, hex, airtime_ms });
+        let send = Cmd::Send { id, hex, airtime_ms };
+        match self.receive_mode {
+            ReceiveMode::WithSend => self.queue.push_back(send),
+            ReceiveMode::LeaveToSend => {
+                let rearm = Cmd::Receive(ReceiveMode::LeaveToSend);
+                // Receive not re-armed yet since the last send: the modem is
+                // in standby, so skip both the re-arm and leaving it again.
+                if self.queue.back() == Some(&rearm) {
+                    self.queue.pop_back();
+                } else {
+                    self.queue.push_back(Cmd::StopReceive);
+                }
+                self.queue.extend([send, rearm]);
+            }
+        }
         self.pump(ctx);
     }
 
     /// A reply or event line (received packets are the driver's business).
     pub fn on_line(&mut self, ctx: &mut Ctx<'_>, line: &Line<'_>, out: &mut Vec<Effect>) {
+        if matches!(line, Line::Ok | Line::Busy | Line::Error(_)) {
+            self.answered_in_round = self.answered_in_round.saturating_add(1);
+        }
+        let in_flight = self.in_flight.as_ref().map(|f| &f.cmd);
         match line {
             Line::Ok => self.on_ok(ctx, out),
             Line::Busy => self.on_busy(ctx, out),
             Line::Error(error) => self.on_error(ctx, error, out),
             Line::Settings(p2p) => {
-                if matches!(&self.in_flight, Some(f) if f.cmd == Cmd::QueryP2p) {
+                if in_flight == Some(&Cmd::QueryP2p) {
                     self.reported = Some(*p2p);
                 }
                 // Otherwise the modem echoed our own AT+P2P=... (ATE on).
+            }
+            Line::Version(release) => {
+                if in_flight == Some(&Cmd::QueryVersion) {
+                    self.version_line = Some(*release);
+                }
+            }
+            Line::WorkMode(mode) => {
+                if in_flight == Some(&Cmd::QueryMode) {
+                    self.mode_line = Some(*mode);
+                }
             }
             Line::TxDone => match &self.in_flight {
                 Some(InFlight { cmd: Cmd::Send { id, .. }, slot: Slot::Sent | Slot::AwaitingTxDone, .. }) => {
@@ -255,6 +329,15 @@ impl Session {
         }
         match (kind, f.slot) {
             (timer::BUSY_RETRY, Slot::RetryWait) => self.write_in_flight(ctx),
+            // No reboot came after AT+NWM=0: carry on with the settings.
+            (timer::COMMAND, Slot::AwaitingReboot) => self.next(ctx),
+            // A release that does not report the end of a send: its airtime is over.
+            (timer::COMMAND, Slot::AwaitingTxDone) if self.tx_done_reported() != Some(true) => {
+                if let Cmd::Send { id, .. } = f.cmd {
+                    out.push(Effect::Done { id, ok: true });
+                }
+                self.next(ctx);
+            }
             (timer::COMMAND, Slot::Sent | Slot::AwaitingTxDone) => {
                 self.stats.timeouts += 1;
                 let why = match (&f.cmd, f.slot) {
@@ -290,10 +373,28 @@ impl Session {
     fn start(&mut self, ctx: &mut Ctx<'_>) {
         self.phase = Phase::Configuring;
         self.reported = None;
-        self.queue =
-            VecDeque::from([Cmd::Attention, Cmd::P2pMode, Cmd::SetP2p(self.config.p2p), Cmd::QueryP2p, Cmd::Receive]);
+        self.version_line = None;
+        self.mode_line = None;
+        self.answered_in_round = 0;
+        // Leave receive first: documented RUI3 refuses setters while receiving,
+        // and a modem that stayed powered across a node restart still is.
+        self.queue = VecDeque::from([Cmd::Attention, Cmd::StopReceive, Cmd::QueryVersion, Cmd::QueryMode]);
         self.in_flight = None;
         self.pump(ctx);
+    }
+
+    /// The rest of the configuration once the modem is known to be in P2P
+    /// mode (or was just asked to switch to it).
+    fn queue_settings(&mut self) {
+        self.receive_mode = match self.release {
+            Some(r) if r.receives_while_sending() => ReceiveMode::WithSend,
+            _ => ReceiveMode::LeaveToSend,
+        };
+        self.queue.extend([
+            Cmd::SetP2p(self.config.p2p, BandwidthField::Khz),
+            Cmd::QueryP2p,
+            Cmd::Receive(self.receive_mode),
+        ]);
     }
 
     /// Link down with `why`, fail what was being sent, configure again.
@@ -344,8 +445,13 @@ impl Session {
         let Some(f) = &mut self.in_flight else { return };
         self.seq += 1;
         f.seq = self.seq;
-        f.slot = Slot::Sent;
-        ctx.serial_write(format!("{}\r\n", f.cmd.text()).into_bytes());
+        let text = f.cmd.text();
+        if text.is_empty() {
+            f.slot = Slot::AwaitingReboot;
+        } else {
+            f.slot = Slot::Sent;
+            ctx.serial_write(format!("{text}\r\n").into_bytes());
+        }
         ctx.set_timer(timer::id(timer::COMMAND, f.seq), self.config.command_timeout_ms);
     }
 
@@ -358,16 +464,41 @@ impl Session {
     }
 
     fn on_ok(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) {
+        let tx_done_reported = self.tx_done_reported() == Some(true);
         let Some(f) = &mut self.in_flight else { return self.stats.stray_replies += 1 };
         if f.slot != Slot::Sent {
             return self.stats.stray_replies += 1;
         }
         match &f.cmd {
-            Cmd::Send { .. } => {
+            Cmd::Send { airtime_ms, .. } => {
                 f.slot = Slot::AwaitingTxDone;
-                let wait = done_timeout_ms(&self.config, &f.cmd);
+                let wait = if tx_done_reported {
+                    done_timeout_ms(&self.config, &f.cmd)
+                } else {
+                    airtime_ms.saturating_add(TX_SETTLE_MS)
+                };
                 ctx.set_timer(timer::id(timer::COMMAND, f.seq), wait);
             }
+            Cmd::QueryVersion => match self.version_line.take() {
+                // The version comes before the OK; an OK without it is a
+                // late reply to something else.
+                None => self.stats.stray_replies += 1,
+                Some(release) => {
+                    self.release = release;
+                    self.next(ctx);
+                }
+            },
+            Cmd::QueryMode => match self.mode_line.take() {
+                None => self.stats.stray_replies += 1,
+                Some(mode) => {
+                    self.in_flight = None;
+                    if mode != 0 {
+                        self.queue.extend([Cmd::P2pMode, Cmd::AwaitReboot]);
+                    }
+                    self.queue_settings();
+                    self.next(ctx);
+                }
+            },
             // The settings line comes before the OK; an OK without it is a
             // late reply to something else.
             Cmd::QueryP2p if self.reported.is_none() => self.stats.stray_replies += 1,
@@ -381,7 +512,7 @@ impl Session {
                     self.fail(format!("modem applied {}: refusing to bring the link up", wrong.join("; ")), out);
                 }
             }
-            Cmd::Receive => {
+            Cmd::Receive(_) => {
                 self.next(ctx);
                 if self.phase == Phase::Configuring {
                     self.phase = Phase::Up;
@@ -391,7 +522,8 @@ impl Session {
                     out.push(Effect::Up { info, detail: self.up_detail(&info) });
                 }
             }
-            Cmd::Attention | Cmd::P2pMode | Cmd::SetP2p(_) => self.next(ctx),
+            Cmd::Attention | Cmd::StopReceive | Cmd::P2pMode | Cmd::SetP2p(..) => self.next(ctx),
+            Cmd::AwaitReboot => self.stats.stray_replies += 1,
         }
     }
 
@@ -427,7 +559,25 @@ impl Session {
                 out.push(Effect::Done { id: *id, ok: false });
                 self.next(ctx);
             }
-            Cmd::SetP2p(p2p) => {
+            // Not receiving (or LoRaWAN mode, which has no P2P receive):
+            // nothing to stop. A release that cannot name itself: assume
+            // nothing of it.
+            Cmd::StopReceive | Cmd::QueryVersion => self.next(ctx),
+            // No answer to the question: ask for P2P mode outright.
+            Cmd::QueryMode => {
+                self.in_flight = None;
+                self.queue.extend([Cmd::P2pMode, Cmd::AwaitReboot]);
+                self.queue_settings();
+                self.pump(ctx);
+            }
+            // Releases 3.5.0b to 3.5.5 take the bandwidth only as an index.
+            Cmd::SetP2p(p2p, BandwidthField::Khz) => {
+                let again = Cmd::SetP2p(*p2p, BandwidthField::Index);
+                self.in_flight = None;
+                self.queue.push_front(again);
+                self.pump(ctx);
+            }
+            Cmd::SetP2p(p2p, BandwidthField::Index) => {
                 let why = format!(
                     "the modem refused the P2P settings (frequency_hz {}, spreading_factor {}, bandwidth_hz {}, \
                      coding_rate {}, preamble_symbols {}, tx_power_dbm {}): AT+P2P={} answered {error}",
@@ -437,7 +587,7 @@ impl Session {
                     p2p.coding_rate(),
                     p2p.preamble_symbols,
                     p2p.tx_power_dbm,
-                    p2p.to_text()
+                    f.cmd.text().trim_start_matches("AT+P2P=")
                 );
                 self.fail(why, out);
             }
@@ -449,8 +599,13 @@ impl Session {
     }
 
     fn up_detail(&self, info: &RadioInfo) -> String {
+        let release = self.release.map_or("an unnamed release".to_string(), |r| format!("RUI {}.{}.{}", r.0, r.1, r.2));
+        let receive = match self.receive_mode {
+            ReceiveMode::WithSend => "receive 65533",
+            ReceiveMode::LeaveToSend => "receive 65534, left for each send",
+        };
         format!(
-            "RAK3172 LoRa P2P: {:.3} MHz, {} kHz, SF{}, CR 4/{}, {} dBm, preamble {}{}",
+            "RAK3172 LoRa P2P ({release}, {receive}): {:.3} MHz, {} kHz, SF{}, CR 4/{}, {} dBm, preamble {}{}",
             f64::from(info.frequency_hz) / 1e6,
             f64::from(info.bandwidth_hz) / 1e3,
             info.spreading_factor,

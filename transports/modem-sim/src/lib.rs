@@ -87,6 +87,8 @@ pub struct DeviceSpec {
     pub max_power_dbm: i8,
     /// How a RAK3172 reports received frames (ignored by RNodes).
     pub rx_format: RxFormat,
+    /// A RAK3172's release, bandwidth form and leniency (ignored by RNodes).
+    pub rak: rak3172::Rui3Behaviour,
     /// RNode TX queue capacity, packets (including the one on air).
     pub tx_queue: usize,
 }
@@ -100,11 +102,13 @@ impl DeviceSpec {
             link: link.into(),
             max_power_dbm: rnode::DEFAULT_MAX_POWER_DBM,
             rx_format: RxFormat::New,
+            rak: rak3172::Rui3Behaviour::default(),
             tx_queue: rnode::DEFAULT_TX_QUEUE,
         }
     }
 
-    /// A RAK3172 (22 dBm maximum, new RX event format).
+    /// A RAK3172 (22 dBm maximum, new RX event format, a current release
+    /// with its documented strictness: see [`rak3172`]).
     pub fn rak3172(name: impl Into<String>, link: impl Into<Option<PathBuf>>) -> DeviceSpec {
         DeviceSpec {
             name: name.into(),
@@ -112,6 +116,7 @@ impl DeviceSpec {
             link: link.into(),
             max_power_dbm: rak3172::MAX_POWER_DBM,
             rx_format: RxFormat::New,
+            rak: rak3172::Rui3Behaviour::default(),
             tx_queue: 1,
         }
     }

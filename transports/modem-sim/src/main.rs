@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use weft_modem_sim::rak3172::Rui3Behaviour;
 use weft_modem_sim::{DeviceSpec, LinkQuality, RxFormat, Sim, SimConfig};
 
 const USAGE: &str = "\
@@ -21,7 +22,10 @@ usage: weft-modem-sim --device NAME:PROTOCOL[:LINK] [--device ...] [--loss FROM:
 
   --device NAME:PROTOCOL[:LINK]  a virtual modem; PROTOCOL is rnode, rak3172 or rak3172-old (RAK3172 with the
                                  older two-line RX event format); LINK is a symlink to create, pointing at the
-                                 device's /dev/pts/N (without it the PTY path is printed)
+                                 device's /dev/pts/N (without it the PTY path is printed). A RAK3172 follows
+                                 RUI 4.2.1 as documented; options after a + change that, e.g.
+                                 rak3172+v3.4.11+bw-khz: vX.Y.Z (release), bw-khz or bw-index-only (how AT+P2P
+                                 writes the bandwidth), lenient (sends and setters accepted while receiving)
   --loss FROM:TO:P               frames from FROM are lost at TO with probability P (0..=1; one direction)
   --time-scale X                 run radio time X times faster than real time (default 1.0)
   --seed N                       seed for loss, CSMA and sequence numbers (default 1)
@@ -51,13 +55,19 @@ fn parse_device(value: &str) -> Result<DeviceSpec, String> {
         return Err(format!("--device {value:?}: the device name is empty"));
     }
     let link = parts.next().filter(|l| !l.is_empty()).map(PathBuf::from);
+    let (protocol, options) = protocol.split_once('+').unwrap_or((protocol, ""));
+    let rak = |spec: DeviceSpec| -> Result<DeviceSpec, String> {
+        let rak = Rui3Behaviour::parse_options(options).map_err(|e| format!("--device {value:?}: {e}"))?;
+        Ok(DeviceSpec { rak, ..spec })
+    };
     match protocol {
-        "rnode" => Ok(DeviceSpec::rnode(name, link)),
-        "rak3172" => Ok(DeviceSpec::rak3172(name, link)),
-        "rak3172-old" => Ok(DeviceSpec { rx_format: RxFormat::Old, ..DeviceSpec::rak3172(name, link) }),
-        other => {
-            Err(format!("--device {value:?}: unknown protocol {other:?} (expected rnode, rak3172 or rak3172-old)"))
-        }
+        "rnode" if options.is_empty() => Ok(DeviceSpec::rnode(name, link)),
+        "rak3172" => rak(DeviceSpec::rak3172(name, link)),
+        "rak3172-old" => rak(DeviceSpec { rx_format: RxFormat::Old, ..DeviceSpec::rak3172(name, link) }),
+        other => Err(format!(
+            "--device {value:?}: unknown protocol {other:?} (expected rnode, rak3172 or rak3172-old, \
+             the RAK3172 ones with +options)"
+        )),
     }
 }
 
@@ -183,6 +193,11 @@ mod tests {
         assert_eq!(parsed.devices[1], DeviceSpec::rak3172("b", None));
         assert_eq!(parsed.devices[2].rx_format, RxFormat::Old);
         assert_eq!(parsed.devices[2].link, Some(PathBuf::from("/x:y")));
+        let old = parse(args("--device d:rak3172+v3.4.11+bw-khz+lenient")).expect("valid").expect("not help");
+        let rak = old.devices[0].rak;
+        assert_eq!(rak.version, weft_modem_sim::rak3172::FirmwareVersion::new(3, 4, 11));
+        assert_eq!(rak.bandwidth, weft_modem_sim::rak3172::BandwidthForm::Khz);
+        assert!(rak.lenient);
         assert_eq!(parsed.losses, vec![("a".into(), "b".into(), 0.25)]);
         assert_eq!(parsed.config, SimConfig { time_scale: 10.0, seed: 7 });
         assert!(parse(args("--help")).expect("help").is_none());
@@ -195,6 +210,9 @@ mod tests {
             ("--device a", "NAME:PROTOCOL"),
             ("--device :rnode", "name is empty"),
             ("--device a:lora", "unknown protocol"),
+            ("--device a:rnode+lenient", "unknown protocol"),
+            ("--device a:rak3172+fast", "unknown RAK3172 option \"fast\""),
+            ("--device a:rak3172+v4.x", "vMAJOR.MINOR.PATCH"),
             ("--device a:rnode --loss a:b:0.1", "no device named \"b\""),
             ("--device a:rnode --loss a:a", "FROM:TO:PROBABILITY"),
             ("--device a:rnode --loss a:a:2", "within 0..=1"),

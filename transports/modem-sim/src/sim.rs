@@ -429,6 +429,7 @@ impl Sim {
                 Protocol::Rak3172 => Firmware::Rak(Rak3172::new(Rak3172Config {
                     rx_format: spec.rx_format,
                     max_power_dbm: spec.max_power_dbm,
+                    firmware: spec.rak,
                 })),
             };
             let pty = Pty::open(spec.link.as_deref())

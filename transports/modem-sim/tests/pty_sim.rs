@@ -168,9 +168,10 @@ fn an_rnode_and_a_rak3172_talk_over_real_ptys() {
     let mut rak = At { file: open(&dir.join("rak")).expect("open rak"), text: Vec::new() };
     assert_eq!(rak.wait_line("RAK"), "RAKwireless RAK3172-E Example");
     assert_eq!(rak.wait_line("Current"), "Current Work Mode: LoRa P2P.");
-    assert_eq!(rak.command("AT+NWM=0"), "OK");
+    assert_eq!(rak.command("AT+NWM=?"), "AT+NWM=0");
+    assert_eq!(rak.wait_line("OK"), "OK");
     assert_eq!(rak.command("AT+P2P=868100000:7:500:0:8:14"), "OK");
-    assert_eq!(rak.command("AT+PRECV=65534"), "OK");
+    assert_eq!(rak.command("AT+PRECV=65533"), "OK");
 
     // RNode -> RAK: the RAK sees the raw on-air frame, header byte first.
     let packet = b"hello from the rnode";
