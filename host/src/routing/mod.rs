@@ -18,7 +18,7 @@ pub mod table;
 pub mod wire;
 
 pub use router::{
-    CAPABILITY_RELAY, CAPABILITY_STORE, Delivery, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterConfig,
-    RouterCounters, RouterOutput, Sent,
+    CAPABILITY_RELAY, CAPABILITY_STORE, Delivery, LinkParams, MAX_SEQUENCE_LEAD_MS, Outgoing, ReplyPath, RouteRow,
+    Router, RouterConfig, RouterCounters, RouterOutput, Sent,
 };
 pub use table::LinkId;

@@ -172,6 +172,14 @@ pub enum Sent {
     Held,
 }
 
+/// How far ahead of this node's clock an announce sequence may lie, ms.
+/// Sequences are wall-clock milliseconds, so an honest node's is never far
+/// ahead of anyone's clock; one further ahead could only come from a forger
+/// trying to park an unbeatable sequence (or a clock a day wrong), and is
+/// refused. A node never signs a sequence beyond this lead either, whatever
+/// a path request claims to know.
+pub const MAX_SEQUENCE_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
+
 /// Counters, for status and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RouterCounters {
@@ -191,6 +199,14 @@ pub struct RouterCounters {
     pub announces_forged: u64,
     /// Announces older than what is known (replays, late copies).
     pub announces_stale: u64,
+    /// Announces whose sequence lies more than [`MAX_SEQUENCE_LEAD_MS`]
+    /// ahead of this node's clock (refused: nobody could beat them).
+    pub announces_implausible: u64,
+    /// Path requests for this node naming a known sequence beyond
+    /// [`MAX_SEQUENCE_LEAD_MS`] ahead of its clock (answered, not followed).
+    pub path_requests_implausible: u64,
+    /// Packets whose hop limit exceeded `max_hops`, capped on arrival.
+    pub hop_limit_capped: u64,
     /// Announce bytes sent (own and rebroadcast).
     pub announce_bytes: u64,
     /// Path requests sent by this node.
@@ -406,7 +422,8 @@ impl Router {
             let Ok(body) = <&[u8; super::wire::ANNOUNCE_BODY]>::try_from(chunk) else { continue };
             let announce = Announce::from_body(body);
             let address = announce.address();
-            if address == self.own || !announce.verify() {
+            // Saved before this fix, a poisoned sequence must not come back.
+            if address == self.own || !self.plausible_sequence(announce.sequence, 0) || !announce.verify() {
                 continue;
             }
             let signing_key = announce.signing_key;
@@ -502,7 +519,13 @@ impl Router {
     }
 
     fn next_sequence(&self, now_ms: u64) -> u64 {
-        (self.own_announce.sequence + 1).max(self.wall(now_ms))
+        self.own_announce.sequence.saturating_add(1).max(self.wall(now_ms))
+    }
+
+    /// Whether `sequence` lies within [`MAX_SEQUENCE_LEAD_MS`] of this
+    /// node's clock.
+    fn plausible_sequence(&self, sequence: u64, now_ms: u64) -> bool {
+        sequence <= self.wall(now_ms).saturating_add(MAX_SEQUENCE_LEAD_MS)
     }
 
     /// Signs a fresh announce and floods it on every link.
@@ -552,6 +575,10 @@ impl Router {
         }
         let Some(state) = self.links.get(&link) else { return };
         let (neighbour, cost) = (state.params.neighbour, state.params.cost);
+        if !self.plausible_sequence(announce.sequence, now_ms) {
+            self.counters.announces_implausible += 1;
+            return;
+        }
         let distance = hops.count.saturating_add(1);
         let verdict = self.table.judge(&address, announce.sequence, distance, cost, now_ms);
         if verdict == super::table::Verdict::Stale {
@@ -647,12 +674,20 @@ impl Router {
             return;
         }
         if target == self.own {
-            if self.own_announce.sequence <= known {
-                self.own_announce = Announce::create(
-                    &self.identity,
-                    self.config.capabilities,
-                    self.next_sequence(now_ms).max(known + 1),
-                );
+            // The requester knows a newer sequence than ours (we restarted
+            // with the clock behind): outbid it, but never beyond a bounded
+            // lead over our own clock, whatever the wire says.
+            let outbid = known.checked_add(1).filter(|&s| self.plausible_sequence(s, now_ms));
+            match outbid {
+                Some(outbid) if self.own_announce.sequence < outbid => {
+                    self.own_announce = Announce::create(
+                        &self.identity,
+                        self.config.capabilities,
+                        self.next_sequence(now_ms).max(outbid),
+                    );
+                }
+                Some(_) => {}
+                None => self.counters.path_requests_implausible += 1,
             }
             let packet = self.announce_packet(&self.own_announce.clone(), 0, Some(request));
             self.counters.path_responses += 1;
@@ -669,7 +704,7 @@ impl Router {
             return;
         }
         if hops.count.saturating_add(1) < hops.limit {
-            packet[HOP_COUNT_OFFSET] += 1;
+            packet[HOP_COUNT_OFFSET] = hops.count + 1;
             self.send_on_all_links(Some(link), packet);
         } else {
             self.counters.hop_limit += 1;
@@ -862,9 +897,17 @@ impl Router {
     // ---- receiving ------------------------------------------------------
 
     /// A packet arrived on `link`.
-    pub fn receive(&mut self, link: LinkId, packet: Vec<u8>, now_ms: u64) {
+    pub fn receive(&mut self, link: LinkId, mut packet: Vec<u8>, now_ms: u64) {
         if !self.links.contains_key(&link) {
             return;
+        }
+        // Nobody relays further than this node would originate: a hop limit
+        // from the wire above `max_hops` is capped before anything else.
+        if let Some(limit) = packet.get_mut(HOP_COUNT_OFFSET + 1)
+            && *limit > self.config.max_hops
+        {
+            *limit = self.config.max_hops;
+            self.counters.hop_limit_capped += 1;
         }
         let decoded = match Packet::decode(&packet) {
             Ok(decoded) => decoded,
@@ -893,7 +936,7 @@ impl Router {
                 }
                 if hops.count.saturating_add(1) < hops.limit {
                     let mut packet = packet;
-                    packet[HOP_COUNT_OFFSET] += 1;
+                    packet[HOP_COUNT_OFFSET] = hops.count + 1;
                     self.counters.forwarded += 1;
                     self.send_on_all_links(Some(link), packet);
                 } else {
@@ -910,7 +953,7 @@ impl Router {
                 },
                 Some(Came::Link(back)) if hops.count.saturating_add(1) < hops.limit => {
                     let mut packet = packet;
-                    packet[HOP_COUNT_OFFSET] += 1;
+                    packet[HOP_COUNT_OFFSET] = hops.count + 1;
                     self.counters.forwarded += 1;
                     self.out.push(RouterOutput::Transmit { link: back, packet });
                 }

@@ -3,4 +3,5 @@
 //! `cargo test -p weft-host --test integration routing_sim::`.
 
 mod cli_inspect;
+mod routing_hostile;
 mod routing_sim;

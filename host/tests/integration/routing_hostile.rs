@@ -1,0 +1,110 @@
+//! Routing against a hostile peer (issue 17): what a crafted packet must not
+//! be able to do to the real router core, driven through the simulator.
+
+use weft_host::routing::wire::{Body, HOP_COUNT_OFFSET, Hops, Packet};
+use weft_host::routing::{MAX_SEQUENCE_LEAD_MS, RouterConfig};
+use weft_host::sim::{Sim, SimConfig, Topology};
+
+fn converged(topology: Topology, config: SimConfig) -> Sim {
+    let mut sim = Sim::new(topology, config);
+    assert!(sim.run_until_converged(100, 60_000).is_some(), "did not converge: {:?}", sim.route_count());
+    sim
+}
+
+fn path_request(sim: &Sim, target: usize, request: u64, known_sequence: u64, limit: u8) -> Vec<u8> {
+    let body = Body::PathRequest { request, target: sim.address(target), known_sequence };
+    Packet { hops: Hops::fresh(limit), body }.encode()
+}
+
+/// Finding 1: a path request carrying `known = u64::MAX - 1` made the target
+/// sign `u64::MAX`; every node kept that announce, the target's next
+/// sequence wrapped, and its announces were dropped as stale from then on
+/// (`u64::MAX` panicked a debug build). Now a node signs nothing beyond a
+/// bounded lead over its own clock, and nobody takes such a sequence.
+#[test]
+fn a_path_request_cannot_push_a_sequence_out_of_the_targets_clock() {
+    let config = SimConfig {
+        router: RouterConfig { announce_interval_ms: 20_000, ..SimConfig::default().router },
+        ..SimConfig::default()
+    };
+    // 0 - 1 - 2: node 0 is the attacker, 2 the victim, 1 an observer.
+    let mut sim = converged(Topology::line(3), config);
+    for (request, known) in [(1, u64::MAX - 1), (2, u64::MAX), (3, u64::MAX / 2)] {
+        let packet = path_request(&sim, 2, request, known, 8);
+        sim.inject(1, 0, packet);
+        sim.run_for(500);
+    }
+    let bound = sim.now() + MAX_SEQUENCE_LEAD_MS;
+    for observer in [0, 1] {
+        let held = sim.node(observer).router.table().sequence(&sim.address(2));
+        assert!(held <= bound, "node {observer} holds sequence {held} for the victim (bound {bound})");
+    }
+    assert!(sim.node(2).router.counters().path_requests_implausible >= 3);
+    // The victim's next periodic announces are taken, not dropped as stale.
+    let stale_before = sim.node(1).router.counters().announces_stale;
+    let sequence_before = sim.node(1).router.table().sequence(&sim.address(2));
+    sim.run_for(45_000);
+    assert!(sim.node(1).router.table().sequence(&sim.address(2)) > sequence_before, "newer announces taken");
+    assert_eq!(sim.node(1).router.counters().announces_stale, stale_before);
+    assert!(sim.node(0).router.route(&sim.address(2), sim.now()).is_some());
+}
+
+/// A legitimate requester that knows a newer sequence than the target's own
+/// (the target restarted with its clock behind) still gets a newer answer.
+#[test]
+fn a_plausible_known_sequence_is_still_outbid() {
+    let mut sim = converged(Topology::line(3), SimConfig::default());
+    let known = sim.now() + 5_000;
+    sim.inject(1, 0, path_request(&sim, 2, 9, known, 8));
+    sim.run_for(500);
+    assert!(sim.node(1).router.table().sequence(&sim.address(2)) > known);
+}
+
+/// An announce whose sequence lies further ahead of the receiver's clock
+/// than any honest clock could is refused and counted, so a signer cannot
+/// park an unbeatable sequence in every table.
+#[test]
+fn an_announce_far_ahead_of_the_clock_is_refused() {
+    let mut sim = converged(Topology::line(2), SimConfig::default());
+    let packet = path_request(&sim, 1, 7, u64::MAX - 1, 8);
+    // Node 1 answers (capped), node 0 keeps a plausible sequence.
+    sim.inject(1, 0, packet);
+    sim.run_for(500);
+    assert!(sim.node(0).router.table().sequence(&sim.address(1)) <= sim.now() + MAX_SEQUENCE_LEAD_MS);
+    let far = weft_host::routing::announce::Announce::create(
+        &weft_host::crypto::NodeIdentity::from_secret([42; 32]),
+        0,
+        sim.now() + MAX_SEQUENCE_LEAD_MS + 1_000_000,
+    );
+    let body = far.to_body();
+    let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode();
+    sim.inject(0, 1, packet);
+    sim.run_for(100);
+    assert_eq!(sim.node(0).router.table().sequence(&far.address()), 0, "not taken");
+    assert_eq!(sim.node(0).router.counters().announces_implausible, 1);
+}
+
+/// Relays forwarded floods and path requests up to the packet's own hop
+/// limit (up to 255) while `max_hops` bounds what they originate; a relay
+/// now caps the limit at its `max_hops`.
+#[test]
+fn relays_cap_a_packets_hop_limit_at_their_max_hops() {
+    let config =
+        SimConfig { router: RouterConfig { max_hops: 3, ..SimConfig::default().router }, ..SimConfig::default() };
+    // 0 - 1 - 2 - 3 - 4 - 5 (with 3 hops at most, not every pair has a route)
+    let mut sim = Sim::new(Topology::line(6), config);
+    sim.run_for(20_000);
+    // A path request for an address nobody knows, with hop limit 255, into node 1.
+    let body = Body::PathRequest { request: 77, target: weft_plugin_api::Address([0xEE; 16]), known_sequence: 0 };
+    let packet = Packet { hops: Hops::fresh(255), body }.encode();
+    assert_eq!(packet[HOP_COUNT_OFFSET + 1], 255);
+    sim.inject(1, 0, packet.clone());
+    sim.run_for(1_000);
+    // Node 1 is hop 1 of 3, node 2 hop 2; node 3 may not forward it.
+    assert!(sim.node(3).router.counters().hop_limit > 0, "node 3 stopped it");
+    // Node 4 never saw it: the same request is new to it.
+    let duplicates = sim.node(4).router.counters().duplicates;
+    sim.inject(4, 3, packet);
+    sim.run_for(100);
+    assert_eq!(sim.node(4).router.counters().duplicates, duplicates, "the request went past the cap");
+}
