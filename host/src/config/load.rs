@@ -256,10 +256,28 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 type KeyError = (String, String);
 
+/// Longest `routing.hold_ttl_s`: 30 days.
+pub const MAX_HOLD_TTL_S: u64 = 30 * 24 * 3600;
+/// Longest `routing.announce_interval_s`: a day.
+pub const MAX_INTERVAL_S: u64 = 24 * 3600;
+/// Longest `routing.route_ttl_s`: a week.
+pub const MAX_ROUTE_TTL_S: u64 = 7 * 24 * 3600;
+
 fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
     let fail = |key: &str, message: &str| Err((key.to_string(), message.to_string()));
     if !(1..=64).contains(&routing.max_hops) {
         return fail("max_hops", "expected 1 to 64");
+    }
+    // Finding 7 of issue 17: a huge hold_ttl_s overflowed into "expire at
+    // once" (or "until the next start"), and 0 expired everything at once.
+    if !(1..=MAX_HOLD_TTL_S).contains(&routing.hold_ttl_s) {
+        return fail("hold_ttl_s", &format!("expected 1 to {MAX_HOLD_TTL_S} seconds (30 days)"));
+    }
+    if routing.announce_interval_s > MAX_INTERVAL_S {
+        return fail("announce_interval_s", &format!("expected 1 to {MAX_INTERVAL_S} seconds (a day)"));
+    }
+    if routing.route_ttl_s > MAX_ROUTE_TTL_S {
+        return fail("route_ttl_s", &format!("expected at most {MAX_ROUTE_TTL_S} seconds (a week)"));
     }
     if routing.announce_interval_s == 0 {
         return fail("announce_interval_s", "expected at least 1 second");
@@ -409,6 +427,15 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
     if entry.queue_limit_bytes < 1024 {
         return fail("queue_limit_bytes", "expected at least 1024 bytes".into());
     }
+    if entry.hello_interval_s > MAX_INTERVAL_S {
+        return fail("hello_interval_s", format!("expected 1 to {MAX_INTERVAL_S} seconds (a day)"));
+    }
+    if entry.neighbour_timeout_s > MAX_ROUTE_TTL_S {
+        return fail("neighbour_timeout_s", format!("expected at most {MAX_ROUTE_TTL_S} seconds (a week)"));
+    }
+    if entry.reassembly_timeout_ms > 3_600_000 {
+        return fail("reassembly_timeout_ms", "expected 100 to 3600000 ms (an hour)".into());
+    }
     if entry.hello_interval_s == 0 || entry.neighbour_timeout_s <= entry.hello_interval_s {
         return fail(
             "neighbour_timeout_s",
@@ -423,9 +450,9 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
         codec::encode(&entry.driver_config).map_err(|e| ("driver_config".to_string(), e.to_string()))?;
     let settings = crate::radio::link::RadioSettings {
         queue_limit_bytes: entry.queue_limit_bytes,
-        reassembly_timeout_us: entry.reassembly_timeout_ms * 1000,
-        hello_interval_us: entry.hello_interval_s * 1_000_000,
-        neighbour_timeout_us: entry.neighbour_timeout_s * 1_000_000,
+        reassembly_timeout_us: entry.reassembly_timeout_ms.saturating_mul(1000),
+        hello_interval_us: entry.hello_interval_s.saturating_mul(1_000_000),
+        neighbour_timeout_us: entry.neighbour_timeout_s.saturating_mul(1_000_000),
         duty_cycle_percent: entry.duty_cycle_percent,
         peer: entry.peer,
         ..Default::default()
@@ -534,6 +561,16 @@ greeting = "hi"
         assert!(error(&dup).contains("peers[1].node") && error(&dup).contains("listed twice"));
         let idle = GOOD.replace("[quic]", "[quic]\nidle_timeout_ms = 10");
         assert!(error(&idle).contains("quic.idle_timeout_ms"), "{}", error(&idle));
+        for (setting, key) in [
+            ("hold_ttl_s = 0", "routing.hold_ttl_s"),
+            ("hold_ttl_s = 18446744073709551", "routing.hold_ttl_s"),
+            ("hold_ttl_s = 18446744073709552", "routing.hold_ttl_s"),
+            ("announce_interval_s = 18446744073709551", "routing.announce_interval_s"),
+            ("route_ttl_s = 18446744073709551615", "routing.route_ttl_s"),
+        ] {
+            let err = error(&format!("{GOOD}\n[routing]\n{setting}\n"));
+            assert!(err.contains(key) && err.contains("expected"), "{setting}: {err}");
+        }
         let dir = dir();
         let path = dir.path().join("node.toml");
         let key = crate::crypto::key_file::create(&dir.path().join("a.key"), false).unwrap();

@@ -75,13 +75,13 @@ impl RoutingSection {
     pub fn router_config(&self) -> crate::routing::RouterConfig {
         crate::routing::RouterConfig {
             max_hops: self.max_hops,
-            announce_interval_ms: self.announce_interval_s * 1000,
-            route_ttl_ms: self.route_ttl_s * 1000,
+            announce_interval_ms: self.announce_interval_s.saturating_mul(1000),
+            route_ttl_ms: self.route_ttl_s.saturating_mul(1000),
             rebroadcast_delay_ms: self.rebroadcast_delay_ms,
             announce_share: self.announce_share,
             path_request_interval_ms: self.path_request_interval_ms,
             hold: crate::routing::pending::HoldLimits {
-                ttl_ms: self.hold_ttl_s * 1000,
+                ttl_ms: self.hold_ttl_s.saturating_mul(1000),
                 per_destination: self.hold_per_destination,
                 total: self.hold_total,
             },
