@@ -63,7 +63,8 @@ pub use event::*;
 pub use host::Host;
 pub use host_call::*;
 pub use manifest::{
-    CommandDef, CommandSpec, MANIFEST_SECTION, Manifest, ManifestDef, ManifestHead, Permission, PluginKind,
+    CommandDef, CommandSpec, MANIFEST_SECTION, MAX_NAME_LEN, Manifest, ManifestDef, ManifestHead, Permission,
+    PluginKind, check_name,
 };
 pub use service::Service;
 pub use state_blob::StateBlob;

@@ -129,6 +129,33 @@ pub struct Manifest {
     pub commands: Vec<CommandSpec>,
 }
 
+/// Longest plugin name, bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks a plugin name: 1 to [`MAX_NAME_LEN`] characters of lowercase
+/// ASCII letters, digits, `-` and `_`, starting with a letter or digit.
+///
+/// A plugin's name keys its storage, its persisted state and its metrics, so
+/// it must never reach into the host's own namespaces (`weft:state`,
+/// `weft:routing`: a `:` is refused) or look like a path. The error says
+/// what is wrong, for the load error that names the file.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!("plugin name {name:?} must be 1 to {MAX_NAME_LEN} characters"));
+    }
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
+        return Err(format!(
+            "plugin name {name:?} contains {bad:?}: names are lowercase letters, digits, '-' and '_' \
+             (names with ':' are the host's own)"
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("plugin name {name:?} must start with a letter or digit"));
+    }
+    Ok(())
+}
+
 /// The smallest part of a manifest: enough to check the ABI version before
 /// trusting the rest of the layout, which may belong to another major.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -190,6 +217,21 @@ impl ManifestDef {
             ports: self.ports.to_vec(),
             permissions: self.permissions.to_vec(),
             commands: self.commands.iter().map(|c| CommandSpec { name: c.name.into(), help: c.help.into() }).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::check_name;
+
+    #[test]
+    fn names_are_plain_and_never_the_hosts() {
+        for good in ["echo", "fapp", "broken-driver", "a_b", "x1", &"n".repeat(64)] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", "weft:state", "weft:routing", "Echo", "-x", "_x", "a/b", "a b", &"n".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }
 }

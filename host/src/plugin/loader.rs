@@ -99,7 +99,11 @@ pub fn decode_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError>
             },
         });
     }
-    codec::decode(bytes).map_err(|e| bad(format!("manifest is garbled ({e}); rebuild the plugin")))
+    let manifest: Manifest =
+        codec::decode(bytes).map_err(|e| bad(format!("manifest is garbled ({e}); rebuild the plugin")))?;
+    // The name keys storage, state and metrics: never one of the host's.
+    weft_plugin_api::check_name(&manifest.name).map_err(bad)?;
+    Ok(manifest)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {

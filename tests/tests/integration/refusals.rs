@@ -93,6 +93,23 @@ fn missing_or_garbled_manifest_sections_are_refused() {
     assert!(matches!(e, LoadError::BadManifest { .. }), "{text}");
 }
 
+/// Finding 1 of issue 18: a plugin named `weft:state` with `storage` read
+/// and overwrote every plugin's persisted state (and `weft:routing` the
+/// router's announces). Names with `:` (the host's namespaces), path-like or
+/// empty names are refused at load, before any code is compiled.
+#[test]
+fn a_plugin_may_not_take_a_host_namespace_as_its_name() {
+    let rt = TestRuntime::new();
+    let outcome = codec::encode(&weft_plugin_api::Outcome::default()).unwrap();
+    for name in ["weft:state", "weft:routing", "../echo", "", "Echo", "-x"] {
+        let manifest = codec::encode(&test_manifest(name)).unwrap();
+        let file = format!("named-{}", name.len());
+        let path = write_wat(rt.dir.path(), &file, &wat_plugin_returning(Some(&manifest), &outcome, 0));
+        let (e, text) = load_err(&rt, &path, &Grants::all());
+        assert!(matches!(e, LoadError::BadManifest { .. }) && text.contains("plugin name"), "{name:?}: {text}");
+    }
+}
+
 #[test]
 fn modules_that_do_not_fit_the_abi_are_refused() {
     let rt = TestRuntime::new();
