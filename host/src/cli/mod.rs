@@ -52,8 +52,10 @@ enum Command {
     },
     /// Control a running node through its admin socket.
     Ctl {
-        /// The node's config file (its `admin.socket` is used).
-        #[arg(long, global = true)]
+        /// The node's config file (its `admin.socket` is used). Given before
+        /// the command (`weft ctl --config node.toml status`): after it,
+        /// `--config` belongs to the command (`plugin load FILE --config JSON`).
+        #[arg(long)]
         config: Option<PathBuf>,
         /// The admin socket path (instead of --config).
         #[arg(long, global = true)]

@@ -217,6 +217,22 @@ fn lifecycle_commands_and_permission_checks() {
     let (code, _, err) = n.ctl(&["plugin", "unload", "counter"]);
     assert_eq!(code, 0, "{err}");
     assert!(plugin_row(&n, "counter").is_null(), "unloaded");
+    // A plugin config given at load time reaches the plugin (finding 8 of
+    // issue 18: `--config` here collided with `weft ctl --config` and clap
+    // panicked, exit 101, whenever it was given).
+    let counter = counter.to_str().unwrap();
+    let bad = ["plugin", "load", counter, "--permission", "storage", "--config", r#"{"flush_interval_ms": "soon"}"#];
+    let (code, value, err) = n.ctl(&bad);
+    assert_eq!(code, 1, "refused by the plugin's init, not a crash: {err} {value}");
+    assert!(value["error"].as_str().unwrap_or_default().contains("bad counter config"), "{value}");
+    let good = ["plugin", "load", counter, "--permission", "storage", "--config", r#"{"reply": false}"#];
+    let (code, value, err) = n.ctl(&good);
+    assert_eq!(code, 0, "{err} {value}");
+    // The node's own --config still works before the command.
+    let config = n.config_path();
+    let args = ["ctl", "--config", config.to_str().unwrap(), "--json", "plugin", "unload", "counter"];
+    let (code, out, err) = weft_tests::node::weft(&args);
+    assert_eq!(code, 0, "{err} {out}");
     // A second echo cannot load: the name and the port are taken.
     let echo = weft_tests::plugin("echo", Binding::Wasm);
     let (code, value, _) = n.ctl(&["plugin", "load", echo.to_str().unwrap(), "--permission", "send"]);
