@@ -9,6 +9,7 @@
 //! - [`config`]: the node's TOML file: schema, loading, validation, errors.
 //! - [`crypto`]: the node identity (Ed25519, derived X25519, address), sealing.
 //! - [`discovery`]: LAN discovery with UDP multicast beacons.
+//! - [`files`]: files the node writes are private (0700 directory, 0600 files, umask).
 //! - [`kv`]: plugin key/value storage as plugins see it (the `KvStore` trait).
 //! - [`link`]: QUIC links to neighbours: frames, TLS, dialing, accepting.
 //! - [`metrics`]: Prometheus metric families and their HTTP endpoint.
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod discovery;
+pub mod files;
 pub mod kv;
 pub mod link;
 pub mod metrics;

@@ -150,10 +150,26 @@ impl TestNode {
 
     /// Starts `weft run` with extra arguments (e.g. `--log-format json`).
     pub fn launch_with(&mut self, extra: &[&str]) {
+        let mut command = Command::new(weft_bin());
+        command.args(["run", "--config", self.config_path().to_str().expect("utf-8 path")]).args(extra);
+        self.launch_command(command);
+    }
+
+    /// Starts `weft run` allowed at most `limit` open files (through
+    /// util-linux's `prlimit`), as an operator's tight `ulimit -n` would.
+    pub fn launch_with_fd_limit(&mut self, limit: u64) {
+        let mut command = Command::new("prlimit");
+        command.arg(format!("--nofile={limit}:{limit}")).arg("--").arg(weft_bin()).args([
+            "run",
+            "--config",
+            self.config_path().to_str().expect("utf-8 path"),
+        ]);
+        self.launch_command(command);
+    }
+
+    fn launch_command(&mut self, mut command: Command) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
-        let child = Command::new(weft_bin())
-            .args(["run", "--config", self.config_path().to_str().expect("utf-8 path")])
-            .args(extra)
+        let child = command
             .env("WEFT_LOG", "info,weft_host=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -24,6 +24,16 @@ pub enum KeyFileError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// Others may read or write the file: the key may be known to them.
+    #[error(
+        "{path}: mode {mode:o} lets others read or change the node's secret key; run `chmod 600 {path}` (and consider the key exposed)"
+    )]
+    NotPrivate {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The file is not a Weft key file.
     #[error("{path}: not a Weft key file: {reason}")]
     Malformed {
@@ -71,9 +81,15 @@ pub fn write(path: &Path, identity: &NodeIdentity, force: bool) -> Result<(), Ke
     file.sync_all().map_err(io)
 }
 
-/// Reads the identity stored in `path`.
+/// Reads the identity stored in `path`. Like ssh, refuses a key file that
+/// anyone but its owner may read or write.
 pub fn read(path: &Path) -> Result<NodeIdentity, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: path.to_path_buf(), source })?;
+    let io = |source| KeyFileError::Io { path: path.to_path_buf(), source };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+    if crate::files::readable_by_others(mode) {
+        return Err(KeyFileError::NotPrivate { path: path.to_path_buf(), mode });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
     let malformed = |reason: &str| KeyFileError::Malformed { path: path.to_path_buf(), reason: reason.to_string() };
     let mut seeds = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
     let seed = seeds.next().ok_or_else(|| malformed("no key line (expected 64 hexadecimal digits)"))?;
@@ -103,15 +119,37 @@ mod tests {
         assert_eq!(read(&path).unwrap().address(), replaced.address());
     }
 
+    /// Finding 3 of issue 18: the key file's mode was not checked on read.
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        create(&path, false).unwrap();
+        for mode in [0o640, 0o604, 0o660, 0o666] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = read(&path).err().expect("refused");
+            assert!(matches!(err, KeyFileError::NotPrivate { .. }), "{mode:o}: {err}");
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(read(&path).is_ok(), "owner read-only is fine");
+    }
+
     #[test]
     fn malformed_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.key");
         std::fs::write(&path, "# comment only\n").unwrap();
+        make_private(&path);
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains("bad.key") && err.contains("no key line"), "{err}");
         std::fs::write(&path, "zz\n").unwrap();
+        make_private(&path);
         assert!(read(&path).unwrap_err().to_string().contains("64 hexadecimal"));
         assert!(read(&dir.path().join("missing.key")).unwrap_err().to_string().contains("missing.key"));
+    }
+
+    fn make_private(path: &Path) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }

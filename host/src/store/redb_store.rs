@@ -31,8 +31,15 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join("weft.redb");
         let error = |message: String| StoreError { path: path.clone(), message };
-        std::fs::create_dir_all(data_dir).map_err(|e| error(format!("cannot create the data directory: {e}")))?;
-        let db = Database::create(&path).map_err(|e| error(e.to_string()))?;
+        crate::files::private_dir(data_dir)
+            .map_err(|e| error(format!("cannot create the data directory (mode 0700): {e}")))?;
+        // Bookings with patients' contact details, held packets: owner only,
+        // from the first byte.
+        let db = {
+            let _private = crate::files::PrivateUmask::set();
+            Database::create(&path).map_err(|e| error(e.to_string()))?
+        };
+        crate::files::make_private(&path).map_err(|e| error(format!("cannot make it private (0600): {e}")))?;
         // Create the tables up front so readers never see "table missing".
         let txn = db.begin_write().map_err(|e| error(e.to_string()))?;
         txn.open_table(PLUGIN_KV).map_err(|e| error(e.to_string()))?;

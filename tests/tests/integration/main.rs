@@ -13,6 +13,7 @@
 
 mod fapp;
 mod handoff;
+mod hardening;
 mod hostile;
 mod loading;
 mod mesh_routing;
