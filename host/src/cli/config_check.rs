@@ -1,4 +1,8 @@
 //! `weft config check FILE`: validate a config without starting anything.
+//!
+//! It runs the same checks `weft run` makes before it creates anything
+//! ([`crate::node::preflight`]), so what it calls valid starts, and what it
+//! refuses, `weft run` refuses with the same message.
 
 use crate::config;
 use std::path::Path;
@@ -6,7 +10,7 @@ use std::path::Path;
 /// Validates the file; prints a summary.
 pub fn run(file: &Path, json: bool) -> Result<(), String> {
     let config = config::load(file).map_err(|e| e.to_string())?;
-    let address = config.read_identity().map_err(|e| e.to_string())?.address();
+    let address = crate::node::preflight::preflight(&config).map_err(|e| e.to_string())?.address();
     if json {
         let plugins: Vec<String> = config.plugins.iter().map(|p| p.file.display().to_string()).collect();
         println!(

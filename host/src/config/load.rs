@@ -305,6 +305,12 @@ fn check_quic(quic: &QuicSection) -> Result<(), KeyError> {
     if quic.keepalive_ms == 0 {
         return bad("keepalive_ms", "expected a positive number of milliseconds");
     }
+    if quic.idle_timeout_ms > MAX_INTERVAL_S * 1000 {
+        return bad("idle_timeout_ms", "expected at most 86400000 ms (a day), above keepalive_ms");
+    }
+    if quic.keepalive_ms > MAX_INTERVAL_S * 1000 {
+        return bad("keepalive_ms", "expected 1 to 86400000 ms (a day)");
+    }
     if quic.idle_timeout_ms <= quic.keepalive_ms {
         return bad("idle_timeout_ms", "expected more than keepalive_ms, or idle links would close between keepalives");
     }
@@ -528,7 +534,8 @@ greeting = "hi"
         let cases: &[(&str, &str, &str)] = &[
             ("[node\nname = 1", "node.toml:1:", "invalid TOML"),
             (&GOOD.replace("data_dir", "data_dri"), "key `node.data_dri`", "unknown field `data_dri`"),
-            (&GOOD.replace("127.0.0.1:7401", "localhost"), "key `quic.listen`", "invalid socket address"),
+            (&GOOD.replace("127.0.0.1:7401", "localhost"), "key `quic.listen`", "expected IP:PORT"),
+            (&GOOD.replace("127.0.0.1:7401", "127.0.0.1:70000"), "key `quic.listen`", "PORT 0 to 65535"),
             (&GOOD.replace("127.0.0.1:7402", "nowhere"), "key `peers[0].address`", "expected HOST:PORT"),
             (&GOOD.replace("0123456789abcdef0123456789abcdef", "xyz"), "key `peers[0].node`", "32 hexadecimal"),
             (&GOOD.replace("echo.wasm", "missing.wasm"), "key `plugins[0].file`", "no such file"),

@@ -46,8 +46,9 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingSection {
-    /// Hop limit of packets this node originates.
-    pub max_hops: u8,
+    /// Hop limit of packets this node originates (1 to 64; read wide so an
+    /// out-of-range value gets the range, not "expected u8").
+    pub max_hops: u64,
     /// How often the node announces itself, seconds.
     pub announce_interval_s: u64,
     /// How long a route lives without a fresh announce, seconds.
@@ -74,7 +75,7 @@ impl RoutingSection {
     /// The router's settings.
     pub fn router_config(&self) -> crate::routing::RouterConfig {
         crate::routing::RouterConfig {
-            max_hops: self.max_hops,
+            max_hops: u8::try_from(self.max_hops).unwrap_or(u8::MAX),
             announce_interval_ms: self.announce_interval_s.saturating_mul(1000),
             route_ttl_ms: self.route_ttl_s.saturating_mul(1000),
             rebroadcast_delay_ms: self.rebroadcast_delay_ms,
@@ -136,6 +137,7 @@ fn default_shutdown_deadline() -> u64 {
 #[serde(deny_unknown_fields, default)]
 pub struct QuicSection {
     /// UDP address to listen on.
+    #[serde(deserialize_with = "socket_address")]
     pub listen: SocketAddr,
     /// Keepalive interval; also how fast a restarted peer is noticed.
     pub keepalive_ms: u64,
@@ -210,6 +212,7 @@ pub struct AdminSection {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
     /// Address for the Prometheus `/metrics` endpoint (none: disabled).
+    #[serde(default, deserialize_with = "optional_socket_address")]
     pub listen: Option<SocketAddr>,
 }
 
@@ -342,4 +345,26 @@ fn default_neighbour_timeout() -> u64 {
 }
 fn default_reassembly_timeout() -> u64 {
     30_000
+}
+
+/// `IP:PORT`, with an error that says so (serde's says only "invalid socket
+/// address syntax", even for port 70000).
+fn socket_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_socket_address(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_socket_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_socket_address(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn parse_socket_address(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        let port = text.rsplit_once(':').map(|(_, p)| p);
+        match port.map(str::parse::<u64>) {
+            Some(Ok(p)) if p > 65_535 => format!("port {p} is out of range: expected IP:PORT with PORT 0 to 65535"),
+            _ => format!("expected IP:PORT (e.g. 0.0.0.0:4433 or [::]:4433) with PORT 0 to 65535, found {text:?}"),
+        }
+    })
 }

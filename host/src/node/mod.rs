@@ -10,6 +10,8 @@
 //!   state handoff and rollback, persisted states, operator rows.
 //! - [`radio_host`]: radio links: driver plugin and serial port per link,
 //!   driver hot swaps, the rows of `weft ctl links`.
+//! - [`preflight`]: every check `weft run` makes before it creates
+//!   anything, shared with `weft config check`.
 //! - [`quota`]: each plugin's stored bytes against its storage grant.
 //! - [`release`]: the thread that drops retired plugin instances.
 //! - [`reply_book`]: the ring of delivered messages a `Reply` answers.
@@ -17,6 +19,7 @@
 
 pub mod core;
 pub mod plugin_host;
+pub mod preflight;
 pub mod quota;
 pub mod radio_host;
 pub mod release;

@@ -171,7 +171,9 @@ impl RunningNode {
 /// Starts a node. Everything that can fail for config reasons fails here,
 /// before any link comes up.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
-    let identity = config.read_identity()?;
+    // Everything that can be checked without side effects, first: a refused
+    // start leaves nothing behind.
+    let identity = super::preflight::preflight(&config)?;
     let address = identity.address();
     let store = Arc::new(Store::open(&config.data_dir)?);
     let kv: Arc<dyn KvStore> = store.clone();
