@@ -216,6 +216,9 @@ enum PluginCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Load a native library to read its manifest (runs its code).
+        #[arg(long)]
+        trust: bool,
     },
 }
 
@@ -294,7 +297,7 @@ pub fn main() -> ExitCode {
             };
             return ctl::run(&socket, request, json);
         }
-        Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect::run(&file, json),
+        Command::Plugin(PluginCommand::Inspect { file, json, trust }) => plugin_inspect::run(&file, json, trust),
         Command::Plugin(PluginCommand::Sign { key, plugin }) => sign_plugin(&key, &plugin),
         Command::Sim(args) => sim::run(&args),
     };

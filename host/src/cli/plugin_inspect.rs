@@ -1,4 +1,8 @@
-//! `weft plugin inspect FILE`: what a plugin is, without running wasm code.
+//! `weft plugin inspect FILE [--trust]`: what a plugin is. A wasm module's
+//! manifest is read from its custom section: no code runs. A native
+//! library's manifest can only be read by loading the library, which runs
+//! its constructors with the caller's privileges, so that needs `--trust`
+//! (without it the command says so and refuses).
 
 use crate::plugin::{Binding, PluginInfo, PluginRuntime, RuntimeOptions};
 use std::path::Path;
@@ -56,7 +60,14 @@ pub fn render_json(info: &PluginInfo) -> String {
 }
 
 /// Runs the command.
-pub fn run(file: &Path, json: bool) -> Result<(), String> {
+pub fn run(file: &Path, json: bool, trust: bool) -> Result<(), String> {
+    if crate::plugin::binding_for(file).map_err(|e| e.to_string())? == Binding::Native && !trust {
+        return Err(format!(
+            "{}: a native library's manifest can only be read by loading it, which runs its code with your \
+             privileges; pass --trust if you trust this file (wasm plugins are inspected without running anything)",
+            file.display()
+        ));
+    }
     let scratch = std::env::temp_dir().join(format!("weft-inspect-{}", std::process::id()));
     let runtime = PluginRuntime::new(RuntimeOptions { module_cache: None, native_copies: scratch.clone() })?;
     let result = runtime.inspect(file);

@@ -80,25 +80,33 @@ impl std::fmt::Debug for NodeIdentity {
 /// signs TLS handshakes; a TLS 1.3 signed message starts with 64 spaces, so a
 /// plugin-signed message can never be one (and the reverse), which keeps a
 /// plugin with `sign` from impersonating its node to other nodes.
-pub const PLUGIN_SIGNING_CONTEXT: &[u8] = b"weft plugin signature v1\0";
+pub const PLUGIN_SIGNING_CONTEXT: &[u8] = b"weft plugin signature v2\0";
 
-fn with_plugin_context(message: &[u8]) -> Vec<u8> {
-    let mut full = Vec::with_capacity(PLUGIN_SIGNING_CONTEXT.len() + message.len());
+/// What the node key signs for plugin `plugin`: the context, the plugin's
+/// name and a NUL, then the message. The name separates plugins' domains: a
+/// signature one plugin obtains verifies only in a plugin of the same name
+/// (on any node), so a plugin granted `sign` cannot forge another's signed
+/// objects (FAPP announces, say). Plugin names never contain NUL.
+pub fn plugin_signing_input(plugin: &str, message: &[u8]) -> Vec<u8> {
+    let mut full = Vec::with_capacity(PLUGIN_SIGNING_CONTEXT.len() + plugin.len() + 1 + message.len());
     full.extend_from_slice(PLUGIN_SIGNING_CONTEXT);
+    full.extend_from_slice(plugin.as_bytes());
+    full.push(0);
     full.extend_from_slice(message);
     full
 }
 
 impl NodeIdentity {
-    /// Signs `message` for a plugin, under [`PLUGIN_SIGNING_CONTEXT`].
-    pub fn sign_for_plugin(&self, message: &[u8]) -> Signature {
-        self.signing.sign(&with_plugin_context(message))
+    /// Signs `message` for the plugin named `plugin` ([`plugin_signing_input`]).
+    pub fn sign_for_plugin(&self, plugin: &str, message: &[u8]) -> Signature {
+        self.signing.sign(&plugin_signing_input(plugin, message))
     }
 }
 
-/// Verifies a signature made by [`NodeIdentity::sign_for_plugin`].
-pub fn verify_plugin_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    verify(public_key, &with_plugin_context(message), signature)
+/// Verifies a signature made by [`NodeIdentity::sign_for_plugin`] for the
+/// plugin named `plugin`.
+pub fn verify_plugin_signature(plugin: &str, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    verify(public_key, &plugin_signing_input(plugin, message), signature)
 }
 
 /// Verifies an Ed25519 signature given raw bytes. Malformed keys or

@@ -10,6 +10,7 @@ pub mod key_file;
 mod sealing;
 
 pub use identity::{
-    NodeIdentity, PLUGIN_SIGNING_CONTEXT, address_of, address_of_bytes, verify, verify_plugin_signature,
+    NodeIdentity, PLUGIN_SIGNING_CONTEXT, address_of, address_of_bytes, plugin_signing_input, verify,
+    verify_plugin_signature,
 };
 pub use sealing::{OpenError, SEAL_OVERHEAD, open, seal};

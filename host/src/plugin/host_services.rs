@@ -98,11 +98,15 @@ impl InstanceHostCalls {
                 if !self.permissions.contains(&Permission::Sign) {
                     return denied(Permission::Sign);
                 }
-                HostReply::Signature(ByteBuf::from(services.identity.sign_for_plugin(&req.message).to_bytes().to_vec()))
+                let signature = services.identity.sign_for_plugin(&self.namespace, &req.message);
+                HostReply::Signature(ByteBuf::from(signature.to_bytes().to_vec()))
             }
-            HostCall::Verify(req) => {
-                HostReply::Verified(crypto::verify_plugin_signature(&req.public_key, &req.message, &req.signature))
-            }
+            HostCall::Verify(req) => HostReply::Verified(crypto::verify_plugin_signature(
+                &self.namespace,
+                &req.public_key,
+                &req.message,
+                &req.signature,
+            )),
             HostCall::Seal(req) => {
                 if !self.permissions.contains(&Permission::Seal) {
                     return denied(Permission::Seal);
@@ -229,5 +233,18 @@ mod tests {
         assert_eq!(c.answer(&verify(b"n")), HostReply::Verified(false));
         // Not a plain signature over the message: it could not pass as a TLS handshake signature.
         assert!(!crypto::verify(&key, b"m", &signature));
+        // Finding 4 of issue 18: every plugin with `sign` signed in one shared
+        // context, so any of them could forge another's signed objects. A
+        // signature made for plugin `p` does not verify in plugin `fapp`
+        // (on this node or any other), and `fapp`'s own signatures do.
+        let fapp = InstanceHostCalls::new(c.services.clone(), "fapp", [Permission::Sign].into_iter().collect());
+        assert_eq!(fapp.answer(&verify(b"m")), HostReply::Verified(false), "p's signature passed as fapp's");
+        assert!(!crypto::verify_plugin_signature("fapp", &key, b"m", &signature));
+        assert!(crypto::verify_plugin_signature("p", &key, b"m", &signature));
+        let own = match fapp.answer(&HostCall::Sign(SignRequest { message: b"m".to_vec() })) {
+            HostReply::Signature(s) => s.into_vec(),
+            other => panic!("{other:?}"),
+        };
+        assert!(crypto::verify_plugin_signature("fapp", &key, b"m", &own));
     }
 }

@@ -33,7 +33,11 @@ fn inspect_shows_manifest_for_both_bindings() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     let native = plugin(&format!("native/echo.{}", std::env::consts::DLL_EXTENSION));
-    let (ok, json, err) = weft(&["plugin", "inspect", native.to_str().unwrap(), "--json"]);
+    // Finding 4 of issue 18: inspect dlopened a native library without a
+    // word, running its constructors. It refuses unless told to trust it.
+    let (ok, _, err) = weft(&["plugin", "inspect", native.to_str().unwrap(), "--json"]);
+    assert!(!ok && err.contains("--trust") && err.contains("runs its code"), "{err}");
+    let (ok, json, err) = weft(&["plugin", "inspect", native.to_str().unwrap(), "--json", "--trust"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["name"], "echo");

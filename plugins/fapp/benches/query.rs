@@ -65,7 +65,7 @@ fn announces(now_s: u64) -> Vec<SignedAnnounce> {
                 profile_url: None,
             };
             let signed = body.encode();
-            let signature = identity.sign_for_plugin(&SignedAnnounce::signing_input(&signed)).to_bytes();
+            let signature = identity.sign_for_plugin("fapp", &SignedAnnounce::signing_input(&signed)).to_bytes();
             SignedAnnounce::from_parts(signed, signature).expect("valid announce")
         })
         .collect()

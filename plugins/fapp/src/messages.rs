@@ -64,7 +64,7 @@ pub const MAX_CODE: u8 = 31;
 const MAX_EXTRA: usize = 16;
 
 /// Domain separation for announce signatures (the host adds its own
-/// "weft plugin signature v1" prefix on top).
+/// "weft plugin signature v2" context and the plugin's name on top).
 pub const ANNOUNCE_CONTEXT: &[u8] = b"fapp announce v1\0";
 
 /// One bookable time slot.

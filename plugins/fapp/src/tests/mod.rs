@@ -27,8 +27,9 @@ use weft_plugin_api::{
     TimerFired,
 };
 
-/// The host's prefix for plugin signatures.
-const PLUGIN_CONTEXT: &[u8] = b"weft plugin signature v1\0";
+/// What the host signs for a plugin named `fapp`: its context, the name, NUL
+/// (the host's `plugin_signing_input`).
+const PLUGIN_CONTEXT: &[u8] = b"weft plugin signature v2\0fapp\0";
 /// 2026-05-28T20:26:40Z: a few days before the sample slots (June 2026).
 pub const T0_MS: u64 = 1_780_000_000_000;
 
