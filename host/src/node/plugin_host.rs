@@ -82,9 +82,8 @@ pub fn prepare(
     spec: PluginConfig,
     sizes: SwapSizes,
 ) -> Result<Prepared, String> {
-    crate::plugin::signature::check(trust, &spec.file)?;
     let limits = Limits { max_flood_hops: spec.max_flood_hops, ..Limits::default() };
-    let loaded = runtime.load(&spec.file, &spec.grants, limits).map_err(|e| e.to_string())?;
+    let loaded = runtime.load_checked(&spec.file, trust, &spec.grants, limits).map_err(|e| e.to_string())?;
     let manifest = &loaded.info().manifest;
     if manifest.kind != PluginKind::Service {
         return Err(format!(

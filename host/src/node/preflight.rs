@@ -43,8 +43,7 @@ pub fn preflight(config: &NodeConfig) -> Result<NodeIdentity, StartError> {
     let mut ports: HashMap<u16, String> = HashMap::new();
     for (index, spec) in config.plugins.iter().enumerate() {
         let fail = |message: String| StartError::from(plugin_error(index, message));
-        crate::plugin::signature::check(&config.trust, &spec.file).map_err(fail)?;
-        let info = runtime.inspect(&spec.file).map_err(|e| fail(e.to_string()))?;
+        let info = runtime.inspect_checked(&spec.file, &config.trust).map_err(|e| fail(e.to_string()))?;
         let manifest = &info.manifest;
         if manifest.kind != PluginKind::Service {
             return Err(fail(format!(
@@ -70,8 +69,7 @@ pub fn preflight(config: &NodeConfig) -> Result<NodeIdentity, StartError> {
     }
     for (index, radio) in config.radios.iter().enumerate() {
         let fail = |message: String| StartError::from(RadioStartError { file: file.clone(), index, message });
-        crate::plugin::signature::check(&config.trust, &radio.driver).map_err(fail)?;
-        let info = runtime.inspect(&radio.driver).map_err(|e| fail(e.to_string()))?;
+        let info = runtime.inspect_checked(&radio.driver, &config.trust).map_err(|e| fail(e.to_string()))?;
         if info.manifest.kind != PluginKind::Driver {
             return Err(fail(format!(
                 "{}: `{}` is a service, not a driver; services go in [[plugins]]",

@@ -162,10 +162,9 @@ pub fn load_driver(
     trust: &crate::config::TrustConfig,
     file: &Path,
 ) -> Result<Driver, String> {
-    crate::plugin::signature::check(trust, file)?;
     // A driver may write to its link's serial port and nothing else.
     let grants = Grants::permissions([Permission::Serial]);
-    let loaded = runtime.load(file, &grants, Limits::default()).map_err(|e| e.to_string())?;
+    let loaded = runtime.load_checked(file, trust, &grants, Limits::default()).map_err(|e| e.to_string())?;
     let manifest = &loaded.info().manifest;
     if manifest.kind != PluginKind::Driver {
         return Err(format!(

@@ -11,6 +11,11 @@ use weft_plugin_api::{AbiVersion, Permission};
 /// Why a plugin file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// Signatures are required and these bytes do not carry a trusted one
+    /// (the message names the file and whether it is unsigned, tampered or
+    /// untrusted).
+    #[error("{0}")]
+    Signature(String),
     /// The file could not be read or copied.
     #[error("{path}: {action}: {source}")]
     Io {

@@ -13,8 +13,10 @@ use super::grants::Grants;
 use super::host_services::{HostServices, InstanceHostCalls};
 use super::instance::{Limits, PluginInstance};
 use super::native::NativeLibrary;
+use super::signature;
 use super::wasm::manifest_section::{SectionError, read_manifest_section};
 use super::wasm::{WasmModule, WasmRuntime};
+use crate::config::TrustConfig;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,31 +147,54 @@ impl PluginRuntime {
         &self.wasm
     }
 
-    /// Loads a native library (from a unique copy) and decodes its manifest.
-    fn load_native(&self, path: &Path) -> Result<(NativeLibrary, Manifest), LoadError> {
-        let lib = NativeLibrary::load(path, &self.native_copies, self.wasm.ticks().clone())
+    /// Loads a native library from `bytes` (through a private copy) and
+    /// decodes its manifest.
+    fn load_native(&self, path: &Path, bytes: &[u8]) -> Result<(NativeLibrary, Manifest), LoadError> {
+        let lib = NativeLibrary::load(path, bytes, &self.native_copies, self.wasm.ticks().clone())
             .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
         let manifest = decode_manifest(path, &lib.manifest_bytes())?;
         Ok((lib, manifest))
     }
 
-    /// Reads a plugin's manifest and file facts. Wasm code is neither compiled
-    /// nor run; a native library is loaded (it is trusted code by definition).
-    /// The ABI version is checked, grants are not.
+    /// Reads a plugin's manifest and file facts, accepting any file. See
+    /// [`PluginRuntime::inspect_checked`].
     pub fn inspect(&self, path: &Path) -> Result<PluginInfo, LoadError> {
+        self.inspect_checked(path, &TrustConfig::default())
+    }
+
+    /// Reads a plugin's manifest and file facts, the file read once and its
+    /// signature checked under `trust` on those bytes. Wasm code is neither
+    /// compiled nor run; a native library is loaded (it is trusted code by
+    /// definition). The ABI version is checked, grants are not.
+    pub fn inspect_checked(&self, path: &Path, trust: &TrustConfig) -> Result<PluginInfo, LoadError> {
         let binding = binding_for(path)?;
         let bytes = read(path)?;
+        signature::check_bytes(trust, path, &bytes).map_err(LoadError::Signature)?;
         let manifest = match binding {
             Binding::Wasm => wasm_manifest(path, &bytes)?,
-            Binding::Native => self.load_native(path)?.1,
+            Binding::Native => self.load_native(path, &bytes)?.1,
         };
         Ok(info(path, binding, manifest, &bytes))
     }
 
-    /// Loads a plugin file: manifest, ABI version, grants, then code.
+    /// Loads a plugin file, accepting any file. See [`PluginRuntime::load_checked`].
     pub fn load(&self, path: &Path, grants: &Grants, limits: Limits) -> Result<LoadedPlugin, LoadError> {
+        self.load_checked(path, &TrustConfig::default(), grants, limits)
+    }
+
+    /// Loads a plugin file: read once; signature (under `trust`), manifest,
+    /// ABI version, grants, then code, all from those same bytes, so a file
+    /// swapped after the check is not what runs.
+    pub fn load_checked(
+        &self,
+        path: &Path,
+        trust: &TrustConfig,
+        grants: &Grants,
+        limits: Limits,
+    ) -> Result<LoadedPlugin, LoadError> {
         let binding = binding_for(path)?;
         let bytes = read(path)?;
+        signature::check_bytes(trust, path, &bytes).map_err(LoadError::Signature)?;
         let (manifest, code) = match binding {
             Binding::Wasm => {
                 let manifest = wasm_manifest(path, &bytes)?;
@@ -181,7 +206,7 @@ impl PluginRuntime {
                 (manifest, Code::Wasm(module))
             }
             Binding::Native => {
-                let (lib, manifest) = self.load_native(path)?;
+                let (lib, manifest) = self.load_native(path, &bytes)?;
                 grants.check(path, &manifest)?;
                 (manifest, Code::Native(lib))
             }

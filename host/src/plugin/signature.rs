@@ -1,7 +1,8 @@
 //! Signed plugins: detached Ed25519 signatures next to the plugin file.
 //!
 //! Owns: writing `<plugin>.sig` ([`sign_file`]) and checking a plugin file
-//! against the node's trusted publishers ([`check`]). The signed message is
+//! against the node's trusted publishers ([`check_bytes`], on the very
+//! bytes that are then loaded). The signed message is
 //! a fixed context, which no TLS handshake or plugin-requested signature can
 //! start with, followed by the SHA-256 of the file, so a key used for both a
 //! node and publishing cannot be tricked into signing one as the other.
@@ -59,10 +60,11 @@ pub fn sign_file(key: &NodeIdentity, plugin: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Accepts `plugin` under `trust`: always when signatures are not required,
-/// otherwise only with a valid signature by a trusted publisher. The error
-/// says which of unsigned, tampered or untrusted it is.
-pub fn check(trust: &TrustConfig, plugin: &Path) -> Result<(), String> {
+/// Accepts `bytes`, read from `plugin`, under `trust`: always when
+/// signatures are not required, otherwise only with a valid signature by a
+/// trusted publisher over these bytes. The error says which of unsigned,
+/// tampered or untrusted it is.
+pub fn check_bytes(trust: &TrustConfig, plugin: &Path, bytes: &[u8]) -> Result<(), String> {
     if !trust.require_signed {
         return Ok(());
     }
@@ -84,7 +86,7 @@ pub fn check(trust: &TrustConfig, plugin: &Path) -> Result<(), String> {
     if !trust.publishers.contains(&publisher) {
         return refuse(format!("signed by {}, which is not a trusted publisher", hex(&publisher)));
     }
-    let digest = digest_of(plugin)?;
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
     if !crate::crypto::verify(&publisher, &message(&digest), &signature) {
         return refuse("tampered: the signature does not match the file".into());
     }
@@ -94,6 +96,11 @@ pub fn check(trust: &TrustConfig, plugin: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file at `plugin`, read and checked.
+    fn check(trust: &TrustConfig, plugin: &Path) -> Result<(), String> {
+        check_bytes(trust, plugin, &std::fs::read(plugin).map_err(|e| e.to_string())?)
+    }
 
     fn trusting(key: &NodeIdentity) -> TrustConfig {
         TrustConfig { require_signed: true, publishers: vec![*key.public_key().as_bytes()] }

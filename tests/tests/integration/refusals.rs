@@ -150,3 +150,80 @@ fn permissions_and_ports_not_granted_are_refused() {
         rt.runtime.load(&counter, &Grants::permissions([Permission::Storage]), Limits::default()).unwrap();
     }
 }
+
+/// Finding 2 of issue 18: the signature was checked on one read of the file
+/// and the plugin loaded from another, so a writer could swap the file in
+/// between. The plugin file here is a FIFO that serves the signed `counter`
+/// to its first reader and `echo` to its second: what loads is what was
+/// checked.
+#[test]
+fn a_plugin_file_swapped_after_its_signature_check_is_not_what_runs() {
+    use std::io::Write;
+    let rt = TestRuntime::new();
+    let dir = rt.dir.path();
+    let signed = std::fs::read(plugin("counter", Binding::Wasm)).unwrap();
+    let swapped_in = std::fs::read(plugin("echo", Binding::Wasm)).unwrap();
+    let publisher = weft_host::crypto::NodeIdentity::from_secret([7; 32]);
+    let original = dir.join("counter.wasm");
+    std::fs::write(&original, &signed).unwrap();
+    let signature = weft_host::plugin::signature::sign_file(&publisher, &original).unwrap();
+    let fifo = dir.join("swapped.wasm");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::fs::copy(&signature, dir.join("swapped.wasm.sig")).unwrap();
+    let trust =
+        weft_host::config::TrustConfig { require_signed: true, publishers: vec![*publisher.public_key().as_bytes()] };
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            for bytes in [signed, swapped_in] {
+                // Each open waits for the next reader.
+                let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+                let _ = pipe.write_all(&bytes);
+            }
+        })
+    };
+    let loaded =
+        rt.runtime.load_checked(&fifo, &trust, &Grants::all(), Limits::default()).expect("the signed bytes load");
+    assert_eq!(loaded.info().manifest.name, "counter", "the bytes that were checked are the bytes that load");
+    // Take the second serving so the writer finishes.
+    let _ = std::fs::read(&fifo).unwrap();
+    writer.join().unwrap();
+}
+
+/// Finding 2 of issue 18: compiled artifacts (native code) were loaded from
+/// the module cache whoever wrote them. An artifact others may write is not
+/// executed: it is ignored, logged and rebuilt (here: `echo`'s compiled code
+/// planted under `counter`'s key).
+#[test]
+fn a_cache_artifact_others_could_have_written_is_not_executed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let options = || weft_host::plugin::RuntimeOptions {
+        module_cache: Some(dir.path().join("cache")),
+        native_copies: dir.path().join("native"),
+    };
+    let (counter, echo) = (plugin("counter", Binding::Wasm), plugin("echo", Binding::Wasm));
+    {
+        let runtime = weft_host::plugin::PluginRuntime::new(options()).unwrap();
+        runtime.load(&counter, &Grants::all(), Limits::default()).unwrap();
+        runtime.load(&echo, &Grants::all(), Limits::default()).unwrap();
+    }
+    let engine_dir = std::fs::read_dir(dir.path().join("cache")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::metadata(&engine_dir).unwrap().permissions().mode() & 0o777, 0o700, "private cache");
+    let artifact_of = |wasm: &std::path::Path| {
+        let digest = weft_host::plugin::wasm::module_digest(&std::fs::read(wasm).unwrap());
+        engine_dir.join(format!("{}.cwasm", weft_host::binary::hex(&digest)))
+    };
+    let (target, planted) = (artifact_of(&counter), artifact_of(&echo));
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "private artifact");
+    // A fresh runtime, as after a restart, meets the untrusted artifact.
+    std::fs::copy(&planted, &target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let runtime = weft_host::plugin::PluginRuntime::new(options()).unwrap();
+    let loaded = runtime.load(&counter, &Grants::all(), Limits::default()).unwrap();
+    assert!(!loaded.from_module_cache(), "the planted artifact was executed");
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "rebuilt, private");
+    // The node's own, private artifact is used again.
+    let runtime = weft_host::plugin::PluginRuntime::new(options()).unwrap();
+    assert!(runtime.load(&counter, &Grants::all(), Limits::default()).unwrap().from_module_cache());
+}

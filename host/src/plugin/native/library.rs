@@ -37,14 +37,19 @@ fn describe(e: LibraryError) -> String {
 }
 
 impl NativeLibrary {
-    /// Copies `path` to a unique file in `copy_dir`, loads it and checks the
-    /// root module's layout and version (abi_stable). The copy is removed once
-    /// mapped; the mapping stays valid. `ticks` times calls for the overrun
-    /// count.
-    pub fn load(path: &Path, copy_dir: &Path, ticks: Ticks) -> Result<Self, String> {
-        std::fs::create_dir_all(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
+    /// Writes `bytes` (the library read from `path`, already checked by the
+    /// caller) to a unique file in the private `copy_dir`, loads that copy
+    /// and checks the root module's layout and version (abi_stable): what is
+    /// loaded is exactly what was checked, whatever happens to `path`
+    /// meanwhile. The copy is removed once mapped; the mapping stays valid.
+    /// `ticks` times calls for the overrun count.
+    pub fn load(path: &Path, bytes: &[u8], copy_dir: &Path, ticks: Ticks) -> Result<Self, String> {
+        crate::files::private_dir(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
         let copy = unique_copy_path(path, copy_dir);
-        std::fs::copy(path, &copy).map_err(|e| format!("cannot copy to {}: {e}", copy.display()))?;
+        {
+            let _private = crate::files::PrivateUmask::set();
+            std::fs::write(&copy, bytes).map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+        }
         let loaded = lib_header_from_path(&copy).and_then(|header| header.init_root_module::<NativePluginRef>());
         let _ = std::fs::remove_file(&copy);
         let root = loaded.map_err(describe)?;

@@ -3,8 +3,13 @@
 //! Owns: where compiled artifacts live and when they may be reused. The key
 //! is the wasmtime version plus the engine's compatibility hash (so a config
 //! change or an upgrade never loads a stale artifact) and the SHA-256 of the
-//! `.wasm` (which stays the source of truth). Artifacts are native code: the
-//! cache directory must be writable only by the node's user.
+//! `.wasm` (which stays the source of truth, and whose bytes are the ones
+//! whose signature was checked). Artifacts are native code, so the cache is
+//! kept private: its directory is made 0700 and artifacts are written 0600,
+//! and an artifact the node's user does not own, or that its group or others
+//! may write, is ignored (logged) and rebuilt: whoever could have written it
+//! could choose what the node executes. (The node's own user can always
+//! change what the node runs; nothing here defends against that.)
 
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -62,7 +67,9 @@ impl ModuleCache {
         // Read into memory rather than `deserialize_file`: a memory-mapped
         // artifact that someone truncates or rewrites in place would crash the
         // node with SIGBUS.
-        if let Ok(artifact) = std::fs::read(&path) {
+        if let Some(why) = untrusted_artifact(&path) {
+            tracing::warn!(artifact = %path.display(), "ignoring a cached module: {why}; compiling the plugin again");
+        } else if let Ok(artifact) = std::fs::read(&path) {
             // SAFETY: artifacts in this directory were written by `store` below
             // for this exact engine configuration (the directory name encodes
             // it); wasmtime still validates the header and refuses mismatches.
@@ -80,12 +87,34 @@ impl ModuleCache {
 
     fn store(&self, module: &Module, path: &Path) -> std::io::Result<()> {
         let bytes = module.serialize().map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(&self.dir)?;
+        crate::files::private_dir(&self.dir)?;
         // Unique per writer (processes and threads may race on one key); the
         // rename is atomic, so readers see either nothing or a whole file.
         let tmp = path.with_extension(format!("tmp-{}-{:016x}", std::process::id(), rand::random::<u64>()));
-        std::fs::write(&tmp, bytes)?;
+        {
+            let _private = crate::files::PrivateUmask::set();
+            std::fs::write(&tmp, bytes)?;
+        }
+        crate::files::make_private(&tmp)?;
         std::fs::rename(&tmp, path)
+    }
+}
+
+/// Why the artifact at `path` must not be executed, if it exists and is not
+/// the node user's alone.
+fn untrusted_artifact(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.file_type().is_file() {
+        Some("it is not a regular file".into())
+    } else if meta.uid() != me {
+        Some(format!("it is owned by uid {}, not this node's user (uid {me})", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!("its mode {:o} lets others write it", meta.mode() & 0o777))
+    } else {
+        None
     }
 }
 

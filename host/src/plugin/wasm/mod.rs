@@ -13,7 +13,7 @@ pub mod manifest_section;
 mod memo;
 mod runtime;
 
-pub use cache::{CacheOutcome, ModuleCache};
+pub use cache::{CacheOutcome, ModuleCache, digest as module_digest};
 pub use runtime::{EPOCH_TICK, Ticks, WasmModule, WasmRuntime};
 
 /// Lowercase hex of a digest.
