@@ -124,6 +124,20 @@ pub struct TherapistConfig {
     /// way back to the patient is kept by the mesh for two minutes.
     #[serde(default = "default_manual_timeout")]
     pub manual_timeout_s: u64,
+    /// Reservations anyone may hold or have waiting under one reply key.
+    #[serde(default = "default_per_key")]
+    pub reservations_per_key: usize,
+    /// Auto mode: reservations accepted at once per rolling hour; more wait
+    /// for the operator (as in manual mode), so an anonymous sender with
+    /// many keys cannot book every slot.
+    #[serde(default = "default_auto_per_hour")]
+    pub auto_accepts_per_hour: usize,
+    /// Reservations waiting for the operator, at most (newer ones are declined).
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Reservations waiting for one slot, at most (newer ones are declined).
+    #[serde(default = "default_max_pending_per_slot")]
+    pub max_pending_per_slot: usize,
     /// Slots to publish at start when none were published before.
     #[serde(default)]
     pub slots: Vec<SlotSpec>,
@@ -137,6 +151,18 @@ fn default_republish() -> u64 {
 }
 fn default_manual_timeout() -> u64 {
     100
+}
+fn default_per_key() -> usize {
+    1
+}
+fn default_auto_per_hour() -> usize {
+    6
+}
+fn default_max_pending() -> usize {
+    32
+}
+fn default_max_pending_per_slot() -> usize {
+    3
 }
 
 /// The therapist's profile in wire form.
@@ -175,6 +201,12 @@ impl TherapistConfig {
             && (url.len() > MAX_URL || !url.starts_with("https://"))
         {
             return Err(format!("therapist.profile_url: an https:// URL of at most {MAX_URL} bytes"));
+        }
+        if self.reservations_per_key == 0 || self.max_pending_per_slot == 0 {
+            return Err("therapist: reservations_per_key and max_pending_per_slot must be at least 1".into());
+        }
+        if self.max_pending > 10_000 || self.auto_accepts_per_hour > 10_000 {
+            return Err("therapist: max_pending and auto_accepts_per_hour must be at most 10000".into());
         }
         if self.ttl_s < 60 || self.republish_s < 60 || self.republish_s >= self.ttl_s {
             return Err("therapist: need 60 <= republish_s < ttl_s".into());

@@ -38,6 +38,12 @@ pub mod name {
     pub const RESERVES_PASSED: &str = "reserves_passed";
     /// A reservation opened by this therapist.
     pub const RESERVES_RECEIVED: &str = "reserves_received";
+    /// Reservations declined: the reply key already holds its share.
+    pub const RESERVES_KEY_LIMITED: &str = "reserves_key_limited";
+    /// Auto mode: reservations past the hourly auto-accept budget, left to the operator.
+    pub const RESERVES_RATE_LIMITED: &str = "reserves_rate_limited";
+    /// Reservations declined because the waiting list (or the slot's) is full.
+    pub const RESERVES_PENDING_FULL: &str = "reserves_pending_full";
     /// Confirmations sent (accept or decline).
     pub const CONFIRMS_SENT: &str = "confirms_sent";
     /// A response, confirmation or late answer nobody waits for any more.

@@ -9,6 +9,7 @@
 //! X25519 with the host's formats. Everything that crosses the "air" is kept
 //! in [`Mesh::wire`] so tests can look for leaks.
 
+mod abuse;
 mod flow;
 mod fuzz;
 mod relay_rules;

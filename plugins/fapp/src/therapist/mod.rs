@@ -53,6 +53,10 @@ pub struct Booking {
     pub contact: Option<String>,
     /// Unix seconds.
     pub booked_at_s: u64,
+    /// The reply key the reservation came with (bookings persisted before
+    /// this field have none).
+    #[serde(default)]
+    pub reply_key: Option<[u8; 32]>,
 }
 
 /// A reservation waiting for the operator (manual mode).
@@ -114,6 +118,9 @@ pub struct Therapist {
     current: Option<SignedAnnounce>,
     pending: Vec<Pending>,
     next_pending: u32,
+    /// When the reservations accepted at once in the last hour were (Unix
+    /// seconds, oldest first; at most `auto_accepts_per_hour`).
+    auto_accepted_s: std::collections::VecDeque<u64>,
     last_flood_ms: u64,
     /// Announces signed during the current call (the node puts them in its
     /// own relay store too).
@@ -148,6 +155,7 @@ impl Therapist {
             current,
             pending: handover.pending,
             next_pending: handover.next_pending.max(1),
+            auto_accepted_s: std::collections::VecDeque::new(),
             last_flood_ms: 0,
             signed: Vec::new(),
         })

@@ -34,12 +34,45 @@ impl Therapist {
             let note = Some("this slot is no longer offered".to_string());
             return self.send_confirm(ctx, counters, message, &plain, false, note);
         }
-        match self.config.confirm {
-            ConfirmMode::Auto => self.accept(ctx, counters, hops, message, &plain),
+        // Senders are anonymous: a reply key is all that tells them apart,
+        // and a fresh one is free, so the hourly auto-accept budget and the
+        // bounded waiting list are what keep one sender from taking every slot
+        // or filling memory.
+        let held = self.state.bookings.iter().filter(|b| b.reply_key == Some(plain.reply_key)).count()
+            + self.pending.iter().filter(|p| p.reply_key == plain.reply_key).count();
+        if held >= self.config.reservations_per_key {
+            counters.bump(ctx, name::RESERVES_KEY_LIMITED);
+            let note = Some("this reply key already holds a reservation".to_string());
+            return self.send_confirm(ctx, counters, message, &plain, false, note);
+        }
+        let now_s = ctx.now_ms() / 1000;
+        while self.auto_accepted_s.front().is_some_and(|&t| t.saturating_add(3600) <= now_s) {
+            self.auto_accepted_s.pop_front();
+        }
+        let mode = match self.config.confirm {
+            ConfirmMode::Auto if self.auto_accepted_s.len() < self.config.auto_accepts_per_hour => ConfirmMode::Auto,
+            ConfirmMode::Auto => {
+                counters.bump(ctx, name::RESERVES_RATE_LIMITED);
+                ConfirmMode::Manual
+            }
+            ConfirmMode::Manual => ConfirmMode::Manual,
+        };
+        if mode == ConfirmMode::Manual {
+            let waiting_for_slot = self.pending.iter().filter(|p| p.slot_start == plain.slot_start).count();
+            if self.pending.len() >= self.config.max_pending || waiting_for_slot >= self.config.max_pending_per_slot {
+                counters.bump(ctx, name::RESERVES_PENDING_FULL);
+                let note = Some("too many requests are waiting; please try again later".to_string());
+                return self.send_confirm(ctx, counters, message, &plain, false, note);
+            }
+        }
+        match mode {
+            ConfirmMode::Auto => {
+                self.auto_accepted_s.push_back(now_s);
+                self.accept(ctx, counters, hops, message, &plain)
+            }
             ConfirmMode::Manual => {
                 let number = self.next_pending;
-                self.next_pending += 1;
-                let now_s = ctx.now_ms() / 1000;
+                self.next_pending = self.next_pending.wrapping_add(1).max(1);
                 ctx.log(
                     LogLevel::Info,
                     format!(
@@ -77,6 +110,7 @@ impl Therapist {
             slot,
             contact: plain.contact.clone(),
             booked_at_s,
+            reply_key: Some(plain.reply_key),
         });
         self.send_confirm(ctx, counters, message, plain, true, None);
         ctx.log(LogLevel::Info, format!("slot {} booked; withdrawing it", format_minutes(slot.start)));
