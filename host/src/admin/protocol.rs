@@ -74,6 +74,9 @@ pub enum Request {
     PluginLoad {
         /// Plugin file (absolute).
         file: String,
+        /// The instance name (default: the manifest's name).
+        #[serde(default)]
+        name: Option<String>,
         /// Its config as JSON text (empty for none).
         #[serde(default)]
         config: String,

@@ -153,6 +153,9 @@ enum PluginCtl {
         /// Its config as JSON (what `[plugins.config]` would hold).
         #[arg(long)]
         config: Option<String>,
+        /// The instance name on this node (default: the manifest's name).
+        #[arg(long)]
+        name: Option<String>,
         /// A permission to grant (repeat for several): send, flood, storage, ...
         #[arg(long = "permission")]
         permissions: Vec<String>,
@@ -265,10 +268,11 @@ pub fn main() -> ExitCode {
                 },
                 CtlCommand::Links => Request::Links,
                 CtlCommand::Plugins => Request::Plugins,
-                CtlCommand::Plugin(PluginCtl::Load { file, config, permissions }) => {
+                CtlCommand::Plugin(PluginCtl::Load { file, config, name, permissions }) => {
                     let file = std::path::absolute(&file).unwrap_or(file);
                     Request::PluginLoad {
                         file: file.display().to_string(),
+                        name,
                         config: config.unwrap_or_default(),
                         permissions,
                     }

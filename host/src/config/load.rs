@@ -85,6 +85,8 @@ pub struct PeerConfig {
 pub struct PluginConfig {
     /// Absolute path of the plugin file.
     pub file: PathBuf,
+    /// The instance name the operator gave (`None`: the manifest's name).
+    pub name: Option<String>,
     /// Inferred from the extension.
     pub binding: Binding,
     /// Permissions and ports granted.
@@ -379,8 +381,12 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
             "expected at least 1 (to forbid floods, do not grant `flood`)".to_string(),
         ));
     }
+    if let Some(name) = &entry.name {
+        weft_plugin_api::check_name(name).map_err(|e| ("name".to_string(), e))?;
+    }
     Ok(PluginConfig {
         file,
+        name: entry.name.clone(),
         binding,
         grants,
         config_cbor,

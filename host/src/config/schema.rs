@@ -222,6 +222,10 @@ pub struct MetricsSection {
 pub struct PluginEntry {
     /// `.wasm` (sandboxed) or `.so` (native, trusted) file, relative to the config file.
     pub file: PathBuf,
+    /// The instance's name on this node (default: its manifest's name). It
+    /// keys the plugin's storage, persisted state, metrics, signing context
+    /// and operator commands, so the operator, not the plugin, owns it.
+    pub name: Option<String>,
     /// Permissions granted (the plugin's manifest may not ask for more).
     #[serde(default)]
     pub permissions: Vec<Permission>,

@@ -59,9 +59,9 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The manifest name.
+    /// The instance name (the operator's, else the manifest's).
     pub fn name(&self) -> &str {
-        &self.instance.manifest().name
+        self.instance.instance_name()
     }
 
     /// The ports its manifest binds.
@@ -92,7 +92,8 @@ pub fn prepare(
             manifest.name
         ));
     }
-    let mut instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
+    let name = spec.name.clone().unwrap_or_else(|| manifest.name.clone());
+    let mut instance = loaded.instantiate_as(services, &name).map_err(|e| e.to_string())?;
     instance.prefault(sizes).map_err(|e| format!("{}: preparing its memory: {e}", spec.file.display()))?;
     Ok(Prepared { loaded, instance, spec })
 }
@@ -214,9 +215,13 @@ impl PluginHost {
     /// if any); returns its id and `init` actions.
     pub fn install(&mut self, prepared: Prepared, now_ms: u64) -> Result<(PluginId, Vec<Action>), String> {
         let Prepared { loaded, mut instance, spec } = prepared;
-        let name = instance.manifest().name.clone();
-        if self.find(&name).is_some() {
-            return Err(format!("a plugin named `{name}` is already loaded"));
+        let name = instance.instance_name().to_string();
+        if let Some(taken) = self.find(&name).and_then(|id| self.spec(id)) {
+            return Err(format!(
+                "a plugin named `{name}` is already loaded (from {}); {} was not loaded (give it another name)",
+                taken.file.display(),
+                spec.file.display()
+            ));
         }
         let state = self.kv.get(STATE_NAMESPACE, name.as_bytes()).ok().flatten();
         let restored = state.as_ref().map_or(0, Vec::len);

@@ -53,17 +53,17 @@ pub fn preflight(config: &NodeConfig) -> Result<NodeIdentity, StartError> {
             )));
         }
         spec.grants.check(&spec.file, manifest).map_err(|e| fail(e.to_string()))?;
-        if let Some(first) = names.insert(manifest.name.clone(), spec.file.clone()) {
+        let name = spec.name.clone().unwrap_or_else(|| manifest.name.clone());
+        if let Some(first) = names.insert(name.clone(), spec.file.clone()) {
             return Err(fail(format!(
-                "a plugin named `{}` is loaded twice: {} and {}",
-                manifest.name,
+                "a plugin named `{name}` is loaded twice: {} and {} (name one of them with `name = ...`)",
                 first.display(),
                 spec.file.display()
             )));
         }
         for &port in &manifest.ports {
-            if let Some(owner) = ports.insert(port, manifest.name.clone()) {
-                return Err(fail(format!("port {port} of `{}` is already bound by `{owner}`", manifest.name)));
+            if let Some(owner) = ports.insert(port, name.clone()) {
+                return Err(fail(format!("port {port} of `{name}` is already bound by `{owner}`")));
             }
         }
     }

@@ -105,6 +105,9 @@ enum Lifecycle {
 /// A live plugin instance. Calls are serial: `&mut self` everywhere.
 pub struct PluginInstance {
     info: Arc<PluginInfo>,
+    /// The instance's name on this node (the manifest's unless the operator
+    /// named it).
+    name: Arc<str>,
     binding: Box<dyn BindingInstance>,
     gate: ActionGate,
     limits: Limits,
@@ -113,9 +116,14 @@ pub struct PluginInstance {
 }
 
 impl PluginInstance {
-    pub(crate) fn new(info: Arc<PluginInfo>, binding: Box<dyn BindingInstance>, limits: Limits) -> Self {
+    pub(crate) fn new(info: Arc<PluginInfo>, binding: Box<dyn BindingInstance>, limits: Limits, name: &str) -> Self {
         let gate = ActionGate::new(&info.manifest, limits.max_flood_hops);
-        Self { info, binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new() }
+        Self { info, name: name.into(), binding, gate, limits, lifecycle: Lifecycle::Created, input: Vec::new() }
+    }
+
+    /// The instance's name on this node.
+    pub fn instance_name(&self) -> &str {
+        &self.name
     }
 
     /// What was loaded: file, binding, manifest.
@@ -237,7 +245,7 @@ impl PluginInstance {
     }
 
     fn name(&self) -> String {
-        self.info.manifest.name.clone()
+        self.name.to_string()
     }
 
     fn fail(&mut self, fault: Fault) -> PluginError {

@@ -236,9 +236,14 @@ impl LoadedPlugin {
     /// Creates a new, uninitialised instance. Call
     /// [`PluginInstance::init`] next.
     pub fn instantiate(&self, services: &Arc<HostServices>) -> Result<PluginInstance, LoadError> {
+        self.instantiate_as(services, &self.info.manifest.name)
+    }
+
+    /// An instance named `name` on this node: its storage namespace,
+    /// signing context and every report use that name, not the manifest's.
+    pub fn instantiate_as(&self, services: &Arc<HostServices>, name: &str) -> Result<PluginInstance, LoadError> {
         let manifest = &self.info.manifest;
-        let host =
-            InstanceHostCalls::new(services.clone(), &manifest.name, manifest.permissions.iter().copied().collect());
+        let host = InstanceHostCalls::new(services.clone(), name, manifest.permissions.iter().copied().collect());
         let binding: Box<dyn BindingInstance> = match &self.code {
             Code::Wasm(module) => Box::new(
                 module
@@ -247,6 +252,6 @@ impl LoadedPlugin {
             ),
             Code::Native(lib) => Box::new(lib.instantiate(host)),
         };
-        Ok(PluginInstance::new(self.info.clone(), binding, self.limits))
+        Ok(PluginInstance::new(self.info.clone(), binding, self.limits, name))
     }
 }

@@ -207,3 +207,40 @@ fn config_check_and_run_refuse_the_same_bad_configs_with_the_same_message() {
     assert!(code != 0 && run_err.contains("chmod 600"), "{run_err}");
     assert!(!root.path().join("n").join("data").exists(), "a refused run leaves no data directory behind");
 }
+
+/// Finding 1: a plugin chose its own storage namespace (its manifest name),
+/// so it could claim another's, or the host's. The operator names each
+/// instance (`name = ...`, default the manifest's); that name keys storage,
+/// state, metrics and commands; names are unique per node and a taken one is
+/// refused naming both files; `weft:` names are refused.
+#[test]
+fn the_operator_names_plugin_instances() {
+    let root = tempfile::tempdir().unwrap();
+    let mut n = TestNode::new(root.path(), "n");
+    let counter = weft_tests::plugin("counter", weft_host::plugin::Binding::Wasm);
+    let named =
+        format!("\n[[plugins]]\nfile = \"{}\"\nname = \"tally\"\npermissions = [\"storage\"]\n", counter.display());
+    n.start(&NodeSpec { extra: named, ..NodeSpec::echo() });
+    let (_, plugins, _) = n.ctl(&["plugins"]);
+    let names: Vec<&str> = plugins["result"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    assert!(names.contains(&"tally") && !names.contains(&"counter"), "{plugins}");
+    let (code, value, err) = n.ctl(&["call", "tally", "get"]);
+    assert_eq!(code, 0, "commands go to the instance name: {err} {value}");
+    // The same name again, from another file: refused, naming both files.
+    let echo = weft_tests::plugin("echo", weft_host::plugin::Binding::Wasm);
+    let (code, value, _) =
+        n.ctl(&["plugin", "load", echo.to_str().unwrap(), "--name", "tally", "--permission", "send"]);
+    assert_ne!(code, 0, "{value}");
+    let error = value["error"].as_str().unwrap_or_default();
+    assert!(error.contains("counter.wasm") && error.contains("echo.wasm") && error.contains("tally"), "{error}");
+    // The host's namespaces are not names.
+    let (code, value, _) = n.ctl(&["plugin", "load", echo.to_str().unwrap(), "--name", "weft:state"]);
+    assert_ne!(code, 0, "{value}");
+    assert!(value["error"].as_str().unwrap_or_default().contains("--name"), "{value}");
+    n.stop();
+    // Nor in the config file.
+    let bad = format!("\n[[plugins]]\nfile = \"{}\"\nname = \"weft:routing\"\n", echo.display());
+    n.write_config(&NodeSpec { extra: bad, ..NodeSpec::default() });
+    let (code, _, err) = weft_tests::node::weft(&["config", "check", n.config_path().to_str().unwrap()]);
+    assert!(code != 0 && err.contains("plugins[0].name"), "{err}");
+}

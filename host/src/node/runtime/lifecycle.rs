@@ -76,7 +76,15 @@ struct ReloadSummary {
     not_applied: Vec<String>,
 }
 
-fn spec_for_load(file: &str, config: &str, permissions: &[String]) -> Result<PluginConfig, String> {
+fn spec_for_load(
+    file: &str,
+    name: Option<String>,
+    config: &str,
+    permissions: &[String],
+) -> Result<PluginConfig, String> {
+    if let Some(name) = &name {
+        weft_plugin_api::check_name(name).map_err(|e| format!("--name: {e}"))?;
+    }
     let file = PathBuf::from(file);
     let binding = binding_for(&file).map_err(|e| e.to_string())?;
     let permissions = permissions
@@ -94,6 +102,7 @@ fn spec_for_load(file: &str, config: &str, permissions: &[String]) -> Result<Plu
     let config_cbor = codec::encode(&config).map_err(|e| e.to_string())?;
     Ok(PluginConfig {
         file,
+        name,
         binding,
         grants: Grants::permissions(permissions),
         config_cbor,
@@ -138,15 +147,17 @@ impl Actor {
     /// Lifecycle requests (the rest of [`Actor::on_request`]).
     pub(super) fn on_lifecycle_request(&mut self, request: Request, reply: Pending) {
         match request {
-            Request::PluginLoad { file, config, permissions } => match spec_for_load(&file, &config, &permissions) {
-                Ok(spec) => {
-                    let job = self.lifecycle.add(Job::Load { reply });
-                    self.prepare_off_actor(job, vec![(spec, SwapSizes::default())]);
+            Request::PluginLoad { file, name, config, permissions } => {
+                match spec_for_load(&file, name, &config, &permissions) {
+                    Ok(spec) => {
+                        let job = self.lifecycle.add(Job::Load { reply });
+                        self.prepare_off_actor(job, vec![(spec, SwapSizes::default())]);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Response::failure(e));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Response::failure(e));
-                }
-            },
+            }
             Request::PluginReload { name, file } => {
                 let Some(id) = self.plugins.find(&name) else {
                     let _ = reply.send(Response::failure(format!("no plugin named `{name}` is loaded")));
