@@ -127,7 +127,7 @@ mod tests {
         create(&path, false).unwrap();
         for mode in [0o640, 0o604, 0o660, 0o666] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            let err = read(&path).err().expect("refused");
+            let Err(err) = read(&path) else { panic!("mode {mode:o} accepted") };
             assert!(matches!(err, KeyFileError::NotPrivate { .. }), "{mode:o}: {err}");
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }

@@ -294,22 +294,11 @@ impl Session {
             Line::Ok => self.on_ok(ctx, out),
             Line::Busy => self.on_busy(ctx, out),
             Line::Error(error) => self.on_error(ctx, error, out),
-            Line::Settings(p2p) => {
-                if in_flight == Some(&Cmd::QueryP2p) {
-                    self.reported = Some(*p2p);
-                }
-                // Otherwise the modem echoed our own AT+P2P=... (ATE on).
-            }
-            Line::Version(release) => {
-                if in_flight == Some(&Cmd::QueryVersion) {
-                    self.version_line = Some(*release);
-                }
-            }
-            Line::WorkMode(mode) => {
-                if in_flight == Some(&Cmd::QueryMode) {
-                    self.mode_line = Some(*mode);
-                }
-            }
+            // A settings line while no query is in flight: the modem echoed
+            // our own AT+P2P=... (ATE on); ignored below.
+            Line::Settings(p2p) if in_flight == Some(&Cmd::QueryP2p) => self.reported = Some(*p2p),
+            Line::Version(release) if in_flight == Some(&Cmd::QueryVersion) => self.version_line = Some(*release),
+            Line::WorkMode(mode) if in_flight == Some(&Cmd::QueryMode) => self.mode_line = Some(*mode),
             Line::TxDone => match &self.in_flight {
                 Some(InFlight { cmd: Cmd::Send { id, .. }, slot: Slot::Sent | Slot::AwaitingTxDone, .. }) => {
                     out.push(Effect::Done { id: *id, ok: true });

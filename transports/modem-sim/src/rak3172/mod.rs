@@ -11,7 +11,7 @@
 //! does not. Frames go on air as sent: no header byte, no splitting.
 //!
 //! By default the device does what RAK's documented firmware does
-//! ([`firmware`] says which release does what, with the source of each
+//! ([`FirmwareVersion`] and its module say which release does what, with the source of each
 //! fact): a send while receiving is refused as busy unless receive mode is
 //! 65533; setters are refused while receiving; `AT+NWM=` reboots the module;
 //! `AT+P2P=?` prints the bandwidth in the release's [`BandwidthForm`].
