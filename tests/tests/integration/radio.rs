@@ -182,7 +182,10 @@ fn a_two_kilobyte_message_crosses_255_byte_frames_intact() {
     let (mut c, mut d) = (bench.node("c"), bench.node("d"));
     c.start(&spec(radio(&bench.device("c"), "atmodem", Binding::Wasm, ""), vec![ECHO]));
     d.start(&spec(radio(&bench.device("d"), "atmodem", Binding::Wasm, ""), vec![ECHO]));
+    // Both ways: a frame from a node not yet heard is dropped (and a hello
+    // asked for), and the first hellos go out at random moments.
     wait_neighbour(&c, &d, Duration::from_secs(20));
+    wait_neighbour(&d, &c, Duration::from_secs(20));
     let text: String = (0..2000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
     let args = format!("{{\"to\": \"{}\", \"text\": \"{text}\"}}", d.address);
     let (code, value, err) = c.ctl(&["call", "echo", "ping", &args, "--timeout-ms", "20000"]);

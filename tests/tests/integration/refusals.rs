@@ -153,41 +153,56 @@ fn permissions_and_ports_not_granted_are_refused() {
 
 /// Finding 2 of issue 18: the signature was checked on one read of the file
 /// and the plugin loaded from another, so a writer could swap the file in
-/// between. The plugin file here is a FIFO that serves the signed `counter`
-/// to its first reader and `echo` to its second: what loads is what was
-/// checked.
+/// between. Here a thread swaps the file between the signed `counter` and
+/// `echo` (atomic renames) while the node's loader loads it again and again:
+/// a load either finds the signed bytes and loads `counter`, or finds `echo`
+/// and refuses it as tampered; `echo` never loads.
 #[test]
 fn a_plugin_file_swapped_after_its_signature_check_is_not_what_runs() {
-    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let rt = TestRuntime::new();
     let dir = rt.dir.path();
     let signed = std::fs::read(plugin("counter", Binding::Wasm)).unwrap();
     let swapped_in = std::fs::read(plugin("echo", Binding::Wasm)).unwrap();
     let publisher = weft_host::crypto::NodeIdentity::from_secret([7; 32]);
-    let original = dir.join("counter.wasm");
-    std::fs::write(&original, &signed).unwrap();
-    let signature = weft_host::plugin::signature::sign_file(&publisher, &original).unwrap();
-    let fifo = dir.join("swapped.wasm");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    std::fs::copy(&signature, dir.join("swapped.wasm.sig")).unwrap();
+    let path = dir.join("swapped.wasm");
+    std::fs::write(&path, &signed).unwrap();
+    weft_host::plugin::signature::sign_file(&publisher, &path).unwrap();
     let trust =
         weft_host::config::TrustConfig { require_signed: true, publishers: vec![*publisher.public_key().as_bytes()] };
-    let writer = {
-        let fifo = fifo.clone();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, path, dir) = (stop.clone(), path.clone(), dir.to_path_buf());
         std::thread::spawn(move || {
-            for bytes in [signed, swapped_in] {
-                // Each open waits for the next reader.
-                let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-                let _ = pipe.write_all(&bytes);
+            let mut round = 0u64;
+            while !stop.load(Ordering::Relaxed) && round < 1_000_000 {
+                let bytes = if round % 2 == 0 { &swapped_in } else { &signed };
+                let tmp = dir.join(format!("next-{round}.wasm"));
+                std::fs::write(&tmp, bytes).unwrap();
+                std::fs::rename(&tmp, &path).unwrap();
+                round += 1;
             }
+            round
         })
     };
-    let loaded =
-        rt.runtime.load_checked(&fifo, &trust, &Grants::all(), Limits::default()).expect("the signed bytes load");
-    assert_eq!(loaded.info().manifest.name, "counter", "the bytes that were checked are the bytes that load");
-    // Take the second serving so the writer finishes.
-    let _ = std::fs::read(&fifo).unwrap();
-    writer.join().unwrap();
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..200 {
+        match rt.runtime.load_checked(&path, &trust, &Grants::all(), Limits::default()) {
+            Ok(plugin) => {
+                assert_eq!(plugin.info().manifest.name, "counter", "unsigned bytes were loaded");
+                loaded += 1;
+            }
+            Err(LoadError::Signature(why)) => {
+                assert!(why.contains("tampered"), "{why}");
+                refused += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 10, "the file was swapped {swaps} times");
+    assert!(loaded > 0 && refused > 0, "loaded {loaded}, refused {refused}");
 }
 
 /// Finding 2 of issue 18: compiled artifacts (native code) were loaded from
