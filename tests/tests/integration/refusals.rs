@@ -176,7 +176,7 @@ fn a_plugin_file_swapped_after_its_signature_check_is_not_what_runs() {
         std::thread::spawn(move || {
             let mut round = 0u64;
             while !stop.load(Ordering::Relaxed) && round < 1_000_000 {
-                let bytes = if round % 2 == 0 { &swapped_in } else { &signed };
+                let bytes = if round.is_multiple_of(2) { &swapped_in } else { &signed };
                 let tmp = dir.join(format!("next-{round}.wasm"));
                 std::fs::write(&tmp, bytes).unwrap();
                 std::fs::rename(&tmp, &path).unwrap();
