@@ -764,23 +764,11 @@ pub fn params_of(info: RadioInfo) -> LoraParams {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{done, info, received, transmits};
     use super::*;
-    use weft_plugin_api::{FrameReceived, LinkState, TransmitDone};
+    use weft_plugin_api::LinkState;
 
     const MS: u64 = 1_000;
-
-    fn info(mtu: u16) -> RadioInfo {
-        let p = LoraParams::default();
-        RadioInfo {
-            mtu,
-            frequency_hz: p.frequency_hz,
-            bandwidth_hz: p.bandwidth_hz,
-            spreading_factor: p.spreading_factor,
-            coding_rate: p.coding_rate,
-            preamble_symbols: p.preamble_symbols,
-            tx_power_dbm: p.tx_power_dbm,
-        }
-    }
 
     /// A link whose driver reported `mtu` and came up.
     fn up(own: u8, mtu: u16, settings: RadioSettings) -> (RadioLink, Vec<RadioOutput>) {
@@ -792,26 +780,6 @@ mod tests {
         // The first hello waits a random moment, at most this long.
         link.poll(HELLO_STARTUP_JITTER_US, &mut out);
         (link, out)
-    }
-
-    fn transmits(out: &mut Vec<RadioOutput>) -> Vec<TransmitRequest> {
-        let mut found = Vec::new();
-        out.retain(|o| match o {
-            RadioOutput::Driver(Event::Transmit(t)) => {
-                found.push(t.clone());
-                false
-            }
-            _ => true,
-        });
-        found
-    }
-
-    fn received(frame: Vec<u8>) -> Action {
-        Action::FrameReceived(FrameReceived { frame, rssi_dbm: Some(-60), snr_db: Some(9.5) })
-    }
-
-    fn done(id: u64, ok: bool) -> Action {
-        Action::TransmitDone(TransmitDone { id, ok })
     }
 
     /// Carries every frame `from` transmits to `to` (dropping those `lose`

@@ -7,27 +7,14 @@
 use super::link::{
     DEGRADED_AFTER_FAILURES, HELLO_STARTUP_JITTER_US, LinkHealth, RadioLink, RadioOutput, RadioSettings, params_of,
 };
-use weft_plugin_api::radio::LoraParams;
-use weft_plugin_api::{Action, Address, Event, FrameReceived, LinkState, LogLevel, RadioInfo, TransmitDone};
+use super::test_support::{done, info, transmits};
+use weft_plugin_api::{Action, Address, Event, FrameReceived, LinkState, LogLevel, TransmitDone};
 
 const MS: u64 = 1_000;
 
-fn info() -> RadioInfo {
-    let p = LoraParams::default();
-    RadioInfo {
-        mtu: 255,
-        frequency_hz: p.frequency_hz,
-        bandwidth_hz: p.bandwidth_hz,
-        spreading_factor: p.spreading_factor,
-        coding_rate: p.coding_rate,
-        preamble_symbols: p.preamble_symbols,
-        tx_power_dbm: p.tx_power_dbm,
-    }
-}
-
 fn bring_up(link: &mut RadioLink, now_us: u64, out: &mut Vec<RadioOutput>) {
     let up = Action::LinkState(LinkState { up: true, detail: "configured".into() });
-    link.driver_actions(vec![Action::RadioInfo(info()), up], now_us, out);
+    link.driver_actions(vec![Action::RadioInfo(info(255)), up], now_us, out);
 }
 
 /// One frame on air.
@@ -48,7 +35,7 @@ fn meet_on_a_shared_channel(seeds: [u64; 2], settings: &RadioSettings, limit_us:
     let mut outs: Vec<Vec<RadioOutput>> = vec![Vec::new(), Vec::new()];
     let mut met = [None, None];
     let mut air: Vec<OnAir> = Vec::new();
-    let airtime = |len: usize| params_of(info()).time_on_air_us(len);
+    let airtime = |len: usize| params_of(info(255)).time_on_air_us(len);
     // Both drivers report up at the same instant.
     for (link, out) in links.iter_mut().zip(&mut outs) {
         bring_up(link, 0, out);
@@ -135,20 +122,22 @@ fn link_sending_a_packet(packet_len: usize) -> (RadioLink, u64, u64) {
     (link, sent[0].id, hello_airtime)
 }
 
-fn transmits(out: &mut Vec<RadioOutput>) -> Vec<weft_plugin_api::TransmitRequest> {
-    let mut found = Vec::new();
-    out.retain(|o| match o {
-        RadioOutput::Driver(Event::Transmit(t)) => {
-            found.push(t.clone());
-            false
+/// Polls every 10 ms (at most a minute of link time) until the link hands
+/// the driver a frame again; returns it, `now` advanced.
+fn wait_for_retry(
+    link: &mut RadioLink,
+    now: &mut u64,
+    out: &mut Vec<RadioOutput>,
+) -> Vec<weft_plugin_api::TransmitRequest> {
+    for _ in 0..6_000 {
+        *now += 10 * MS;
+        link.poll(*now, out);
+        let sent = transmits(out);
+        if !sent.is_empty() {
+            return sent;
         }
-        _ => true,
-    });
-    found
-}
-
-fn done(id: u64, ok: bool) -> Action {
-    Action::TransmitDone(TransmitDone { id, ok })
+    }
+    Vec::new()
 }
 
 fn warnings(out: &[RadioOutput]) -> Vec<String> {
@@ -171,19 +160,11 @@ fn a_failed_transmit_is_not_charged_to_the_duty_cycle_ledger() {
     link.driver_actions(vec![done(id, false)], now, &mut out);
     assert_eq!(link.status(now).used_us, hello_airtime, "the failed frame is refunded");
     // It is retried after a pause, and charged once when it goes out.
-    let mut retried = Vec::new();
-    for _ in 0..100 {
-        now += 10 * MS;
-        link.poll(now, &mut out);
-        retried = transmits(&mut out);
-        if !retried.is_empty() {
-            break;
-        }
-    }
+    let retried = wait_for_retry(&mut link, &mut now, &mut out);
     assert_eq!(retried.len(), 1, "the frame is tried again");
     assert!(now > HELLO_STARTUP_JITTER_US + 50 * MS, "not at once: {now}");
     link.driver_actions(vec![done(retried[0].id, true)], now, &mut out);
-    let frame_airtime = params_of(info()).time_on_air_us(retried[0].frame.len());
+    let frame_airtime = params_of(info(255)).time_on_air_us(retried[0].frame.len());
     assert_eq!(link.status(now).used_us, hello_airtime + frame_airtime);
     assert_eq!(link.status(now).tx.refunded_us, frame_airtime);
 }
@@ -209,16 +190,7 @@ fn a_link_whose_transmits_keep_failing_is_degraded_logged_once_and_recovers() {
             assert_eq!(health, LinkHealth::Degraded, "after {failure} failures");
             assert!(why.unwrap_or_default().contains("transmits in a row failed"));
         }
-        // Wait for the retry.
-        let mut retried = Vec::new();
-        for _ in 0..2_000 {
-            now += 10 * MS;
-            link.poll(now, &mut out);
-            retried = transmits(&mut out);
-            if !retried.is_empty() {
-                break;
-            }
-        }
+        let retried = wait_for_retry(&mut link, &mut now, &mut out);
         assert_eq!(retried.len(), 1, "retried after failure {failure}");
         id = retried[0].id;
     }

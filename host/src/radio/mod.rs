@@ -20,3 +20,5 @@ pub mod tx_queue;
 
 #[cfg(test)]
 mod link_timing_tests;
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,43 @@
+//! Helpers the radio link's tests share: the radio a driver reports, the
+//! transmits a link asked for, a driver's answers.
+
+use super::link::RadioOutput;
+use weft_plugin_api::radio::LoraParams;
+use weft_plugin_api::{Action, Event, FrameReceived, RadioInfo, TransmitDone, TransmitRequest};
+
+/// What a driver reports for the default LoRa settings and `mtu`.
+pub fn info(mtu: u16) -> RadioInfo {
+    let p = LoraParams::default();
+    RadioInfo {
+        mtu,
+        frequency_hz: p.frequency_hz,
+        bandwidth_hz: p.bandwidth_hz,
+        spreading_factor: p.spreading_factor,
+        coding_rate: p.coding_rate,
+        preamble_symbols: p.preamble_symbols,
+        tx_power_dbm: p.tx_power_dbm,
+    }
+}
+
+/// Takes the transmit requests out of `out`, in order.
+pub fn transmits(out: &mut Vec<RadioOutput>) -> Vec<TransmitRequest> {
+    let mut found = Vec::new();
+    out.retain(|o| match o {
+        RadioOutput::Driver(Event::Transmit(t)) => {
+            found.push(t.clone());
+            false
+        }
+        _ => true,
+    });
+    found
+}
+
+/// The driver heard `frame`.
+pub fn received(frame: Vec<u8>) -> Action {
+    Action::FrameReceived(FrameReceived { frame, rssi_dbm: Some(-60), snr_db: Some(9.5) })
+}
+
+/// The driver finished transmit `id`.
+pub fn done(id: u64, ok: bool) -> Action {
+    Action::TransmitDone(TransmitDone { id, ok })
+}
