@@ -275,6 +275,9 @@ pub struct PluginRow {
     /// Actions refused (not permitted, over quota, link unavailable).
     #[serde(default)]
     pub refused: u64,
+    /// What the plugin reported with `ctx.count` / `ctx.gauge`.
+    #[serde(default)]
+    pub metrics: crate::plugin::metrics::PluginMetrics,
 }
 
 /// A plugin command.

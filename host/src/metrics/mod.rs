@@ -11,8 +11,8 @@
 pub mod http;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Dispatch latency buckets, seconds: 1 µs to 100 ms.
@@ -40,6 +40,8 @@ pub struct PluginSample<'a> {
     pub memory_bytes: Option<u64>,
     /// Dispatch latencies since the last scrape, ns.
     pub dispatch_ns: &'a [u64],
+    /// What the plugin reported (`ctx.count`, `ctx.gauge`).
+    pub reported: &'a crate::plugin::metrics::PluginMetrics,
 }
 
 /// One QUIC link, for metrics.
@@ -58,6 +60,8 @@ pub struct RadioSample<'a> {
     pub name: &'a str,
     /// Its status row.
     pub status: &'a crate::radio::link::RadioStatus,
+    /// What its driver reported (`ctx.count`, `ctx.gauge`).
+    pub reported: &'a crate::plugin::metrics::PluginMetrics,
 }
 
 /// The node-wide numbers.
@@ -92,6 +96,11 @@ pub struct NodeMetrics {
     plugin_refused: IntCounterVec,
     plugin_memory: IntGaugeVec,
     plugin_dispatch: HistogramVec,
+    plugin_reported_counters: CounterVec,
+    plugin_reported_gauges: GaugeVec,
+    plugin_reports_refused: IntCounterVec,
+    driver_reported_counters: CounterVec,
+    driver_reported_gauges: GaugeVec,
     link_frames: IntCounterVec,
     link_bytes: IntCounterVec,
     link_errors: IntCounterVec,
@@ -137,6 +146,18 @@ fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> In
 /// Sets a counter to an absolute value counted elsewhere. A source that
 /// started over (a plugin unloaded and loaded again) resets the counter,
 /// which Prometheus' `rate()` understands.
+/// Sets a float counter to `value` (a lower value means it was reset).
+fn set_float_counter(family: &CounterVec, labels: &[&str], value: f64) {
+    let c = family.with_label_values(labels);
+    let current = c.get();
+    if value < current {
+        c.reset();
+        c.inc_by(value);
+    } else if value > current {
+        c.inc_by(value - current);
+    }
+}
+
 fn set_counter(family: &IntCounterVec, labels: &[&str], value: u64) {
     let c = family.with_label_values(labels);
     let current = c.get();
@@ -211,6 +232,36 @@ impl NodeMetrics {
                 &["plugin"],
             ),
             plugin_dispatch: dispatch,
+            plugin_reported_counters: {
+                let opts = Opts::new("weft_plugin_reported_total", "A counter the plugin reports (ctx.count).");
+                let family = CounterVec::new(opts, &["plugin", "metric"]).expect("valid metric");
+                r.register(Box::new(family.clone())).expect("unique metric name");
+                family
+            },
+            plugin_reported_gauges: gauge(
+                &r,
+                "weft_plugin_reported",
+                "A gauge the plugin reports (ctx.gauge).",
+                &["plugin", "metric"],
+            ),
+            plugin_reports_refused: counter(
+                &r,
+                "weft_plugin_reports_refused_total",
+                "Metric reports refused (bad name or value, kind changed, more than 64 names).",
+                &["plugin"],
+            ),
+            driver_reported_counters: {
+                let opts = Opts::new("weft_driver_reported_total", "A counter a radio driver reports (ctx.count).");
+                let family = CounterVec::new(opts, &["link", "metric"]).expect("valid metric");
+                r.register(Box::new(family.clone())).expect("unique metric name");
+                family
+            },
+            driver_reported_gauges: gauge(
+                &r,
+                "weft_driver_reported",
+                "A gauge a radio driver reports (ctx.gauge).",
+                &["link", "metric"],
+            ),
             link_frames: counter(&r, "weft_link_frames_total", "Frames on a QUIC link.", &["peer", "direction"]),
             link_bytes: counter(&r, "weft_link_bytes_total", "Bytes on a QUIC link.", &["peer", "direction"]),
             link_errors: counter(
@@ -321,6 +372,15 @@ impl NodeMetrics {
             for ns in p.dispatch_ns {
                 histogram.observe(*ns as f64 / 1e9);
             }
+            for (metric, v) in &p.reported.values {
+                let labels = [p.name, metric.as_str()];
+                if v.counter {
+                    set_float_counter(&self.plugin_reported_counters, &labels, v.value);
+                } else {
+                    self.plugin_reported_gauges.with_label_values(&labels).set(v.value);
+                }
+            }
+            set_counter(&self.plugin_reports_refused, &l, p.reported.refused);
         }
         for link in &sample.links {
             let peer = link.peer.as_str();
@@ -353,6 +413,14 @@ impl NodeMetrics {
             set_counter(&self.radio_reassembly, &[name, "completed"], s.reassembly.completed);
             set_counter(&self.radio_reassembly, &[name, "timed_out"], s.reassembly.timed_out);
             set_counter(&self.radio_reassembly, &[name, "malformed"], s.reassembly.malformed);
+            for (metric, v) in &radio.reported.values {
+                let labels = [name, metric.as_str()];
+                if v.counter {
+                    set_float_counter(&self.driver_reported_counters, &labels, v.value);
+                } else {
+                    self.driver_reported_gauges.with_label_values(&labels).set(v.value);
+                }
+            }
         }
         let r = &sample.routing;
         for (event, value) in [
@@ -414,6 +482,11 @@ mod tests {
     #[test]
     fn counters_follow_the_node_and_reset_when_their_source_starts_over() {
         let metrics = NodeMetrics::new();
+        let mut reported = crate::plugin::metrics::PluginMetrics::default();
+        let count =
+            |value| weft_plugin_api::Metric { name: "slots".into(), kind: weft_plugin_api::MetricKind::Counter, value };
+        reported.record(&count(2.5)).unwrap();
+        let reported = &reported;
         let plugin = |events, dispatch: &'static [u64]| PluginSample {
             name: "echo",
             up: true,
@@ -425,10 +498,12 @@ mod tests {
             refused: 0,
             memory_bytes: Some(65536),
             dispatch_ns: dispatch,
+            reported,
         };
         let text = metrics.render(sample(vec![plugin(5, &[800, 1500])]));
         assert!(text.contains("weft_plugin_events_total{plugin=\"echo\"} 5"), "{text}");
         assert!(text.contains("weft_plugin_dispatch_seconds_count{plugin=\"echo\"} 2"), "{text}");
+        assert!(text.contains("weft_plugin_reported_total{metric=\"slots\",plugin=\"echo\"} 2.5"), "{text}");
         assert!(text.contains("weft_routing_table_routes 3"), "{text}");
         let text = metrics.render(sample(vec![plugin(9, &[])]));
         assert!(text.contains("weft_plugin_events_total{plugin=\"echo\"} 9"), "{text}");

@@ -116,6 +116,8 @@ enum Life {
 /// One loaded plugin.
 struct PluginSlot {
     name: String,
+    /// What the plugin reported with `ctx.count` / `ctx.gauge`.
+    metrics: crate::plugin::metrics::PluginMetrics,
     spec: PluginConfig,
     loaded: LoadedPlugin,
     instance: PluginInstance,
@@ -241,6 +243,7 @@ impl PluginHost {
         );
         let slot = PluginSlot {
             name,
+            metrics: Default::default(),
             backoff_ms: spec.restart.backoff_ms,
             spec,
             loaded,
@@ -656,9 +659,19 @@ impl PluginHost {
                     events_per_s: slot.events_per_s,
                     actions: slot.actions,
                     refused: slot.refused,
+                    metrics: slot.metrics.clone(),
                 }
             })
             .collect()
+    }
+
+    /// Records a metric plugin `id` reported; a refused one is logged (at
+    /// debug: a plugin must not flood the log) and counted.
+    pub fn record_metric(&mut self, id: PluginId, metric: &weft_plugin_api::Metric) {
+        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else { return };
+        if let Err(why) = slot.metrics.record(metric) {
+            tracing::debug!(plugin = %slot.name, "metric refused: {why}");
+        }
     }
 
     /// Dispatch latencies recorded since the last call, per plugin name (ns).

@@ -125,6 +125,9 @@ struct RadioSlot {
     failure: Option<String>,
     pending: Option<PendingSwap>,
     serial: SerialPortTask,
+    /// What the driver reported with `ctx.count` / `ctx.gauge` (kept across
+    /// driver swaps: the link's story goes on).
+    metrics: crate::plugin::metrics::PluginMetrics,
 }
 
 /// A row of `weft ctl links`.
@@ -143,6 +146,8 @@ pub struct RadioRow {
     /// The link's state and counters.
     #[serde(flatten)]
     pub status: RadioStatus,
+    /// What the driver reported (`ctx.count`, `ctx.gauge`).
+    pub driver_metrics: crate::plugin::metrics::PluginMetrics,
 }
 
 /// All radio links of a node.
@@ -230,6 +235,7 @@ impl RadioHost {
             failure: None,
             pending: None,
             serial,
+            metrics: Default::default(),
         })
     }
 
@@ -400,7 +406,9 @@ impl RadioHost {
                     }
                 }
                 RadioOutput::Metric(metric) => {
-                    tracing::trace!(link = %slot.name, "metric {} = {}", metric.name, metric.value);
+                    if let Err(why) = slot.metrics.record(&metric) {
+                        tracing::debug!(link = %slot.name, "driver metric refused: {why}");
+                    }
                 }
                 RadioOutput::CommandReply(reply) => notes.push(RadioNote::CommandReply { index, reply }),
                 RadioOutput::SwapReady => {
@@ -489,6 +497,7 @@ impl RadioHost {
                 driver_file: slot.driver.file.display().to_string(),
                 driver_failure: slot.failure.clone(),
                 status: slot.link.status(now_us),
+                driver_metrics: slot.metrics.clone(),
             })
             .collect()
     }

@@ -366,7 +366,20 @@ fn metrics_are_served_over_http_and_parse() {
     n.start(&NodeSpec { extra: format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"), ..NodeSpec::echo() });
     let (code, value, err) = n.ping(&n, "count me");
     assert_eq!(code, 0, "{err} {value}");
+    // A plugin's own metrics (`ctx.count`): FAPP counts a malformed message.
+    let fapp = weft_tests::plugin("fapp", Binding::Wasm);
+    let perms = ["--permission", "flood", "--permission", "sign", "--permission", "seal", "--permission", "storage"];
+    let mut load = vec!["plugin", "load", fapp.to_str().unwrap(), "--config", r#"{"roles": ["relay"]}"#];
+    load.extend(perms);
+    let (code, value, err) = n.ctl(&load);
+    assert_eq!(code, 0, "{err} {value}");
+    let (code, value, err) = n.ctl(&["send", &n.address, "70", "not a FAPP message"]);
+    assert_eq!(code, 0, "{err} {value}");
+    n.wait_until("fapp reported its metric", Duration::from_secs(10), |n| {
+        plugin_row(n, "fapp")["metrics"]["values"]["malformed"]["value"].as_f64() == Some(1.0)
+    });
     let body = http_get(port, "/metrics");
+    assert!(body.contains("weft_plugin_reported_total{metric=\"malformed\",plugin=\"fapp\"} 1"), "{body}");
     let mut samples = 0;
     for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));

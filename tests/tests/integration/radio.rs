@@ -352,6 +352,9 @@ fn rak3172_nodes_started_together_meet_and_a_node_restarted_on_a_receiving_modem
     let row = links(&c);
     assert_eq!(row["health"], "up", "{row}");
     assert_eq!(row["counters"]["tx_failed"].as_u64(), Some(0), "no send refused: {row}");
+    // The driver's own metrics (`ctx.count`) are kept and shown.
+    let sent = row["driver_metrics"]["values"]["frames_tx"]["value"].as_f64().unwrap_or(0.0);
+    assert!(sent >= 10.0, "the driver counted its frames: {row}");
     let errors_before = bench.sim().stats("c").expect("stats").serial_errors;
     assert_eq!(errors_before, 0, "no busy or error reply from the modem");
 

@@ -818,9 +818,7 @@ impl Actor {
                         LogLevel::Trace => tracing::trace!(plugin, "{message}"),
                     }
                 }
-                Output::Metric { plugin, metric } => {
-                    tracing::trace!(plugin = %self.plugins.name(plugin), "metric {} = {}", metric.name, metric.value);
-                }
+                Output::Metric { plugin, metric } => self.plugins.record_metric(plugin, &metric),
                 Output::Refuse { plugin, refused } => {
                     self.plugins.count_refused(plugin);
                     if refusal_chain {
@@ -853,6 +851,7 @@ impl Actor {
                 refused: row.refused,
                 memory_bytes: row.memory_bytes,
                 dispatch_ns: samples.iter().find(|(n, _)| *n == row.name).map_or(&[], |(_, s)| s.as_slice()),
+                reported: &row.metrics,
             })
             .collect();
         let links = self
@@ -873,7 +872,10 @@ impl Actor {
             held: router.held(),
             plugins,
             links,
-            radios: radios.iter().map(|r| RadioSample { name: &r.name, status: &r.status }).collect(),
+            radios: radios
+                .iter()
+                .map(|r| RadioSample { name: &r.name, status: &r.status, reported: &r.driver_metrics })
+                .collect(),
         };
         self.metrics.render(sample)
     }
