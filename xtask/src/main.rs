@@ -11,8 +11,11 @@
 //! - `cargo xtask bench-ops [reload|reload-new|reload-first|start|scrape]`: the operations benchmarks.
 //! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz
+//!   targets in `fuzz/`; `cargo xtask fuzz --build` only builds them (see `fuzz.rs`).
 
 mod demo;
+mod fuzz;
 mod gates;
 mod plugins;
 mod toolchain;
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
             run(cargo().current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
         }
         Some("demo") => demo::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("bench") => {
             plugins::build_all(&root)?;
             run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
@@ -75,7 +79,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | lint | test [cargo test args] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins | lint | test [cargo test args] | fuzz [--build] [--seconds N] [TARGET...] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
             );
             std::process::exit(2);
         }

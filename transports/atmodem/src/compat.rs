@@ -61,6 +61,9 @@ impl Joiner {
         match self.held.take() {
             Some((held_header, mut first)) if held_header == header => {
                 first.extend_from_slice(data);
+                if first.is_empty() {
+                    return Unwrapped::Empty;
+                }
                 self.joined += 1;
                 Unwrapped::Packet(first)
             }
@@ -104,5 +107,20 @@ mod tests {
         assert_eq!(j.push(&[0x91, 2]), Unwrapped::Held);
         assert_eq!(j.push(&[0x91, 3]), Unwrapped::Packet(vec![2, 3]));
         assert_eq!((j.joined, j.dropped_halves), (2, 1));
+    }
+
+    /// Found by the `atmodem_driver` fuzz target (reproducer in
+    /// `fuzz/regressions/atmodem_driver/`): two halves with the split flag
+    /// and no payload joined into an empty packet, which the driver then
+    /// delivered as a received frame of 0 bytes. Like a lone header, it is
+    /// nothing to deliver.
+    #[test]
+    fn two_empty_halves_are_nothing_to_deliver() {
+        let mut j = Joiner::default();
+        assert_eq!(j.push(&[0xF1]), Unwrapped::Held);
+        assert_eq!(j.push(&[0xF1]), Unwrapped::Empty);
+        assert_eq!(j.joined, 0);
+        assert_eq!(j.push(&[0xF1]), Unwrapped::Held);
+        assert_eq!(j.push(&[0xF1, 5]), Unwrapped::Packet(vec![5]));
     }
 }

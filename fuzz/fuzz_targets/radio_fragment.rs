@@ -1,0 +1,60 @@
+//! Radio fragment reassembly (`weft_host::radio::fragment::Reassembler`)
+//! fed arbitrary frames from the air, with time passing between them.
+//!
+//! Input: a script of steps (`op | len | frame`, see `weft_fuzz::Steps`);
+//! `op` is how long passed since the previous frame, in tenths of a second
+//! (the reassembly timeout is 30 s, so timeouts happen).
+//!
+//! Properties: no panic; a packet put together is no longer than 16 parts
+//! of at most 252 bytes (a 255-byte frame); no more than 256 packets wait;
+//! counters only grow. And the other direction: the whole input, cut into
+//! fragments for an MTU taken from its first byte, reassembles to itself.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use weft_fuzz::Steps;
+use weft_host::radio::fragment::{self, HEADER, MAX_FRAGMENTS, Reassembler};
+
+const TIMEOUT_US: u64 = 30_000_000;
+
+fuzz_target!(|data: &[u8]| {
+    let mut reassembler = Reassembler::new(TIMEOUT_US);
+    let mut now = 1_000_000u64;
+    let mut before = reassembler.counters;
+    for (op, frame) in Steps::new(data) {
+        now += u64::from(op) * 100_000;
+        if let Some(packet) = reassembler.push(frame, now) {
+            assert!(!packet.is_empty());
+            assert!(packet.len() <= MAX_FRAGMENTS * (255 - HEADER), "{} bytes reassembled", packet.len());
+        }
+        assert!(reassembler.waiting() <= 256);
+        assert!(reassembler.next_deadline().is_none_or(|d| d > now && d <= now + TIMEOUT_US));
+        let c = reassembler.counters;
+        assert!(c.completed >= before.completed && c.timed_out >= before.timed_out);
+        assert!(c.malformed >= before.malformed && c.duplicates >= before.duplicates);
+        before = c;
+    }
+
+    // Round trip: the input as a packet over a link of MTU `data[0]`.
+    let Some(&mtu) = data.first() else { return };
+    let mtu = usize::from(mtu);
+    let Ok(frames) = fragment::fragment(data, mtu, mtu as u8) else {
+        assert!(data.len() > mtu, "a packet that fits was refused");
+        return;
+    };
+    if frames.len() == 1 {
+        assert_eq!(frames[0], data);
+        return;
+    }
+    let mut fresh = Reassembler::new(TIMEOUT_US);
+    let last = frames.len() - 1;
+    for (i, frame) in frames.iter().enumerate() {
+        assert!(frame.len() <= mtu && fragment::is_fragment(frame));
+        let out = fresh.push(frame, 0);
+        if i < last {
+            assert_eq!(out, None);
+        } else {
+            assert_eq!(out.as_deref(), Some(data), "reassembly of {} fragments", frames.len());
+        }
+    }
+});
