@@ -125,47 +125,45 @@ pub struct NodeMetrics {
     scrape_seconds: Gauge,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let family = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+/// Registers `family` in `registry` and hands it back.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, family: C) -> C {
     registry.register(Box::new(family.clone())).expect("unique metric name");
     family
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition"))
+}
+
+fn float_counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+    registered(registry, CounterVec::new(Opts::new(name, help), labels).expect("static metric definition"))
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let family = GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    registry.register(Box::new(family.clone())).expect("unique metric name");
-    family
+    registered(registry, GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition"))
 }
 
 fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let family = IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    registry.register(Box::new(family.clone())).expect("unique metric name");
-    family
+    registered(registry, IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition"))
 }
 
-/// Sets a counter to an absolute value counted elsewhere. A source that
-/// started over (a plugin unloaded and loaded again) resets the counter,
-/// which Prometheus' `rate()` understands.
-/// Sets a float counter to `value` (a lower value means it was reset).
-fn set_float_counter(family: &CounterVec, labels: &[&str], value: f64) {
+/// Sets a counter (integer or float) to an absolute value counted
+/// elsewhere. A source that started over (a plugin unloaded and loaded
+/// again) resets the counter, which Prometheus' `rate()` understands.
+fn set_counter<P: prometheus::core::Atomic>(
+    family: &prometheus::core::GenericCounterVec<P>,
+    labels: &[&str],
+    value: P::T,
+) {
     let c = family.with_label_values(labels);
     let current = c.get();
     if value < current {
         c.reset();
         c.inc_by(value);
     } else if value > current {
-        c.inc_by(value - current);
-    }
-}
-
-fn set_counter(family: &IntCounterVec, labels: &[&str], value: u64) {
-    let c = family.with_label_values(labels);
-    let current = c.get();
-    if value < current {
-        c.reset();
-        c.inc_by(value);
-    } else if value > current {
-        c.inc_by(value - current);
+        let mut step = value;
+        step -= current;
+        c.inc_by(step);
     }
 }
 
@@ -232,12 +230,12 @@ impl NodeMetrics {
                 &["plugin"],
             ),
             plugin_dispatch: dispatch,
-            plugin_reported_counters: {
-                let opts = Opts::new("weft_plugin_reported_total", "A counter the plugin reports (ctx.count).");
-                let family = CounterVec::new(opts, &["plugin", "metric"]).expect("valid metric");
-                r.register(Box::new(family.clone())).expect("unique metric name");
-                family
-            },
+            plugin_reported_counters: float_counter(
+                &r,
+                "weft_plugin_reported_total",
+                "A counter the plugin reports (ctx.count).",
+                &["plugin", "metric"],
+            ),
             plugin_reported_gauges: gauge(
                 &r,
                 "weft_plugin_reported",
@@ -250,12 +248,12 @@ impl NodeMetrics {
                 "Metric reports refused (bad name or value, kind changed, more than 64 names).",
                 &["plugin"],
             ),
-            driver_reported_counters: {
-                let opts = Opts::new("weft_driver_reported_total", "A counter a radio driver reports (ctx.count).");
-                let family = CounterVec::new(opts, &["link", "metric"]).expect("valid metric");
-                r.register(Box::new(family.clone())).expect("unique metric name");
-                family
-            },
+            driver_reported_counters: float_counter(
+                &r,
+                "weft_driver_reported_total",
+                "A counter a radio driver reports (ctx.count).",
+                &["link", "metric"],
+            ),
             driver_reported_gauges: gauge(
                 &r,
                 "weft_driver_reported",
@@ -375,7 +373,7 @@ impl NodeMetrics {
             for (metric, v) in &p.reported.values {
                 let labels = [p.name, metric.as_str()];
                 if v.counter {
-                    set_float_counter(&self.plugin_reported_counters, &labels, v.value);
+                    set_counter(&self.plugin_reported_counters, &labels, v.value);
                 } else {
                     self.plugin_reported_gauges.with_label_values(&labels).set(v.value);
                 }
@@ -416,7 +414,7 @@ impl NodeMetrics {
             for (metric, v) in &radio.reported.values {
                 let labels = [name, metric.as_str()];
                 if v.counter {
-                    set_float_counter(&self.driver_reported_counters, &labels, v.value);
+                    set_counter(&self.driver_reported_counters, &labels, v.value);
                 } else {
                     self.driver_reported_gauges.with_label_values(&labels).set(v.value);
                 }
