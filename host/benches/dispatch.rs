@@ -2,8 +2,9 @@
 //!
 //! Run with `cargo xtask bench` (builds the plugins first). Compares, in one
 //! run: a bare wasmtime call copying 100 bytes in and out (the floor), the
-//! echo plugin called directly as a Rust value, through the native binding and
-//! through the wasm binding; then instantiation from a compiled module.
+//! echo plugin called directly as a Rust value, through the native binding
+//! (on the instance's own thread, the default, and inline on the caller's)
+//! and through the wasm binding; then instantiation from a compiled module.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_host::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
-use weft_host::plugin::{Binding, Grants, HostServices, Limits, PluginRuntime, RuntimeOptions};
+use weft_host::plugin::{Binding, Grants, HostServices, Limits, NativeCalls, PluginRuntime, RuntimeOptions};
 use weft_plugin_api::testing::TestHost;
 use weft_plugin_api::{Ctx, Event, InitArgs, Message, Permission, Service};
 use weft_plugin_echo::Echo;
@@ -74,15 +75,16 @@ fn bench_dispatch(c: &mut Criterion) {
         })
     });
 
-    for binding in [Binding::Native, Binding::Wasm] {
-        let loaded =
-            runtime.load(&plugin(binding), &Grants::permissions([Permission::Send]), Limits::default()).unwrap();
+    let runs = [
+        ("native", Binding::Native, NativeCalls::Thread),
+        ("native_inline", Binding::Native, NativeCalls::Inline),
+        ("wasm", Binding::Wasm, NativeCalls::default()),
+    ];
+    for (name, binding, native_calls) in runs {
+        let limits = Limits { native_calls, ..Limits::default() };
+        let loaded = runtime.load(&plugin(binding), &Grants::permissions([Permission::Send]), limits).unwrap();
         let mut echo = loaded.instantiate(&services).unwrap();
         echo.init(&InitArgs::default()).unwrap();
-        let name = match binding {
-            Binding::Native => "native",
-            Binding::Wasm => "wasm",
-        };
         group.bench_function(name, |b| b.iter(|| black_box(echo.handle(black_box(&event)).unwrap())));
     }
     group.finish();

@@ -2,7 +2,7 @@
 //!
 //! Owns: [`export_service!`](crate::export_service) and
 //! [`export_driver!`](crate::export_driver). Built for `wasm32`, they emit the
-//! `weft.manifest` custom section and the `weft_alloc`/`weft_call` exports;
+//! `weft.manifest` custom section and the `weft_alloc`/`weft_call`/`weft_panic_message` exports;
 //! built natively, they emit the abi_stable root module. Nothing else differs.
 
 /// Exports a [`Service`](crate::Service) type as a Weft plugin.
@@ -64,6 +64,12 @@ macro_rules! __export_plugin {
             #[unsafe(no_mangle)]
             extern "C" fn weft_call(len: u32) -> u64 {
                 WEFT_GUEST.call(len)
+            }
+
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(no_mangle)]
+            extern "C" fn weft_panic_message() -> u64 {
+                $crate::guest::wasm::panic_message()
             }
 
             #[cfg(not(target_arch = "wasm32"))]

@@ -155,6 +155,14 @@ impl TestNode {
         self.launch_command(command);
     }
 
+    /// Starts `weft run` with extra environment variables.
+    pub fn launch_env(&mut self, env: &[(&str, &str)]) {
+        let mut command = Command::new(weft_bin());
+        command.args(["run", "--config", self.config_path().to_str().expect("utf-8 path")]);
+        command.envs(env.iter().copied());
+        self.launch_command(command);
+    }
+
     /// Starts `weft run` allowed at most `limit` open files (through
     /// util-linux's `prlimit`), as an operator's tight `ulimit -n` would.
     pub fn launch_with_fd_limit(&mut self, limit: u64) {

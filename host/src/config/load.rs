@@ -99,6 +99,8 @@ pub struct PluginConfig {
     pub max_flood_hops: Option<u8>,
     /// Storage quota, bytes.
     pub storage_quota_bytes: Option<u64>,
+    /// Where a native instance's calls run.
+    pub native_calls: crate::plugin::NativeCalls,
 }
 
 /// A plugin's restart policy.
@@ -384,6 +386,12 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
     if let Some(name) = &entry.name {
         weft_plugin_api::check_name(name).map_err(|e| ("name".to_string(), e))?;
     }
+    if entry.native_calls.is_some() && binding != Binding::Native {
+        return Err((
+            "native_calls".to_string(),
+            "applies to native plugins (.so) only; a wasm plugin's calls are interrupted at their deadline".to_string(),
+        ));
+    }
     Ok(PluginConfig {
         file,
         name: entry.name.clone(),
@@ -393,6 +401,7 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
         restart,
         max_flood_hops: entry.max_flood_hops,
         storage_quota_bytes: entry.storage_quota_bytes,
+        native_calls: entry.native_calls.unwrap_or_default(),
     })
 }
 

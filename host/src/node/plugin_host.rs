@@ -82,7 +82,7 @@ pub fn prepare(
     spec: PluginConfig,
     sizes: SwapSizes,
 ) -> Result<Prepared, String> {
-    let limits = Limits { max_flood_hops: spec.max_flood_hops, ..Limits::default() };
+    let limits = Limits { max_flood_hops: spec.max_flood_hops, native_calls: spec.native_calls, ..Limits::default() };
     let loaded = runtime.load_checked(&spec.file, trust, &spec.grants, limits).map_err(|e| e.to_string())?;
     let manifest = &loaded.info().manifest;
     if manifest.kind != PluginKind::Service {

@@ -38,9 +38,9 @@ impl fmt::Display for Binding {
 pub trait BindingInstance: Send {
     /// Runs one encoded call and returns the encoded outcome, borrowed from
     /// the binding until the next call (wasm: the guest's own memory, so
-    /// nothing is copied; native: a buffer reused across calls). Wasm
-    /// enforces `deadline`; native code is trusted and cannot be
-    /// interrupted, so it only reports an overrun after the fact.
+    /// nothing is copied; native: the buffer the plugin returned). Wasm
+    /// interrupts a call at `deadline`; native code cannot be interrupted,
+    /// so a native call is abandoned there (its thread left to finish).
     fn call(&mut self, input: &[u8], deadline: Duration) -> Result<&[u8], Fault>;
 
     /// Bytes of memory the instance holds, when the binding can tell.
@@ -52,11 +52,5 @@ pub trait BindingInstance: Send {
     /// node's heap, so there is nothing to do.
     fn prefault(&mut self, _bytes: usize, _deadline: Duration) -> Result<(), Fault> {
         Ok(())
-    }
-
-    /// Calls that finished after their deadline without being interrupted
-    /// (native code cannot be interrupted; wasm calls are cut off instead).
-    fn deadline_overruns(&self) -> u64 {
-        0
     }
 }

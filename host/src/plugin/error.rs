@@ -122,13 +122,21 @@ pub enum Fault {
     /// The call ran past its deadline and was interrupted.
     #[error("interrupted after exceeding its {0} ms deadline")]
     Deadline(u64),
+    /// A native call ran past its deadline: native code cannot be
+    /// interrupted, so the call was given up and its thread left to finish
+    /// (it has no host calls any more).
+    #[error(
+        "abandoned after exceeding its {0} ms deadline (native code cannot be interrupted; its thread is left to finish)"
+    )]
+    Abandoned(u64),
     /// The plugin tried to grow its memory past the cap.
     #[error("memory cap of {limit} bytes exceeded")]
     OutOfMemory {
         /// The cap in bytes.
         limit: usize,
     },
-    /// A native plugin panicked (caught at the boundary).
+    /// The plugin panicked: caught at the boundary (native), or reported by
+    /// the SDK's panic hook before the trap (wasm, ABI 1.3).
     #[error("panicked: {0}")]
     Panic(String),
     /// The plugin returned bytes that are not a valid outcome.

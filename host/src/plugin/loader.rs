@@ -150,7 +150,7 @@ impl PluginRuntime {
     /// Loads a native library from `bytes` (through a private copy) and
     /// decodes its manifest.
     fn load_native(&self, path: &Path, bytes: &[u8]) -> Result<(NativeLibrary, Manifest), LoadError> {
-        let lib = NativeLibrary::load(path, bytes, &self.native_copies, self.wasm.ticks().clone())
+        let lib = NativeLibrary::load(path, bytes, &self.native_copies)
             .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
         let manifest = decode_manifest(path, &lib.manifest_bytes())?;
         Ok((lib, manifest))
@@ -250,7 +250,10 @@ impl LoadedPlugin {
                     .instantiate(host, self.limits)
                     .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
             ),
-            Code::Native(lib) => Box::new(lib.instantiate(host)),
+            Code::Native(lib) => Box::new(
+                lib.instantiate(name, host, self.limits.native_calls)
+                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
+            ),
         };
         Ok(PluginInstance::new(self.info.clone(), binding, self.limits, name))
     }

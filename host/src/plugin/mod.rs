@@ -25,5 +25,7 @@ pub use error::{Fault, LoadError, PluginError};
 pub use gate::ActionGate;
 pub use grants::Grants;
 pub use host_services::{HostServices, InstanceHostCalls};
-pub use instance::{Dispatch, Limits, PREFAULT_HEADROOM, PluginInstance, STATE_COPIES, Stopped, SwapSizes};
+pub use instance::{
+    Dispatch, Limits, NativeCalls, PREFAULT_HEADROOM, PluginInstance, STATE_COPIES, Stopped, SwapSizes,
+};
 pub use loader::{LoadedPlugin, PluginInfo, PluginRuntime, RuntimeOptions, binding_for, decode_manifest};

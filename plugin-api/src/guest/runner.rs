@@ -52,6 +52,7 @@ impl<P: GuestPlugin> Runner<P> {
     /// Handles one encoded [`Call`], writing the encoded [`Outcome`] to `out`
     /// (which is cleared first). Never panics across this function.
     pub fn handle(&mut self, input: &[u8], host: &mut dyn Host, out: &mut Vec<u8>) {
+        crate::guest::panic_hook::install();
         out.clear();
         let outcome = match Call::decode(input) {
             Ok(call) => self.run(call, host),
@@ -82,7 +83,9 @@ impl<P: GuestPlugin> Runner<P> {
                 outcome
             }
             Err(payload) => {
-                let message = panic_message(payload.as_ref());
+                // The hook's text has the location; the payload is the fallback
+                // (a plugin that replaced the hook).
+                let message = crate::guest::panic_hook::take().unwrap_or_else(|| panic_message(payload.as_ref()));
                 self.state = State::Poisoned(message.clone());
                 failure(FailureKind::Panicked, format!("plugin panicked: {message}"))
             }

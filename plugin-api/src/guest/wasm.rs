@@ -1,7 +1,8 @@
 //! The wasm binding, guest side (wasm32 only).
 //!
-//! Owns: the imports from module `weft` and the state behind the two exports
-//! the export macro generates (`weft_alloc`, `weft_call`).
+//! Owns: the imports from module `weft` and the state behind the exports the
+//! export macro generates (`weft_alloc`, `weft_call`, and the optional
+//! `weft_panic_message` the host reads after a trap).
 //!
 //! Memory ownership (also in `docs/ABI.md`): the guest owns one input and one
 //! output buffer in its linear memory. The host calls `weft_alloc(len)`, which
@@ -121,4 +122,21 @@ impl<P: GuestPlugin> WasmGuest<P> {
         b.runner.handle(&b.input, &mut WasmHost, &mut b.output);
         ((b.output.as_ptr() as u64) << 32) | b.output.len() as u64
     }
+}
+
+/// `weft_panic_message()`: the text of the panic that just aborted a call
+/// (message and location, from the SDK's panic hook), as `ptr << 32 | len`
+/// of a buffer valid until the next call of this export; `0` when there was
+/// none. Panics abort on wasm, so the host reads this after the trap
+/// (docs/ABI.md §8). An optional export: hosts that do not know it report
+/// the trap alone.
+pub fn panic_message() -> u64 {
+    thread_local! {
+        static TEXT: core::cell::RefCell<String> = const { core::cell::RefCell::new(String::new()) };
+    }
+    TEXT.with(|text| {
+        let mut text = text.borrow_mut();
+        *text = crate::guest::panic_hook::take().unwrap_or_default();
+        if text.is_empty() { 0 } else { ((text.as_ptr() as u64) << 32) | text.len() as u64 }
+    })
 }

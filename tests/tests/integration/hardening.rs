@@ -182,6 +182,16 @@ fn config_check_and_run_refuse_the_same_bad_configs_with_the_same_message() {
         ("bad peer", format!("{base}\n[[peers]]\naddress = \"nowhere\"\nnode = \"00\"\n"), "peers[0]"),
         ("metrics address", format!("{base}\n[metrics]\nlisten = \"localhost\"\n"), "metrics.listen"),
         ("empty name", base.replace("name = \"n\"", "name = \"\""), "node.name"),
+        (
+            "native_calls on wasm",
+            format!("{base}{}native_calls = \"inline\"\n", plugin("counter", "\"storage\"")),
+            "native plugins (.so) only",
+        ),
+        (
+            "native_calls unknown",
+            format!("{base}{}native_calls = \"fast\"\n", plugin("counter", "\"storage\"")),
+            "unknown variant",
+        ),
     ];
     assert!(cases.len() >= 20);
     for (what, text, expected) in &cases {

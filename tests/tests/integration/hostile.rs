@@ -2,7 +2,7 @@
 //! plugin loaded beside the hostile one keeps answering.
 
 use std::time::{Duration, Instant};
-use weft_host::plugin::{Binding, Fault, Grants, Limits, PluginError, PluginInstance};
+use weft_host::plugin::{Binding, Fault, Grants, Limits, NativeCalls, PluginError, PluginInstance};
 use weft_plugin_api::*;
 use weft_tests::*;
 
@@ -11,6 +11,7 @@ const LIMITS: Limits = Limits {
     init_deadline: Duration::from_secs(2),
     memory_bytes: 32 << 20,
     max_flood_hops: None,
+    native_calls: NativeCalls::Thread,
 };
 
 fn start(rt: &TestRuntime, path: &std::path::Path) -> PluginInstance {
@@ -52,8 +53,13 @@ fn wasm_trap_loop_and_oom_fail_only_their_instance() {
     let mut echo = start(&rt, &plugin("echo", Binding::Wasm));
     let hostile = plugin("hostile", Binding::Wasm);
 
+    // The SDK's panic hook keeps the message and where it was raised; the
+    // host reads it after the trap (`weft_panic_message`, ABI 1.3).
     let (fault, _) = provoke(&mut start(&rt, &hostile), b"panic");
-    assert!(matches!(fault, Fault::Trap(_)), "{fault}");
+    match &fault {
+        Fault::Panic(text) => assert!(text.contains("asked to panic") && text.contains("src/lib.rs"), "{text}"),
+        other => panic!("expected the panic's message, got {other}"),
+    }
     assert_echo_alive(&mut echo);
 
     let (fault, elapsed) = provoke(&mut start(&rt, &hostile), b"loop");
@@ -75,22 +81,86 @@ fn native_panic_is_caught_at_the_boundary() {
     let mut echo = start(&rt, &plugin("echo", Binding::Native));
     let mut hostile = start(&rt, &plugin("hostile", Binding::Native));
     let (fault, _) = provoke(&mut hostile, b"panic");
-    assert_eq!(fault, Fault::Panic("plugin panicked: asked to panic".into()));
+    match &fault {
+        Fault::Panic(text) => assert!(text.contains("asked to panic") && text.contains("src/lib.rs"), "{text}"),
+        other => panic!("expected the panic's message, got {other}"),
+    }
     assert_echo_alive(&mut echo);
 }
 
+/// Runs `act` on `instance` on a thread of its own and waits at most 10 s:
+/// a caller that hangs is the defect under test, so it must fail the test
+/// instead of hanging it.
+fn provoke_bounded(mut instance: PluginInstance, act: &'static [u8]) -> (PluginInstance, Fault, Duration) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (fault, elapsed) = provoke(&mut instance, act);
+        let _ = tx.send((instance, fault, elapsed));
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| {
+        panic!("the call {:?} did not come back within 10 s: the caller hung", String::from_utf8_lossy(act))
+    })
+}
+
 #[test]
-fn a_native_call_past_its_deadline_finishes_and_is_counted_as_an_overrun() {
+fn a_native_call_past_its_deadline_is_abandoned_and_the_instance_failed() {
     let rt = TestRuntime::new();
-    let mut hostile = start(&rt, &plugin("hostile", Binding::Native));
-    hostile.handle(&message(9, b"quick")).unwrap();
-    assert_eq!(hostile.deadline_overruns(), 0, "a quick call is no overrun");
-    // 300 ms of work against a 200 ms deadline: native code cannot be
-    // interrupted, so the call completes and the overrun is counted.
+    let hostile = start(&rt, &plugin("hostile", Binding::Native));
+    // 300 ms of work against a 200 ms deadline: the caller stops waiting at
+    // the deadline; the work finishes on its own thread, unseen.
+    let (_, fault, elapsed) = provoke_bounded(hostile, b"slow");
+    assert_eq!(fault, Fault::Abandoned(200));
+    assert!(elapsed < Duration::from_secs(5), "abandoned only after {elapsed:?}");
+}
+
+#[test]
+fn a_native_plugin_run_inline_by_the_operators_choice_finishes_a_slow_call() {
+    // `native_calls = "inline"`: the operator trades the guard for ~0.6 µs a
+    // call; a slow call then holds the caller until it returns.
+    let rt = TestRuntime::new();
+    let limits = Limits { native_calls: NativeCalls::Inline, ..LIMITS };
+    let loaded = rt.runtime.load(&plugin("hostile", Binding::Native), &Grants::all(), limits).unwrap();
+    let mut hostile = loaded.instantiate(&rt.services).unwrap();
+    hostile.init(&InitArgs::default()).unwrap();
+    let started = Instant::now();
     let dispatch = hostile.handle(&message(9, b"slow")).unwrap();
     assert_eq!(dispatch.actions, vec![Action::Reply(Reply { message: 1, payload: b"slow done".to_vec() })]);
-    assert_eq!(hostile.deadline_overruns(), 1);
-    assert!(hostile.is_running());
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "it ran on this thread to the end: {:?}",
+        started.elapsed()
+    );
+    let dispatch = hostile.handle(&message(9, b"again")).unwrap();
+    assert_eq!(dispatch.actions, vec![Action::Reply(Reply { message: 1, payload: b"again".to_vec() })]);
+}
+
+#[test]
+fn a_native_call_that_never_returns_is_abandoned_and_the_node_carries_on() {
+    let rt = TestRuntime::new();
+    let mut echo = start(&rt, &plugin("echo", Binding::Native));
+    let path = plugin("hostile", Binding::Native);
+    let loaded = rt.runtime.load(&path, &Grants::all(), LIMITS).unwrap();
+    let hung = |loaded: &weft_host::plugin::LoadedPlugin| {
+        let mut instance = loaded.instantiate(&rt.services).unwrap();
+        instance.init(&InitArgs::default()).unwrap();
+        let (_, fault, _) = provoke_bounded(instance, b"hang");
+        assert_eq!(fault, Fault::Abandoned(200));
+    };
+    hung(&loaded);
+    assert_echo_alive(&mut echo);
+    // A new instance of the same library runs (its call thread is new)...
+    let mut again = loaded.instantiate(&rt.services).unwrap();
+    again.init(&InitArgs::default()).unwrap();
+    assert_eq!(again.handle(&message(9, b"hi")).unwrap().actions.len(), 1);
+    drop(again);
+    // ...until too many of its calls are stuck: each holds a thread the node
+    // cannot take back, so no more instances are made until they return.
+    hung(&loaded);
+    let refused =
+        loaded.instantiate(&rt.services).err().expect("a third instance is refused while two calls are stuck");
+    let text = refused.to_string();
+    assert!(text.contains("2 calls") && text.contains("never returned"), "{text}");
+    assert_echo_alive(&mut echo);
 }
 
 #[test]

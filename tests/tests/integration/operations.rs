@@ -174,6 +174,73 @@ fn a_hook_that_overruns_the_deadline_is_cut_off_and_reported() {
 }
 
 #[test]
+fn a_native_hook_that_overruns_the_deadline_is_abandoned_and_reported() {
+    let root = tempfile::tempdir().unwrap();
+    let mut n = TestNode::new(root.path(), "n");
+    let hostile = plugin_toml(&weft_tests::plugin("hostile", Binding::Native), &[], "slow_shutdown = true\n");
+    n.write_config(&NodeSpec { extra: hostile, ..NodeSpec::default() });
+    let text = std::fs::read_to_string(n.config_path()).unwrap();
+    std::fs::write(n.config_path(), text.replacen("[node]\n", "[node]\nshutdown_deadline_ms = 300\n", 1)).unwrap();
+    n.launch();
+    let started = Instant::now();
+    assert_eq!(n.stop(), Some(0));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the 10 s native hook held the node: stopped after {took:?}");
+    let log = n.log();
+    assert!(log.contains("shutdown hook of `hostile` failed") && log.contains("abandoned"), "reported:\n{log}");
+}
+
+#[test]
+fn a_node_running_a_looping_native_plugin_keeps_serving_and_stops_on_sigterm() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"));
+    a.start(&NodeSpec::echo());
+    let hostile = plugin_toml(&weft_tests::plugin("hostile", Binding::Native), &[], "");
+    b.start(&NodeSpec { extra: hostile, ..NodeSpec::echo() }.peer(&a));
+    a.linked_with(&b, Duration::from_secs(10));
+    // The call spins forever on B: it is abandoned at its deadline and the
+    // plugin restarted on a new thread.
+    let (code, _, err) = a.ctl(&["send", &b.address, "9", "loop"]);
+    assert_eq!(code, 0, "{err}");
+    b.wait_until("the looping call abandoned and the plugin restarted", Duration::from_secs(10), |b| {
+        plugin_row(b, "hostile")["restarts"].as_u64() == Some(1)
+    });
+    let (code, status, err) = b.ctl(&["status"]);
+    assert_eq!(code, 0, "B answers its admin socket: {err} {status}");
+    let (code, value, err) = a.ping(&b, "still there?");
+    assert_eq!(code, 0, "B's echo answers across the link: {err} {value}");
+    let (code, value, err) = a.ctl(&["send", &b.address, "9", "hello"]);
+    assert_eq!(code, 0, "the restarted plugin takes messages: {err} {value}");
+    assert!(b.log().contains("abandoned after exceeding its"), "the fault is logged:\n{}", b.log());
+    let started = Instant::now();
+    assert_eq!(b.stop(), Some(0), "SIGTERM stops the node although one thread still spins");
+    assert!(started.elapsed() < Duration::from_secs(8), "stopped after {:?}", started.elapsed());
+}
+
+#[test]
+fn a_native_panic_under_rust_backtrace_is_reported_with_its_message_and_no_backtrace() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"));
+    a.start(&NodeSpec::echo());
+    let hostile = plugin_toml(&weft_tests::plugin("hostile", Binding::Native), &[], "");
+    b.write_config(&NodeSpec { extra: hostile, ..NodeSpec::echo() }.peer(&a));
+    b.launch_env(&[("RUST_BACKTRACE", "1")]);
+    a.linked_with(&b, Duration::from_secs(10));
+    let (code, _, err) = a.ctl(&["send", &b.address, "9", "panic"]);
+    assert_eq!(code, 0, "{err}");
+    b.wait_until("the panic restarted the plugin", Duration::from_secs(10), |b| {
+        plugin_row(b, "hostile")["restarts"].as_u64() == Some(1)
+    });
+    let log = b.log();
+    assert!(log.contains("asked to panic (at ") && log.contains("src/lib.rs"), "message and location:\n{log}");
+    // The standard hook would print a backtrace here, resolving the
+    // plugin's symbols on the node's time (seconds); the SDK's hook prints
+    // nothing and the host logs the fault once.
+    assert!(!log.contains("stack backtrace"), "no backtrace printed:\n{log}");
+    assert!(!log.contains("panicked at"), "no second report from the standard hook:\n{log}");
+}
+
+#[test]
 fn a_plugin_that_traps_on_every_event_is_restarted_with_growing_backoff() {
     let root = tempfile::tempdir().unwrap();
     let (mut a, mut b) = (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"));

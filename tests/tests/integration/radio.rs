@@ -68,6 +68,18 @@ fn wait_numbers(sink: &TestNode, sender: &TestNode, last: u64, limit: Duration) 
     sink_stats(sink, sender)
 }
 
+/// Waits until the link-up traffic (the announces a new neighbour sets off,
+/// hellos) has left every node's radio queue, then a moment more. The AT
+/// modem does no listen-before-talk: a frame sent while the other side
+/// transmits is lost to half-duplex, and the packet with it, so a test that
+/// counts exactly-once delivery sends on a quiet channel.
+fn quiet_channel(nodes: &[&TestNode]) {
+    for node in nodes {
+        node.wait_until("an empty radio queue", Duration::from_secs(20), |n| links(n)["queued_frames"] == 0);
+    }
+    std::thread::sleep(Duration::from_millis(1_000));
+}
+
 fn assert_exactly_once_in_order(stats: &Value, count: u64) {
     assert_eq!(stats["received"].as_u64(), Some(count), "{stats}");
     assert_eq!(stats["duplicates"].as_u64(), Some(0), "{stats}");
@@ -159,6 +171,7 @@ fn rnode_and_rak3172_hear_each_other_only_with_matching_settings() {
     f.start(&spec(sf8, vec![]));
     wait_neighbour(&e, &g, Duration::from_secs(20));
     wait_neighbour(&g, &e, Duration::from_secs(5));
+    quiet_channel(&[&e, &g]);
     send_numbers(&e, &g, 1..=5, Duration::from_millis(20));
     assert_exactly_once_in_order(&wait_numbers(&g, &e, 5, Duration::from_secs(20)), 5);
     // A ping and its echo cross RNode -> RAK3172 -> RNode.
@@ -186,14 +199,8 @@ fn a_two_kilobyte_message_crosses_255_byte_frames_intact() {
     // asked for), and the first hellos go out at random moments.
     wait_neighbour(&c, &d, Duration::from_secs(20));
     wait_neighbour(&d, &c, Duration::from_secs(20));
-    // The AT modem does no listen-before-talk: a fragment sent while the
-    // other side transmits (the announces a new link sets off, a hello) is
-    // lost to half-duplex, and the packet with it. Let the link-up traffic
-    // pass, and let the echo be asked again as a service over radio would.
-    for node in [&c, &d] {
-        node.wait_until("an empty radio queue", Duration::from_secs(20), |n| links(n)["queued_frames"] == 0);
-    }
-    std::thread::sleep(Duration::from_millis(1_000));
+    // Let the echo be asked again as a service over radio would.
+    quiet_channel(&[&c, &d]);
     let text: String = (0..2000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
     let args = format!("{{\"to\": \"{}\", \"text\": \"{text}\"}}", d.address);
     let mut attempt = 0;

@@ -109,6 +109,7 @@ fn spec_for_load(
         restart: RestartPolicy::default(),
         max_flood_hops: None,
         storage_quota_bytes: None,
+        native_calls: crate::plugin::NativeCalls::default(),
     })
 }
 
@@ -118,6 +119,7 @@ fn same_spec(a: &PluginConfig, b: &PluginConfig) -> bool {
         && a.restart == b.restart
         && a.max_flood_hops == b.max_flood_hops
         && a.storage_quota_bytes == b.storage_quota_bytes
+        && a.native_calls == b.native_calls
 }
 
 impl Actor {

@@ -1,8 +1,9 @@
 //! Loading native plugin libraries.
 
+use super::call_thread::StuckCalls;
 use super::instance::NativeBindingInstance;
+use crate::plugin::NativeCalls;
 use crate::plugin::host_services::InstanceHostCalls;
-use crate::plugin::wasm::Ticks;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +15,15 @@ static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// unsound in practice (thread-local destructors, dlopen caching by path).
 pub struct NativeLibrary {
     root: NativePluginRef,
-    ticks: Ticks,
+    /// Calls of its instances that were abandoned and still run.
+    stuck: StuckCalls,
 }
+
+/// Abandoned calls of one library that may still be running before no new
+/// instance is made: each holds a thread (and perhaps a core) the node
+/// cannot take back, so a plugin that hangs on every call must not be
+/// restarted into a new stuck thread each time.
+pub const MAX_STUCK_CALLS: usize = 2;
 
 fn describe(e: LibraryError) -> String {
     match e {
@@ -42,8 +50,7 @@ impl NativeLibrary {
     /// and checks the root module's layout and version (abi_stable): what is
     /// loaded is exactly what was checked, whatever happens to `path`
     /// meanwhile. The copy is removed once mapped; the mapping stays valid.
-    /// `ticks` times calls for the overrun count.
-    pub fn load(path: &Path, bytes: &[u8], copy_dir: &Path, ticks: Ticks) -> Result<Self, String> {
+    pub fn load(path: &Path, bytes: &[u8], copy_dir: &Path) -> Result<Self, String> {
         crate::files::private_dir(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
         let copy = unique_copy_path(path, copy_dir);
         {
@@ -53,7 +60,7 @@ impl NativeLibrary {
         let loaded = lib_header_from_path(&copy).and_then(|header| header.init_root_module::<NativePluginRef>());
         let _ = std::fs::remove_file(&copy);
         let root = loaded.map_err(describe)?;
-        Ok(Self { root, ticks })
+        Ok(Self { root, stuck: StuckCalls::default() })
     }
 
     /// The manifest bytes the library exports.
@@ -62,9 +69,23 @@ impl NativeLibrary {
         (self.root.manifest())().as_slice().to_vec()
     }
 
-    /// Creates an instance bound to `host`.
-    pub fn instantiate(&self, host: InstanceHostCalls) -> NativeBindingInstance {
-        NativeBindingInstance::new(self.root.instantiate(), host, self.ticks.clone())
+    /// Creates an instance bound to `host`, named `name`, whose calls run
+    /// where `calls` says; refused while [`MAX_STUCK_CALLS`] of this
+    /// library's calls are stuck.
+    pub fn instantiate(
+        &self,
+        name: &str,
+        host: InstanceHostCalls,
+        calls: NativeCalls,
+    ) -> Result<NativeBindingInstance, String> {
+        let stuck = self.stuck.count();
+        if stuck >= MAX_STUCK_CALLS {
+            return Err(format!(
+                "{stuck} calls of this native plugin never returned (abandoned at their deadline; their threads \
+                 still run); no new instance until they do: fix the plugin, or restart the node to reclaim them"
+            ));
+        }
+        NativeBindingInstance::new(name, self.root.instantiate(), host, self.stuck.clone(), calls)
     }
 }
 

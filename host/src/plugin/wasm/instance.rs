@@ -40,7 +40,15 @@ pub struct WasmInstance {
     memory: Memory,
     alloc: TypedFunc<u32, u32>,
     call: TypedFunc<u32, u64>,
+    /// The SDK's `weft_panic_message`, when the module exports it.
+    panic_message: Option<TypedFunc<(), u64>>,
 }
+
+/// Longest panic text read back from a guest, in bytes.
+const PANIC_TEXT_MAX: usize = 1024;
+
+/// Time a guest gets to hand over its panic text after a trap.
+const PANIC_TEXT_DEADLINE: Duration = Duration::from_millis(10);
 
 impl WasmInstance {
     pub(super) fn new(
@@ -58,18 +66,34 @@ impl WasmInstance {
         let memory = instance.get_memory(&mut store, "memory").ok_or("missing export `memory`")?;
         let alloc = instance.get_typed_func(&mut store, "weft_alloc").map_err(|e| format!("{e:#}"))?;
         let call = instance.get_typed_func(&mut store, "weft_call").map_err(|e| format!("{e:#}"))?;
-        Ok(Self { store, memory, alloc, call })
+        let panic_message = instance.get_typed_func(&mut store, "weft_panic_message").ok();
+        Ok(Self { store, memory, alloc, call, panic_message })
     }
 
-    fn classify(&self, error: wasmtime::Error, deadline: Duration) -> Fault {
+    fn classify(&mut self, error: wasmtime::Error, deadline: Duration) -> Fault {
         if self.store.data().memory_refused {
             return Fault::OutOfMemory { limit: self.store.data().memory_cap };
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::Deadline(deadline.as_millis() as u64),
-            Some(trap) => Fault::Trap(trap.to_string()),
+            Some(trap) => match self.panic_text() {
+                Some(text) => Fault::Panic(format!("plugin panicked: {text}")),
+                None => Fault::Trap(trap.to_string()),
+            },
             None => Fault::Trap(format!("{error:#}")),
         }
+    }
+
+    /// After a trap: the text of the guest panic that caused it, if the
+    /// guest's SDK kept one (a panic aborts on wasm; the hook ran first).
+    /// The guest is untrusted: a short deadline, a bounded read, lossy UTF-8.
+    fn panic_text(&mut self) -> Option<String> {
+        let export = self.panic_message.clone()?;
+        self.store.set_epoch_deadline(ticks(PANIC_TEXT_DEADLINE));
+        let packed = export.call(&mut self.store, ()).ok()?;
+        let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let bytes = self.memory.data(&self.store).get(ptr..ptr.checked_add(len.min(PANIC_TEXT_MAX))?)?;
+        (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
     }
 }
 

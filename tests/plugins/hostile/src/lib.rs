@@ -1,6 +1,7 @@
 //! `hostile`: misbehaves on request, to prove one plugin cannot take down the
 //! host or its neighbours. The payload of a message on port 9 picks the act:
-//! `panic`, `loop` (never returns), `oom` (allocates until the cap), `unknown`
+//! `panic`, `loop` (never returns, spinning), `hang` (never returns,
+//! asleep: a deadlocked native plugin; wasm cannot sleep and spins), `oom` (allocates until the cap), `unknown`
 //! (returns an action tag no host knows), anything else is echoed. Commands
 //! report what the host refused. Config `slow_shutdown = true` makes the
 //! shutdown hook overrun any deadline. Built with feature `abi-next-major` or
@@ -44,6 +45,12 @@ impl Service for Hostile {
                     n = core::hint::black_box(n.wrapping_add(1));
                 }
             }
+            b"hang" => loop {
+                #[cfg(not(target_arch = "wasm32"))]
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                #[cfg(target_arch = "wasm32")]
+                core::hint::black_box(());
+            },
             b"oom" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -51,7 +58,7 @@ impl Service for Hostile {
                 }
             }
             // Busy for 300 ms of host time, then answers: past a short
-            // deadline (wasm is interrupted; native cannot be, and is counted).
+            // deadline (wasm is interrupted, a native call abandoned).
             b"slow" => {
                 let until = ctx.now_ms() + 300;
                 while ctx.now_ms() < until {}
