@@ -107,31 +107,36 @@ fn field(line: &str, key: &str) -> Option<u64> {
     words.next()?.parse().ok()
 }
 
-/// Reads libFuzzer's log: executions from the final stats (or the last
-/// status line), cov and ft from the last line that has them, and a crash
-/// from the artifact it wrote.
+/// Reads libFuzzer's log: executions from the final stats (or the "Done"
+/// line, or the last status line), cov and ft from the last line that has them, and a crash
+/// from the artifact it wrote. A `slow-unit-` artifact is not a failure:
+/// libFuzzer writes one for any input that took over 10 s of wall time,
+/// which a paused or starved process produces too (check it by hand).
 fn read_log(text: &str) -> (Option<u64>, Option<u64>, Option<u64>, Option<String>) {
-    let mut executions = None;
+    // In order of trust: the final stats, the "Done" line, the last status line.
+    let (mut stat, mut done, mut status) = (None, None, None);
     let (mut cov, mut ft) = (None, None);
     let mut artifact = None;
     for line in text.lines() {
         if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
-            executions = n.trim().parse().ok();
+            stat = n.trim().parse().ok();
         } else if let Some(rest) = line.strip_prefix("Done ") {
-            executions = executions.or_else(|| rest.split_whitespace().next()?.parse().ok());
+            done = rest.split_whitespace().next().and_then(|n| n.parse().ok());
         }
         if line.starts_with('#') && line.contains(" cov: ") {
             cov = field(line, "cov:").or(cov);
             ft = field(line, "ft:").or(ft);
-            if executions.is_none() {
-                executions = line[1..].split_whitespace().next().and_then(|n| n.parse().ok());
-            }
+            status = line[1..].split_whitespace().next().and_then(|n| n.parse().ok()).or(status);
         }
         if let Some((_, path)) = line.split_once("Test unit written to ") {
-            artifact = Some(path.trim().to_string());
+            let path = path.trim();
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if !name.starts_with("slow-unit-") {
+                artifact = Some(path.to_string());
+            }
         }
     }
-    (executions, cov, ft, artifact)
+    (stat.or(done).or(status), cov, ft, artifact)
 }
 
 fn run_one(root: &Path, target: &str, o: &Options) -> Result<Report> {
@@ -283,5 +288,8 @@ mod tests {
         let crash = "#77\tNEW    cov: 5 ft: 6 corp: 2/3b\n==1== ERROR: libFuzzer: deadly signal\n\
                      artifact_prefix='a/'; Test unit written to a/crash-abc\n";
         assert_eq!(read_log(crash), (Some(77), Some(5), Some(6), Some("a/crash-abc".into())));
+        let slow = "#77\tNEW    cov: 5 ft: 6 corp: 2/3b\nartifact_prefix='a/'; Test unit written to a/slow-unit-abc\n\
+                    Done 90 runs in 2 second(s)\n";
+        assert_eq!(read_log(slow), (Some(90), Some(5), Some(6), None), "a slow unit is no crash");
     }
 }

@@ -283,6 +283,9 @@ fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
     if routing.route_ttl_s > MAX_ROUTE_TTL_S {
         return fail("route_ttl_s", &format!("expected at most {MAX_ROUTE_TTL_S} seconds (a week)"));
     }
+    if !(1..=MAX_INTERVAL_S).contains(&routing.persist_interval_s) {
+        return fail("persist_interval_s", &format!("expected 1 to {MAX_INTERVAL_S} seconds (a day)"));
+    }
     if routing.announce_interval_s == 0 {
         return fail("announce_interval_s", "expected at least 1 second");
     }

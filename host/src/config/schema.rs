@@ -69,6 +69,10 @@ pub struct RoutingSection {
     pub quic_link_cost: u32,
     /// Bandwidth assumed for a QUIC link, bits/s (sizes the announce budget).
     pub quic_link_bandwidth_bps: u64,
+    /// How often the routing state (known nodes' keys and sequences) is
+    /// written to the store while the node runs, seconds (also at a clean
+    /// stop), so a crash loses at most this much of it.
+    pub persist_interval_s: u64,
 }
 
 impl RoutingSection {
@@ -105,6 +109,7 @@ impl Default for RoutingSection {
             hold_total: 8192,
             quic_link_cost: 1,
             quic_link_bandwidth_bps: 10_000_000,
+            persist_interval_s: 300,
         }
     }
 }

@@ -443,9 +443,13 @@ impl NodeMetrics {
         self.routes.set(sample.routes as i64);
         self.store_held.set(sample.held as i64);
         let h = &sample.hold;
-        for (outcome, value) in
-            [("queued", h.held), ("delivered", h.delivered), ("expired", h.expired), ("evicted", h.evicted)]
-        {
+        for (outcome, value) in [
+            ("queued", h.held),
+            ("delivered", h.delivered),
+            ("expired", h.expired),
+            ("evicted", h.evicted),
+            ("requeued", h.requeued),
+        ] {
             set_counter(&self.store, &[outcome], value);
         }
         set_counter(&self.messages, &["delivered"], sample.core.delivered);

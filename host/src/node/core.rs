@@ -38,6 +38,16 @@ pub enum Output {
         /// The plugin and its action, to refuse if the link cannot take it.
         on_behalf: Option<(PluginId, ActionRefused)>,
     },
+    /// Send a held packet on a link; report with [`NodeCore::held_outcome`]
+    /// whether the link took it (only then does it leave the hold).
+    TransmitHeld {
+        /// The link.
+        link: LinkId,
+        /// The packet.
+        packet: Vec<u8>,
+        /// The hold entry.
+        held: crate::routing::pending::Held,
+    },
     /// Call a plugin with an event.
     Deliver {
         /// The plugin.
@@ -285,6 +295,17 @@ impl NodeCore {
         Ok(OperatorSend { sent, outputs: self.router_outputs(None) })
     }
 
+    /// Whether a link took a held packet ([`Output::TransmitHeld`]): sent,
+    /// it leaves the hold; refused, it goes back and is tried again.
+    pub fn held_outcome(&mut self, held: crate::routing::pending::Held, sent: bool) -> Vec<Output> {
+        if sent {
+            self.router.held_sent(&held);
+        } else {
+            self.router.held_refused(held);
+        }
+        self.router_outputs(None)
+    }
+
     /// Converts what the router produced; transmits are attributed to
     /// `on_behalf` (a plugin's send) so a link that refuses them is reported.
     fn router_outputs(&mut self, on_behalf: Option<(PluginId, &ActionRefused)>) -> Vec<Output> {
@@ -296,6 +317,9 @@ impl NodeCore {
                 RouterOutput::Transmit { link, packet } => {
                     let on_behalf = on_behalf.map(|(plugin, refused)| (plugin, refused.clone()));
                     out.push(Output::Transmit { link, packet, on_behalf });
+                }
+                RouterOutput::TransmitHeld { link, packet, held } => {
+                    out.push(Output::TransmitHeld { link, packet, held })
                 }
                 RouterOutput::Deliver(delivery) => out.extend(self.deliver(delivery)),
                 RouterOutput::Hold(change) => out.push(Output::Hold(change)),

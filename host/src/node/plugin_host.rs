@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use weft_plugin_api::{Action, Event, InitArgs, PluginKind, ShutdownReason};
 
 /// Storage namespace for state blobs persisted at node stop (plugin names
-/// cannot contain `:`, so no plugin can read or write it).
+/// cannot contain `:`, so no plugin can read or write it). A blob stays
+/// until the plugin's next stop replaces (or, with an empty state, removes)
+/// it, so a crash between two stops restores the last one.
 const STATE_NAMESPACE: &str = "weft:state";
 
 /// Actions returned by plugins, each batch with the plugin that returned it.
@@ -229,11 +231,10 @@ impl PluginHost {
         let restored = state.as_ref().map_or(0, Vec::len);
         let init = InitArgs { config: spec.config_cbor.clone(), state };
         let dispatch = instance.init(&init).map_err(|e| e.to_string())?;
+        // The blob stays until the next stop replaces it: a crash after this
+        // start (no hook runs) must not lose it (issue 17, finding 4).
         if restored > 0 {
             tracing::info!(plugin = %name, bytes = restored, "state restored from the last run");
-            if let Err(e) = self.kv.commit(STATE_NAMESPACE, &[(name.as_bytes().to_vec(), None)]) {
-                tracing::warn!(plugin = %name, "could not clear its persisted state: {e}");
-            }
         }
         tracing::info!(
             plugin = %name,

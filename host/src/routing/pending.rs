@@ -89,8 +89,11 @@ pub enum HoldChange {
 pub struct HoldCounters {
     /// Packets taken in.
     pub held: u64,
-    /// Packets sent on once a path appeared.
+    /// Packets sent on once a path appeared (a link took them).
     pub delivered: u64,
+    /// Packets whose transmit a link refused once a path appeared: kept,
+    /// and tried again.
+    pub requeued: u64,
     /// Packets whose time ran out.
     pub expired: u64,
     /// Packets pushed out by a cap.
@@ -255,6 +258,6 @@ mod tests {
         let taken: Vec<Vec<u8>> = queue.take(&A).into_iter().map(|h| h.packet).collect();
         assert_eq!(taken, vec![vec![3]]);
         assert_eq!(queue.len(), 1);
-        assert_eq!(queue.counters, HoldCounters { held: 5, delivered: 0, expired: 1, evicted: 2 });
+        assert_eq!(queue.counters, HoldCounters { held: 5, delivered: 0, expired: 1, evicted: 2, requeued: 0 });
     }
 }

@@ -122,6 +122,18 @@ pub enum RouterOutput {
         /// The packet.
         packet: Vec<u8>,
     },
+    /// Send a held packet on a link. It is still in the hold (and on disk):
+    /// tell the router whether the link took it ([`Router::held_sent`]) or
+    /// refused it ([`Router::held_refused`]), so it leaves the hold only
+    /// once sent.
+    TransmitHeld {
+        /// The link.
+        link: LinkId,
+        /// The packet (sealed now if it was held unsealed).
+        packet: Vec<u8>,
+        /// The hold entry it came from.
+        held: Held,
+    },
     /// Hand a message to the service on its port.
     Deliver(Delivery),
     /// Persist a store-and-forward change.
@@ -504,6 +516,13 @@ impl Router {
         for to in waiting {
             self.request_path(to, now_ms);
         }
+        // Held for a destination that has a route: a link refused the
+        // packets when the path appeared; try again.
+        let routed: Vec<Address> =
+            self.hold.destinations().copied().filter(|to| self.table.route(to, now_ms).is_some()).collect();
+        for to in routed {
+            self.path_found(to, now_ms);
+        }
         let lost = self.traces.len();
         self.traces.retain(|(_, _, since)| since + TRACE_WAIT_MS > now_ms);
         self.counters.lost += (lost - self.traces.len()) as u64;
@@ -716,13 +735,12 @@ impl Router {
         self.searches.remove(&to);
         let Some(route) = self.table.route(&to, now_ms) else { return };
         for held in self.hold.take(&to) {
-            self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
-            match self.finish_held(held) {
-                Some(packet) => {
-                    self.hold.counters.delivered += 1;
-                    self.out.push(RouterOutput::Transmit { link: route.link, packet });
+            match self.finish_held(&held) {
+                Some(packet) => self.out.push(RouterOutput::TransmitHeld { link: route.link, packet, held }),
+                None => {
+                    self.counters.undecodable += 1;
+                    self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
                 }
-                None => self.counters.undecodable += 1,
             }
         }
         let (ready, waiting): (Vec<_>, Vec<_>) = self.traces.drain(..).partition(|(t, _, _)| *t == to);
@@ -732,10 +750,28 @@ impl Router {
         }
     }
 
+    /// A link took a held packet ([`RouterOutput::TransmitHeld`]): it
+    /// leaves the hold and the disk.
+    pub fn held_sent(&mut self, held: &Held) {
+        self.hold.counters.delivered += 1;
+        self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
+    }
+
+    /// A link refused a held packet ([`RouterOutput::TransmitHeld`]): it
+    /// goes back into the hold as it was (its record never left the disk)
+    /// and is tried again at the next housekeeping while a route exists, or
+    /// when a path appears.
+    pub fn held_refused(&mut self, held: Held) {
+        self.hold.counters.requeued += 1;
+        for change in self.hold.restore(held) {
+            self.out.push(RouterOutput::Hold(change));
+        }
+    }
+
     /// Seals a held packet that originated here, now that the key is known.
-    fn finish_held(&self, held: Held) -> Option<Vec<u8>> {
+    fn finish_held(&self, held: &Held) -> Option<Vec<u8>> {
         if !held.needs_seal {
-            return Some(held.packet);
+            return Some(held.packet.clone());
         }
         let packet = Packet::decode(&held.packet).ok()?;
         let Body::Data { destination, port, flags, inner } = packet.body else { return None };

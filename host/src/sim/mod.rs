@@ -69,6 +69,8 @@ pub struct SimStats {
     pub bytes: u64,
     /// Packets lost on links.
     pub lost: u64,
+    /// Packets a link refused to take (see [`Sim::refuse_transmits`]).
+    pub refused: u64,
     /// Events processed.
     pub events: u64,
 }
@@ -78,6 +80,9 @@ struct Edge {
     up: bool,
     /// When each direction's transmitter is free again.
     busy_until: [u64; 2],
+    /// Until when each direction refuses packets (a congested link: the
+    /// sender is told, unlike a loss).
+    refuse_until: [u64; 2],
 }
 
 /// The simulation.
@@ -115,7 +120,11 @@ impl Sim {
                 }
             })
             .collect();
-        let edges = topology.edges.iter().map(|&ends| Edge { ends, up: false, busy_until: [0, 0] }).collect();
+        let edges = topology
+            .edges
+            .iter()
+            .map(|&ends| Edge { ends, up: false, busy_until: [0, 0], refuse_until: [0, 0] })
+            .collect();
         let mut sim = Sim {
             nodes,
             edges,
@@ -204,6 +213,17 @@ impl Sim {
         }
     }
 
+    /// Makes link `edge` refuse what node `from` sends on it for the next
+    /// `ms` (a congested or closing link: the send fails and the sender
+    /// knows, which a loss does not tell it).
+    pub fn refuse_transmits(&mut self, from: usize, edge: usize, ms: u64) {
+        let now = self.now;
+        if let Some(e) = self.edges.get_mut(edge) {
+            let direction = usize::from(e.ends.0 != from);
+            e.refuse_until[direction] = now + ms;
+        }
+    }
+
     /// Takes node `i` off the air: every link of it goes down.
     pub fn isolate(&mut self, i: usize) {
         for edge in 0..self.edges.len() {
@@ -258,14 +278,29 @@ impl Sim {
     /// Processes node `i`'s outputs and schedules its next wake-up.
     fn after(&mut self, i: usize) {
         let mut outputs = std::mem::take(&mut self.outputs);
-        self.nodes[i].router.drain_into(&mut outputs);
-        for output in outputs.drain(..) {
-            match output {
-                RouterOutput::Transmit { link, packet } => self.transmit(i, link, packet),
-                RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
-                RouterOutput::TraceDone { id, path } => self.nodes[i].traces.push((id, path)),
-                RouterOutput::Hold(HoldChange::Put(held)) => self.nodes[i].held_records.push(held.record()),
-                RouterOutput::Hold(HoldChange::Delete(_)) | RouterOutput::KeyLearned { .. } => {}
+        // A held packet's outcome makes more outputs: until there are none.
+        loop {
+            self.nodes[i].router.drain_into(&mut outputs);
+            if outputs.is_empty() {
+                break;
+            }
+            for output in outputs.drain(..) {
+                match output {
+                    RouterOutput::Transmit { link, packet } => {
+                        self.transmit(i, link, packet);
+                    }
+                    RouterOutput::TransmitHeld { link, packet, held } => {
+                        if self.transmit(i, link, packet) {
+                            self.nodes[i].router.held_sent(&held);
+                        } else {
+                            self.nodes[i].router.held_refused(held);
+                        }
+                    }
+                    RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
+                    RouterOutput::TraceDone { id, path } => self.nodes[i].traces.push((id, path)),
+                    RouterOutput::Hold(HoldChange::Put(held)) => self.nodes[i].held_records.push(held.record()),
+                    RouterOutput::Hold(HoldChange::Delete(_)) | RouterOutput::KeyLearned { .. } => {}
+                }
             }
         }
         self.outputs = outputs;
@@ -278,12 +313,18 @@ impl Sim {
         }
     }
 
-    fn transmit(&mut self, from: usize, link: LinkId, packet: Vec<u8>) {
-        let Some(edge) = self.edges.get_mut(link as usize) else { return };
+    /// Puts `packet` on link `link`; false when the link did not take it
+    /// (down, or refusing). A loss on the way is not known to the sender.
+    fn transmit(&mut self, from: usize, link: LinkId, packet: Vec<u8>) -> bool {
+        let Some(edge) = self.edges.get_mut(link as usize) else { return false };
         if !edge.up {
-            return;
+            return false;
         }
         let (to, direction) = if edge.ends.0 == from { (edge.ends.1, 0) } else { (edge.ends.0, 1) };
+        if edge.refuse_until[direction] > self.now {
+            self.stats.refused += 1;
+            return false;
+        }
         let airtime_ms = (packet.len() as u64 * 8 * 1000).div_ceil(self.config.bandwidth_bps.max(1));
         let start = edge.busy_until[direction].max(self.now);
         edge.busy_until[direction] = start + airtime_ms;
@@ -292,9 +333,10 @@ impl Sim {
         self.stats.bytes += packet.len() as u64;
         if self.config.loss > 0.0 && self.rng.chance(self.config.loss) {
             self.stats.lost += 1;
-            return;
+            return true;
         }
         self.push(arrive, Event::Arrive { node: to, link, packet });
+        true
     }
 
     fn push(&mut self, at: u64, event: Event) {

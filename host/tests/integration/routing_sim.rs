@@ -84,6 +84,31 @@ fn an_offline_destination_gets_its_messages_when_it_returns() {
     assert_eq!(sim.node(0).router.held() + sim.node(1).router.held(), 0);
 }
 
+/// Issue 17, finding 4: a held packet left the hold before its transmit, so
+/// a link that refused it (congested, closing) lost it without trace. It
+/// now leaves only once a link took it, and is tried again meanwhile.
+#[test]
+fn a_held_packet_whose_first_transmit_is_refused_is_kept_and_sent_again() {
+    let mut sim = converged(Topology::line(3), SimConfig::default());
+    let edge = sim.edge(1, 2).unwrap();
+    sim.set_link(edge, false);
+    sim.send(0, 2, PORT, b"held at the relay", false);
+    sim.run_for(2_000);
+    assert_eq!(sim.node(1).router.held(), 1, "the relay holds it");
+    // The link comes back, but refuses the relay's packets for a while: the
+    // path appears (2's announce) while the relay cannot send.
+    sim.set_link(edge, true);
+    sim.refuse_transmits(1, edge, 1_500);
+    sim.run_for(500);
+    assert!(payloads(&sim, 2).is_empty(), "nothing got through yet");
+    assert!(sim.stats().refused >= 1, "the held packet's transmit was refused");
+    assert_eq!(sim.node(1).router.held(), 1, "still held after the refusal");
+    sim.run_for(5_000);
+    assert_eq!(payloads(&sim, 2), vec![b"held at the relay".to_vec()], "sent again, once");
+    assert_eq!(sim.node(1).router.held(), 0);
+    assert!(sim.node(1).router.hold_counters().requeued >= 1, "{:?}", sim.node(1).router.hold_counters());
+}
+
 #[test]
 fn relays_hold_sealed_packets_sealed_and_tampering_is_detected() {
     let mut sim = converged(Topology::line(3), SimConfig::default());

@@ -154,6 +154,13 @@ fn sigterm_runs_every_hook_persists_state_and_a_restart_restores_it() {
     assert_eq!((s["received"].as_u64(), s["last"].as_u64()), (Some(100), Some(100)), "state restored: {s}");
     let log = b.log();
     assert!(log.contains("routing state persisted") && log.contains("routing state restored"), "{log}");
+
+    // The blob stays until a later stop replaces it: a crash right after
+    // the restart (no hook runs) does not lose it (issue 17, finding 4).
+    b.kill();
+    b.launch();
+    let s = stats(&b, &a);
+    assert_eq!((s["received"].as_u64(), s["last"].as_u64()), (Some(100), Some(100)), "restored after kill -9: {s}");
 }
 
 #[test]
@@ -171,6 +178,28 @@ fn a_hook_that_overruns_the_deadline_is_cut_off_and_reported() {
     assert!(took < Duration::from_secs(4), "the 10 s hook was cut off: stopped after {took:?}");
     let log = n.log();
     assert!(log.contains("hostile") && log.contains("shutdown hook"), "the overrun is reported:\n{log}");
+}
+
+/// Issue 17, finding 4: the routing state was written only at a clean stop,
+/// so a crash forgot every known node's key and sequence.
+#[test]
+fn routing_state_is_persisted_while_running_and_survives_kill_9() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"));
+    a.start(&NodeSpec::echo());
+    b.write_config(&NodeSpec::echo().peer(&a));
+    let text = std::fs::read_to_string(b.config_path()).unwrap();
+    assert!(!text.contains("[routing]"), "{text}");
+    std::fs::write(b.config_path(), format!("{text}\n[routing]\npersist_interval_s = 1\n")).unwrap();
+    b.launch();
+    a.linked_with(&b, Duration::from_secs(10));
+    b.wait_until("A's key learned", Duration::from_secs(10), |b| b.log().contains("node key learned"));
+    std::thread::sleep(Duration::from_millis(2_500)); // at least one periodic write after that
+    b.kill();
+    assert!(!b.log().contains("routing state restored"), "nothing to restore at the first start");
+    b.launch();
+    let log = b.log();
+    assert!(log.contains("routing state restored"), "known nodes back after kill -9:\n{log}");
 }
 
 #[test]

@@ -284,6 +284,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         draining: false,
         metrics: crate::metrics::NodeMetrics::new(),
         quotas: super::quota::QuotaBook::default(),
+        next_routing_persist_ms: config.routing.persist_interval_s.saturating_mul(1000),
     };
     let inputs = Inputs {
         link_events: link_rx,
@@ -344,6 +345,8 @@ struct Actor {
     metrics: crate::metrics::NodeMetrics,
     /// Storage used per plugin, for quotas.
     quotas: super::quota::QuotaBook,
+    /// When the routing state is next written to the store (node ms).
+    next_routing_persist_ms: u64,
 }
 
 /// Everything the actor listens to.
@@ -362,6 +365,18 @@ impl Actor {
 
     fn now_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64
+    }
+
+    /// Writes every known node's announce (keys and sequences) to the
+    /// store: at a clean stop and every `routing.persist_interval_s`, so a
+    /// crash loses at most one interval of it.
+    fn persist_routing(&self, why: &str) {
+        let announces = self.core.router().export_announces();
+        match self.kv.commit(ROUTING_NAMESPACE, &[(ANNOUNCES_KEY.to_vec(), Some(announces))]) {
+            Ok(()) if why == "periodic" => tracing::debug!("routing state persisted ({why})"),
+            Ok(()) => tracing::info!("routing state persisted ({why})"),
+            Err(e) => tracing::error!("could not persist the routing state ({why}): {e}"),
+        }
     }
 
     /// The next time the core or a radio link has work, in µs since start.
@@ -434,6 +449,12 @@ impl Actor {
                     armed = None; // fired: re-arm from the next deadline
                     let outputs = self.core.poll(self.now_ms());
                     self.execute(outputs, false);
+                    // The router's housekeeping wakes this timer every second.
+                    if self.now_ms() >= self.next_routing_persist_ms {
+                        let interval_ms = self.config.routing.persist_interval_s.saturating_mul(1000).max(1000);
+                        self.next_routing_persist_ms = self.now_ms().saturating_add(interval_ms);
+                        self.persist_routing("periodic");
+                    }
                     for (plugin, actions) in self.plugins.poll(self.now_ms()) {
                         let outputs = self.core.actions(plugin, actions, self.now_ms());
                         self.execute(outputs, false);
@@ -451,11 +472,7 @@ impl Actor {
             self.execute(outputs, true);
         }
         self.radios.shutdown_all(self.config.shutdown_deadline);
-        let announces = self.core.router().export_announces();
-        match self.kv.commit(ROUTING_NAMESPACE, &[(ANNOUNCES_KEY.to_vec(), Some(announces))]) {
-            Ok(()) => tracing::info!("routing state persisted"),
-            Err(e) => tracing::error!("could not persist the routing state: {e}"),
-        }
+        self.persist_routing("node stopping");
         // Let final messages leave before the links close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for link in self.links.iter() {
@@ -740,6 +757,16 @@ impl Actor {
                         let refused = ActionRefused { reason, ..refused };
                         queue.push_back((Output::Refuse { plugin, refused }, refusal_chain));
                     }
+                }
+                Output::TransmitHeld { link, packet, held } => {
+                    let sent = match self.transmit(link, packet) {
+                        Ok(()) => true,
+                        Err(reason) => {
+                            tracing::debug!(link, "a held packet's transmit was refused ({reason}); kept for a retry");
+                            false
+                        }
+                    };
+                    queue.extend(self.core.held_outcome(held, sent).into_iter().map(|o| (o, refusal_chain)));
                 }
                 Output::Deliver { plugin, event } => {
                     let is_refusal = refusal_chain || matches!(event, Event::ActionRefused(_));
