@@ -257,6 +257,10 @@ pub struct PluginRow {
     /// Faults (traps, deadlines, out of memory, panics, failed hooks).
     #[serde(default)]
     pub faults: u64,
+    /// The last fault, as logged (a panic with its message and location),
+    /// kept after the plugin restarted.
+    #[serde(default)]
+    pub last_fault: Option<String>,
     /// Events dropped (stopped, or backlog full while restarting).
     #[serde(default)]
     pub dropped: u64,

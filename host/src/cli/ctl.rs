@@ -171,6 +171,8 @@ pub fn render_plugins(rows: &[PluginRow]) -> String {
         ));
         if p.state.contains(':') {
             out.push_str(&format!("    {}\n", p.state));
+        } else if let Some(fault) = &p.last_fault {
+            out.push_str(&format!("    last fault: {fault}\n"));
         }
     }
     out

@@ -132,6 +132,8 @@ struct PluginSlot {
     events: u64,
     actions: u64,
     faults: u64,
+    /// The last fault, for `weft ctl plugins`.
+    last_fault: Option<String>,
     refused: u64,
     /// Events at the last rate sample, and when it was taken.
     rate_mark: (u64, Instant),
@@ -257,6 +259,7 @@ impl PluginHost {
             events: 0,
             actions: dispatch.actions.len() as u64,
             faults: 0,
+            last_fault: None,
             refused: 0,
             rate_mark: (0, Instant::now()),
             events_per_s: 0.0,
@@ -586,7 +589,9 @@ impl PluginHost {
             }
             Err(e) => {
                 slot.faults += 1;
-                Err(format!("shutdown hook of `{}` failed: {e}", slot.name))
+                let failure = format!("shutdown hook of `{}` failed: {e}", slot.name);
+                slot.last_fault = Some(failure.clone());
+                Err(failure)
             }
         }
     }
@@ -654,6 +659,7 @@ impl PluginHost {
                     file: slot.spec.file.display().to_string(),
                     restarts: slot.restarts,
                     faults: slot.faults,
+                    last_fault: slot.last_fault.clone(),
                     dropped: slot.dropped,
                     backlog: slot.backlog.len(),
                     memory_bytes: slot.instance.memory_bytes().map(|b| b as u64),
@@ -686,6 +692,7 @@ impl PluginSlot {
     /// as the policy says.
     fn faulted(&mut self, fault: String, now_ms: u64) {
         self.faults += 1;
+        self.last_fault = Some(fault.clone());
         let policy: RestartPolicy = self.spec.restart;
         if now_ms.saturating_sub(self.running_since_ms) >= policy.healthy_after_ms {
             self.backoff_ms = policy.backoff_ms;

@@ -241,6 +241,8 @@ fn a_node_running_a_looping_native_plugin_keeps_serving_and_stops_on_sigterm() {
     let (code, value, err) = a.ctl(&["send", &b.address, "9", "hello"]);
     assert_eq!(code, 0, "the restarted plugin takes messages: {err} {value}");
     assert!(b.log().contains("abandoned after exceeding its"), "the fault is logged:\n{}", b.log());
+    let row = plugin_row(&b, "hostile");
+    assert!(row["last_fault"].as_str().is_some_and(|f| f.contains("abandoned")), "{row}");
     let started = Instant::now();
     assert_eq!(b.stop(), Some(0), "SIGTERM stops the node although one thread still spins");
     assert!(started.elapsed() < Duration::from_secs(8), "stopped after {:?}", started.elapsed());
@@ -262,6 +264,9 @@ fn a_native_panic_under_rust_backtrace_is_reported_with_its_message_and_no_backt
     });
     let log = b.log();
     assert!(log.contains("asked to panic (at ") && log.contains("src/lib.rs"), "message and location:\n{log}");
+    let row = plugin_row(&b, "hostile");
+    let last = row["last_fault"].as_str().unwrap_or_default();
+    assert!(last.contains("asked to panic (at "), "weft ctl plugins keeps the last fault: {row}");
     // The standard hook would print a backtrace here, resolving the
     // plugin's symbols on the node's time (seconds); the SDK's hook prints
     // nothing and the host logs the fault once.
