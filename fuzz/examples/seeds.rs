@@ -15,6 +15,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use weft_fuzz::Script;
+use weft_plugin_api::actions::*;
+use weft_plugin_api::host_call::*;
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 use weft_plugin_fapp::messages::{
     AnnounceBody, ConfirmPlain, Filter, Message as Fapp, ReservePlain, SignedAnnounce, Slot, SlotQuery, SlotResponse,

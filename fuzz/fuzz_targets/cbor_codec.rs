@@ -1,4 +1,4 @@
-//! The boundary codec (`weft_plugin_api::codec::decode`) on the types that
+//! The boundary codec (`weft_plugin_api::internal::codec::decode`) on the types that
 //! cross it from the other side: what the host decodes from a guest
 //! (`Outcome`, `Manifest`, `ManifestHead`, `HostCall`) and what a guest
 //! decodes from the host (`Call`, `Event`, `HostReply`, its config table).
@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use weft_plugin_api::config_table::Table;
-use weft_plugin_api::{Call, Event, HostCall, HostReply, Manifest, ManifestHead, Outcome, codec};
+use weft_plugin_api::host_call::{HostCall, HostReply};
+use weft_plugin_api::internal::{Call, Outcome, codec};
+use weft_plugin_api::{Event, Manifest, ManifestHead};
 
 fn round_trip<T: Serialize + DeserializeOwned + Debug>(bytes: &[u8]) {
     let Ok(value) = codec::decode::<T>(bytes) else { return };

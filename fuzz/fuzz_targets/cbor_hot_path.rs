@@ -9,8 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::fmt::Debug;
-use weft_plugin_api::codec::{self, CodecError};
-use weft_plugin_api::{Call, Outcome};
+use weft_plugin_api::internal::codec::{self, CodecError};
+use weft_plugin_api::internal::{Call, Outcome};
 
 /// Equal results; values compared by their debug form, so a NaN inside
 /// (metrics carry floats) equals itself.

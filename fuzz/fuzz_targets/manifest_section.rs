@@ -12,7 +12,8 @@ use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 use weft_host::plugin::decode_manifest;
 use weft_host::plugin::wasm::manifest_section::read_manifest_section;
-use weft_plugin_api::{Manifest, codec};
+use weft_plugin_api::Manifest;
+use weft_plugin_api::internal::codec;
 
 fn check_manifest(bytes: &[u8]) {
     let Ok(manifest) = decode_manifest(Path::new("fuzz.wasm"), bytes) else { return };

@@ -22,8 +22,9 @@
 use libfuzzer_sys::fuzz_target;
 use weft_fuzz::{Steps, number};
 use weft_host::radio::link::{HELLO, RadioLink, RadioOutput, RadioSettings};
+use weft_plugin_api::actions::{FrameReceived, LinkState, RadioInfo, SetTimer, TransmitDone};
 use weft_plugin_api::radio::LoraParams;
-use weft_plugin_api::{Action, Address, Event, FrameReceived, LinkState, RadioInfo, SetTimer, TransmitDone};
+use weft_plugin_api::{Action, Address, Event};
 
 const OWN: Address = Address([1; 16]);
 const NEIGHBOUR: Address = Address([2; 16]);

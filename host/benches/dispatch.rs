@@ -15,7 +15,7 @@ use weft_host::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
 use weft_host::plugin::{Binding, Grants, HostServices, Limits, NativeCalls, PluginRuntime, RuntimeOptions};
 use weft_plugin_api::testing::TestHost;
-use weft_plugin_api::{Ctx, Event, InitArgs, Message, Permission, Service};
+use weft_plugin_api::{Event, InitArgs, Message, Permission, Service, ServiceCtx};
 use weft_plugin_echo::Echo;
 
 fn plugin(binding: Binding) -> PathBuf {
@@ -65,11 +65,11 @@ fn bench_dispatch(c: &mut Criterion) {
     group.bench_function("direct_rust_call", |b| {
         let mut host = TestHost::default();
         let mut echo = {
-            let mut ctx = Ctx::new(&mut host);
+            let mut ctx = ServiceCtx::new(&mut host);
             Echo::init(&mut ctx, InitArgs::default()).unwrap()
         };
         b.iter(|| {
-            let mut ctx = Ctx::new(&mut host);
+            let mut ctx = ServiceCtx::new(&mut host);
             echo.on_message(&mut ctx, black_box(message()));
             black_box(ctx.take_actions())
         })

@@ -1,6 +1,8 @@
 //! Rough per-step cost of the CBOR codec on the dispatch hot path.
 //! `cargo run --release -p weft-plugin-api --example codec_cost`
 use std::time::Instant;
+use weft_plugin_api::actions::*;
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 
 fn time<F: FnMut()>(name: &str, mut f: F) {

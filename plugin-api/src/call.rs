@@ -4,7 +4,7 @@
 //! lifecycle payloads ([`InitArgs`], [`ShutdownArgs`], [`ShutdownReason`]).
 //! Both bindings carry exactly these bytes; only the transport differs.
 
-use crate::action::Action;
+use crate::actions::Action;
 use crate::event::Event;
 use crate::tagged::tagged_enum;
 use serde::{Deserialize, Serialize};

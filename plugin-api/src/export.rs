@@ -13,7 +13,7 @@
 #[macro_export]
 macro_rules! export_service {
     ($plugin:ty) => {
-        $crate::__export_plugin!($crate::guest::AsService<$plugin>, $crate::ABI_VERSION);
+        $crate::__export_plugin!($crate::internal::guest::AsService<$plugin>, $crate::ABI_VERSION);
     };
 }
 
@@ -21,7 +21,7 @@ macro_rules! export_service {
 #[macro_export]
 macro_rules! export_driver {
     ($plugin:ty) => {
-        $crate::__export_plugin!($crate::guest::AsDriver<$plugin>, $crate::ABI_VERSION);
+        $crate::__export_plugin!($crate::internal::guest::AsDriver<$plugin>, $crate::ABI_VERSION);
     };
 }
 
@@ -35,14 +35,14 @@ macro_rules! __export_plugin {
         const _: () = {
             type WeftPlugin = $adapter;
             const WEFT_ABI: $crate::AbiVersion = $abi;
-            const WEFT_MANIFEST_LEN: usize = $crate::manifest_encoding::encoded_len(
-                &<WeftPlugin as $crate::guest::GuestPlugin>::MANIFEST,
-                <WeftPlugin as $crate::guest::GuestPlugin>::KIND,
+            const WEFT_MANIFEST_LEN: usize = $crate::internal::manifest_encoding::encoded_len(
+                &<WeftPlugin as $crate::internal::guest::GuestPlugin>::MANIFEST,
+                <WeftPlugin as $crate::internal::guest::GuestPlugin>::KIND,
                 WEFT_ABI,
             );
-            const WEFT_MANIFEST: [u8; WEFT_MANIFEST_LEN] = $crate::manifest_encoding::encode::<WEFT_MANIFEST_LEN>(
-                &<WeftPlugin as $crate::guest::GuestPlugin>::MANIFEST,
-                <WeftPlugin as $crate::guest::GuestPlugin>::KIND,
+            const WEFT_MANIFEST: [u8; WEFT_MANIFEST_LEN] = $crate::internal::manifest_encoding::encode::<WEFT_MANIFEST_LEN>(
+                &<WeftPlugin as $crate::internal::guest::GuestPlugin>::MANIFEST,
+                <WeftPlugin as $crate::internal::guest::GuestPlugin>::KIND,
                 WEFT_ABI,
             );
 
@@ -52,7 +52,7 @@ macro_rules! __export_plugin {
             static WEFT_MANIFEST_SECTION: [u8; WEFT_MANIFEST_LEN] = WEFT_MANIFEST;
 
             #[cfg(target_arch = "wasm32")]
-            static WEFT_GUEST: $crate::guest::wasm::WasmGuest<WeftPlugin> = $crate::guest::wasm::WasmGuest::new();
+            static WEFT_GUEST: $crate::internal::guest::wasm::WasmGuest<WeftPlugin> = $crate::internal::guest::wasm::WasmGuest::new();
 
             #[cfg(target_arch = "wasm32")]
             #[unsafe(no_mangle)]
@@ -69,7 +69,7 @@ macro_rules! __export_plugin {
             #[cfg(target_arch = "wasm32")]
             #[unsafe(no_mangle)]
             extern "C" fn weft_panic_message() -> u64 {
-                $crate::guest::wasm::panic_message()
+                $crate::internal::guest::wasm::panic_message()
             }
 
             #[cfg(not(target_arch = "wasm32"))]
@@ -81,8 +81,8 @@ macro_rules! __export_plugin {
             }
 
             #[cfg(not(target_arch = "wasm32"))]
-            fn weft_root_module() -> $crate::guest::native::NativePluginRef {
-                $crate::guest::native::root_module::<WeftPlugin>(weft_manifest)
+            fn weft_root_module() -> $crate::internal::guest::native::NativePluginRef {
+                $crate::internal::guest::native::root_module::<WeftPlugin>(weft_manifest)
             }
 
             #[cfg(not(target_arch = "wasm32"))]
@@ -95,7 +95,7 @@ macro_rules! __export_plugin {
             #[cfg(not(target_arch = "wasm32"))]
             #[unsafe(no_mangle)]
             pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::abi_stable::library::LibHeader = unsafe {
-                $crate::__private::abi_stable::library::LibHeader::from_constructor::<$crate::guest::native::NativePluginRef>(
+                $crate::__private::abi_stable::library::LibHeader::from_constructor::<$crate::internal::guest::native::NativePluginRef>(
                     weft_erased_root_module,
                     $crate::__private::abi_stable::library::CheckTypeLayout::Yes,
                 )

@@ -58,6 +58,31 @@ pub struct KvGetRequest {
     pub key: Vec<u8>,
 }
 
+/// Ask for the Ed25519 public key of a node this node knows (since 1.3):
+/// from its signed announce, or this node's own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownKeyRequest {
+    /// The node.
+    pub address: Address,
+}
+
+/// List keys of the plugin's own key/value namespace (since 1.3), in byte
+/// order, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvKeysRequest {
+    /// Only keys starting with these bytes (empty: all keys).
+    #[serde(with = "serde_bytes")]
+    pub prefix: Vec<u8>,
+    /// Only keys after this one (the last key of the previous page).
+    #[serde(default)]
+    pub after: Option<serde_bytes::ByteBuf>,
+    /// At most this many keys; the host caps it at [`KV_KEYS_PAGE_MAX`].
+    pub limit: u32,
+}
+
+/// The most keys one [`KvKeysRequest`] answers.
+pub const KV_KEYS_PAGE_MAX: u32 = 1024;
+
 /// The result of opening sealed bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Opened {
@@ -133,6 +158,10 @@ tagged_enum! {
         Open(OpenRequest) = 6,
         /// Read a stored value (permission `storage`).
         KvGet(KvGetRequest) = 7,
+        /// A known node's public key (since 1.3).
+        KnownKey(KnownKeyRequest) = 8,
+        /// List stored keys (permission `storage`, since 1.3).
+        KvKeys(KvKeysRequest) = 9,
     }
 }
 
@@ -154,6 +183,8 @@ tagged_enum! {
         Opened(Opened) = 6,
         /// Answer to `KvGet`.
         Value(Option<ByteBuf>) = 7,
+        /// Answer to `KvKeys`: keys in byte order.
+        Keys(Vec<ByteBuf>) = 8,
         /// The call failed.
         Error(HostError) = 255,
     }

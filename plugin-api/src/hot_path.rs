@@ -20,7 +20,7 @@
 //! Must not: reject input (only decline it), allocate before it has seen the
 //! whole item, or grow into a second general decoder.
 
-use crate::action::{Action, Reply, Send};
+use crate::actions::{Action, Reply, Send};
 use crate::address::Address;
 use crate::call::{Call, Outcome};
 use crate::codec::head::{MAJOR_ARRAY, MAJOR_BYTES, MAJOR_UINT, write_head};
@@ -287,9 +287,10 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::LogLevel;
+    use crate::actions::Log;
     use crate::codec;
     use crate::event::TimerFired;
-    use crate::{Log, LogLevel};
 
     use crate::rng::SplitMix64;
 

@@ -1,7 +1,8 @@
 //! Unit-testing plugins without a host.
 //!
 //! Owns: [`TestHost`], a deterministic in-process [`Host`] (settable clock,
-//! seeded randomness, in-memory key/value store, pluggable crypto answers), and
+//! seeded randomness, in-memory key/value store, the host's real crypto once
+//! given an identity ([`TestHost::node`]), a handler for anything else), and
 //! [`Harness`], which drives a plugin through the same encoded calls and the
 //! same guest runner a real host uses, applying `Store` actions to the
 //! `TestHost`'s store the way the host commits them. `driver` has the
@@ -10,14 +11,19 @@
 use crate::call::{Call, Failure, InitArgs, Outcome, ShutdownArgs, ShutdownReason};
 use crate::codec;
 use crate::guest::{AsDriver, AsService, GuestPlugin, Runner};
-use crate::host::Host;
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
+use crate::internal::Host;
 use crate::rng::SplitMix64;
 use crate::{Action, Address, Event};
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod crypto;
 pub mod driver;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use crypto::{KeyDirectory, TestIdentity};
 
 /// Answers host calls the [`TestHost`] does not answer itself (crypto).
 pub type CallHandler = Box<dyn FnMut(&HostCall) -> HostReply + Send>;
@@ -30,6 +36,10 @@ pub struct TestHost {
     pub address: Address,
     /// The plugin's key/value namespace.
     pub kv: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The node's key: sign, verify, seal, open and known-key calls are
+    /// answered with real crypto, as the host answers them.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub identity: Option<TestIdentity>,
     /// Answers the remaining host calls; without one they fail as unsupported.
     pub handler: Option<CallHandler>,
     rng: SplitMix64,
@@ -41,8 +51,30 @@ impl Default for TestHost {
             now_ms: 1_700_000_000_000,
             address: Address([1; 16]),
             kv: BTreeMap::new(),
+            #[cfg(not(target_arch = "wasm32"))]
+            identity: None,
             handler: None,
             rng: SplitMix64::new(0x9e37_79b9_7f4a_7c15),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl TestHost {
+    /// A host for the plugin instance named `plugin` on the node with secret
+    /// key `seed`: its address is derived from the key, its key joins
+    /// `directory` (so the other nodes of the test can seal to it), and the
+    /// crypto host calls are answered with the host's own formats. Each seed
+    /// also gets its own random sequence.
+    pub fn node(seed: [u8; 32], plugin: &str, directory: &KeyDirectory) -> Self {
+        let identity = TestIdentity::new(seed, plugin, directory);
+        let rng_seed =
+            seed.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        Self {
+            address: identity.address(),
+            identity: Some(identity),
+            rng: SplitMix64::new(rng_seed),
+            ..Self::default()
         }
     }
 }
@@ -59,9 +91,33 @@ impl Host for TestHost {
     }
 
     fn call(&mut self, call: &HostCall) -> HostReply {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(identity) = &self.identity {
+            let rng = &mut self.rng;
+            let ephemeral = || {
+                let mut secret = [0u8; 32];
+                secret.chunks_mut(8).for_each(|c| c.copy_from_slice(&rng.next_u64().to_le_bytes()));
+                secret
+            };
+            if let Some(reply) = identity.answer(call, ephemeral) {
+                return reply;
+            }
+        }
         match call {
             HostCall::OwnAddress(_) => HostReply::Address(self.address),
             HostCall::KvGet(req) => HostReply::Value(self.kv.get(&req.key).cloned().map(ByteBuf::from)),
+            HostCall::KvKeys(req) => {
+                let after = req.after.as_ref().map(|a| a.to_vec());
+                let limit = req.limit.min(crate::KV_KEYS_PAGE_MAX) as usize;
+                let keys = self
+                    .kv
+                    .keys()
+                    .filter(|k| k.starts_with(&req.prefix) && after.as_ref().is_none_or(|a| *k > a))
+                    .take(limit)
+                    .map(|k| ByteBuf::from(k.clone()))
+                    .collect();
+                HostReply::Keys(keys)
+            }
             other => match &mut self.handler {
                 Some(handler) => handler(other),
                 None => HostReply::Error(HostError::new(

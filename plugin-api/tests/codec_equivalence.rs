@@ -7,6 +7,9 @@ use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use weft_plugin_api::actions::*;
+use weft_plugin_api::host_call::*;
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 
 fn ciborium_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {

@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Debug;
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::actions::*;
+use weft_plugin_api::host_call::*;
+use weft_plugin_api::internal::rng::SplitMix64;
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 
 /// Records the largest single allocation made by the current thread while

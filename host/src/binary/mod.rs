@@ -16,7 +16,7 @@ pub use varint::{Varint, get_varint, put_varint};
 /// throwing garbage at decoders in tests.
 #[cfg(test)]
 pub(crate) fn garbage(seed: u64, max_len: u64) -> impl Iterator<Item = Vec<u8>> {
-    let mut rng = weft_plugin_api::rng::SplitMix64::new(seed);
+    let mut rng = weft_plugin_api::internal::rng::SplitMix64::new(seed);
     std::iter::from_fn(move || {
         let len = rng.up_to(max_len) as usize;
         Some(rng.bytes(len))

@@ -15,7 +15,8 @@ use crate::plugin::{Binding, Grants, binding_for};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use weft_plugin_api::{Address, codec};
+use weft_plugin_api::Address;
+use weft_plugin_api::internal::codec;
 
 /// A validated node configuration with absolute paths.
 #[derive(Debug, Clone)]

@@ -485,8 +485,11 @@ mod tests {
     fn counters_follow_the_node_and_reset_when_their_source_starts_over() {
         let metrics = NodeMetrics::new();
         let mut reported = crate::plugin::metrics::PluginMetrics::default();
-        let count =
-            |value| weft_plugin_api::Metric { name: "slots".into(), kind: weft_plugin_api::MetricKind::Counter, value };
+        let count = |value| weft_plugin_api::actions::Metric {
+            name: "slots".into(),
+            kind: weft_plugin_api::MetricKind::Counter,
+            value,
+        };
         reported.record(&count(2.5)).unwrap();
         let reported = &reported;
         let plugin = |events, dispatch: &'static [u64]| PluginSample {

@@ -15,9 +15,8 @@ use super::timers::Timers;
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterOutput, Sent};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use weft_plugin_api::{
-    Action, ActionRefused, Address, CommandReply, Event, LogLevel, Message, Metric, PeerChange, TimerFired,
-};
+use weft_plugin_api::actions::{CommandReply, Metric};
+use weft_plugin_api::{Action, ActionRefused, Address, Event, LogLevel, Message, PeerChange, TimerFired};
 
 /// Index of a plugin in the node's plugin list.
 pub type PluginId = usize;
@@ -445,7 +444,7 @@ mod tests {
     use super::*;
     use crate::crypto::NodeIdentity;
     use crate::routing::RouterConfig;
-    use weft_plugin_api::{Flood, Reply, Send, SetTimer, Store};
+    use weft_plugin_api::actions::{Flood, Reply, Send, SetTimer, Store};
 
     fn router(seed: u8) -> Router {
         let memo = Default::default();

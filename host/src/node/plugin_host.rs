@@ -674,7 +674,7 @@ impl PluginHost {
 
     /// Records a metric plugin `id` reported; a refused one is logged (at
     /// debug: a plugin must not flood the log) and counted.
-    pub fn record_metric(&mut self, id: PluginId, metric: &weft_plugin_api::Metric) {
+    pub fn record_metric(&mut self, id: PluginId, metric: &weft_plugin_api::actions::Metric) {
         let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else { return };
         if let Err(why) = slot.metrics.record(metric) {
             tracing::debug!(plugin = %slot.name, "metric refused: {why}");

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use weft_plugin_api::{Address, CommandReply, Event, InitArgs, LogLevel, Permission, PluginKind, ShutdownReason};
+use weft_plugin_api::actions::CommandReply;
+use weft_plugin_api::{Address, Event, InitArgs, LogLevel, Permission, PluginKind, ShutdownReason};
 
 /// Radio link ids live far above QUIC link ids (which count up from 1).
 pub const RADIO_LINK_BASE: LinkId = 1 << 62;
@@ -369,7 +370,7 @@ impl RadioHost {
                             tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {e}");
                             slot.failure = Some(e.to_string());
                             slot.link.driver_actions(
-                                vec![weft_plugin_api::Action::LinkState(weft_plugin_api::LinkState {
+                                vec![weft_plugin_api::Action::LinkState(weft_plugin_api::actions::LinkState {
                                     up: false,
                                     detail: format!("driver failed: {e}"),
                                 })],

@@ -84,7 +84,8 @@ impl ActionGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_plugin_api::{AbiVersion, Address, Flood, Reply, Send, SerialWrite};
+    use weft_plugin_api::actions::{Flood, Reply, Send, SerialWrite};
+    use weft_plugin_api::{AbiVersion, Address};
 
     fn manifest(kind: PluginKind, permissions: &[Permission]) -> Manifest {
         Manifest {

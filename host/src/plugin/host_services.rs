@@ -13,7 +13,8 @@ use serde_bytes::ByteBuf;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
-use weft_plugin_api::{Address, HostCall, HostError, HostErrorCode, HostReply, Opened, Permission};
+use weft_plugin_api::host_call::{HostCall, HostReply, KV_KEYS_PAGE_MAX};
+use weft_plugin_api::{Address, HostError, HostErrorCode, Opened, Permission};
 
 /// What the node offers to all plugins.
 pub struct HostServices {
@@ -140,6 +141,24 @@ impl InstanceHostCalls {
                     Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e)),
                 }
             }
+            HostCall::KnownKey(req) => match services.key_of(&req.address) {
+                Some(key) => HostReply::PublicKey(ByteBuf::from(key.to_bytes().to_vec())),
+                None => HostReply::Error(HostError::new(
+                    HostErrorCode::NotFound,
+                    format!("no public key known for {} (it has not announced itself to this node)", req.address),
+                )),
+            },
+            HostCall::KvKeys(req) => {
+                if !self.permissions.contains(&Permission::Storage) {
+                    return denied(Permission::Storage);
+                }
+                let limit = req.limit.min(KV_KEYS_PAGE_MAX) as usize;
+                let after = req.after.as_ref().map(|a| a.as_slice());
+                match services.kv.keys(&self.namespace, &req.prefix, after, limit) {
+                    Ok(keys) => HostReply::Keys(keys.into_iter().map(ByteBuf::from).collect()),
+                    Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e)),
+                }
+            }
             HostCall::Unknown(tag) => HostReply::Error(HostError::new(
                 HostErrorCode::Unsupported,
                 format!("host call {tag} is not implemented by this host (ABI {})", weft_plugin_api::ABI_VERSION),
@@ -149,14 +168,14 @@ impl InstanceHostCalls {
 
     /// Answers an encoded host call with an encoded reply (the bindings' entry point).
     pub fn answer_encoded(&self, request: &[u8], out: &mut Vec<u8>) {
-        let reply = match weft_plugin_api::codec::decode::<HostCall>(request) {
+        let reply = match weft_plugin_api::internal::codec::decode::<HostCall>(request) {
             Ok(call) => self.answer(&call),
             Err(e) => {
                 HostReply::Error(HostError::new(HostErrorCode::BadRequest, format!("undecodable host call: {e}")))
             }
         };
         out.clear();
-        if weft_plugin_api::codec::encode_into(&reply, out).is_err() {
+        if weft_plugin_api::internal::codec::encode_into(&reply, out).is_err() {
             out.clear();
         }
     }
@@ -166,7 +185,7 @@ impl InstanceHostCalls {
 mod tests {
     use super::*;
     use crate::kv::MemoryKv;
-    use weft_plugin_api::{KvGetRequest, NoArgs, OpenRequest, SealRequest, SignRequest};
+    use weft_plugin_api::host_call::{KvGetRequest, NoArgs, OpenRequest, SealRequest, SignRequest};
 
     fn calls(perms: &[Permission]) -> InstanceHostCalls {
         let services = Arc::new(HostServices::new(NodeIdentity::from_secret([1; 32]), Arc::new(MemoryKv::default())));
@@ -206,11 +225,89 @@ mod tests {
     }
 
     #[test]
+    fn known_keys_are_answered_and_keys_listed_with_storage_only() {
+        use weft_plugin_api::host_call::{KnownKeyRequest, KvKeysRequest};
+        let c = calls(&[Permission::Storage]);
+        let own = c.services.identity().address();
+        let other = NodeIdentity::from_secret([2; 32]);
+        let ask = |address| c.answer(&HostCall::KnownKey(KnownKeyRequest { address }));
+        assert_eq!(
+            ask(own),
+            HostReply::PublicKey(ByteBuf::from(c.services.identity().public_key().to_bytes().to_vec()))
+        );
+        assert!(matches!(ask(other.address()), HostReply::Error(HostError { code: HostErrorCode::NotFound, .. })));
+        assert_eq!(c.services.learn_key(other.public_key()), other.address());
+        assert_eq!(ask(other.address()), HostReply::PublicKey(ByteBuf::from(other.public_key().to_bytes().to_vec())));
+
+        let writes: Vec<_> = (0..1500u32).map(|i| (format!("k/{i:05}").into_bytes(), Some(vec![1]))).collect();
+        c.services.kv().commit("p", &writes).unwrap();
+        let list = |after: Option<&str>, limit| {
+            let call = HostCall::KvKeys(KvKeysRequest {
+                prefix: b"k/".to_vec(),
+                after: after.map(|a| ByteBuf::from(a.as_bytes().to_vec())),
+                limit,
+            });
+            match c.answer(&call) {
+                HostReply::Keys(keys) => keys.into_iter().map(|k| String::from_utf8(k.into_vec()).unwrap()).collect(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let first: Vec<String> = list(None, u32::MAX);
+        assert_eq!(first.len(), KV_KEYS_PAGE_MAX as usize, "a page is capped");
+        assert_eq!(first[0], "k/00000");
+        let rest = list(Some(first.last().unwrap()), u32::MAX);
+        assert_eq!((rest.len(), rest[0].as_str()), (1500 - KV_KEYS_PAGE_MAX as usize, "k/01024"));
+        let denied = calls(&[]).answer(&HostCall::KvKeys(KvKeysRequest { prefix: vec![], after: None, limit: 1 }));
+        assert!(matches!(denied, HostReply::Error(HostError { code: HostErrorCode::Denied, .. })));
+    }
+
+    /// The SDK's `TestHost` answers crypto calls with its own code; it must
+    /// stay byte-compatible with the host's, in both directions.
+    #[test]
+    fn the_sdk_test_host_s_crypto_matches_the_host_s() {
+        use weft_plugin_api::testing::{KeyDirectory, TestIdentity};
+        let host = calls(&[Permission::Seal, Permission::Sign]);
+        let directory = KeyDirectory::new();
+        let sdk = TestIdentity::new([7; 32], "p", &directory);
+        directory.learn(host.services.identity().public_key().to_bytes());
+        let sdk_key = VerifyingKey::from_bytes(&sdk.public_key()).unwrap();
+        assert_eq!(host.services.learn_key(sdk_key), sdk.address(), "the same address from the same key");
+        let reply = |r: Option<HostReply>| r.expect("answered");
+
+        // SDK seals, host opens; host seals, SDK opens.
+        let to_host = SealRequest { to: host.services.identity().address(), plaintext: b"to the host".to_vec() };
+        let HostReply::Sealed(sealed) = reply(sdk.answer(&HostCall::Seal(to_host), || [9; 32])) else { panic!() };
+        let opened = host.answer(&HostCall::Open(OpenRequest { sealed: sealed.into_vec() }));
+        assert_eq!(opened, HostReply::Opened(Opened { plaintext: b"to the host".to_vec(), sender: None }));
+        let to_sdk = SealRequest { to: sdk.address(), plaintext: b"to the sdk".to_vec() };
+        let HostReply::Sealed(sealed) = host.answer(&HostCall::Seal(to_sdk)) else { panic!() };
+        let opened = reply(sdk.answer(&HostCall::Open(OpenRequest { sealed: sealed.into_vec() }), || [0; 32]));
+        assert_eq!(opened, HostReply::Opened(Opened { plaintext: b"to the sdk".to_vec(), sender: None }));
+
+        // Signatures in the same per-plugin context, both ways.
+        let sign = HostCall::Sign(SignRequest { message: b"m".to_vec() });
+        let HostReply::Signature(by_sdk) = reply(sdk.answer(&sign, || [0; 32])) else { panic!() };
+        let HostReply::Signature(by_host) = host.answer(&sign) else { panic!() };
+        let verify = |key: &[u8], signature: &[u8]| {
+            HostCall::Verify(weft_plugin_api::host_call::VerifyRequest {
+                public_key: key.to_vec(),
+                message: b"m".to_vec(),
+                signature: signature.to_vec(),
+            })
+        };
+        assert_eq!(host.answer(&verify(&sdk.public_key(), &by_sdk)), HostReply::Verified(true));
+        let host_key = host.services.identity().public_key().to_bytes();
+        assert_eq!(reply(sdk.answer(&verify(&host_key, &by_host), || [0; 32])), HostReply::Verified(true));
+        let other_plugin = TestIdentity::new([8; 32], "q", &directory);
+        assert_eq!(reply(other_plugin.answer(&verify(&host_key, &by_host), || [0; 32])), HostReply::Verified(false));
+    }
+
+    #[test]
     fn garbage_requests_get_an_error_reply() {
         let c = calls(&[]);
         let mut out = Vec::new();
         c.answer_encoded(&[0xff, 0x00], &mut out);
-        let reply: HostReply = weft_plugin_api::codec::decode(&out).unwrap();
+        let reply: HostReply = weft_plugin_api::internal::codec::decode(&out).unwrap();
         assert!(matches!(reply, HostReply::Error(HostError { code: HostErrorCode::BadRequest, .. })));
     }
 
@@ -223,7 +320,7 @@ mod tests {
         };
         let key = c.services.identity().public_key().to_bytes();
         let verify = |message: &[u8]| {
-            HostCall::Verify(weft_plugin_api::VerifyRequest {
+            HostCall::Verify(weft_plugin_api::host_call::VerifyRequest {
                 public_key: key.to_vec(),
                 message: message.to_vec(),
                 signature: signature.clone(),

@@ -12,10 +12,8 @@ use super::gate::ActionGate;
 use super::loader::PluginInfo;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_plugin_api::{
-    ALLOC_ZERO_RELEASES_SINCE, Action, ActionRefused, Call, Event, FailureKind, InitArgs, Manifest, Outcome,
-    ShutdownArgs, ShutdownReason, codec,
-};
+use weft_plugin_api::internal::{ALLOC_ZERO_RELEASES_SINCE, Call, Outcome, codec};
+use weft_plugin_api::{Action, ActionRefused, Event, FailureKind, InitArgs, Manifest, ShutdownArgs, ShutdownReason};
 
 /// Limits applied to one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,8 @@ use crate::config::TrustConfig;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use weft_plugin_api::{ABI_VERSION, AbiMismatch, Manifest, ManifestHead, codec};
+use weft_plugin_api::internal::codec;
+use weft_plugin_api::{ABI_VERSION, AbiMismatch, Manifest, ManifestHead};
 
 /// What is known about a loaded (or inspected) plugin file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_plugin_api::{Metric, MetricKind};
+use weft_plugin_api::MetricKind;
+use weft_plugin_api::actions::Metric;
 
 /// Metric names one plugin may report; more are refused and counted.
 pub const MAX_METRICS_PER_PLUGIN: usize = 64;

@@ -35,11 +35,10 @@ use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
 use super::fragment::{self, Reassembler};
 use super::tx_queue::{MaybeOnAir, Next, Priority, QueueError, TxCounters, TxFrame, TxQueue};
 use std::collections::{BTreeMap, HashMap};
+use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
+use weft_plugin_api::internal::rng::SplitMix64;
 use weft_plugin_api::radio::LoraParams;
-use weft_plugin_api::rng::SplitMix64;
-use weft_plugin_api::{
-    Action, Address, CommandReply, Event, LogLevel, Metric, RadioInfo, SerialStatus, TimerFired, TransmitRequest,
-};
+use weft_plugin_api::{Action, Address, Event, LogLevel, SerialStatus, TimerFired, TransmitRequest};
 
 /// First byte of a hello frame.
 pub const HELLO: u8 = 0x10;
@@ -766,7 +765,7 @@ pub fn params_of(info: RadioInfo) -> LoraParams {
 mod tests {
     use super::super::test_support::{done, info, received, transmits};
     use super::*;
-    use weft_plugin_api::LinkState;
+    use weft_plugin_api::actions::LinkState;
 
     const MS: u64 = 1_000;
 
@@ -995,8 +994,8 @@ mod tests {
         let (mut a, _) = up(1, 255, RadioSettings::default());
         let mut out = Vec::new();
         let timers = vec![
-            Action::SetTimer(weft_plugin_api::SetTimer { id: 2, after_ms: 20 }),
-            Action::SetTimer(weft_plugin_api::SetTimer { id: 1, after_ms: 10 }),
+            Action::SetTimer(weft_plugin_api::actions::SetTimer { id: 2, after_ms: 20 }),
+            Action::SetTimer(weft_plugin_api::actions::SetTimer { id: 1, after_ms: 10 }),
         ];
         a.driver_actions(timers, 0, &mut out);
         out.clear();

@@ -8,7 +8,8 @@ use super::link::{
     DEGRADED_AFTER_FAILURES, HELLO_STARTUP_JITTER_US, LinkHealth, RadioLink, RadioOutput, RadioSettings, params_of,
 };
 use super::test_support::{done, info, transmits};
-use weft_plugin_api::{Action, Address, Event, FrameReceived, LinkState, LogLevel, TransmitDone};
+use weft_plugin_api::actions::{FrameReceived, LinkState, TransmitDone};
+use weft_plugin_api::{Action, Address, Event, LogLevel};
 
 const MS: u64 = 1_000;
 

@@ -2,8 +2,9 @@
 //! transmits a link asked for, a driver's answers.
 
 use super::link::RadioOutput;
+use weft_plugin_api::actions::{FrameReceived, RadioInfo, TransmitDone};
 use weft_plugin_api::radio::LoraParams;
-use weft_plugin_api::{Action, Event, FrameReceived, RadioInfo, TransmitDone, TransmitRequest};
+use weft_plugin_api::{Action, Event, TransmitRequest};
 
 /// What a driver reports for the default LoRa settings and `mtu`.
 pub fn info(mtu: u16) -> RadioInfo {

@@ -22,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use weft_plugin_api::Address;
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 /// Capability bit: the node forwards packets for others.
 pub const CAPABILITY_RELAY: u16 = 1;

@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 pub use topology::Topology;
 use weft_plugin_api::Address;
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 /// Link and run settings.
 #[derive(Debug, Clone)]

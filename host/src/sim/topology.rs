@@ -1,6 +1,6 @@
 //! Virtual topologies for the simulator: who is linked to whom.
 
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 /// Nodes `0..nodes` and undirected links between them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,6 +104,27 @@ impl KvStore for Store {
         Ok(total)
     }
 
+    fn keys(&self, namespace: &str, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+        let start = after.unwrap_or(prefix);
+        let mut out = Vec::new();
+        for entry in table.range((namespace, start)..).map_err(|e| e.to_string())? {
+            let (key, _) = entry.map_err(|e| e.to_string())?;
+            let (ns, key) = key.value();
+            if ns != namespace || (key > prefix && !key.starts_with(prefix)) {
+                break;
+            }
+            if crate::kv::key_listed(key, prefix, after) {
+                out.push(key.to_vec());
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         {
@@ -137,6 +158,12 @@ mod tests {
         assert_eq!(store.get("echo", b"total").unwrap(), Some(b"1".to_vec()));
         store.commit("counter", &[(b"total".to_vec(), None)]).unwrap();
         assert_eq!(store.get("counter", b"total").unwrap(), None);
+    }
+
+    #[test]
+    fn keys_are_listed_by_prefix_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::kv::tests::check_key_listing(&Store::open(dir.path()).unwrap());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use weft_host::routing::announce::Announce;
 use weft_host::routing::wire::{Body, Hops, Inner, Packet};
 use weft_host::routing::{RouterConfig, Sent};
 use weft_host::sim::{Sim, SimConfig, Topology};
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 const PORT: u16 = 7;
 

@@ -7,8 +7,9 @@
 //! pick one kind of action out of a batch.
 
 use super::DriverHarness;
+use crate::actions::FrameReceived;
 use crate::guest::{AsDriver, GuestPlugin};
-use crate::{Action, Event, FrameReceived, SerialRx, SerialStatus, TimerFired, TransmitRequest};
+use crate::{Action, Event, SerialRx, SerialStatus, TimerFired, TransmitRequest};
 
 fn deliver<T>(h: &mut DriverHarness<T>, event: Event, what: &str) -> Vec<Action>
 where

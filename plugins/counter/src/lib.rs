@@ -10,7 +10,7 @@
 //!   instance's `init` restores, so nothing is lost between flushes.
 
 use serde::{Deserialize, Serialize};
-use weft_plugin_api::*;
+use weft_plugin_api::prelude::*;
 
 const FLUSH_TIMER: u64 = 1;
 const TOTAL_KEY: &[u8] = b"total";
@@ -46,7 +46,7 @@ pub struct Counter {
 }
 
 impl Counter {
-    fn flush(&mut self, ctx: &mut Ctx<'_>) {
+    fn flush(&mut self, ctx: &mut ServiceCtx<'_>) {
         if self.state.total != self.state.flushed {
             ctx.store(TOTAL_KEY, self.state.total.to_be_bytes());
             self.state.flushed = self.state.total;
@@ -67,10 +67,10 @@ impl Service for Counter {
         ],
     };
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut ServiceCtx<'_>, init: InitArgs) -> Result<Self, String> {
         let config: Config = init.config_as().map_err(|e| format!("bad counter config: {e}"))?;
         let state = match &init.state {
-            Some(blob) => codec::decode(blob).map_err(|e| format!("bad handed-over state: {e}"))?,
+            Some(blob) => cbor::from_slice(blob).map_err(|e| format!("bad handed-over state: {e}"))?,
             None => {
                 let stored = ctx.kv_get(TOTAL_KEY).map_err(|e| format!("cannot read stored total: {e}"))?;
                 let total = match stored {
@@ -84,21 +84,21 @@ impl Service for Counter {
         Ok(Counter { state, flush_interval_ms: config.flush_interval_ms, reply: config.reply })
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
+    fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, message: Message) {
         self.state.total += 1;
         if self.reply {
             ctx.reply(&message, self.state.total.to_string());
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+    fn on_timer(&mut self, ctx: &mut ServiceCtx<'_>, id: u64) {
         if id == FLUSH_TIMER {
             self.flush(ctx);
             ctx.set_timer(FLUSH_TIMER, self.flush_interval_ms);
         }
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         match command.name.as_str() {
             "get" => ctx.command_reply(command.id, true, format!("{{\"total\":{}}}", self.state.total)),
             "reset" => {
@@ -109,9 +109,9 @@ impl Service for Counter {
         }
     }
 
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, ctx: &mut ServiceCtx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
         self.flush(ctx);
-        codec::encode(&self.state).unwrap_or_default()
+        cbor::to_vec(&self.state).unwrap_or_default()
     }
 }
 
@@ -120,7 +120,9 @@ export_service!(Counter);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_plugin_api::actions::*;
     use weft_plugin_api::testing::{ServiceHarness, TestHost};
+    use weft_plugin_api::*;
 
     fn message(id: u64) -> Event {
         Event::Message(Message { id, from: None, port: 8, payload: vec![], reply_to: None, sealed: false })

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use std::collections::HashMap;
-use weft_plugin_api::*;
+use weft_plugin_api::prelude::*;
 
 const PORT: u16 = 7;
 const PING_TIMEOUT_MS: u64 = 5_000;
@@ -34,11 +34,11 @@ impl Service for Echo {
         commands: &[CommandDef { name: "ping", help: "send {\"to\": ADDRESS, \"text\": TEXT} and wait for the echo" }],
     };
 
-    fn init(_ctx: &mut Ctx<'_>, _init: InitArgs) -> Result<Self, String> {
+    fn init(_ctx: &mut ServiceCtx<'_>, _init: InitArgs) -> Result<Self, String> {
         Ok(Echo::default())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
+    fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, message: Message) {
         let Some(tag) = message.reply_to else { return ctx.reply(&message, message.payload.clone()) };
         if let Some((command, sent_ms)) = self.waiting.remove(&tag) {
             let text = String::from_utf8_lossy(&message.payload);
@@ -47,7 +47,7 @@ impl Service for Echo {
         }
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         match command.args_as::<Ping>() {
             Ok(ping) => {
                 self.next_tag += 1;
@@ -59,13 +59,13 @@ impl Service for Echo {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut ServiceCtx<'_>, tag: u64) {
         if let Some((command, _)) = self.waiting.remove(&tag) {
             ctx.command_reply(command, false, format!("no echo within {PING_TIMEOUT_MS} ms"));
         }
     }
 
-    fn on_action_refused(&mut self, ctx: &mut Ctx<'_>, refused: ActionRefused) {
+    fn on_action_refused(&mut self, ctx: &mut ServiceCtx<'_>, refused: ActionRefused) {
         // A refused ping (e.g. no link to that node) fails its command at once.
         if let Some((command, _)) = self.waiting.remove(&refused.tag) {
             ctx.command_reply(command, false, format!("not sent: {}", refused.reason));
@@ -82,7 +82,9 @@ export_service!(Echo);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_plugin_api::actions::*;
     use weft_plugin_api::testing::{ServiceHarness, TestHost};
+    use weft_plugin_api::*;
 
     fn message(id: u64, reply_to: Option<u64>) -> Event {
         Event::Message(Message {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_plugin_api::Ctx;
+use weft_plugin_api::ServiceCtx;
 
 /// Counter names, in one place so `stats` and `docs/fapp.md` agree.
 pub mod name {
@@ -60,12 +60,12 @@ pub struct Counters(pub BTreeMap<String, u64>);
 
 impl Counters {
     /// Adds one to `name` here and in the host's metrics.
-    pub fn bump(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+    pub fn bump(&mut self, ctx: &mut ServiceCtx<'_>, name: &str) {
         self.add(ctx, name, 1);
     }
 
     /// Adds `by` to `name` here and in the host's metrics.
-    pub fn add(&mut self, ctx: &mut Ctx<'_>, name: &str, by: u64) {
+    pub fn add(&mut self, ctx: &mut ServiceCtx<'_>, name: &str, by: u64) {
         if by == 0 {
             return;
         }

@@ -50,9 +50,10 @@ use relay::Relay;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use therapist::Therapist;
+use weft_plugin_api::internal::codec;
 use weft_plugin_api::{
-    ActionRefused, Address, Command, CommandDef, Ctx, InitArgs, LogLevel, ManifestDef, Message as HostMessage,
-    Permission, Service, ShutdownArgs, ShutdownReason, codec, export_service,
+    ActionRefused, Address, Command, CommandDef, InitArgs, LogLevel, ManifestDef, Message as HostMessage, Permission,
+    Service, ServiceCtx, ShutdownArgs, ShutdownReason, export_service,
 };
 
 /// How often lapsed relay entries are purged.
@@ -60,7 +61,7 @@ const SWEEP_MS: u64 = 60_000;
 
 /// Checks an announce's expiry and signature (the address needs no check:
 /// it is derived from the signing key). The error is the counter to bump.
-pub fn verify_announce(ctx: &mut Ctx<'_>, announce: &SignedAnnounce, now_s: u64) -> Result<(), &'static str> {
+pub fn verify_announce(ctx: &mut ServiceCtx<'_>, announce: &SignedAnnounce, now_s: u64) -> Result<(), &'static str> {
     if announce.body.expires <= now_s {
         return Err(name::EXPIRED);
     }
@@ -95,7 +96,7 @@ pub struct Fapp {
 
 impl Fapp {
     /// After any call that may have signed announces: keep our own in our store.
-    fn absorb_own_announces(&mut self, ctx: &mut Ctx<'_>) {
+    fn absorb_own_announces(&mut self, ctx: &mut ServiceCtx<'_>) {
         let Some(therapist) = &mut self.therapist else { return };
         let signed = std::mem::take(&mut therapist.signed);
         if let Some(relay) = &mut self.relay {
@@ -120,7 +121,7 @@ impl Fapp {
         roles
     }
 
-    fn on_announce(&mut self, ctx: &mut Ctx<'_>, announce: SignedAnnounce) {
+    fn on_announce(&mut self, ctx: &mut ServiceCtx<'_>, announce: SignedAnnounce) {
         let Some(relay) = &mut self.relay else { return };
         let now_s = ctx.now_ms() / 1000;
         if let Err(reason) = verify_announce(ctx, &announce, now_s) {
@@ -145,7 +146,7 @@ impl Fapp {
             .unwrap_or_default()
     }
 
-    fn on_query(&mut self, ctx: &mut Ctx<'_>, message: &HostMessage, query: messages::SlotQuery) {
+    fn on_query(&mut self, ctx: &mut ServiceCtx<'_>, message: &HostMessage, query: messages::SlotQuery) {
         if self.relay.is_none() && self.therapist.is_none() {
             return;
         }
@@ -165,7 +166,7 @@ impl Fapp {
         self.counters.add(ctx, name::RESPONSES_SENT, sent as u64);
     }
 
-    fn on_reserve(&mut self, ctx: &mut Ctx<'_>, message: &HostMessage, sealed: &[u8]) {
+    fn on_reserve(&mut self, ctx: &mut ServiceCtx<'_>, message: &HostMessage, sealed: &[u8]) {
         match &mut self.therapist {
             Some(therapist) => therapist.on_reserve(ctx, &mut self.counters, self.hops, message.id, sealed),
             // Not a therapist: the box is not for us and is never opened.
@@ -174,7 +175,7 @@ impl Fapp {
         self.absorb_own_announces(ctx);
     }
 
-    fn status(&self, ctx: &mut Ctx<'_>) -> Answer {
+    fn status(&self, ctx: &mut ServiceCtx<'_>) -> Answer {
         let mut text = format!(
             "fapp on {} — roles: {}\n",
             self.own.map(|a| a.to_string()).unwrap_or_default(),
@@ -202,7 +203,7 @@ impl Fapp {
         Answer::ok(text.trim_end(), json)
     }
 
-    fn stats(&self, ctx: &mut Ctx<'_>) -> Answer {
+    fn stats(&self, ctx: &mut ServiceCtx<'_>) -> Answer {
         let now_s = ctx.now_ms() / 1000;
         let mut json = json!({ "roles": self.roles(), "counters": self.counters.0 });
         let mut text = String::new();
@@ -236,7 +237,7 @@ impl Fapp {
         Answer::ok(text, json)
     }
 
-    fn query(&mut self, ctx: &mut Ctx<'_>, command: u64, args: &Args) -> Option<Answer> {
+    fn query(&mut self, ctx: &mut ServiceCtx<'_>, command: u64, args: &Args) -> Option<Answer> {
         let filter = match patient::filter_from_args(args) {
             Ok(filter) => filter,
             Err(e) => return Some(Answer::fail(e)),
@@ -283,7 +284,7 @@ impl Service for Fapp {
         commands: COMMANDS,
     };
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut ServiceCtx<'_>, init: InitArgs) -> Result<Self, String> {
         let config: Config = init.config_as().map_err(|e| format!("bad fapp config: {e}"))?;
         config.check().map_err(|e| format!("bad fapp config: {e}"))?;
         let handover: Handover = match &init.state {
@@ -322,7 +323,7 @@ impl Service for Fapp {
         Ok(fapp)
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, message: HostMessage) {
+    fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, message: HostMessage) {
         let decoded = match Message::decode(&message.payload) {
             Ok(decoded) => decoded,
             Err(e) => {
@@ -348,7 +349,7 @@ impl Service for Fapp {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+    fn on_timer(&mut self, ctx: &mut ServiceCtx<'_>, id: u64) {
         let (kind, value) = timers::split(id);
         match kind {
             timers::REPUBLISH => {
@@ -390,13 +391,13 @@ impl Service for Fapp {
         self.absorb_own_announces(ctx);
     }
 
-    fn on_peer_up(&mut self, ctx: &mut Ctx<'_>, _peer: Address) {
+    fn on_peer_up(&mut self, ctx: &mut ServiceCtx<'_>, _peer: Address) {
         if let Some(t) = &mut self.therapist {
             t.on_peer_up(ctx, self.hops);
         }
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         let role_missing = |role: &str, roles: Vec<&str>| {
             Answer::fail(format!("`{}` needs the {role} role; this node is: {}", command.name, roles.join(", ")))
         };
@@ -432,12 +433,12 @@ impl Service for Fapp {
         ctx.command_reply(command.id, answer.ok, answer.body(json));
     }
 
-    fn on_action_refused(&mut self, ctx: &mut Ctx<'_>, refused: ActionRefused) {
+    fn on_action_refused(&mut self, ctx: &mut ServiceCtx<'_>, refused: ActionRefused) {
         self.counters.bump(ctx, name::REFUSED_ACTIONS);
         ctx.log(LogLevel::Warn, format!("the host refused action {}: {}", refused.action, refused.reason));
     }
 
-    fn on_shutdown(&mut self, _ctx: &mut Ctx<'_>, shutdown: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, _ctx: &mut ServiceCtx<'_>, shutdown: ShutdownArgs) -> Vec<u8> {
         let handover = Handover {
             version: HANDOVER_VERSION,
             // Pending reservations refer to this host session's messages: kept only on a swap.

@@ -12,7 +12,7 @@ use crate::counters::{Counters, name};
 use crate::messages::{SignedAnnounce, encode_response, response_overhead};
 use crate::store::{Entry, Inserted, Limits, Store};
 use serde::{Deserialize, Serialize};
-use weft_plugin_api::{Ctx, Message as HostMessage};
+use weft_plugin_api::{Message as HostMessage, ServiceCtx};
 
 /// The relay role.
 pub struct Relay {
@@ -39,7 +39,7 @@ impl Relay {
     }
 
     /// Offers a verified announce to the store and counts the outcome.
-    pub fn offer(&mut self, ctx: &mut Ctx<'_>, counters: &mut Counters, announce: &SignedAnnounce, now_s: u64) {
+    pub fn offer(&mut self, ctx: &mut ServiceCtx<'_>, counters: &mut Counters, announce: &SignedAnnounce, now_s: u64) {
         let counter = match self.store.insert(announce, now_s) {
             Inserted::New | Inserted::Replaced => name::STORED,
             Inserted::Duplicate => name::DUPLICATE,
@@ -85,7 +85,13 @@ impl Relay {
 /// Answers `query` (received as `message`) with `items`, packing as many
 /// announces per response as fit in `max_bytes` (one always goes, however
 /// large). Returns the number of responses sent.
-pub fn respond(ctx: &mut Ctx<'_>, message: &HostMessage, query_id: u32, items: &[&[u8]], max_bytes: usize) -> usize {
+pub fn respond(
+    ctx: &mut ServiceCtx<'_>,
+    message: &HostMessage,
+    query_id: u32,
+    items: &[&[u8]],
+    max_bytes: usize,
+) -> usize {
     let mut sent = 0;
     let mut start = 0;
     while start < items.len() {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 use weft_host::kv::KvStore;
 use weft_host::plugin::{Binding, Dispatch, Grants, Limits, PluginInstance};
+use weft_plugin_api::actions::*;
 use weft_plugin_api::*;
 use weft_tests::{TestRuntime, plugin};
 

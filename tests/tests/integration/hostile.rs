@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 use weft_host::plugin::{Binding, Fault, Grants, Limits, NativeCalls, PluginError, PluginInstance};
+use weft_plugin_api::actions::*;
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 use weft_tests::*;
 

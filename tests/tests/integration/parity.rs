@@ -1,6 +1,7 @@
 //! The same `echo` source loaded as wasm and as native behaves identically.
 
 use weft_host::plugin::{Binding, Grants, Limits};
+use weft_plugin_api::actions::*;
 use weft_plugin_api::*;
 use weft_tests::{TestRuntime, plugin};
 

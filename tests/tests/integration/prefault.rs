@@ -10,6 +10,7 @@ use std::time::Duration;
 use weft_host::plugin::{
     Binding, Fault, Grants, Limits, PREFAULT_HEADROOM, PluginError, PluginInstance, STATE_COPIES, SwapSizes,
 };
+use weft_plugin_api::internal::*;
 use weft_plugin_api::*;
 use weft_tests::{TestRuntime, plugin, test_manifest, wat_bytes, write_wat};
 

@@ -2,7 +2,8 @@
 //! is wrong.
 
 use weft_host::plugin::{Binding, Grants, Limits, LoadError};
-use weft_plugin_api::{Permission, codec};
+use weft_plugin_api::Permission;
+use weft_plugin_api::internal::codec;
 use weft_tests::*;
 
 fn load_err(rt: &TestRuntime, path: &std::path::Path, grants: &Grants) -> (LoadError, String) {
@@ -69,7 +70,7 @@ fn files_that_are_not_plugins_are_refused() {
 fn missing_or_garbled_manifest_sections_are_refused() {
     let rt = TestRuntime::new();
     let dir = rt.dir.path();
-    let outcome = codec::encode(&weft_plugin_api::Outcome::default()).unwrap();
+    let outcome = codec::encode(&weft_plugin_api::internal::Outcome::default()).unwrap();
 
     let none = write_wat(dir, "no-manifest", &wat_plugin_returning(None, &outcome, 0));
     let (e, text) = load_err(&rt, &none, &Grants::all());
@@ -100,7 +101,7 @@ fn missing_or_garbled_manifest_sections_are_refused() {
 #[test]
 fn a_plugin_may_not_take_a_host_namespace_as_its_name() {
     let rt = TestRuntime::new();
-    let outcome = codec::encode(&weft_plugin_api::Outcome::default()).unwrap();
+    let outcome = codec::encode(&weft_plugin_api::internal::Outcome::default()).unwrap();
     for name in ["weft:state", "weft:routing", "../echo", "", "Echo", "-x"] {
         let manifest = codec::encode(&test_manifest(name)).unwrap();
         let file = format!("named-{}", name.len());

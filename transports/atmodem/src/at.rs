@@ -23,7 +23,7 @@
 //! was read.
 
 use serde::{Deserialize, Serialize};
-use weft_plugin_api::RadioInfo;
+use weft_plugin_api::actions::RadioInfo;
 use weft_plugin_api::radio::LoraParams;
 
 /// Settings as `AT+P2P` takes and reports them.

@@ -86,7 +86,7 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use weft_plugin_api::codec;
+    use weft_plugin_api::internal::codec;
 
     fn parse(pairs: &[(&str, i64)]) -> Result<Config, String> {
         let map: BTreeMap<&str, i64> = pairs.iter().copied().collect();

@@ -15,6 +15,7 @@ use weft_modem_sim::Output;
 use weft_modem_sim::rak3172::{BandwidthForm, FirmwareVersion, Rak3172, Rak3172Config, Rui3Behaviour, RxMode};
 use weft_plugin_api::testing::driver::{link_states, port_opened, serial_in, timer_fired, transmit, transmit_dones};
 use weft_plugin_api::testing::{DriverHarness, TestHost};
+use weft_plugin_api::{Action, Event};
 
 type Harness = DriverHarness<AtModem>;
 

@@ -36,7 +36,7 @@ use handoff::Handoff;
 use line::LineReader;
 use session::{Effect, Session};
 use status::Counters;
-use weft_plugin_api::*;
+use weft_plugin_api::driver_prelude::*;
 
 /// The AT modem driver.
 pub struct AtModem {
@@ -67,7 +67,7 @@ impl Driver for AtModem {
         ],
     };
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut DriverCtx<'_>, init: InitArgs) -> Result<Self, String> {
         let config = Config::from_cbor(&init.config)?;
         let mut driver = AtModem {
             config,
@@ -87,7 +87,7 @@ impl Driver for AtModem {
         Ok(driver)
     }
 
-    fn on_serial(&mut self, ctx: &mut Ctx<'_>, bytes: &[u8]) {
+    fn on_serial(&mut self, ctx: &mut DriverCtx<'_>, bytes: &[u8]) {
         let mut effects = Vec::new();
         if !self.session.port_open() {
             // Bytes mean the port is open, whether or not we were told.
@@ -99,7 +99,7 @@ impl Driver for AtModem {
         self.apply(ctx, effects);
     }
 
-    fn on_transmit(&mut self, ctx: &mut Ctx<'_>, id: u64, frame: Vec<u8>) {
+    fn on_transmit(&mut self, ctx: &mut DriverCtx<'_>, id: u64, frame: Vec<u8>) {
         let refuse = if !self.session.is_up() {
             Some(format!("the link is down ({})", self.detail))
         } else if let Some(other) = self.session.transmitting() {
@@ -124,14 +124,14 @@ impl Driver for AtModem {
         self.session.transmit(ctx, id, at::hex_encode(&on_air), airtime_ms);
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+    fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, id: u64) {
         let (kind, seq) = timer::split(id);
         let mut effects = Vec::new();
         self.session.on_timer(ctx, kind, seq, &mut effects);
         self.apply(ctx, effects);
     }
 
-    fn on_serial_status(&mut self, ctx: &mut Ctx<'_>, status: SerialStatus) {
+    fn on_serial_status(&mut self, ctx: &mut DriverCtx<'_>, status: SerialStatus) {
         let mut effects = Vec::new();
         if status.open {
             self.session.port_opened(ctx, &mut effects);
@@ -144,7 +144,7 @@ impl Driver for AtModem {
         self.apply(ctx, effects);
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut DriverCtx<'_>, command: Command) {
         match command.name.as_str() {
             "status" => {
                 let json = self.status_json();
@@ -163,7 +163,7 @@ impl Driver for AtModem {
         }
     }
 
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, ctx: &mut DriverCtx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
         let (port_open, up) = (self.session.port_open(), self.session.is_up());
         let mut effects = Vec::new();
         self.session.hand_over(&mut effects);
@@ -184,7 +184,7 @@ impl Driver for AtModem {
 impl AtModem {
     /// Continues where the predecessor stopped: with the port open, the
     /// configuration sequence starts at once.
-    fn resume(&mut self, ctx: &mut Ctx<'_>, handoff: Handoff) {
+    fn resume(&mut self, ctx: &mut DriverCtx<'_>, handoff: Handoff) {
         let c = handoff.counters;
         self.session.stats = c.session;
         self.lines.overlong = c.overlong_lines;
@@ -200,7 +200,7 @@ impl AtModem {
         }
     }
 
-    fn on_line(&mut self, ctx: &mut Ctx<'_>, text: &str, effects: &mut Vec<Effect>) {
+    fn on_line(&mut self, ctx: &mut DriverCtx<'_>, text: &str, effects: &mut Vec<Effect>) {
         let line = at::classify(text);
         let meta = self.pending_meta.take();
         match line {
@@ -234,14 +234,14 @@ impl AtModem {
         }
     }
 
-    fn unrecognised(&mut self, ctx: &mut Ctx<'_>, text: &str) {
+    fn unrecognised(&mut self, ctx: &mut DriverCtx<'_>, text: &str) {
         self.counters.unrecognised_lines += 1;
         let shown: String = text.chars().take(80).collect();
         ctx.log(LogLevel::Debug, format!("ignored line from the modem: {shown:?}"));
     }
 
     /// A received payload in hex: decoded, unwrapped, delivered.
-    fn deliver(&mut self, ctx: &mut Ctx<'_>, hex: &str, rssi: Option<i16>, snr: Option<f32>) {
+    fn deliver(&mut self, ctx: &mut DriverCtx<'_>, hex: &str, rssi: Option<i16>, snr: Option<f32>) {
         let Some(bytes) = at::hex_decode(hex) else {
             self.counters.bad_hex += 1;
             ctx.log(LogLevel::Debug, "dropped a received packet: its payload is not hex");
@@ -264,7 +264,7 @@ impl AtModem {
     }
 
     /// Reports what the session decided, in order.
-    fn apply(&mut self, ctx: &mut Ctx<'_>, effects: Vec<Effect>) {
+    fn apply(&mut self, ctx: &mut DriverCtx<'_>, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
                 Effect::Up { info, detail } => {

@@ -36,7 +36,8 @@ use crate::config::Config;
 use crate::timer;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use weft_plugin_api::{Ctx, RadioInfo};
+use weft_plugin_api::DriverCtx;
+use weft_plugin_api::actions::RadioInfo;
 
 /// Wait before sending a command again after AT_BUSY_ERROR, ms.
 pub const BUSY_RETRY_MS: u64 = 50;
@@ -212,7 +213,7 @@ impl Session {
     }
 
     /// The port opened (or bytes arrived, which means the same).
-    pub fn port_opened(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) {
+    pub fn port_opened(&mut self, ctx: &mut DriverCtx<'_>, out: &mut Vec<Effect>) {
         if matches!(self.phase, Phase::AwaitingPort | Phase::PortClosed | Phase::Failed) {
             self.failed_rounds = 0;
             out.push(Effect::Down("serial port open; configuring the modem".into()));
@@ -236,7 +237,7 @@ impl Session {
 
     /// Starts the configuration over (`why` is reported as the link going
     /// down). Nothing happens while the port is not open.
-    pub fn restart(&mut self, ctx: &mut Ctx<'_>, why: String, out: &mut Vec<Effect>) -> bool {
+    pub fn restart(&mut self, ctx: &mut DriverCtx<'_>, why: String, out: &mut Vec<Effect>) -> bool {
         if !self.port_open() {
             return false;
         }
@@ -248,7 +249,7 @@ impl Session {
     /// A boot banner line. Returns whether it counts as a reboot (the
     /// banner's second line, right after the first restarted the sequence,
     /// does not).
-    pub fn on_banner(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) -> bool {
+    pub fn on_banner(&mut self, ctx: &mut DriverCtx<'_>, out: &mut Vec<Effect>) -> bool {
         let just_restarted = self.phase == Phase::Configuring
             && self.answered_in_round == 0
             && matches!(&self.in_flight, Some(f) if f.cmd == Cmd::Attention && f.slot == Slot::Sent);
@@ -265,7 +266,7 @@ impl Session {
 
     /// Queues a transmit of `hex` (the caller checked the link is up and
     /// nothing else is being sent).
-    pub fn transmit(&mut self, ctx: &mut Ctx<'_>, id: u64, hex: String, airtime_ms: u64) {
+    pub fn transmit(&mut self, ctx: &mut DriverCtx<'_>, id: u64, hex: String, airtime_ms: u64) {
         let send = Cmd::Send { id, hex, airtime_ms };
         match self.receive_mode {
             ReceiveMode::WithSend => self.queue.push_back(send),
@@ -285,7 +286,7 @@ impl Session {
     }
 
     /// A reply or event line (received packets are the driver's business).
-    pub fn on_line(&mut self, ctx: &mut Ctx<'_>, line: &Line<'_>, out: &mut Vec<Effect>) {
+    pub fn on_line(&mut self, ctx: &mut DriverCtx<'_>, line: &Line<'_>, out: &mut Vec<Effect>) {
         if matches!(line, Line::Ok | Line::Busy | Line::Error(_)) {
             self.answered_in_round = self.answered_in_round.saturating_add(1);
         }
@@ -311,7 +312,7 @@ impl Session {
     }
 
     /// A command or retry timer fired.
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, kind: u8, seq: u64, out: &mut Vec<Effect>) {
+    pub fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, kind: u8, seq: u64, out: &mut Vec<Effect>) {
         let Some(f) = &self.in_flight else { return };
         if f.seq != seq {
             return; // armed for an earlier command
@@ -359,7 +360,7 @@ impl Session {
         self.drop_commands(out);
     }
 
-    fn start(&mut self, ctx: &mut Ctx<'_>) {
+    fn start(&mut self, ctx: &mut DriverCtx<'_>) {
         self.phase = Phase::Configuring;
         self.reported = None;
         self.version_line = None;
@@ -387,14 +388,14 @@ impl Session {
     }
 
     /// Link down with `why`, fail what was being sent, configure again.
-    fn resync(&mut self, ctx: &mut Ctx<'_>, why: String, out: &mut Vec<Effect>) {
+    fn resync(&mut self, ctx: &mut DriverCtx<'_>, why: String, out: &mut Vec<Effect>) {
         out.push(Effect::Down(why));
         self.drop_commands(out);
         self.start(ctx);
     }
 
     /// A configuration round (or a send) failed: try again, up to a limit.
-    fn round_failed(&mut self, ctx: &mut Ctx<'_>, why: String, out: &mut Vec<Effect>) {
+    fn round_failed(&mut self, ctx: &mut DriverCtx<'_>, why: String, out: &mut Vec<Effect>) {
         self.failed_rounds += 1;
         if self.failed_rounds >= MAX_ROUNDS {
             let rounds = self.failed_rounds;
@@ -420,7 +421,7 @@ impl Session {
         }
     }
 
-    fn pump(&mut self, ctx: &mut Ctx<'_>) {
+    fn pump(&mut self, ctx: &mut DriverCtx<'_>) {
         if self.in_flight.is_some() {
             return;
         }
@@ -430,7 +431,7 @@ impl Session {
         }
     }
 
-    fn write_in_flight(&mut self, ctx: &mut Ctx<'_>) {
+    fn write_in_flight(&mut self, ctx: &mut DriverCtx<'_>) {
         let Some(f) = &mut self.in_flight else { return };
         self.seq += 1;
         f.seq = self.seq;
@@ -445,14 +446,14 @@ impl Session {
     }
 
     /// The command in flight is finished: on to the next.
-    fn next(&mut self, ctx: &mut Ctx<'_>) {
+    fn next(&mut self, ctx: &mut DriverCtx<'_>) {
         if let Some(f) = self.in_flight.take() {
             ctx.cancel_timer(timer::id(timer::COMMAND, f.seq));
         }
         self.pump(ctx);
     }
 
-    fn on_ok(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) {
+    fn on_ok(&mut self, ctx: &mut DriverCtx<'_>, out: &mut Vec<Effect>) {
         let tx_done_reported = self.tx_done_reported() == Some(true);
         let Some(f) = &mut self.in_flight else { return self.stats.stray_replies += 1 };
         if f.slot != Slot::Sent {
@@ -516,7 +517,7 @@ impl Session {
         }
     }
 
-    fn on_busy(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Effect>) {
+    fn on_busy(&mut self, ctx: &mut DriverCtx<'_>, out: &mut Vec<Effect>) {
         let Some(f) = &mut self.in_flight else { return self.stats.stray_replies += 1 };
         if f.slot != Slot::Sent {
             return self.stats.stray_replies += 1;
@@ -537,7 +538,7 @@ impl Session {
         }
     }
 
-    fn on_error(&mut self, ctx: &mut Ctx<'_>, error: &str, out: &mut Vec<Effect>) {
+    fn on_error(&mut self, ctx: &mut DriverCtx<'_>, error: &str, out: &mut Vec<Effect>) {
         let Some(f) = &self.in_flight else { return self.stats.stray_replies += 1 };
         if f.slot != Slot::Sent {
             return self.stats.stray_replies += 1;

@@ -3,8 +3,10 @@
 
 use super::*;
 use std::collections::BTreeMap;
+use weft_plugin_api::actions::RadioInfo;
 use weft_plugin_api::testing::driver::*;
 use weft_plugin_api::testing::{DriverHarness, TestHost};
+use weft_plugin_api::{Action, Event};
 
 type Harness = DriverHarness<AtModem>;
 

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use weft_plugin_api::radio::LoraParams;
 
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 /// Index of a node on the medium (the order of [`Medium::add_node`] calls).
 pub type NodeId = usize;

@@ -20,7 +20,7 @@ use weft_kiss::Decoder;
 use weft_plugin_api::radio::{BANDWIDTHS_HZ, LoraParams};
 
 use crate::Output;
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 /// KISS command bytes (lora-radio.md §1). Written out here again on
 /// purpose, not shared with the driver: the emulator follows the reference

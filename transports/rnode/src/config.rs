@@ -106,7 +106,7 @@ fn alock(t: &mut Table, key: &str) -> Result<Option<u16>, String> {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use weft_plugin_api::codec;
+    use weft_plugin_api::internal::codec;
 
     fn parse<V: serde::Serialize>(pairs: &[(&str, V)]) -> Result<Config, String> {
         let map: BTreeMap<&str, &V> = pairs.iter().map(|(k, v)| (*k, v)).collect();

@@ -2,7 +2,7 @@
 //!
 //! Owns: [`Handoff`] and its layout (the owner and format checks are
 //! `weft_plugin_api::StateBlob`). It is a CBOR map (via
-//! `weft_plugin_api::codec`) with every field optional, so an older or newer
+//! `weft_plugin_api::internal::codec`) with every field optional, so an older or newer
 //! build of this driver reads it (unknown fields are skipped, missing ones
 //! take defaults). A blob that does not decode, or comes from another driver
 //! or another major format, is refused and the successor starts fresh.

@@ -33,7 +33,7 @@ use status::{Counters, Garbage};
 use sync::{Change, Sync};
 use tx::{Done, Transmitter};
 use weft_kiss::Decoder;
-use weft_plugin_api::*;
+use weft_plugin_api::driver_prelude::*;
 
 /// Half a frame may sit this long before the decoder drops it.
 pub const LINE_IDLE_MS: u64 = 100;
@@ -70,7 +70,7 @@ impl Driver for RNode {
         ],
     };
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut DriverCtx<'_>, init: InitArgs) -> Result<Self, String> {
         let config = Config::from_cbor(&init.config)?;
         let mut driver = RNode {
             config,
@@ -91,7 +91,7 @@ impl Driver for RNode {
         Ok(driver)
     }
 
-    fn on_serial(&mut self, ctx: &mut Ctx<'_>, bytes: &[u8]) {
+    fn on_serial(&mut self, ctx: &mut DriverCtx<'_>, bytes: &[u8]) {
         if !self.sync.port_open() {
             // Bytes mean the port is open, whether or not we were told.
             let change = self.sync.port_opened(ctx, &self.config);
@@ -103,7 +103,7 @@ impl Driver for RNode {
         self.arm_idle_timer(ctx);
     }
 
-    fn on_transmit(&mut self, ctx: &mut Ctx<'_>, id: u64, frame: Vec<u8>) {
+    fn on_transmit(&mut self, ctx: &mut DriverCtx<'_>, id: u64, frame: Vec<u8>) {
         if !self.sync.is_up() {
             ctx.log(LogLevel::Debug, format!("transmit {id} refused: the link is down ({})", self.detail));
             return self.finish(ctx, Done { id, ok: false, unconfirmed: false });
@@ -123,7 +123,7 @@ impl Driver for RNode {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+    fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, id: u64) {
         let (kind, epoch) = timer::split(id);
         match kind {
             timer::DETECT | timer::CONFIGURE => {
@@ -146,7 +146,7 @@ impl Driver for RNode {
         }
     }
 
-    fn on_serial_status(&mut self, ctx: &mut Ctx<'_>, status: SerialStatus) {
+    fn on_serial_status(&mut self, ctx: &mut DriverCtx<'_>, status: SerialStatus) {
         let change = if status.open {
             self.sync.port_opened(ctx, &self.config)
         } else {
@@ -157,7 +157,7 @@ impl Driver for RNode {
         self.apply(ctx, change);
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut DriverCtx<'_>, command: Command) {
         match command.name.as_str() {
             "status" => {
                 let json = self.status_json();
@@ -174,7 +174,7 @@ impl Driver for RNode {
         }
     }
 
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, ctx: &mut DriverCtx<'_>, _shutdown: ShutdownArgs) -> Vec<u8> {
         if let Some(done) = self.tx.hand_over(ctx) {
             self.finish(ctx, done);
         }
@@ -198,7 +198,7 @@ impl Driver for RNode {
 
 impl RNode {
     /// Continues where the predecessor stopped.
-    fn resume(&mut self, ctx: &mut Ctx<'_>, handoff: Handoff) {
+    fn resume(&mut self, ctx: &mut DriverCtx<'_>, handoff: Handoff) {
         self.counters = handoff.counters;
         self.sync.firmware = handoff.firmware;
         self.sync.platform = handoff.platform;
@@ -215,7 +215,7 @@ impl RNode {
         }
     }
 
-    fn on_frame(&mut self, ctx: &mut Ctx<'_>, frame: Incoming) {
+    fn on_frame(&mut self, ctx: &mut DriverCtx<'_>, frame: Incoming) {
         match frame {
             Incoming::Data(packet) if packet.is_empty() => self.counters.garbage.empty_data += 1,
             Incoming::Data(packet) => {
@@ -249,7 +249,7 @@ impl RNode {
         }
     }
 
-    fn modem_error(&mut self, ctx: &mut Ctx<'_>, code: u8) {
+    fn modem_error(&mut self, ctx: &mut DriverCtx<'_>, code: u8) {
         let name = protocol::error_name(code);
         *self.counters.errors.entry(name.to_string()).or_default() += 1;
         ctx.count(format!("modem_error_{name}"), 1.0);
@@ -260,7 +260,7 @@ impl RNode {
     }
 
     /// Reports a link change; a link going down fails the outstanding transmit.
-    fn apply(&mut self, ctx: &mut Ctx<'_>, change: Option<Change>) {
+    fn apply(&mut self, ctx: &mut DriverCtx<'_>, change: Option<Change>) {
         match change {
             None => {}
             Some(Change::Up { info, detail }) => {
@@ -283,7 +283,7 @@ impl RNode {
         }
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_>, done: Done) {
+    fn finish(&mut self, ctx: &mut DriverCtx<'_>, done: Done) {
         ctx.transmit_done(done.id, done.ok);
         if done.ok {
             self.counters.frames_tx += 1;
@@ -312,7 +312,7 @@ impl RNode {
     }
 
     /// Arms the idle timer while half a frame is buffered.
-    fn arm_idle_timer(&mut self, ctx: &mut Ctx<'_>) {
+    fn arm_idle_timer(&mut self, ctx: &mut DriverCtx<'_>) {
         let id = timer::id(timer::LINE_IDLE, 0);
         if self.decoder.in_frame() {
             ctx.set_timer(id, LINE_IDLE_MS);

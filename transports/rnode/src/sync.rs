@@ -22,7 +22,8 @@ use crate::config::Config;
 use crate::protocol::{self, DETECT_BURST, ERROR_INIT_RADIO, Firmware, Incoming, MIN_FIRMWARE, RADIO_ON, RESET_BOOTED};
 use crate::timer;
 use serde::{Deserialize, Serialize};
-use weft_plugin_api::{Ctx, LogLevel, RadioInfo};
+use weft_plugin_api::actions::RadioInfo;
+use weft_plugin_api::{DriverCtx, LogLevel};
 
 /// How long the echoes of a configuration may take.
 pub const CONFIGURE_TIMEOUT_MS: u64 = 1_000;
@@ -188,7 +189,7 @@ impl Sync {
     }
 
     /// The port opened (or bytes arrived, which means the same).
-    pub fn port_opened(&mut self, ctx: &mut Ctx<'_>, config: &Config) -> Option<Change> {
+    pub fn port_opened(&mut self, ctx: &mut DriverCtx<'_>, config: &Config) -> Option<Change> {
         match self.phase {
             Phase::AwaitingPort | Phase::PortClosed | Phase::Failed => {
                 self.configure_timeouts = 0;
@@ -219,7 +220,7 @@ impl Sync {
 
     /// After a hot swap, with the port open and the modem configured by the
     /// predecessor: one detect burst and the configuration at once.
-    pub fn resume_configured(&mut self, ctx: &mut Ctx<'_>, config: &Config) {
+    pub fn resume_configured(&mut self, ctx: &mut DriverCtx<'_>, config: &Config) {
         let mut bytes = DETECT_BURST.to_vec();
         bytes.extend_from_slice(&protocol::configure(config));
         self.begin_configuring(ctx, bytes);
@@ -227,7 +228,7 @@ impl Sync {
 
     /// Starts over from detection (the operator's `resync`). `None` when the
     /// port is not open.
-    pub fn restart(&mut self, ctx: &mut Ctx<'_>, config: &Config, why: &str) -> Option<Change> {
+    pub fn restart(&mut self, ctx: &mut DriverCtx<'_>, config: &Config, why: &str) -> Option<Change> {
         if !self.port_open() {
             return None;
         }
@@ -237,7 +238,7 @@ impl Sync {
     }
 
     /// Handles a frame from the modem.
-    pub fn on_frame(&mut self, ctx: &mut Ctx<'_>, config: &Config, frame: &Incoming) -> Option<Change> {
+    pub fn on_frame(&mut self, ctx: &mut DriverCtx<'_>, config: &Config, frame: &Incoming) -> Option<Change> {
         match *frame {
             Incoming::Detect(true) => {
                 if let Phase::Detecting { answered, .. } = &mut self.phase {
@@ -292,7 +293,7 @@ impl Sync {
     }
 
     /// Handles one of the sync timers.
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, config: &Config, kind: u8, epoch: u64) -> Option<Change> {
+    pub fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, config: &Config, kind: u8, epoch: u64) -> Option<Change> {
         if epoch != self.epoch {
             return None; // armed in an earlier round
         }
@@ -334,14 +335,14 @@ impl Sync {
         }
     }
 
-    fn start_detect(&mut self, ctx: &mut Ctx<'_>, config: &Config) {
+    fn start_detect(&mut self, ctx: &mut DriverCtx<'_>, config: &Config) {
         self.epoch += 1;
         self.phase = Phase::Detecting { bursts: 1, answered: false, firmware_seen: false };
         ctx.serial_write(DETECT_BURST.to_vec());
         ctx.set_timer(timer::id(timer::DETECT, self.epoch), config.detect_retry_ms);
     }
 
-    fn detect_progress(&mut self, ctx: &mut Ctx<'_>, config: &Config) -> Option<Change> {
+    fn detect_progress(&mut self, ctx: &mut DriverCtx<'_>, config: &Config) -> Option<Change> {
         let Phase::Detecting { answered: true, firmware_seen: true, .. } = self.phase else { return None };
         let firmware = self.firmware?;
         if firmware < MIN_FIRMWARE {
@@ -352,7 +353,7 @@ impl Sync {
         None
     }
 
-    fn begin_configuring(&mut self, ctx: &mut Ctx<'_>, bytes: Vec<u8>) {
+    fn begin_configuring(&mut self, ctx: &mut DriverCtx<'_>, bytes: Vec<u8>) {
         self.epoch += 1;
         self.phase = Phase::Configuring;
         self.applied = Applied::default();
@@ -361,7 +362,7 @@ impl Sync {
     }
 
     /// Records an echo; validates once every required setting has echoed.
-    fn echo(&mut self, ctx: &mut Ctx<'_>, config: &Config, record: impl FnOnce(&mut Applied)) -> Option<Change> {
+    fn echo(&mut self, ctx: &mut DriverCtx<'_>, config: &Config, record: impl FnOnce(&mut Applied)) -> Option<Change> {
         record(&mut self.applied);
         if self.phase != Phase::Configuring || !self.applied.missing().is_empty() {
             return None;
@@ -379,7 +380,7 @@ impl Sync {
     }
 
     /// Compares the echoes with the config; `Err` names every mismatch.
-    fn validate(&self, ctx: &mut Ctx<'_>, config: &Config) -> Result<RadioInfo, String> {
+    fn validate(&self, ctx: &mut DriverCtx<'_>, config: &Config) -> Result<RadioInfo, String> {
         let (a, want) = (&self.applied, &config.radio);
         let (Some(frequency), Some(bandwidth), Some(power), Some(sf), Some(cr), Some(state)) =
             (a.frequency_hz, a.bandwidth_hz, a.tx_power_dbm, a.spreading_factor, a.coding_rate, a.radio_state)
@@ -447,7 +448,7 @@ impl Sync {
         )
     }
 
-    fn rebooted(&mut self, ctx: &mut Ctx<'_>, config: &Config) -> Option<Change> {
+    fn rebooted(&mut self, ctx: &mut DriverCtx<'_>, config: &Config) -> Option<Change> {
         match self.phase {
             // Nothing to undo (the driver treats bytes as "port open" first).
             Phase::AwaitingPort | Phase::PortClosed => None,

@@ -4,8 +4,10 @@
 use super::*;
 use std::collections::BTreeMap;
 use weft_kiss::encode as kiss;
+use weft_plugin_api::actions::{CommandReply, RadioInfo};
 use weft_plugin_api::testing::driver::*;
 use weft_plugin_api::testing::{DriverHarness, TestHost};
+use weft_plugin_api::{Action, Event, FailureKind};
 
 type Harness = DriverHarness<RNode>;
 

@@ -14,7 +14,7 @@
 
 use crate::protocol::{self, ERROR_QUEUE_FULL, ERROR_TX_FAILED, READY_YES};
 use crate::timer;
-use weft_plugin_api::Ctx;
+use weft_plugin_api::DriverCtx;
 
 /// Interval of READY polls while the modem's queue is full.
 pub const READY_POLL_MS: u64 = 10;
@@ -59,7 +59,7 @@ impl Transmitter {
     /// or [`Transmitter::on_timer`] (after `deadline_ms` at the latest).
     pub fn send(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut DriverCtx<'_>,
         id: u64,
         frame: &[u8],
         flow_control: bool,
@@ -81,7 +81,7 @@ impl Transmitter {
     }
 
     /// A READY answer arrived.
-    pub fn on_ready(&mut self, ctx: &mut Ctx<'_>, value: u8) -> Option<Done> {
+    pub fn on_ready(&mut self, ctx: &mut DriverCtx<'_>, value: u8) -> Option<Done> {
         self.queries_in_flight = self.queries_in_flight.saturating_sub(1);
         if self.stale_answers > 0 {
             self.stale_answers -= 1;
@@ -96,7 +96,7 @@ impl Transmitter {
     }
 
     /// An ERROR frame arrived: TX failed or queue full fail the outstanding frame.
-    pub fn on_error(&mut self, ctx: &mut Ctx<'_>, code: u8) -> Option<Done> {
+    pub fn on_error(&mut self, ctx: &mut DriverCtx<'_>, code: u8) -> Option<Done> {
         if self.outstanding.is_some() && (code == ERROR_TX_FAILED || code == ERROR_QUEUE_FULL) {
             return self.finish(ctx, false, false);
         }
@@ -107,7 +107,7 @@ impl Transmitter {
     /// reported sent: it was handed to the modem and no error came back, and
     /// `ok = false` would make the host send a frame that most likely went
     /// out a second time.
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, kind: u8, seq: u64) -> Option<Done> {
+    pub fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, kind: u8, seq: u64) -> Option<Done> {
         let out = self.outstanding?;
         if out.seq != seq {
             return None;
@@ -130,7 +130,7 @@ impl Transmitter {
 
     /// The link went down: the outstanding frame (if any) is failed, and no
     /// answer to earlier queries is expected any more.
-    pub fn fail(&mut self, ctx: &mut Ctx<'_>) -> Option<Done> {
+    pub fn fail(&mut self, ctx: &mut DriverCtx<'_>) -> Option<Done> {
         self.queries_in_flight = 0;
         self.stale_answers = 0;
         self.finish(ctx, false, false)
@@ -140,11 +140,11 @@ impl Transmitter {
     /// modem has the frame and will send it; the successor cannot report it,
     /// so it is reported sent now (never `ok = false` for a frame that may
     /// have gone out).
-    pub fn hand_over(&mut self, ctx: &mut Ctx<'_>) -> Option<Done> {
+    pub fn hand_over(&mut self, ctx: &mut DriverCtx<'_>) -> Option<Done> {
         self.finish(ctx, true, true)
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_>, ok: bool, unconfirmed: bool) -> Option<Done> {
+    fn finish(&mut self, ctx: &mut DriverCtx<'_>, ok: bool, unconfirmed: bool) -> Option<Done> {
         let out = self.outstanding.take()?;
         ctx.cancel_timer(timer::id(timer::TX_DEADLINE, out.seq));
         ctx.cancel_timer(timer::id(timer::READY_POLL, out.seq));

@@ -18,7 +18,8 @@ use crate::config::{NodeConfig, PluginConfig, RestartPolicy};
 use crate::plugin::{Grants, SwapSizes, binding_for};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use weft_plugin_api::{Action, Permission, ShutdownReason, codec};
+use weft_plugin_api::internal::codec;
+use weft_plugin_api::{Action, Permission, ShutdownReason};
 
 /// Work finished off the actor.
 pub(in crate::node) enum Background {

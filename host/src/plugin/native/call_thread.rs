@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
-use weft_plugin_api::guest::native::NativeInstanceBox;
+use weft_plugin_api::internal::guest::native::NativeInstanceBox;
 
 /// No call in flight (the last one's outcome, if any, is readable).
 const IDLE: u32 = 0;

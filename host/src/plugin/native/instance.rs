@@ -12,8 +12,10 @@ use abi_stable::std_types::{RSlice, RSliceMut, RVec};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use weft_plugin_api::guest::native::{NativeHostApi, NativeHostApi_TO, NativeHostBox, NativeInstanceBox};
-use weft_plugin_api::{HostError, HostErrorCode, HostReply, codec};
+use weft_plugin_api::host_call::HostReply;
+use weft_plugin_api::internal::codec;
+use weft_plugin_api::internal::guest::native::{NativeHostApi, NativeHostApi_TO, NativeHostBox, NativeInstanceBox};
+use weft_plugin_api::{HostError, HostErrorCode};
 
 /// The host vtable given to a native instance.
 struct HostVtable {

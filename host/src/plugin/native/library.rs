@@ -7,7 +7,7 @@ use crate::plugin::host_services::InstanceHostCalls;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use weft_plugin_api::guest::native::NativePluginRef;
+use weft_plugin_api::internal::guest::native::NativePluginRef;
 
 static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 

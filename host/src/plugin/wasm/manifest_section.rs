@@ -2,7 +2,7 @@
 //! or running anything.
 
 use wasmparser::{Parser, Payload};
-use weft_plugin_api::MANIFEST_SECTION;
+use weft_plugin_api::internal::MANIFEST_SECTION;
 
 /// Why the manifest bytes could not be extracted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,7 +40,7 @@ use crate::timers;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use weft_plugin_api::{Address, Ctx};
+use weft_plugin_api::{Address, ServiceCtx};
 
 /// How long a reservation's reply key is kept waiting for an answer: past
 /// the two minutes the mesh remembers a flood's way back, none can come.
@@ -131,7 +131,7 @@ impl Patient {
 
     /// Called once after init: re-arms the give-up timers of reservations
     /// handed over (a new instance cannot rely on its predecessor's timers).
-    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+    pub fn start(&mut self, ctx: &mut ServiceCtx<'_>) {
         let now_ms = ctx.now_ms();
         for r in &mut self.reservations {
             if r.status != Status::Pending {

@@ -12,7 +12,7 @@ use crate::time::{format_minutes, parse_minutes};
 use crate::timers;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use weft_plugin_api::{Address, Ctx};
+use weft_plugin_api::{Address, ServiceCtx};
 
 /// Results a query asks for unless told otherwise.
 const DEFAULT_RESULTS: u8 = 10;
@@ -123,7 +123,7 @@ impl Patient {
     #[allow(clippy::too_many_arguments)]
     pub fn start_query(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         hops: u8,
         command: u64,
         args: &Args,
@@ -154,7 +154,13 @@ impl Patient {
     }
 
     /// A response to one of our queries arrived.
-    pub fn on_response(&mut self, ctx: &mut Ctx<'_>, counters: &mut Counters, from: Option<Address>, r: SlotResponse) {
+    pub fn on_response(
+        &mut self,
+        ctx: &mut ServiceCtx<'_>,
+        counters: &mut Counters,
+        from: Option<Address>,
+        r: SlotResponse,
+    ) {
         let Some(run) = self.queries.get_mut(&r.query_id) else {
             return counters.bump(ctx, name::UNSOLICITED);
         };
@@ -184,7 +190,7 @@ impl Patient {
     }
 
     /// A query's collection window closed: answer the command.
-    pub fn on_query_done(&mut self, ctx: &mut Ctx<'_>, query_id: u32) {
+    pub fn on_query_done(&mut self, ctx: &mut ServiceCtx<'_>, query_id: u32) {
         let Some(run) = self.queries.remove(&query_id) else { return };
         let now_minute = u32::try_from(ctx.now_ms() / 60_000).unwrap_or(u32::MAX);
         let mut found: Vec<&SignedAnnounce> = run.found.values().collect();

@@ -11,7 +11,8 @@ use crate::time::{format_minutes, format_seconds};
 use crate::timers;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use weft_plugin_api::{Address, Ctx, Flood, HostErrorCode, LogLevel};
+use weft_plugin_api::actions::Flood;
+use weft_plugin_api::{Address, HostErrorCode, LogLevel, ServiceCtx};
 
 /// Where a reservation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ impl Patient {
     /// `reserve SLOT_ID` (or `{"slot": ID, "contact": TEXT, "wait_ms": N}`).
     /// Returns `Some(answer)` to answer the command now, `None` when the
     /// answer comes with the confirmation.
-    pub fn reserve(&mut self, ctx: &mut Ctx<'_>, hops: u8, command: u64, args: &Args) -> Option<Answer> {
+    pub fn reserve(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8, command: u64, args: &Args) -> Option<Answer> {
         match self.try_reserve(ctx, hops, command, args) {
             Ok(answer) => answer,
             Err(e) => Some(Answer::fail(e)),
@@ -77,7 +78,7 @@ impl Patient {
 
     fn try_reserve(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         hops: u8,
         command: u64,
         args: &Args,
@@ -178,7 +179,7 @@ impl Patient {
     }
 
     /// A confirmation arrived: find the reservation whose key opens it.
-    pub fn on_confirm(&mut self, ctx: &mut Ctx<'_>, counters: &mut Counters, sealed: &[u8]) {
+    pub fn on_confirm(&mut self, ctx: &mut ServiceCtx<'_>, counters: &mut Counters, sealed: &[u8]) {
         let opened = self.reservations.iter_mut().find_map(|r| {
             let plaintext = r.key.as_ref()?.open_confirm(sealed)?;
             Some((r, plaintext))
@@ -203,7 +204,7 @@ impl Patient {
     }
 
     /// A reservation's command has waited long enough.
-    pub fn on_reserve_wait(&mut self, ctx: &mut Ctx<'_>, number: u32) {
+    pub fn on_reserve_wait(&mut self, ctx: &mut ServiceCtx<'_>, number: u32) {
         if let Some(r) = self.reservations.iter_mut().find(|r| r.number == number)
             && let Some((command, json)) = r.waiting.take()
         {
@@ -218,7 +219,7 @@ impl Patient {
     }
 
     /// No answer can come any more: drop the key.
-    pub fn on_give_up(&mut self, ctx: &mut Ctx<'_>, number: u32) {
+    pub fn on_give_up(&mut self, ctx: &mut ServiceCtx<'_>, number: u32) {
         if let Some(r) = self.reservations.iter_mut().find(|r| r.number == number && r.status == Status::Pending) {
             r.key = None;
             r.status = Status::NoAnswer;

@@ -8,7 +8,7 @@ use crate::cbor::{DecodeError, Writer};
 use crate::messages::tests::{sample_announce, sample_body};
 use crate::messages::{self, ConfirmPlain, Filter, Message as Fapp, ReservePlain, SlotQuery, SlotResponse};
 
-use weft_plugin_api::rng::SplitMix64;
+use weft_plugin_api::internal::rng::SplitMix64;
 
 fn valid_payloads() -> Vec<Vec<u8>> {
     let announce = sample_announce(5);

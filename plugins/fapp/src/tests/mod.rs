@@ -22,11 +22,10 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use weft_plugin_api::actions::CommandReply;
+use weft_plugin_api::host_call::{HostCall, HostReply};
 use weft_plugin_api::testing::{ServiceHarness, TestHost};
-use weft_plugin_api::{
-    Action, Address, Command, CommandReply, Event, HostCall, HostError, HostErrorCode, HostReply, Message, Opened,
-    TimerFired,
-};
+use weft_plugin_api::{Action, Address, Command, Event, HostError, HostErrorCode, Message, Opened, TimerFired};
 
 /// What the host signs for a plugin named `fapp`: its context, the name, NUL
 /// (the host's `plugin_signing_input`).
@@ -49,7 +48,7 @@ pub fn crypto_host(seed: u8, keys: Keys, opens: Arc<AtomicUsize>) -> TestHost {
     host.now_ms = T0_MS;
     // Distinct randomness per node: draw a seed-dependent number of bytes.
     let mut skip = vec![0u8; seed as usize];
-    weft_plugin_api::Host::fill_random(&mut host, &mut skip);
+    weft_plugin_api::internal::Host::fill_random(&mut host, &mut skip);
     let mut rng = u64::from(seed) * 0x9e37_79b9;
     host.handler = Some(Box::new(move |call: &HostCall| match call {
         HostCall::PublicKey(_) => HostReply::PublicKey(public.to_vec().into()),

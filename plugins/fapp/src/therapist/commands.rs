@@ -11,13 +11,13 @@ use crate::time::{format_minutes, format_seconds, parse_minutes};
 use crate::timers;
 use serde::Deserialize;
 use serde_json::json;
-use weft_plugin_api::Ctx;
+use weft_plugin_api::ServiceCtx;
 
 impl Therapist {
     /// Runs a therapist command; `None` if `command` is not one.
     pub fn command(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         counters: &mut Counters,
         hops: u8,
         command: &str,
@@ -47,7 +47,7 @@ impl Therapist {
         )
     }
 
-    fn cmd_publish(&mut self, ctx: &mut Ctx<'_>, hops: u8, args: &Args) -> Result<Answer, String> {
+    fn cmd_publish(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8, args: &Args) -> Result<Answer, String> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Publish {
@@ -72,7 +72,7 @@ impl Therapist {
         Ok(self.announced("published"))
     }
 
-    fn cmd_withdraw(&mut self, ctx: &mut Ctx<'_>, hops: u8, args: &Args) -> Result<Answer, String> {
+    fn cmd_withdraw(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8, args: &Args) -> Result<Answer, String> {
         if !self.state.published {
             return Err("nothing published yet".into());
         }
@@ -125,7 +125,7 @@ impl Therapist {
 
     fn cmd_answer(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         counters: &mut Counters,
         hops: u8,
         args: &Args,

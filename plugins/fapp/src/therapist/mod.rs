@@ -35,7 +35,8 @@ use crate::time::{format_minutes, format_seconds};
 use crate::timers;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use weft_plugin_api::{Address, Ctx, LogLevel, codec};
+use weft_plugin_api::internal::codec;
+use weft_plugin_api::{Address, LogLevel, ServiceCtx};
 
 /// Storage key of the therapist's state (slots, bookings, sequence).
 pub const STATE_KEY: &[u8] = b"therapist";
@@ -134,7 +135,11 @@ fn to_announce(state: &Persisted) -> Option<SignedAnnounce> {
 
 impl Therapist {
     /// Builds the role from its config and either handed-over or stored state.
-    pub fn new(ctx: &mut Ctx<'_>, config: TherapistConfig, handover: Option<Handover>) -> Result<Therapist, String> {
+    pub fn new(
+        ctx: &mut ServiceCtx<'_>,
+        config: TherapistConfig,
+        handover: Option<Handover>,
+    ) -> Result<Therapist, String> {
         let profile = config.profile()?;
         let handover = match handover {
             Some(h) => h,
@@ -175,7 +180,7 @@ impl Therapist {
 
     /// Called once after init: publishes the configured slots the first
     /// time, re-signs a lapsed announce, and arms the re-sign timer.
-    pub fn start(&mut self, ctx: &mut Ctx<'_>, hops: u8) {
+    pub fn start(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8) {
         let now_s = ctx.now_ms() / 1000;
         let result = if !self.state.published && !self.config.slots.is_empty() {
             slots_from_specs(&self.config.slots).and_then(|slots| self.publish(ctx, hops, slots))
@@ -198,14 +203,14 @@ impl Therapist {
     }
 
     /// Replaces the offered slots and publishes them.
-    fn publish(&mut self, ctx: &mut Ctx<'_>, hops: u8, slots: Vec<Slot>) -> Result<(), String> {
+    fn publish(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8, slots: Vec<Slot>) -> Result<(), String> {
         self.state.offered = slots;
         self.state.published = true;
         self.resign(ctx, hops)
     }
 
     /// Signs the current offer as a new announce, floods it and stores the state.
-    fn resign(&mut self, ctx: &mut Ctx<'_>, hops: u8) -> Result<(), String> {
+    fn resign(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8) -> Result<(), String> {
         let now_ms = ctx.now_ms();
         let now_s = now_ms / 1000;
         // Slots that have begun are no longer offered.
@@ -252,7 +257,7 @@ impl Therapist {
         Ok(())
     }
 
-    fn persist(&self, ctx: &mut Ctx<'_>) {
+    fn persist(&self, ctx: &mut ServiceCtx<'_>) {
         match codec::encode(&self.state) {
             Ok(bytes) => ctx.store(STATE_KEY, bytes),
             Err(e) => ctx.log(LogLevel::Error, format!("cannot encode the therapist's state: {e}")),
@@ -260,7 +265,7 @@ impl Therapist {
     }
 
     /// The re-sign timer fired.
-    pub fn on_republish(&mut self, ctx: &mut Ctx<'_>, hops: u8) {
+    pub fn on_republish(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8) {
         if let Err(e) = self.resign(ctx, hops) {
             ctx.log(LogLevel::Error, format!("cannot re-sign the announce: {e}"));
         }
@@ -268,7 +273,7 @@ impl Therapist {
 
     /// A neighbour came up: give it (and the mesh behind it) the current
     /// announce, unchanged.
-    pub fn on_peer_up(&mut self, ctx: &mut Ctx<'_>, hops: u8) {
+    pub fn on_peer_up(&mut self, ctx: &mut ServiceCtx<'_>, hops: u8) {
         let now_ms = ctx.now_ms();
         let Some(current) = &self.current else { return };
         if now_ms.saturating_sub(self.last_flood_ms) < REFLOOD_MIN_MS || current.body.expires <= now_ms / 1000 {

@@ -8,12 +8,20 @@ use crate::crypto::{self, CONFIRM_INFO};
 use crate::messages::{ConfirmPlain, Message, ReservePlain};
 use crate::time::format_minutes;
 use crate::timers;
-use weft_plugin_api::{Action, Ctx, LogLevel, Reply};
+use weft_plugin_api::actions::Reply;
+use weft_plugin_api::{Action, LogLevel, ServiceCtx};
 use zeroize::Zeroize;
 
 impl Therapist {
     /// A reservation arrived (a flood message with id `message`).
-    pub fn on_reserve(&mut self, ctx: &mut Ctx<'_>, counters: &mut Counters, hops: u8, message: u64, sealed: &[u8]) {
+    pub fn on_reserve(
+        &mut self,
+        ctx: &mut ServiceCtx<'_>,
+        counters: &mut Counters,
+        hops: u8,
+        message: u64,
+        sealed: &[u8],
+    ) {
         let opened = match ctx.open(sealed) {
             Ok(opened) => opened,
             Err(_) => return counters.bump(ctx, name::RESERVES_NOT_FOR_US),
@@ -96,7 +104,7 @@ impl Therapist {
 
     pub(super) fn accept(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         counters: &mut Counters,
         hops: u8,
         message: u64,
@@ -122,7 +130,7 @@ impl Therapist {
 
     pub(super) fn send_confirm(
         &mut self,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut ServiceCtx<'_>,
         counters: &mut Counters,
         message: u64,
         plain: &ReservePlain,
@@ -145,7 +153,7 @@ impl Therapist {
     }
 
     /// A manual reservation's deadline passed.
-    pub fn on_pending_timeout(&mut self, ctx: &mut Ctx<'_>, counters: &mut Counters, number: u32) {
+    pub fn on_pending_timeout(&mut self, ctx: &mut ServiceCtx<'_>, counters: &mut Counters, number: u32) {
         if let Some(i) = self.pending.iter().position(|p| p.number == number) {
             let p = self.pending.remove(i);
             let note = Some("the practice did not answer in time".to_string());

@@ -5,7 +5,7 @@
 
 #![warn(missing_docs)]
 
-use weft_plugin_api::*;
+use weft_plugin_api::driver_prelude::*;
 
 /// What `init` answers, every time.
 pub const INIT_ERROR: &str = "broken-driver: init refuses on purpose (rollback test)";
@@ -23,13 +23,13 @@ impl Driver for BrokenDriver {
         commands: &[],
     };
 
-    fn init(_ctx: &mut Ctx<'_>, _init: InitArgs) -> Result<Self, String> {
+    fn init(_ctx: &mut DriverCtx<'_>, _init: InitArgs) -> Result<Self, String> {
         Err(INIT_ERROR.to_string())
     }
 
-    fn on_serial(&mut self, _ctx: &mut Ctx<'_>, _bytes: &[u8]) {}
+    fn on_serial(&mut self, _ctx: &mut DriverCtx<'_>, _bytes: &[u8]) {}
 
-    fn on_transmit(&mut self, ctx: &mut Ctx<'_>, id: u64, _frame: Vec<u8>) {
+    fn on_transmit(&mut self, ctx: &mut DriverCtx<'_>, id: u64, _frame: Vec<u8>) {
         // Unreachable (init never succeeds), but a driver answers every transmit.
         ctx.transmit_done(id, false);
     }
@@ -40,6 +40,7 @@ export_driver!(BrokenDriver);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_plugin_api::FailureKind;
     use weft_plugin_api::testing::{DriverHarness, TestHost};
 
     #[test]

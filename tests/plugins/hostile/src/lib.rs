@@ -7,7 +7,8 @@
 //! shutdown hook overrun any deadline. Built with feature `abi-next-major` or
 //! `abi-next-minor` it claims an ABI version this host must refuse.
 
-use weft_plugin_api::*;
+use weft_plugin_api::Action;
+use weft_plugin_api::prelude::*;
 
 /// The hostile service.
 pub struct Hostile {
@@ -25,7 +26,7 @@ impl Service for Hostile {
         commands: &[CommandDef { name: "refused", help: "list refused actions" }],
     };
 
-    fn init(_ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(_ctx: &mut ServiceCtx<'_>, init: InitArgs) -> Result<Self, String> {
         // Config `slow_shutdown = true`: the shutdown hook spins for 10 s,
         // far past any deadline (the host must cut it off and report it).
         let slow_shutdown = init
@@ -36,7 +37,7 @@ impl Service for Hostile {
         Ok(Hostile { refused: Vec::new(), slow_shutdown })
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, message: Message) {
+    fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, message: Message) {
         match message.payload.as_slice() {
             b"panic" => panic!("asked to panic"),
             b"loop" => {
@@ -72,17 +73,17 @@ impl Service for Hostile {
         }
     }
 
-    fn on_action_refused(&mut self, ctx: &mut Ctx<'_>, refused: ActionRefused) {
+    fn on_action_refused(&mut self, ctx: &mut ServiceCtx<'_>, refused: ActionRefused) {
         self.refused.push(format!("{}: {}", refused.action, refused.reason));
         // A second unknown action while handling a refusal must not loop.
         ctx.push(Action::Unknown(201));
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         ctx.command_reply(command.id, true, self.refused.join("\n"));
     }
 
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, ctx: &mut ServiceCtx<'_>, _: ShutdownArgs) -> Vec<u8> {
         if self.slow_shutdown {
             let until = ctx.now_ms() + 10_000;
             while ctx.now_ms() < until {}
@@ -96,12 +97,12 @@ export_service!(Hostile);
 
 #[cfg(feature = "abi-next-major")]
 weft_plugin_api::__export_plugin!(
-    weft_plugin_api::guest::AsService<Hostile>,
+    weft_plugin_api::internal::guest::AsService<Hostile>,
     weft_plugin_api::AbiVersion::new(weft_plugin_api::ABI_VERSION.major + 1, 0)
 );
 
 #[cfg(all(feature = "abi-next-minor", not(feature = "abi-next-major")))]
 weft_plugin_api::__export_plugin!(
-    weft_plugin_api::guest::AsService<Hostile>,
+    weft_plugin_api::internal::guest::AsService<Hostile>,
     weft_plugin_api::AbiVersion::new(weft_plugin_api::ABI_VERSION.major, weft_plugin_api::ABI_VERSION.minor + 1)
 );

@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_plugin_api::*;
+use weft_plugin_api::prelude::*;
 
 const PORT: u16 = 9;
 const TICK: u64 = 1;
@@ -97,7 +97,7 @@ pub struct Sequence {
 }
 
 impl Sequence {
-    fn tick(&mut self, ctx: &mut Ctx<'_>) {
+    fn tick(&mut self, ctx: &mut ServiceCtx<'_>) {
         let Some(blast) = &mut self.state.blast else { return };
         let end = (blast.next + blast.per_tick).min(blast.count + 1);
         for n in blast.next..end {
@@ -129,13 +129,15 @@ impl Service for Sequence {
         ],
     };
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut ServiceCtx<'_>, init: InitArgs) -> Result<Self, String> {
         if cfg!(feature = "broken-init") {
             return Err("sequence+broken: init refuses on purpose (rollback test)".into());
         }
         let config: Config = init.config_as().map_err(|e| format!("bad sequence config: {e}"))?;
         let state = match init.state.as_deref() {
-            Some(blob) if !blob.is_empty() => codec::decode(blob).map_err(|e| format!("bad handed-over state: {e}"))?,
+            Some(blob) if !blob.is_empty() => {
+                cbor::from_slice(blob).map_err(|e| format!("bad handed-over state: {e}"))?
+            }
             _ => State::default(),
         };
         let mut plugin = Self { state, goodbye_to: config.goodbye_to };
@@ -148,7 +150,7 @@ impl Service for Sequence {
         Ok(plugin)
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Message) {
+    fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, msg: Message) {
         let sender = msg.from.map_or_else(|| "anonymous".to_string(), |a| a.to_string());
         let now = ctx.now_ms();
         let stats = self.state.senders.entry(sender).or_default();
@@ -175,13 +177,13 @@ impl Service for Sequence {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+    fn on_timer(&mut self, ctx: &mut ServiceCtx<'_>, id: u64) {
         if id == TICK {
             self.tick(ctx);
         }
     }
 
-    fn on_command(&mut self, ctx: &mut Ctx<'_>, command: Command) {
+    fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         match command.name.as_str() {
             "blast" => match command.args_as::<BlastArgs>() {
                 Ok(args) => {
@@ -205,11 +207,11 @@ impl Service for Sequence {
         }
     }
 
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_>, _: ShutdownArgs) -> Vec<u8> {
+    fn on_shutdown(&mut self, ctx: &mut ServiceCtx<'_>, _: ShutdownArgs) -> Vec<u8> {
         if let Some(to) = self.goodbye_to {
             ctx.send(to, PORT, b"goodbye".to_vec());
         }
-        codec::encode(&self.state).unwrap_or_default()
+        cbor::to_vec(&self.state).unwrap_or_default()
     }
 }
 
@@ -218,7 +220,9 @@ export_service!(Sequence);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_plugin_api::actions::*;
     use weft_plugin_api::testing::{ServiceHarness, TestHost};
+    use weft_plugin_api::*;
 
     fn message(id: u64, text: &str) -> Event {
         Event::Message(Message {

@@ -265,7 +265,7 @@ fn overlong_and_garbage_lines_are_refused_and_the_next_line_works() {
     let mut out = Output::default();
     r.serial_in(&[0xFF, 0xFE, b'\n'], 0, &mut out);
     assert_eq!(out.serial, b"AT_ERROR\r\n", "not UTF-8");
-    let mut seed = weft_plugin_api::rng::SplitMix64::new(5);
+    let mut seed = weft_plugin_api::internal::rng::SplitMix64::new(5);
     for _ in 0..300 {
         let bytes: Vec<u8> = (0..seed.below(900))
             .map(|_| match seed.below(8) {

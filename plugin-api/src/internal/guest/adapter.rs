@@ -5,7 +5,7 @@
 //! ignore events that do not concern that kind (including unknown ones).
 
 use crate::call::{InitArgs, ShutdownArgs};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, DriverRole, Role, ServiceRole};
 use crate::event::Event;
 use crate::manifest::{ManifestDef, PluginKind};
 use crate::{Driver, Service};
@@ -14,14 +14,16 @@ use crate::{Driver, Service};
 pub trait GuestPlugin: Sized + 'static {
     /// Service or driver.
     const KIND: PluginKind;
+    /// The context the plugin's callbacks receive.
+    type Role: Role;
     /// The author's manifest definition.
     const MANIFEST: ManifestDef;
     /// Creates the instance.
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String>;
+    fn init(ctx: &mut Ctx<'_, Self::Role>, init: InitArgs) -> Result<Self, String>;
     /// Handles one event.
-    fn event(&mut self, ctx: &mut Ctx<'_>, event: Event);
+    fn event(&mut self, ctx: &mut Ctx<'_, Self::Role>, event: Event);
     /// Stops, returning the state blob.
-    fn shutdown(&mut self, ctx: &mut Ctx<'_>, shutdown: ShutdownArgs) -> Vec<u8>;
+    fn shutdown(&mut self, ctx: &mut Ctx<'_, Self::Role>, shutdown: ShutdownArgs) -> Vec<u8>;
 }
 
 /// Exports a [`Service`] through the guest runtime.
@@ -29,13 +31,14 @@ pub struct AsService<T>(T);
 
 impl<T: Service> GuestPlugin for AsService<T> {
     const KIND: PluginKind = PluginKind::Service;
+    type Role = ServiceRole;
     const MANIFEST: ManifestDef = T::MANIFEST;
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut Ctx<'_, ServiceRole>, init: InitArgs) -> Result<Self, String> {
         T::init(ctx, init).map(AsService)
     }
 
-    fn event(&mut self, ctx: &mut Ctx<'_>, event: Event) {
+    fn event(&mut self, ctx: &mut Ctx<'_, ServiceRole>, event: Event) {
         let s = &mut self.0;
         match event {
             Event::Message(m) => s.on_message(ctx, m),
@@ -48,7 +51,7 @@ impl<T: Service> GuestPlugin for AsService<T> {
         }
     }
 
-    fn shutdown(&mut self, ctx: &mut Ctx<'_>, shutdown: ShutdownArgs) -> Vec<u8> {
+    fn shutdown(&mut self, ctx: &mut Ctx<'_, ServiceRole>, shutdown: ShutdownArgs) -> Vec<u8> {
         self.0.on_shutdown(ctx, shutdown)
     }
 }
@@ -58,13 +61,14 @@ pub struct AsDriver<T>(T);
 
 impl<T: Driver> GuestPlugin for AsDriver<T> {
     const KIND: PluginKind = PluginKind::Driver;
+    type Role = DriverRole;
     const MANIFEST: ManifestDef = T::MANIFEST;
 
-    fn init(ctx: &mut Ctx<'_>, init: InitArgs) -> Result<Self, String> {
+    fn init(ctx: &mut Ctx<'_, DriverRole>, init: InitArgs) -> Result<Self, String> {
         T::init(ctx, init).map(AsDriver)
     }
 
-    fn event(&mut self, ctx: &mut Ctx<'_>, event: Event) {
+    fn event(&mut self, ctx: &mut Ctx<'_, DriverRole>, event: Event) {
         let d = &mut self.0;
         match event {
             Event::SerialRx(rx) => d.on_serial(ctx, &rx.bytes),
@@ -77,7 +81,7 @@ impl<T: Driver> GuestPlugin for AsDriver<T> {
         }
     }
 
-    fn shutdown(&mut self, ctx: &mut Ctx<'_>, shutdown: ShutdownArgs) -> Vec<u8> {
+    fn shutdown(&mut self, ctx: &mut Ctx<'_, DriverRole>, shutdown: ShutdownArgs) -> Vec<u8> {
         self.0.on_shutdown(ctx, shutdown)
     }
 }

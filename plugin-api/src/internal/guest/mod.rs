@@ -1,8 +1,8 @@
 //! The guest runtime: what runs inside a plugin, between the boundary and the
 //! author's [`crate::Service`] or [`crate::Driver`].
 //!
-//! Owns: decoding each [`crate::Call`], dispatching it to the typed callbacks,
-//! catching panics, and encoding the [`crate::Outcome`] (`runner`); the
+//! Owns: decoding each [`crate::internal::Call`], dispatching it to the typed callbacks,
+//! catching panics, and encoding the [`crate::internal::Outcome`] (`runner`); the
 //! panic hook that keeps a panic's message and location (`panic_hook`); the wasm
 //! exports and imports (`wasm`, wasm32 only); the abi_stable root module and
 //! host vtable (`native`, other targets). Authors never touch this module

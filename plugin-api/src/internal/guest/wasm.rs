@@ -14,8 +14,8 @@
 
 use crate::codec;
 use crate::guest::{GuestPlugin, Runner};
-use crate::host::Host;
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
+use crate::internal::Host;
 use core::cell::UnsafeCell;
 
 #[link(wasm_import_module = "weft")]

@@ -22,8 +22,8 @@
 
 use crate::codec;
 use crate::guest::{GuestPlugin, Runner};
-use crate::host::Host;
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
+use crate::internal::Host;
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, RSlice, RSliceMut, RStr, RVec};

@@ -8,7 +8,7 @@ use crate::call::{Call, Failure, FailureKind, Outcome};
 use crate::codec;
 use crate::ctx::Ctx;
 use crate::guest::GuestPlugin;
-use crate::host::Host;
+use crate::internal::Host;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 enum State<P> {
@@ -72,7 +72,7 @@ impl<P: GuestPlugin> Runner<P> {
     }
 
     fn run(&mut self, call: Call, host: &mut dyn Host) -> Outcome {
-        let mut ctx = Ctx::new(host);
+        let mut ctx = Ctx::<P::Role>::new(host);
         let state = &mut self.state;
         let result = catch_unwind(AssertUnwindSafe(|| dispatch(state, call, &mut ctx)));
         match result {
@@ -93,7 +93,7 @@ impl<P: GuestPlugin> Runner<P> {
     }
 }
 
-fn dispatch<P: GuestPlugin>(state: &mut State<P>, call: Call, ctx: &mut Ctx<'_>) -> Outcome {
+fn dispatch<P: GuestPlugin>(state: &mut State<P>, call: Call, ctx: &mut Ctx<'_, P::Role>) -> Outcome {
     match (call, &mut *state) {
         (Call::Init(args), State::NotStarted) => match P::init(ctx, args) {
             Ok(plugin) => {
