@@ -40,7 +40,7 @@ impl Node {
 /// Runs the demo.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let duration = parse_duration(args)?;
-    crate::plugins::build_all(root)?;
+    crate::plugins::build(root, &[])?;
     println!("xtask: building the weft binary");
     crate::run(crate::cargo().current_dir(root).args(["build", "--quiet", "-p", "weft-host", "--bin", "weft"]))?;
     crate::run(crate::cargo().current_dir(root).args(["build", "--quiet", "-p", "weft-modem-sim"]))?;

@@ -1,7 +1,8 @@
 //! `cargo xtask`: build plugins, run tests and benchmarks.
 //!
-//! - `cargo xtask plugins`: build every plugin and driver (and the test
-//!   plugins) to wasm and native into `target/plugins/{wasm,native}/`.
+//! - `cargo xtask plugins [NAME...]`: build every plugin and driver (and the
+//!   test plugins), or only those named (by directory, e.g. `echo`), to wasm
+//!   and native into `target/plugins/{wasm,native}/`.
 //! - `cargo xtask test [ARGS]`: the review gates (fmt, clippy, rustdoc; see
 //!   `gates.rs`), then build plugins and run the whole test suite.
 //! - `cargo xtask lint`: the review gates alone.
@@ -18,56 +19,35 @@ mod demo;
 mod fuzz;
 mod gates;
 mod plugins;
-mod toolchain;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Runs a command, failing with its command line if it fails.
-pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().map_err(|e| anyhow::anyhow!("cannot run {cmd:?}: {e}"))?;
-    if !status.success() {
-        bail!("command failed ({status}): {cmd:?}");
-    }
-    Ok(())
-}
-
-/// The cargo that invoked us (the rustup toolchain), for native builds and tests.
-///
-/// Under CI (`CI` set) incremental compilation is off unless asked for: a
-/// one-shot build gains nothing from it and its cache is ~1 GB of disk.
-pub fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
-        cmd.env("CARGO_INCREMENTAL", "0");
-    }
-    cmd
-}
+pub use weft_plugin_build::{cargo, run};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
-        Some("plugins") => plugins::build_all(&root).map(|_| ()),
+        Some("plugins") => plugins::build(&root, &args[1..]).map(|_| ()),
         Some("lint") => gates::run(&root),
         Some("test") => {
             gates::run(&root)?;
-            plugins::build_all(&root)?;
+            plugins::build(&root, &[])?;
             run(cargo().current_dir(&root).args(["test", "--workspace"]).args(&args[1..]))
         }
         Some("demo") => demo::run(&root, &args[1..]),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("bench") => {
-            plugins::build_all(&root)?;
+            plugins::build(&root, &[])?;
             run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
         }
         Some(command @ ("bench-lora" | "bench-ops")) => {
-            plugins::build_all(&root)?;
+            plugins::build(&root, &[])?;
             run(cargo().current_dir(&root).args(["build", "--release", "-p", "weft-host", "--bin", "weft"]))?;
             let weft = root.join("target/release/weft");
             let bench = command.trim_start_matches("bench-");
@@ -79,7 +59,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins | lint | test [cargo test args] | fuzz [--build] [--seconds N] [TARGET...] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins [NAME...] | lint | test [cargo test args] | fuzz [--build] [--seconds N] [TARGET...] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape]>"
             );
             std::process::exit(2);
         }

@@ -7,6 +7,7 @@
 mod config_check;
 mod ctl;
 mod keygen;
+mod new;
 mod plugin_inspect;
 mod run;
 mod sim;
@@ -69,6 +70,22 @@ enum Command {
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Create a plugin crate of its own: `weft new service NAME` or
+    /// `weft new driver NAME`; it builds to wasm and native from one source.
+    New {
+        /// What kind of plugin.
+        #[arg(value_enum)]
+        kind: new::Kind,
+        /// The plugin's (and crate's) name: lowercase letters, digits, `-`, `_`.
+        name: String,
+        /// Where to create it (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// The weft-plugin-api directory to depend on (default: the source
+        /// tree this `weft` was built from, or WEFT_PLUGIN_API).
+        #[arg(long)]
+        api: Option<PathBuf>,
+    },
     /// Simulate a mesh of router cores in one process (virtual time) and
     /// report convergence, announce traffic and speed.
     Sim(sim::SimArgs),
@@ -202,6 +219,23 @@ enum LinkCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Build a plugin crate (one made by `weft new`, say) to wasm and native,
+    /// installing a wasm toolchain if one is missing (as `cargo xtask plugins`
+    /// does); the artifacts go to DIR/target/weft/.
+    Build {
+        /// The crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Cargo's target directory (default: DIR/target).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+        /// Where to put the two artifacts (default: DIR/target/weft).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Cargo profile (`dev` builds faster, runs slower).
+        #[arg(long, default_value = "release")]
+        profile: String,
+    },
     /// Sign a plugin file: writes `<PLUGIN>.sig` (detached Ed25519 signature)
     /// and prints the publisher key to list under `[trust] publishers`.
     Sign {
@@ -300,6 +334,10 @@ pub fn main() -> ExitCode {
                 },
             };
             return ctl::run(&socket, request, json);
+        }
+        Command::New { kind, name, path, api } => new::run(kind, &name, path.as_deref(), api.as_deref()),
+        Command::Plugin(PluginCommand::Build { dir, target_dir, out, profile }) => {
+            new::build(&dir, target_dir.as_deref(), out.as_deref(), &profile)
         }
         Command::Plugin(PluginCommand::Inspect { file, json, trust }) => plugin_inspect::run(&file, json, trust),
         Command::Plugin(PluginCommand::Sign { key, plugin }) => sign_plugin(&key, &plugin),

@@ -23,20 +23,25 @@ pub enum WasmToolchain {
 }
 
 impl WasmToolchain {
-    /// A `cargo build` command for wasm32 with this toolchain.
-    pub fn cargo_build(&self, root: &Path) -> Command {
+    /// A `cargo build` command for wasm32 with this toolchain, run in `dir`
+    /// with its artifacts under `target_dir` (see [`WasmToolchain::out_dir`]).
+    pub fn cargo_build(&self, dir: &Path, target_dir: &Path) -> Command {
         match self {
             WasmToolchain::Rustup => {
                 let mut cmd = crate::cargo();
-                cmd.current_dir(root).args(["build", "--target", "wasm32-unknown-unknown"]);
+                cmd.current_dir(dir).env("CARGO_TARGET_DIR", target_dir).args([
+                    "build",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ]);
                 cmd
             }
             WasmToolchain::DebianBuildStd => {
                 let mut cmd = Command::new("/usr/bin/cargo");
-                cmd.current_dir(root)
+                cmd.current_dir(dir)
                     .env("RUSTC", "/usr/bin/rustc")
                     .env("RUSTC_BOOTSTRAP", "1")
-                    .env("CARGO_TARGET_DIR", root.join("target/wasm-debian"))
+                    .env("CARGO_TARGET_DIR", target_dir.join("wasm-debian"))
                     .env_remove("RUSTUP_TOOLCHAIN")
                     .env_remove("RUSTC_WRAPPER")
                     .env_remove("RUSTC_WORKSPACE_WRAPPER")
@@ -46,11 +51,12 @@ impl WasmToolchain {
         }
     }
 
-    /// Where this toolchain's wasm artifacts land, for `profile`.
-    pub fn out_dir(&self, root: &Path, profile: &str) -> std::path::PathBuf {
+    /// Where this toolchain's wasm artifacts land, for `profile`, when cargo
+    /// was given `target_dir`.
+    pub fn out_dir(&self, target_dir: &Path, profile: &str) -> std::path::PathBuf {
         let target = match self {
-            WasmToolchain::Rustup => root.join("target"),
-            WasmToolchain::DebianBuildStd => root.join("target/wasm-debian"),
+            WasmToolchain::Rustup => target_dir.to_path_buf(),
+            WasmToolchain::DebianBuildStd => target_dir.join("wasm-debian"),
         };
         target.join("wasm32-unknown-unknown").join(profile)
     }
@@ -79,7 +85,7 @@ fn is_root() -> bool {
 }
 
 fn install_debian_packages(packages: &[&str]) -> Result<()> {
-    eprintln!("xtask: installing {} with apt-get (running as root)", packages.join(" "));
+    eprintln!("plugin build: installing {} with apt-get (running as root)", packages.join(" "));
     crate::run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
     crate::run(
         Command::new("apt-get")
@@ -93,7 +99,7 @@ fn install_debian_packages(packages: &[&str]) -> Result<()> {
 fn proved_debian(probe: &DebianProbe) -> Option<WasmToolchain> {
     match &probe.linker {
         Linker::Runs { path, version } if probe.missing_packages().is_empty() => {
-            eprintln!("xtask: wasm linker {} runs ({version})", path.display());
+            eprintln!("plugin build: wasm linker {} runs ({version})", path.display());
             Some(WasmToolchain::DebianBuildStd)
         }
         _ => None,
@@ -125,7 +131,7 @@ pub fn find() -> Result<WasmToolchain> {
         return Err(cannot_build_wasm(&probe));
     }
     let missing = probe.missing_packages();
-    eprintln!("xtask: Debian's wasm toolchain is incomplete:\n  {}", probe.problems().join("\n  "));
+    eprintln!("plugin build: Debian's wasm toolchain is incomplete:\n  {}", probe.problems().join("\n  "));
     install_debian_packages(&missing)?;
     let probe = DebianProbe::run();
     if let Some(toolchain) = proved_debian(&probe) {
