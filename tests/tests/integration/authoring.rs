@@ -118,3 +118,48 @@ fn a_driver_made_by_weft_new_passes_its_tests_and_builds_to_a_driver_plugin() {
         "{manifest}"
     );
 }
+
+/// The two worked examples of docs/writing-a-service.md, on real nodes.
+#[test]
+fn the_worked_examples_run_on_a_mesh_notes_verified_by_key_and_presence_by_flood() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b, mut c) =
+        (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"), TestNode::new(root.path(), "c"));
+    let with = |spec: NodeSpec, name: &str| NodeSpec {
+        plugins: vec![
+            ("notes", weft_host::plugin::Binding::Wasm, &["send", "storage", "sign"]),
+            ("presence", weft_host::plugin::Binding::Wasm, &["flood"]),
+        ],
+        extra: format!("\n[plugins.config]\nname = \"{name}\"\ninterval_s = 1\nexpiry_s = 5\n"),
+        ..spec
+    };
+    c.start(&with(NodeSpec::default(), "c"));
+    b.start(&with(NodeSpec::default().peer(&c), "b"));
+    a.start(&with(NodeSpec::default().peer(&b), "a"));
+    a.linked_with(&b, Duration::from_secs(30));
+    b.linked_with(&c, Duration::from_secs(30));
+
+    // Presence: each node hears the other two (c two hops away from a).
+    let heard = |n: &TestNode| -> Vec<String> {
+        let body = call(n, "presence", "who");
+        let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let mut names: Vec<String> = rows.iter().filter_map(|r| r["name"].as_str().map(String::from)).collect();
+        names.sort();
+        names
+    };
+    a.wait_until("a hears b and c", Duration::from_secs(20), |n| heard(n) == ["b", "c"]);
+    c.wait_until("c hears a and b", Duration::from_secs(20), |n| heard(n) == ["a", "b"]);
+
+    // Notes: posted on c, read by a across b, verified with c's announced key.
+    let (code, json, err) = c.ctl(&["call", "notes", "post", "{\"text\": \"market on friday\"}"]);
+    assert_eq!(code, 0, "{json} {err}");
+    let mut answer = String::new();
+    a.wait_until("a read c's notes", Duration::from_secs(20), |n| {
+        let (code, json, _) = n.ctl(&["call", "notes", "read", &format!("{{\"from\": \"{}\"}}", c.address)]);
+        answer = json["result"]["body"].as_str().unwrap_or_default().to_string();
+        code == 0
+    });
+    assert_eq!(answer, "{\"kept\": 1, \"refused\": 0}");
+    let listed = call(&a, "notes", "list");
+    assert!(listed.contains("market on friday") && listed.contains(&c.address), "{listed}");
+}

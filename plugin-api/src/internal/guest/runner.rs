@@ -74,7 +74,8 @@ impl<P: GuestPlugin> Runner<P> {
     fn run(&mut self, call: Call, host: &mut dyn Host) -> Outcome {
         let mut ctx = Ctx::<P::Role>::new(host);
         let state = &mut self.state;
-        let result = catch_unwind(AssertUnwindSafe(|| dispatch(state, call, &mut ctx)));
+        let result =
+            crate::guest::panic_hook::in_call(|| catch_unwind(AssertUnwindSafe(|| dispatch(state, call, &mut ctx))));
         match result {
             Ok(mut outcome) => {
                 if outcome.failure.is_none() {
