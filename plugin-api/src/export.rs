@@ -5,10 +5,20 @@
 //! `weft.manifest` custom section and the `weft_alloc`/`weft_call`/`weft_panic_message` exports;
 //! built natively, they emit the abi_stable root module. Nothing else differs.
 
-/// Exports a [`Service`](crate::Service) type as a Weft plugin.
+/// Exports a [`Service`](crate::Service) type as a Weft plugin. Use it once
+/// per crate, at the top level.
 ///
-/// ```ignore
+/// ```
+/// use weft_plugin_api::prelude::*;
+/// # pub struct Echo;
+/// # impl Service for Echo {
+/// #     const MANIFEST: ManifestDef = ManifestDef {
+/// #         name: "echo", version: "0.1.0", description: "", ports: &[7], permissions: &[], commands: &[],
+/// #     };
+/// #     fn init(_: &mut ServiceCtx<'_>, _: InitArgs) -> Result<Self, String> { Ok(Echo) }
+/// # }
 /// weft_plugin_api::export_service!(Echo);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export_service {

@@ -30,6 +30,7 @@
 //! - [`actions`]: the payload types of [`Action`], for authors who build actions by hand;
 //! - [`host_call`]: the synchronous host calls behind [`Ctx`]'s methods;
 //! - [`testing`]: [`testing::ServiceHarness`] and [`testing::TestHost`] for unit tests;
+//! - [`guide`]: writing a service, from nothing to a service on two nodes;
 //! - [`internal`]: plumbing for hosts and the export macros.
 //!
 //! The model: the host calls a plugin with one [`Event`] at a time and gets
@@ -49,6 +50,8 @@ mod ctx;
 mod driver;
 mod event;
 pub mod export;
+#[doc = include_str!("../../docs/writing-a-service.md")]
+pub mod guide {}
 pub mod host_call;
 mod hot_path;
 pub mod internal;

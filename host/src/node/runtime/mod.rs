@@ -250,7 +250,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         tracing::info!(%addr, "metrics served at http://{addr}/metrics");
         tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
     }
-    tracing::info!(node = %config.name, %address, %listen, plugins = config.plugins.len(), "node started");
+    tracing::info!(node = %config.name, %address, %listen, admin = %config.admin_socket.display(), plugins = config.plugins.len(), "node started");
 
     let actor = Actor {
         name: config.name.clone(),

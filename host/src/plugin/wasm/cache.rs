@@ -77,6 +77,12 @@ impl ModuleCache {
                 return Ok((module, CacheOutcome::Hit));
             }
         }
+        // A few seconds per module on a small machine, before the node answers
+        // on its admin socket: say so, once per build of a plugin.
+        tracing::info!(
+            kib = wasm.len() / 1024,
+            "compiling a wasm module that is not in the module cache yet (the admin socket opens when plugins are ready; later starts load it from the cache)"
+        );
         let module = Module::new(engine, wasm)?;
         let outcome = match self.store(&module, &path) {
             Ok(()) => CacheOutcome::Compiled,
