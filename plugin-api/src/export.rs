@@ -61,19 +61,24 @@ macro_rules! __export_plugin {
             #[used]
             static WEFT_MANIFEST_SECTION: [u8; WEFT_MANIFEST_LEN] = WEFT_MANIFEST;
 
+            // One guest state per thread (proxy-wasm's pattern): sound without
+            // `unsafe`, whether or not wasm threads are ever enabled.
             #[cfg(target_arch = "wasm32")]
-            static WEFT_GUEST: $crate::internal::guest::wasm::WasmGuest<WeftPlugin> = $crate::internal::guest::wasm::WasmGuest::new();
+            ::std::thread_local! {
+                static WEFT_GUEST: $crate::internal::guest::wasm::WasmGuest<WeftPlugin> =
+                    const { $crate::internal::guest::wasm::WasmGuest::new() };
+            }
 
             #[cfg(target_arch = "wasm32")]
             #[unsafe(no_mangle)]
             extern "C" fn weft_alloc(len: u32) -> u32 {
-                WEFT_GUEST.alloc(len)
+                WEFT_GUEST.with(|guest| guest.alloc(len))
             }
 
             #[cfg(target_arch = "wasm32")]
             #[unsafe(no_mangle)]
             extern "C" fn weft_call(len: u32) -> u64 {
-                WEFT_GUEST.call(len)
+                WEFT_GUEST.with(|guest| guest.call(len))
             }
 
             #[cfg(target_arch = "wasm32")]

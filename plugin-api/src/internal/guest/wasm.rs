@@ -16,7 +16,7 @@ use crate::codec;
 use crate::guest::{GuestPlugin, Runner};
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply};
 use crate::internal::Host;
-use core::cell::UnsafeCell;
+use core::cell::RefCell;
 
 #[link(wasm_import_module = "weft")]
 unsafe extern "C" {
@@ -69,26 +69,18 @@ struct Buffers<P> {
     output: Vec<u8>,
 }
 
-/// The guest side of one wasm instance. A wasm32-unknown-unknown module has
-/// a single thread, which is what makes the interior mutability sound.
+/// The guest side of one wasm instance, kept in a `thread_local!` by the
+/// export macro. Export calls never overlap (the host calls one at a time),
+/// so the `RefCell` is never contended; were it re-entered, the borrow
+/// would panic, which traps the call instead of aliasing the buffers.
 pub struct WasmGuest<P> {
-    cell: UnsafeCell<Buffers<P>>,
+    cell: RefCell<Buffers<P>>,
 }
-
-// SAFETY: wasm32-unknown-unknown modules built by this SDK are single-threaded;
-// the host never calls an export while another export call is running.
-unsafe impl<P> Sync for WasmGuest<P> {}
 
 impl<P: GuestPlugin> WasmGuest<P> {
     /// An instance that has not been initialised yet.
     pub const fn new() -> Self {
-        Self { cell: UnsafeCell::new(Buffers { runner: Runner::new(), input: Vec::new(), output: Vec::new() }) }
-    }
-
-    #[allow(clippy::mut_from_ref)]
-    fn buffers(&self) -> &mut Buffers<P> {
-        // SAFETY: see the `Sync` impl; export calls never overlap.
-        unsafe { &mut *self.cell.get() }
+        Self { cell: RefCell::new(Buffers { runner: Runner::new(), input: Vec::new(), output: Vec::new() }) }
     }
 
     /// `weft_alloc(len)`: makes room for an input of `len` bytes.
@@ -99,7 +91,7 @@ impl<P: GuestPlugin> WasmGuest<P> {
     /// the node's thread; the freed pages are then what `init` allocates
     /// from (docs/ABI.md §6).
     pub fn alloc(&self, len: u32) -> u32 {
-        let b = self.buffers();
+        let b = &mut *self.cell.borrow_mut();
         if len == 0 {
             b.input = Vec::new();
             return b.input.as_mut_ptr() as u32;
@@ -113,7 +105,7 @@ impl<P: GuestPlugin> WasmGuest<P> {
 
     /// `weft_call(len)`: runs the call in the first `len` input bytes.
     pub fn call(&self, len: u32) -> u64 {
-        let b = self.buffers();
+        let b = &mut *self.cell.borrow_mut();
         let len = (len as usize).min(b.input.capacity());
         // SAFETY: `weft_alloc(len)` reserved at least `len` bytes and the
         // host wrote the call's `len` bytes there before this export (the
