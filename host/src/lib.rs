@@ -39,6 +39,7 @@ pub mod node;
 pub mod plugin;
 pub mod radio;
 pub mod routing;
+pub mod session;
 pub mod shutdown;
 pub mod sim;
 pub mod store;

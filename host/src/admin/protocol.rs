@@ -203,7 +203,7 @@ impl From<Sent> for SendOutcome {
         match sent {
             Sent::Transmitted(_) => SendOutcome::Sent,
             Sent::Local => SendOutcome::Delivered,
-            Sent::Held => SendOutcome::Held,
+            Sent::Held | Sent::Queued => SendOutcome::Held,
         }
     }
 }

@@ -115,7 +115,6 @@ struct Origin {
     reply: ReplyPath,
     port: u16,
     tag: u64,
-    sealed: bool,
 }
 
 /// Counters of the core, for status.
@@ -289,7 +288,7 @@ impl NodeCore {
         if to == self.router.address() && !self.ports.contains_key(&port) {
             return Err(format!("no plugin on this node serves port {port}"));
         }
-        let message = Outgoing { to, port, payload, sealed: false, reveal: true, tag: 0, reply_to: None };
+        let message = Outgoing { to, port, payload, sealed: true, reveal: true, tag: 0, reply_to: None };
         let sent = self.router.send(message, now_ms);
         Ok(OperatorSend { sent, outputs: self.router_outputs(None) })
     }
@@ -337,12 +336,13 @@ impl NodeCore {
             self.counters.no_service += 1;
             return None;
         };
-        let origin = Origin { reply: delivery.reply, port: delivery.port, tag: delivery.tag, sealed: delivery.sealed };
+        let origin = Origin { reply: delivery.reply, port: delivery.port, tag: delivery.tag };
         let id = self.origins.record(origin);
         self.counters.delivered += 1;
         let message = Message {
             id,
-            from: delivery.from,
+            // Only a verified sender is named to the plugin.
+            from: delivery.from.filter(|_| delivery.verified),
             port: delivery.port,
             payload: delivery.payload,
             reply_to: delivery.reply_to,
@@ -363,7 +363,10 @@ impl NodeCore {
                         to: send.to,
                         port: send.port,
                         payload: &send.payload,
-                        sealed: send.sealed,
+                        // Every addressed message is sealed: in a session
+                        // when the sender reveals itself, else in a one-shot
+                        // box (`Send.sealed` from older plugins is moot).
+                        sealed: true,
                         reveal: !send.anonymous,
                         tag: send.tag,
                         reply_to: None,
@@ -385,7 +388,7 @@ impl NodeCore {
                                     to,
                                     port: origin.port,
                                     payload: &reply.payload,
-                                    sealed: origin.sealed,
+                                    sealed: true,
                                     reveal: true,
                                     tag: 0,
                                     reply_to: Some(origin.tag),
@@ -497,6 +500,31 @@ mod tests {
         (a, b)
     }
 
+    /// Carries packets between `a` (link 1) and `b` (link 2), starting with
+    /// `out` (what `a` produced), until both are quiet; the messages each
+    /// delivered, in order.
+    fn carry(a: &mut NodeCore, b: &mut NodeCore, out: Vec<Output>) -> [Vec<(PluginId, Message)>; 2] {
+        let mut got = [messages(&out), Vec::new()];
+        let mut to_b = transmits(&out);
+        for _ in 0..10 {
+            let mut to_a = Vec::new();
+            for (_, packet) in to_b.drain(..) {
+                let out = b.packet_received(2, packet, 0);
+                got[1].extend(messages(&out));
+                to_a.extend(transmits(&out));
+            }
+            for (_, packet) in to_a {
+                let out = a.packet_received(1, packet, 0);
+                got[0].extend(messages(&out));
+                to_b.extend(transmits(&out));
+            }
+            if to_b.is_empty() {
+                break;
+            }
+        }
+        got
+    }
+
     #[test]
     fn a_request_is_delivered_and_the_reply_goes_back_with_the_senders_tag() {
         let (mut a, mut b) = pair();
@@ -504,15 +532,33 @@ mod tests {
         let send =
             Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
         let out = a.actions(0, vec![send], 0);
-        let [(1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = b.packet_received(2, packet.clone(), 0);
-        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let [_, at_b] = carry(&mut a, &mut b, out);
+        let [(0, message)] = &at_b[..] else { panic!("{at_b:?}") };
         assert_eq!((message.from, message.port, message.reply_to), (Some(a.router.address()), 7, None));
+        assert!(message.sealed, "sealed by default, in a session");
         let out = b.actions(0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
         let [(2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
         let out = a.packet_received(1, packet.clone(), 0);
         let [(0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!((answer.reply_to, answer.payload.as_slice()), (Some(42), &b"back"[..]));
+    }
+
+    #[test]
+    fn a_sender_that_is_not_verified_is_not_named_to_the_plugin() {
+        let (mut a, mut b) = pair();
+        let claimed = Address([5; 16]);
+        let inner = crate::routing::wire::Inner { source: Some(claimed), tag: 0, reply_to: None, payload: b"x" };
+        let body = crate::routing::wire::Body::Data {
+            destination: b.router.address(),
+            port: 7,
+            flags: inner.flags(),
+            inner: &inner.encode(),
+        };
+        let packet = crate::routing::wire::Packet { hops: crate::routing::wire::Hops::fresh(4), body }.encode();
+        let out = b.packet_received(2, packet, 0);
+        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        assert_eq!((message.from, message.sealed), (None, false), "a claimed source is not passed on");
+        let _ = &mut a;
     }
 
     #[test]
@@ -551,7 +597,7 @@ mod tests {
             anonymous: false,
         });
         let out = a.actions(0, vec![send], 0);
-        b.packet_received(2, transmits(&out)[0].1.clone(), 0);
+        carry(&mut a, &mut b, out);
         assert_eq!(b.counters().no_service, 1);
         let out = b.actions(1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
         assert!(matches!(&out[..], [Output::Refuse { plugin: 1, .. }]));

@@ -16,8 +16,9 @@ use super::fast_hash::FastMap;
 use super::pending::{Held, HoldChange, HoldCounters, HoldLimits, HoldQueue};
 use super::seen::{Came, Seen};
 use super::table::{LinkId, Route, RoutingTable};
-use super::wire::{Body, FLAG_SEALED, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
+use super::wire::{Body, FLAG_SEALED, FLAG_SOURCE, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
 use crate::crypto::{NodeIdentity, open, seal};
+use crate::session::{Directory, SessionConfig, SessionOutput, SessionSend, Sessions};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
@@ -108,6 +109,9 @@ pub struct Delivery {
     pub reply_to: Option<u64>,
     /// Whether it travelled sealed.
     pub sealed: bool,
+    /// Whether `from` is verified (it came in a session with that node, or
+    /// from this node itself); otherwise it is only what the packet claims.
+    pub verified: bool,
     /// How to answer it.
     pub reply: ReplyPath,
 }
@@ -163,7 +167,9 @@ pub struct Outgoing<'a> {
     pub port: u16,
     /// The payload.
     pub payload: &'a [u8],
-    /// Seal it to the destination.
+    /// Seal it to the destination: in an end-to-end session when `reveal`
+    /// (the destination learns the sender, verified), else in an anonymous
+    /// one-shot box.
     pub sealed: bool,
     /// Tell the destination who sent it.
     pub reveal: bool,
@@ -182,6 +188,9 @@ pub enum Sent {
     Local,
     /// No path yet: held, and a path requested.
     Held,
+    /// Waiting for an end-to-end session with the destination (handshake
+    /// under way); sent as soon as it is established.
+    Queued,
 }
 
 /// How far ahead of this node's clock an announce sequence may lie, ms.
@@ -294,6 +303,8 @@ pub struct Router {
     next_housekeeping_ms: u64,
     out: Vec<RouterOutput>,
     counters: RouterCounters,
+    sessions: Sessions,
+    session_out: Vec<SessionOutput>,
 }
 
 impl std::fmt::Debug for Router {
@@ -316,7 +327,16 @@ impl Router {
     ) -> Router {
         let own = identity.address();
         let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
+        let session_config = SessionConfig { max_hops: config.max_hops, ..SessionConfig::default() };
+        let mut expand = SplitMix64::new(seed ^ 0x5e55_10e5_5e55_10e5);
+        let mut session_seed = [0u8; 32];
+        for chunk in session_seed.chunks_mut(8) {
+            chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
+        }
+        let sessions = Sessions::new(&identity, session_config, wall_start_ms, session_seed);
         Router {
+            sessions,
+            session_out: Vec::new(),
             own,
             seen: Seen::new(config.dedup_window_ms, config.dedup_capacity),
             hold: HoldQueue::new(config.hold),
@@ -339,6 +359,11 @@ impl Router {
         }
     }
 
+    /// This node's identity.
+    pub fn identity(&self) -> &NodeIdentity {
+        &self.identity
+    }
+
     /// This node's address.
     pub fn address(&self) -> Address {
         self.own
@@ -347,6 +372,23 @@ impl Router {
     /// Counters.
     pub fn counters(&self) -> RouterCounters {
         self.counters
+    }
+
+    /// The end-to-end sessions (counters, established peers).
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Replaces the sessions' CSPRNG seed (the node gives 32 bytes from the
+    /// OS at start; the seed given to [`Router::new`] is only 64 bits, which
+    /// suits a reproducible simulation, not ephemeral keys in the field).
+    pub fn reseed_sessions(&mut self, seed: [u8; 32]) {
+        let config = SessionConfig { max_hops: self.config.max_hops, ..SessionConfig::default() };
+        self.sessions = Sessions::new(&self.identity, config, self.wall_start_ms, seed);
+        let known: Vec<Address> = self.table.announces().map(|a| a.address()).collect();
+        for address in known {
+            self.sessions.learn(&self.table, address, 0);
+        }
     }
 
     /// Store-and-forward counters.
@@ -441,6 +483,7 @@ impl Router {
             let signing_key = announce.signing_key;
             if self.table.remember(Arc::new(announce)) {
                 taken += 1;
+                self.sessions.learn(&self.table, address, 0);
                 self.out.push(RouterOutput::KeyLearned { address, signing_key });
             }
         }
@@ -523,6 +566,8 @@ impl Router {
         for to in routed {
             self.path_found(to, now_ms);
         }
+        self.sessions.poll(&self.table, now_ms);
+        self.pump_sessions(now_ms);
         let lost = self.traces.len();
         self.traces.retain(|(_, _, since)| since + TRACE_WAIT_MS > now_ms);
         self.counters.lost += (lost - self.traces.len()) as u64;
@@ -633,6 +678,8 @@ impl Router {
             self.table.accept(shared, route);
             if !known {
                 self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
+                self.sessions.learn(&self.table, address, now_ms);
+                self.pump_sessions(now_ms);
             }
             if request.is_none() && distance < hops.limit {
                 match self.rebroadcasts.get_mut(&address) {
@@ -735,6 +782,11 @@ impl Router {
         self.searches.remove(&to);
         let Some(route) = self.table.route(&to, now_ms) else { return };
         for held in self.hold.take(&to) {
+            if held.needs_seal && self.to_session(&held, now_ms) {
+                self.hold.counters.delivered += 1;
+                self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
+                continue;
+            }
             match self.finish_held(&held) {
                 Some(packet) => self.out.push(RouterOutput::TransmitHeld { link: route.link, packet, held }),
                 None => {
@@ -765,6 +817,54 @@ impl Router {
         self.hold.counters.requeued += 1;
         for change in self.hold.restore(held) {
             self.out.push(RouterOutput::Hold(change));
+        }
+    }
+
+    /// Hands a held message that reveals its sender to the sessions, now
+    /// that the destination's key is known. False when it is not such a
+    /// message (anonymous ones are sealed in a one-shot box instead).
+    fn to_session(&mut self, held: &Held, now_ms: u64) -> bool {
+        let Ok(packet) = Packet::decode(&held.packet) else { return false };
+        let Body::Data { destination, port, flags, inner } = packet.body else { return false };
+        if flags & FLAG_SOURCE == 0 {
+            return false;
+        }
+        let Ok(fields) = Inner::decode(flags, inner) else { return false };
+        let inner = Inner { source: None, ..fields };
+        self.sessions.send(&self.table, destination, port, inner.flags(), &inner.encode(), now_ms);
+        self.pump_sessions(now_ms);
+        true
+    }
+
+    /// Routes what the sessions produced: packets toward their node (held
+    /// while no route is known), opened messages to their port.
+    fn pump_sessions(&mut self, now_ms: u64) {
+        self.sessions.drain_into(&mut self.session_out);
+        if self.session_out.is_empty() {
+            return;
+        }
+        let outputs = std::mem::take(&mut self.session_out);
+        for output in &outputs {
+            match output {
+                SessionOutput::Route { to, packet } => self.route_or_hold(*to, packet.clone(), now_ms),
+                SessionOutput::Deliver { from, flags, port, fields } => match Inner::decode(*flags, fields) {
+                    Ok(inner) => {
+                        let fields = Inner { source: Some(*from), ..inner };
+                        self.deliver(*port, &fields, true, true, ReplyPath::Node(*from));
+                    }
+                    Err(_) => self.counters.undecodable += 1,
+                },
+                SessionOutput::NeedKey(node) => self.request_path(*node, now_ms),
+            }
+        }
+        self.session_out = outputs;
+        self.session_out.clear();
+    }
+
+    fn route_or_hold(&mut self, to: Address, packet: Vec<u8>, now_ms: u64) {
+        match self.table.route(&to, now_ms) {
+            Some(route) => self.out.push(RouterOutput::Transmit { link: route.link, packet }),
+            None => self.hold_packet(to, packet, false, now_ms),
         }
     }
 
@@ -827,9 +927,23 @@ impl Router {
                 tag: message.tag,
                 reply_to: message.reply_to,
                 sealed: message.sealed,
+                verified: true,
                 reply: ReplyPath::Node(self.own),
             }));
             return Sent::Local;
+        }
+        if message.sealed && message.reveal && self.table.entry(&message.to).is_some() {
+            let inner = Inner { source: None, ..inner };
+            let sent =
+                self.sessions.send(&self.table, message.to, message.port, inner.flags(), &inner.encode(), now_ms);
+            let route = self.table.route(&message.to, now_ms);
+            self.pump_sessions(now_ms);
+            return match (sent, route) {
+                (SessionSend::Sealed, Some(route)) => Sent::Transmitted(route.link),
+                (SessionSend::Sealed, None) => Sent::Held,
+                (SessionSend::Queued, _) => Sent::Queued,
+                (SessionSend::Refused, _) => Sent::Held,
+            };
         }
         let flags = inner.flags() | if message.sealed { FLAG_SEALED } else { 0 };
         let plain = inner.encode();
@@ -967,7 +1081,7 @@ impl Router {
                     return;
                 }
                 match Inner::decode(flags, inner) {
-                    Ok(fields) => self.deliver(port, &fields, false, ReplyPath::Flood(id)),
+                    Ok(fields) => self.deliver(port, &fields, false, false, ReplyPath::Flood(id)),
                     Err(_) => self.counters.undecodable += 1,
                 }
                 if hops.count.saturating_add(1) < hops.limit {
@@ -983,7 +1097,7 @@ impl Router {
                 Some(Came::Here) => match Inner::decode(flags, inner) {
                     Ok(fields) => {
                         let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
-                        self.deliver(port, &fields, false, reply);
+                        self.deliver(port, &fields, false, false, reply);
                     }
                     Err(_) => self.counters.undecodable += 1,
                 },
@@ -1004,6 +1118,22 @@ impl Router {
             }
             Body::Trace { reply, id, destination, origin, path } => {
                 self.on_trace(hops, (reply, id, destination, origin, path.to_vec()), now_ms);
+            }
+            Body::Session { destination, index, counter, sealed } => {
+                if destination == self.own {
+                    self.sessions.receive_message(&self.identity, index, counter, sealed, now_ms);
+                    self.pump_sessions(now_ms);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
+            }
+            Body::Handshake { destination, step, body } => {
+                if destination == self.own {
+                    self.sessions.receive_handshake(&self.table, step, body, now_ms);
+                    self.pump_sessions(now_ms);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
             }
         }
     }
@@ -1028,13 +1158,13 @@ impl Router {
         match Inner::decode(flags, bytes) {
             Ok(fields) => {
                 let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
-                self.deliver(port, &fields, sealed, reply);
+                self.deliver(port, &fields, sealed, false, reply);
             }
             Err(_) => self.counters.undecodable += 1,
         }
     }
 
-    fn deliver(&mut self, port: u16, fields: &Inner<'_>, sealed: bool, reply: ReplyPath) {
+    fn deliver(&mut self, port: u16, fields: &Inner<'_>, sealed: bool, verified: bool, reply: ReplyPath) {
         self.counters.delivered += 1;
         self.out.push(RouterOutput::Deliver(Delivery {
             port,
@@ -1043,6 +1173,7 @@ impl Router {
             tag: fields.tag,
             reply_to: fields.reply_to,
             sealed,
+            verified,
             reply,
         }));
     }
@@ -1102,6 +1233,16 @@ impl Router {
         };
         let packet = Packet { hops, body }.encode();
         self.out.push(RouterOutput::Transmit { link: route.link, packet });
+    }
+}
+
+impl Directory for super::table::RoutingTable {
+    fn static_key(&self, node: &Address) -> Option<[u8; 32]> {
+        self.entry(node).map(|e| e.announce.sealing_key)
+    }
+
+    fn signing_key(&self, node: &Address) -> Option<[u8; 32]> {
+        self.entry(node).map(|e| e.announce.signing_key)
     }
 }
 

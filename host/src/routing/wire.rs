@@ -59,6 +59,10 @@ pub enum Kind {
     Return = 4,
     /// A path probe that records every node it crosses.
     Trace = 5,
+    /// A message sealed in an end-to-end session (see `crate::session`).
+    Session = 6,
+    /// A session handshake, or a reset asking for one (see `crate::session`).
+    Handshake = 7,
 }
 
 impl Kind {
@@ -70,6 +74,8 @@ impl Kind {
             3 => Kind::PathRequest,
             4 => Kind::Return,
             5 => Kind::Trace,
+            6 => Kind::Session,
+            7 => Kind::Handshake,
             _ => return None,
         })
     }
@@ -166,7 +172,42 @@ pub enum Body<'a> {
         /// Relays crossed so far, 16 bytes each, in order.
         path: &'a [u8],
     },
+    /// See [`Kind::Session`].
+    Session {
+        /// The destination node.
+        destination: Address,
+        /// The destination's number for the sending node (its session index).
+        index: u32,
+        /// The message counter: the AEAD nonce, at most [`MAX_COUNTER`].
+        counter: u64,
+        /// ChaCha20-Poly1305 of `inner flags u8 | port varint | inner fields
+        /// without source`, with its tag (the flags are sealed so that no
+        /// relay can change how the fields are read).
+        sealed: &'a [u8],
+    },
+    /// See [`Kind::Handshake`].
+    Handshake {
+        /// The destination node.
+        destination: Address,
+        /// [`HANDSHAKE_INIT`], [`HANDSHAKE_RESPONSE`] or [`HANDSHAKE_RESET`].
+        step: u8,
+        /// The step's fields (`crate::session::wire`).
+        body: &'a [u8],
+    },
 }
+
+/// Handshake step: the initiator's first message.
+pub const HANDSHAKE_INIT: u8 = 0;
+/// Handshake step: the responder's answer.
+pub const HANDSHAKE_RESPONSE: u8 = 1;
+/// Handshake step: "I hold no session for your messages; start one and resend".
+pub const HANDSHAKE_RESET: u8 = 2;
+/// Bytes of a session message counter on the wire.
+pub const COUNTER_BYTES: usize = 6;
+/// The largest session message counter (48 bits).
+pub const MAX_COUNTER: u64 = (1 << 48) - 1;
+/// Offset of the destination address in data, session and handshake packets.
+pub const DESTINATION_OFFSET: usize = 3;
 
 /// Why a packet could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,6 +233,8 @@ impl<'a> Packet<'a> {
             Body::Announce { .. } => Kind::Announce,
             Body::PathRequest { .. } => Kind::PathRequest,
             Body::Trace { .. } => Kind::Trace,
+            Body::Session { .. } => Kind::Session,
+            Body::Handshake { .. } => Kind::Handshake,
         }
     }
 
@@ -206,6 +249,8 @@ impl<'a> Packet<'a> {
                 }
             }
             Body::PathRequest { .. } => 0,
+            Body::Session { .. } => 0,
+            Body::Handshake { step, .. } => *step & 0b111,
             Body::Trace { reply, .. } => {
                 if *reply {
                     FLAG_TRACE_REPLY
@@ -248,6 +293,16 @@ impl<'a> Packet<'a> {
                 out.extend_from_slice(&destination.0);
                 out.extend_from_slice(&origin.0);
                 out.extend_from_slice(path);
+            }
+            Body::Session { destination, index, counter, sealed, .. } => {
+                out.extend_from_slice(&destination.0);
+                out.extend_from_slice(&index.to_be_bytes());
+                out.extend_from_slice(&counter.to_be_bytes()[8 - COUNTER_BYTES..]);
+                out.extend_from_slice(sealed);
+            }
+            Body::Handshake { destination, body, .. } => {
+                out.extend_from_slice(&destination.0);
+                out.extend_from_slice(body);
             }
         }
     }
@@ -321,6 +376,27 @@ impl<'a> Packet<'a> {
                     return Err(DecodeError::Bad("trace path length").into());
                 }
                 Body::Trace { reply: flags & FLAG_TRACE_REPLY != 0, id, destination, origin, path }
+            }
+            Kind::Session => {
+                if flags != 0 {
+                    return Err(DecodeError::Bad("session flags").into());
+                }
+                let destination = Address(r.array("destination")?);
+                let index = u32::from_be_bytes(r.array("session index")?);
+                let mut counter = [0u8; 8];
+                counter[8 - COUNTER_BYTES..].copy_from_slice(&r.array::<COUNTER_BYTES>("counter")?);
+                let sealed = r.rest();
+                if sealed.len() < 16 {
+                    return Err(DecodeError::Truncated("session tag").into());
+                }
+                Body::Session { destination, index, counter: u64::from_be_bytes(counter), sealed }
+            }
+            Kind::Handshake => {
+                if flags > HANDSHAKE_RESET {
+                    return Err(DecodeError::Bad("handshake step").into());
+                }
+                let destination = Address(r.array("destination")?);
+                Body::Handshake { destination, step: flags, body: r.rest() }
             }
         };
         Ok(Packet { hops, body })
@@ -487,7 +563,7 @@ mod tests {
             }
         }
         assert_eq!(Packet::decode(&[0x80, 0, 0]), Err(WireError::Version(2)));
-        assert_eq!(Packet::decode(&[0x40 | (6 << 3), 0, 0]), Err(WireError::Kind(6)));
+        assert!(Packet::decode(&[0x40 | (6 << 3) | 1, 0, 0]).is_err(), "session flags are reserved");
         for bytes in crate::binary::garbage(0x9e37_79b9, 200).take(50_000) {
             if let Ok(packet) = Packet::decode(&bytes)
                 && let Body::Data { flags, inner, .. } | Body::Flood { flags, inner, .. } = packet.body

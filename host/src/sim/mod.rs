@@ -51,6 +51,9 @@ pub struct SimNode {
     pub traces: Vec<(u64, Vec<Address>)>,
     /// Every store-and-forward record this node wrote (what its disk saw).
     pub held_records: Vec<Vec<u8>>,
+    /// Every packet that arrived at this node, when capturing
+    /// ([`Sim::capture`]): what a relay could read.
+    pub heard: Option<Vec<Vec<u8>>>,
     wake_at: Option<u64>,
 }
 
@@ -113,6 +116,7 @@ impl Sim {
                 let seed = config.seed.wrapping_mul(0x9e37_79b9).wrapping_add(i as u64);
                 SimNode {
                     router: Router::new(identity, config.router.clone(), 0, seed, memo.clone()),
+                    heard: None,
                     delivered: Vec::new(),
                     traces: Vec::new(),
                     held_records: Vec::new(),
@@ -234,6 +238,27 @@ impl Sim {
         }
     }
 
+    /// Records every packet arriving at node `i` from now on in its `heard`.
+    pub fn capture(&mut self, i: usize) {
+        self.nodes[i].heard.get_or_insert_with(Vec::new);
+    }
+
+    /// Restarts node `i` as a node process restarts: the same identity and
+    /// the known announces (which the node persists), nothing else (routes,
+    /// sessions and held packets in memory are gone), a later boot time; its
+    /// links go down and come up again at once.
+    pub fn restart(&mut self, i: usize) {
+        self.isolate(i);
+        let identity = NodeIdentity::from_secret(self.nodes[i].router.identity().secret_seed());
+        let announces = self.nodes[i].router.export_announces();
+        let seed = self.rng.next_u64();
+        self.nodes[i].router = Router::new(identity, self.config.router.clone(), self.now, seed, Default::default());
+        self.nodes[i].router.import_announces(&announces);
+        self.nodes[i].router.poll(self.now);
+        self.after(i);
+        self.reconnect(i);
+    }
+
     /// Reconnects node `i`'s links.
     pub fn reconnect(&mut self, i: usize) {
         for edge in 0..self.edges.len() {
@@ -353,6 +378,9 @@ impl Sim {
             Event::Arrive { node, link, packet } => {
                 // A packet in flight when its link went down is lost.
                 if self.edges.get(link as usize).is_some_and(|e| e.up) {
+                    if let Some(heard) = self.nodes[node].heard.as_mut() {
+                        heard.push(packet.clone());
+                    }
                     self.nodes[node].router.receive(link, packet, self.now);
                     self.after(node);
                 }
@@ -419,12 +447,14 @@ mod tests {
         let mut sim = Sim::new(Topology::line(5), SimConfig::default());
         assert!(sim.run_until_converged(100, 10_000).is_some());
         assert_eq!(sim.node(0).router.route(&sim.address(4), sim.now()).map(|r| r.hops), Some(4));
-        assert!(matches!(sim.send(0, 4, 7, b"hello", true), Sent::Transmitted(_)));
+        assert_eq!(sim.send(0, 4, 7, b"hello", true), Sent::Queued, "the first message waits for a handshake");
         sim.run_for(1_000);
         let [(_, delivery)] = &sim.node(4).delivered[..] else { panic!("{:?}", sim.node(4).delivered) };
         assert_eq!(
             (delivery.payload.as_slice(), delivery.sealed, delivery.from),
             (&b"hello"[..], true, Some(sim.address(0)))
         );
+        assert!(delivery.verified);
+        assert!(matches!(sim.send(0, 4, 7, b"again", true), Sent::Transmitted(_)), "then straight out");
     }
 }

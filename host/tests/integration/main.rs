@@ -5,3 +5,4 @@
 mod cli_inspect;
 mod routing_hostile;
 mod routing_sim;
+mod sessions;

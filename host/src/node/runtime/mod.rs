@@ -183,13 +183,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let (plugins, init_actions) = PluginHost::start(&config, &runtime, &services, kv.clone(), started)?;
     let wall_start_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
-    let router = Router::new(
+    let mut router = Router::new(
         identity.duplicate(),
         config.routing.router_config(),
         wall_start_ms,
         rand::random(),
         Default::default(),
     );
+    // Session ephemerals come from 256 bits of OS randomness, not the
+    // router's 64-bit jitter seed.
+    router.reseed_sessions(rand::random());
     let mut core = NodeCore::new(router);
     let held =
         store.held().map_err(|message| crate::store::StoreError { path: store.path().to_path_buf(), message })?;
