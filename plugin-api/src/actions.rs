@@ -21,6 +21,8 @@ pub struct Send {
     #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// Seal the payload to the destination's key so relays cannot read it.
+    /// Since ABI 1.4 a host seals every addressed message whatever this says
+    /// (kept so older plugins decode unchanged).
     #[serde(default)]
     pub sealed: bool,
     /// The plugin's own number for this message (0 when it expects no

@@ -14,7 +14,15 @@ use serde::{Deserialize, Serialize};
 pub struct Message {
     /// Host-assigned id; pass it to [`crate::Action::Reply`] to answer.
     pub id: u64,
-    /// The sender, when the sender chose to reveal itself.
+    /// The sender, **verified** by the host: `Some` only when the message
+    /// came in an end-to-end session with that node (or from this node
+    /// itself), so a reply goes to whoever really sent it. `None` means
+    /// anonymous: the sender hid itself, or claimed an address the host
+    /// could not verify (a plaintext packet from a host older than ABI 1.4).
+    /// Exception: a flood, or an answer to one (`Flood`, `Reply` to a flood),
+    /// is never sealed and names the source it *claims*; check signed content
+    /// with `known_key` where it matters (FAPP's slot announces do).
+    /// Before 1.4 an addressed message also named its claimed source.
     pub from: Option<Address>,
     /// The service port the message was addressed to.
     pub port: u16,
@@ -26,7 +34,10 @@ pub struct Message {
     /// service should answer; answering replies makes two services ping-pong).
     #[serde(default)]
     pub reply_to: Option<u64>,
-    /// Whether it travelled sealed to this node, unreadable to relays (since 1.1).
+    /// Whether it travelled sealed to this node, unreadable and unalterable
+    /// by relays (since 1.1). Since 1.4 every addressed message a node sends
+    /// is sealed: in a session when `from` is `Some`, in an anonymous
+    /// one-shot box otherwise.
     #[serde(default)]
     pub sealed: bool,
 }

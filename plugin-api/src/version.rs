@@ -22,7 +22,7 @@ pub struct AbiVersion {
 ///
 /// A plugin records it in its manifest at compile time; the host compares the
 /// plugin's version with its own using [`AbiVersion::check_plugin`].
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 3 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 4 };
 
 /// Since 1.2 a wasm guest frees its input buffer on `weft_alloc(0)`. The host
 /// relies on that to pre-fault a new instance's memory before a hot swap's

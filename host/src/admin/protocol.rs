@@ -182,6 +182,9 @@ pub struct Status {
     pub held: usize,
     /// Router counters.
     pub routing: RouterCounters,
+    /// End-to-end session counters.
+    #[serde(default)]
+    pub sessions: crate::session::SessionCounters,
     /// Store-and-forward counters.
     pub hold: HoldCounters,
 }

@@ -70,6 +70,8 @@ pub struct NodeSample<'a> {
     pub core: crate::node::core::CoreCounters,
     /// Router counters.
     pub routing: crate::routing::RouterCounters,
+    /// End-to-end session counters.
+    pub sessions: crate::session::SessionCounters,
     /// Store-and-forward counters.
     pub hold: crate::routing::pending::HoldCounters,
     /// Reachable destinations.
@@ -119,6 +121,7 @@ pub struct NodeMetrics {
     radio_reassembly: IntCounterVec,
     routes: IntGauge,
     routing: IntCounterVec,
+    sessions: IntCounterVec,
     store_held: IntGauge,
     store: IntCounterVec,
     messages: IntCounterVec,
@@ -338,6 +341,12 @@ impl NodeMetrics {
             ),
             routes,
             routing: counter(&r, "weft_routing_packets_total", "Routed packets by what happened to them.", &["event"]),
+            sessions: counter(
+                &r,
+                "weft_session_events_total",
+                "End-to-end session events: handshakes, messages sealed and opened, refusals.",
+                &["event"],
+            ),
             store_held,
             store: counter(&r, "weft_store_packets_total", "Store-and-forward packets by outcome.", &["outcome"]),
             messages: counter(
@@ -440,6 +449,26 @@ impl NodeMetrics {
         ] {
             set_counter(&self.routing, &[event], value);
         }
+        let s = &sample.sessions;
+        for (event, value) in [
+            ("handshake_started", s.handshakes_started),
+            ("established", s.established),
+            ("handshake_refused", s.handshakes_refused),
+            ("handshake_unknown_peer", s.handshakes_unknown_peer),
+            ("sealed", s.sealed),
+            ("opened", s.opened),
+            ("replayed", s.replayed),
+            ("unopenable", s.unopenable),
+            ("unknown_session", s.unknown_session),
+            ("reset_sent", s.resets_sent),
+            ("reset_taken", s.resets_taken),
+            ("reset_refused", s.resets_refused),
+            ("resent", s.resent),
+            ("queue_full", s.queue_full),
+            ("given_up", s.given_up),
+        ] {
+            set_counter(&self.sessions, &[event], value);
+        }
         self.routes.set(sample.routes as i64);
         self.store_held.set(sample.held as i64);
         let h = &sample.hold;
@@ -472,6 +501,7 @@ mod tests {
         NodeSample {
             core: Default::default(),
             routing: Default::default(),
+            sessions: Default::default(),
             hold: Default::default(),
             routes: 3,
             held: 1,

@@ -341,8 +341,9 @@ impl NodeCore {
         self.counters.delivered += 1;
         let message = Message {
             id,
-            // Only a verified sender is named to the plugin.
-            from: delivery.from.filter(|_| delivery.verified),
+            // An addressed message names its sender only when verified; a
+            // flood (or an answer to one) names the source it claims.
+            from: delivery.from.filter(|_| delivery.verified || delivery.flooded),
             port: delivery.port,
             payload: delivery.payload,
             reply_to: delivery.reply_to,

@@ -112,6 +112,9 @@ pub struct Delivery {
     /// Whether `from` is verified (it came in a session with that node, or
     /// from this node itself); otherwise it is only what the packet claims.
     pub verified: bool,
+    /// Whether it came as a flood or an answer to one (never sealed; its
+    /// `from` is the claimed source, which is what a flood can offer).
+    pub flooded: bool,
     /// How to answer it.
     pub reply: ReplyPath,
 }
@@ -782,7 +785,7 @@ impl Router {
         self.searches.remove(&to);
         let Some(route) = self.table.route(&to, now_ms) else { return };
         for held in self.hold.take(&to) {
-            if held.needs_seal && self.to_session(&held, now_ms) {
+            if held.needs_seal && self.held_into_session(&held, now_ms) {
                 self.hold.counters.delivered += 1;
                 self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
                 continue;
@@ -823,7 +826,7 @@ impl Router {
     /// Hands a held message that reveals its sender to the sessions, now
     /// that the destination's key is known. False when it is not such a
     /// message (anonymous ones are sealed in a one-shot box instead).
-    fn to_session(&mut self, held: &Held, now_ms: u64) -> bool {
+    fn held_into_session(&mut self, held: &Held, now_ms: u64) -> bool {
         let Ok(packet) = Packet::decode(&held.packet) else { return false };
         let Body::Data { destination, port, flags, inner } = packet.body else { return false };
         if flags & FLAG_SOURCE == 0 {
@@ -928,6 +931,7 @@ impl Router {
                 reply_to: message.reply_to,
                 sealed: message.sealed,
                 verified: true,
+                flooded: false,
                 reply: ReplyPath::Node(self.own),
             }));
             return Sent::Local;
@@ -1081,7 +1085,10 @@ impl Router {
                     return;
                 }
                 match Inner::decode(flags, inner) {
-                    Ok(fields) => self.deliver(port, &fields, false, false, ReplyPath::Flood(id)),
+                    Ok(fields) => {
+                        self.deliver(port, &fields, false, false, ReplyPath::Flood(id));
+                        self.mark_flooded();
+                    }
                     Err(_) => self.counters.undecodable += 1,
                 }
                 if hops.count.saturating_add(1) < hops.limit {
@@ -1098,6 +1105,7 @@ impl Router {
                     Ok(fields) => {
                         let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
                         self.deliver(port, &fields, false, false, reply);
+                        self.mark_flooded();
                     }
                     Err(_) => self.counters.undecodable += 1,
                 },
@@ -1164,6 +1172,13 @@ impl Router {
         }
     }
 
+    /// The delivery just made came by flood (or answers one).
+    fn mark_flooded(&mut self) {
+        if let Some(RouterOutput::Deliver(delivery)) = self.out.last_mut() {
+            delivery.flooded = true;
+        }
+    }
+
     fn deliver(&mut self, port: u16, fields: &Inner<'_>, sealed: bool, verified: bool, reply: ReplyPath) {
         self.counters.delivered += 1;
         self.out.push(RouterOutput::Deliver(Delivery {
@@ -1174,6 +1189,7 @@ impl Router {
             reply_to: fields.reply_to,
             sealed,
             verified,
+            flooded: false,
             reply,
         }));
     }

@@ -24,3 +24,4 @@ mod parity;
 mod prefault;
 mod radio;
 mod refusals;
+mod sessions;

@@ -8,7 +8,7 @@ use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed, put_varint};
 use weft_host::routing::announce::Announce;
-use weft_host::routing::wire::{Body, Hops, Inner, Packet};
+use weft_host::routing::wire::{Body, HANDSHAKE_INIT, Hops, Inner, Packet};
 use weft_tests::node::{NodeSpec, TestNode};
 
 const LINK_UP: Duration = Duration::from_secs(20);
@@ -161,16 +161,21 @@ fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
         let mut incoming =
             tokio::time::timeout(Duration::from_secs(20), connection.accept_uni()).await.unwrap().unwrap();
         let mut reader = FrameReader::new(max_frame);
-        // B's own announce comes first; wait for the data packet.
+        // B's own announce comes first. B's echo answers the request; since
+        // every addressed message is sealed (ABI 1.4), the answer starts with
+        // a session handshake from B to the client: wait for that.
         let reply = 'read: loop {
-            let chunk = incoming.read_chunk(4096, true).await.unwrap().expect("B's stream stays open");
+            let chunk = tokio::time::timeout(Duration::from_secs(20), incoming.read_chunk(4096, true))
+                .await
+                .expect("B answered within 20 s")
+                .unwrap()
+                .expect("B's stream stays open");
             reader.push(&chunk.bytes);
             while let Some(item) = reader.next_item() {
                 let ReadItem::Frame(body) = item else { continue };
                 let Ok(packet) = Packet::decode(body) else { continue };
-                if let Body::Data { flags, inner, .. } = packet.body {
-                    let inner = Inner::decode(flags, inner).unwrap();
-                    break 'read (inner.source, inner.reply_to, inner.payload.to_vec());
+                if let Body::Handshake { destination, step, body } = packet.body {
+                    break 'read (destination, step, body.get(..16).map(<[u8]>::to_vec));
                 }
             }
         };
@@ -178,7 +183,8 @@ fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
         let row = b.peers().into_iter().find(|r| r["node"] == client_address.as_str()).expect("client listed");
         (reply, row)
     });
-    assert_eq!(reply, (Some(b_address), Some(9), b"still here".to_vec()));
+    let client_addr: weft_plugin_api::Address = client_address.parse().unwrap();
+    assert_eq!(reply, (client_addr, HANDSHAKE_INIT, Some(b_address.0.to_vec())), "B's answer opens a session");
     assert_eq!(row["state"], "up", "{row}");
     assert_eq!(row["counters"]["dropped_undecodable"], 2, "{row}");
     assert_eq!(row["counters"]["dropped_oversize"], 1, "{row}");

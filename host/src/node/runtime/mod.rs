@@ -897,6 +897,7 @@ impl Actor {
         let sample = NodeSample {
             core: self.core.counters(),
             routing: router.counters(),
+            sessions: router.sessions().counters(),
             hold: router.hold_counters(),
             routes: router.table().reachable(self.now_ms()),
             held: router.held(),
@@ -923,6 +924,7 @@ impl Actor {
             routes: self.core.router().table().reachable(self.now_ms()),
             held: self.core.router().held(),
             routing: self.core.router().counters(),
+            sessions: self.core.router().sessions().counters(),
             hold: self.core.router().hold_counters(),
         }
     }
