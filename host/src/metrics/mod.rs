@@ -455,6 +455,7 @@ impl NodeMetrics {
             ("established", s.established),
             ("handshake_refused", s.handshakes_refused),
             ("handshake_unknown_peer", s.handshakes_unknown_peer),
+            ("handshake_rate_limited", s.handshakes_rate_limited),
             ("sealed", s.sealed),
             ("opened", s.opened),
             ("replayed", s.replayed),

@@ -51,6 +51,10 @@ pub struct SessionConfig {
     pub previous_grace_ms: u64,
     /// At most one reset per peer per this interval, ms.
     pub reset_interval_ms: u64,
+    /// Handshake inits answered per second, all peers together (each costs
+    /// three X25519 operations; the excess is dropped and counted, and an
+    /// honest initiator retries).
+    pub inits_per_second: u32,
     /// Hop limit of session packets.
     pub max_hops: u8,
 }
@@ -67,6 +71,7 @@ impl Default for SessionConfig {
             resend_age_ms: 120_000,
             previous_grace_ms: 120_000,
             reset_interval_ms: 500,
+            inits_per_second: 200,
             max_hops: 32,
         }
     }
@@ -83,6 +88,8 @@ pub struct SessionCounters {
     pub handshakes_refused: u64,
     /// Handshakes from nodes whose key is not known yet (their announce is asked for).
     pub handshakes_unknown_peer: u64,
+    /// Handshake inits dropped over `inits_per_second`.
+    pub handshakes_rate_limited: u64,
     /// Messages sealed.
     pub sealed: u64,
     /// Messages opened.
@@ -190,6 +197,8 @@ pub struct Sessions {
     rng: StdRng,
     out: Vec<SessionOutput>,
     counters: SessionCounters,
+    /// The second (router time) inits are being counted in, and how many.
+    init_window: (u64, u32),
 }
 
 impl std::fmt::Debug for Sessions {
@@ -218,6 +227,7 @@ impl Sessions {
             rng: StdRng::from_seed(seed),
             out: Vec::new(),
             counters: SessionCounters::default(),
+            init_window: (0, 0),
         }
     }
 
@@ -527,6 +537,15 @@ impl Sessions {
             self.counters.handshakes_refused += 1;
             return;
         }
+        let second = now_ms / 1000;
+        if self.init_window.0 != second {
+            self.init_window = (second, 0);
+        }
+        if self.init_window.1 >= self.config.inits_per_second {
+            self.counters.handshakes_rate_limited += 1;
+            return;
+        }
+        self.init_window.1 += 1;
         let Some(peer_static) = dir.static_key(&initiator) else {
             self.counters.handshakes_unknown_peer += 1;
             self.out.push(SessionOutput::NeedKey(initiator));

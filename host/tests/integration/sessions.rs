@@ -287,3 +287,25 @@ impl TapSort for Vec<u32> {
         self
     }
 }
+
+#[test]
+fn a_flood_of_forged_handshakes_is_rate_limited_and_honest_ones_still_get_through() {
+    let mut sim = converged(4);
+    let (victim, target) = (sim.address(0), sim.address(2));
+    let mut init = victim.0.to_vec();
+    init.extend_from_slice(&[9u8; 60]);
+    let body = Body::Handshake { destination: target, step: weft_host::routing::wire::HANDSHAKE_INIT, body: &init };
+    let packet = Packet { hops: weft_host::routing::wire::Hops::fresh(8), body }.encode();
+    // Node 3 sends 500 forged inits within one millisecond.
+    for _ in 0..500 {
+        sim.inject(2, 3, packet.clone());
+    }
+    let counters = sim.node(2).router.sessions().counters();
+    assert_eq!(counters.handshakes_rate_limited, 300, "{counters:?}");
+    assert_eq!(counters.handshakes_refused, 200, "only the budget's worth cost a DH: {counters:?}");
+    // The next second has a fresh budget: the real node 0 gets its session.
+    sim.run_for(1_500);
+    sim.send(0, 2, 7, b"genuine", true);
+    sim.run_for(3_000);
+    assert!(sim.node(2).delivered.iter().any(|(_, d)| d.payload == b"genuine" && d.verified));
+}
