@@ -330,7 +330,7 @@ impl Router {
     ) -> Router {
         let own = identity.address();
         let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
-        let session_config = SessionConfig { max_hops: config.max_hops, ..SessionConfig::default() };
+        let session_config = session_config(&config);
         let mut expand = SplitMix64::new(seed ^ 0x5e55_10e5_5e55_10e5);
         let mut session_seed = [0u8; 32];
         for chunk in session_seed.chunks_mut(8) {
@@ -386,8 +386,7 @@ impl Router {
     /// OS at start; the seed given to [`Router::new`] is only 64 bits, which
     /// suits a reproducible simulation, not ephemeral keys in the field).
     pub fn reseed_sessions(&mut self, seed: [u8; 32]) {
-        let config = SessionConfig { max_hops: self.config.max_hops, ..SessionConfig::default() };
-        self.sessions = Sessions::new(&self.identity, config, self.wall_start_ms, seed);
+        self.sessions = Sessions::new(&self.identity, session_config(&self.config), self.wall_start_ms, seed);
         let known: Vec<Address> = self.table.announces().map(|a| a.address()).collect();
         for address in known {
             self.sessions.learn(&self.table, address, 0);
@@ -846,22 +845,22 @@ impl Router {
         if self.session_out.is_empty() {
             return;
         }
-        let outputs = std::mem::take(&mut self.session_out);
-        for output in &outputs {
+        // Drained, not borrowed: each sealed packet moves on without a copy.
+        let mut outputs = std::mem::take(&mut self.session_out);
+        for output in outputs.drain(..) {
             match output {
-                SessionOutput::Route { to, packet } => self.route_or_hold(*to, packet.clone(), now_ms),
-                SessionOutput::Deliver { from, flags, port, fields } => match Inner::decode(*flags, fields) {
+                SessionOutput::Route { to, packet } => self.route_or_hold(to, packet, now_ms),
+                SessionOutput::Deliver { from, flags, port, fields } => match Inner::decode(flags, &fields) {
                     Ok(inner) => {
-                        let fields = Inner { source: Some(*from), ..inner };
-                        self.deliver(*port, &fields, true, true, ReplyPath::Node(*from));
+                        let fields = Inner { source: Some(from), ..inner };
+                        self.deliver(port, &fields, true, true, ReplyPath::Node(from));
                     }
                     Err(_) => self.counters.undecodable += 1,
                 },
-                SessionOutput::NeedKey(node) => self.request_path(*node, now_ms),
+                SessionOutput::NeedKey(node) => self.request_path(node, now_ms),
             }
         }
         self.session_out = outputs;
-        self.session_out.clear();
     }
 
     fn route_or_hold(&mut self, to: Address, packet: Vec<u8>, now_ms: u64) {
@@ -1250,6 +1249,11 @@ impl Router {
         let packet = Packet { hops, body }.encode();
         self.out.push(RouterOutput::Transmit { link: route.link, packet });
     }
+}
+
+/// The sessions' tunables: defaults, with this router's hop limit.
+fn session_config(config: &RouterConfig) -> SessionConfig {
+    SessionConfig { max_hops: config.max_hops, ..SessionConfig::default() }
 }
 
 impl Directory for super::table::RoutingTable {
