@@ -88,7 +88,7 @@ fn link_frames() -> Vec<Vec<u8>> {
     ]
 }
 
-/// Fragments of `packet` for frames of `mtu` bytes under `id` (host/src/radio/fragment.rs).
+/// Fragments of `packet` for frames of `mtu` bytes under `id` (core/src/radio/fragment.rs).
 fn fragments(packet: &[u8], mtu: usize, id: u8) -> Vec<Vec<u8>> {
     let room = mtu - 3;
     let count = packet.len().div_ceil(room);

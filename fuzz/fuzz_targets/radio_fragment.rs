@@ -1,4 +1,4 @@
-//! Radio fragment reassembly (`weft_host::radio::fragment::Reassembler`)
+//! Radio fragment reassembly (`weft_core::radio::fragment::Reassembler`)
 //! fed arbitrary frames from the air, with time passing between them.
 //!
 //! Input: a script of steps (`op | len | frame`, see `weft_fuzz::Steps`);
@@ -12,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use weft_core::radio::fragment::{self, HEADER, MAX_FRAGMENTS, Reassembler};
 use weft_fuzz::Steps;
-use weft_host::radio::fragment::{self, HEADER, MAX_FRAGMENTS, Reassembler};
 
 const TIMEOUT_US: u64 = 30_000_000;
 

@@ -1,4 +1,4 @@
-//! A radio link (`weft_host::radio::link::RadioLink`) receiving arbitrary
+//! A radio link (`weft_core::radio::link::RadioLink`) receiving arbitrary
 //! frames from the air once its driver is up: hellos (neighbour discovery),
 //! fragments and whole packets, with the driver's transmit reports, timers,
 //! link state and radio settings interleaved (a wasm driver is untrusted
@@ -20,8 +20,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use weft_core::radio::link::{HELLO, RadioLink, RadioOutput, RadioSettings};
 use weft_fuzz::{Steps, number};
-use weft_host::radio::link::{HELLO, RadioLink, RadioOutput, RadioSettings};
 use weft_plugin_api::actions::{FrameReceived, LinkState, RadioInfo, SetTimer, TransmitDone};
 use weft_plugin_api::radio::LoraParams;
 use weft_plugin_api::{Action, Address, Event};

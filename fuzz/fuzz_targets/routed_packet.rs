@@ -1,5 +1,5 @@
 //! Routed packets as relays and destinations receive them:
-//! `weft_host::routing::wire::Packet::decode`, then `Inner::decode` on the
+//! `weft_core::routing::wire::Packet::decode`, then `Inner::decode` on the
 //! inner fields of data, flood and return packets (the router decodes a
 //! sealed data packet's inner fields after opening it; here the sealed bytes
 //! are decoded as they are, as if the box had opened to them).
@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weft_host::routing::wire::{Body, Inner, Packet};
+use weft_core::routing::wire::{Body, Inner, Packet};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(packet) = Packet::decode(data) else { return };

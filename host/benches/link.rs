@@ -8,10 +8,10 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use weft_host::crypto::NodeIdentity;
+use weft_core::crypto::NodeIdentity;
+use weft_core::routing::wire::{Body, Hops, Packet};
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed};
-use weft_host::routing::wire::{Body, Hops, Packet};
 
 const SIZES: [usize; 2] = [100, 1200];
 const MESSAGES: usize = 200_000;

@@ -1,17 +1,14 @@
 //! Routing benchmarks (issue 4): relayed throughput and latency across real
-//! nodes over QUIC on 127.0.0.1, header and sealing overhead, and the
-//! simulator on a 1,000-node graph.
+//! nodes over QUIC on 127.0.0.1, header and sealing overhead. The simulator
+//! figures are `weft-core`'s `simulator` bench.
 //!
 //! Run with `cargo xtask bench --bench routing` (plugins must be built).
 //! Results go to docs/BENCHMARKS.md.
 
 use std::time::Duration;
-use weft_host::crypto::{NodeIdentity, SEAL_OVERHEAD};
-use weft_host::routing::RouterConfig;
-use weft_host::routing::announce::Announce;
-use weft_host::routing::wire::{Body, Hops, Inner, Packet};
-use weft_host::sim::report::converge;
-use weft_host::sim::{SimConfig, Topology};
+use weft_core::crypto::{NodeIdentity, SEAL_OVERHEAD};
+use weft_core::routing::announce::Announce;
+use weft_core::routing::wire::{Body, Hops, Inner, Packet};
 
 mod support;
 use support::{echo_rtt, free_port, node_throughput, start, wait_links, write_node};
@@ -71,15 +68,4 @@ fn main() {
             node.stop().await;
         }
     });
-
-    println!("\nsimulator, random geometric graph, 5 ms links at 1 Mbit/s, announces at 2 % of each link:");
-    // Each graph converges from a cold start (every node announces in the
-    // same second), then runs on to one simulated hour: six announce rounds
-    // (10-minute interval) with route expiry and refreshes.
-    for (nodes, degree) in [(100, 8.0), (1000, 16.0)] {
-        let topology = Topology::random_geometric(nodes, degree, 1);
-        let config = SimConfig { router: RouterConfig::default(), ..SimConfig::default() };
-        let report = converge(topology, config, 500, 600_000, 3_600_000);
-        println!("\n{nodes} nodes, mean degree {degree}, one simulated hour:\n{report}");
-    }
 }

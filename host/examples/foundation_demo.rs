@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_host::crypto::NodeIdentity;
+use weft_core::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
 use weft_host::plugin::{Binding, Grants, HostServices, Limits, PluginInstance, PluginRuntime, RuntimeOptions};
 use weft_plugin_api::*;

@@ -9,7 +9,7 @@ pub mod node;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use weft_host::crypto::NodeIdentity;
+use weft_core::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
 use weft_host::plugin::{Binding, HostServices, PluginRuntime, RuntimeOptions};
 

@@ -44,7 +44,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("bench") => {
             plugins::build(&root, &[])?;
-            run(cargo().current_dir(&root).args(["bench", "-p", "weft-host"]).args(&args[1..]))
+            run(cargo().current_dir(&root).args(["bench", "-p", "weft-core", "-p", "weft-host"]).args(&args[1..]))
         }
         Some(command @ ("bench-lora" | "bench-ops")) => {
             plugins::build(&root, &[])?;

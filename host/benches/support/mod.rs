@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use weft_host::admin::protocol::{Request, Response, SendManyOutcome};
 use weft_host::config;
-use weft_host::crypto::key_file;
+use weft_host::control::{Answer, Query, Reply, Request, Traffic};
+use weft_host::key_file;
 use weft_host::node::{self, RunningNode};
 use weft_plugin_api::Address;
 
@@ -43,21 +43,23 @@ pub async fn start(path: &Path) -> RunningNode {
     node::start(config::load(path).unwrap()).await.unwrap()
 }
 
-pub async fn request(node: &RunningNode, request: Request) -> Response {
+pub async fn request(node: &RunningNode, request: impl Into<Request>) -> Reply {
     node.handle.request(request).await
 }
 
 /// Waits until `node` has `links` links up.
 pub async fn wait_links(node: &RunningNode, links: u64) {
-    while request(node, Request::Status).await.result.and_then(|r| r["links_up"].as_u64()) != Some(links) {
+    while !matches!(request(node, Query::Status).await, Ok(Answer::Status(s)) if s.links_up as u64 == links) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 pub async fn counter_total(node: &RunningNode) -> u64 {
-    let call = Request::Call { plugin: "counter".into(), command: "get".into(), args: String::new(), timeout_ms: None };
-    let response = request(node, call).await;
-    let body = response.result.and_then(|r| r["body"].as_str().map(String::from)).unwrap_or_default();
+    let call = Traffic::Call { plugin: "counter".into(), command: "get".into(), args: String::new(), timeout_ms: None };
+    let body = match request(node, call).await {
+        Ok(Answer::Called(outcome)) => outcome.body,
+        _ => String::new(),
+    };
     serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["total"].as_u64()).unwrap_or(0)
 }
 
@@ -87,14 +89,17 @@ pub async fn node_throughput(
             let mut left = messages / senders;
             while left > 0 {
                 let (accepted, stopped) = if batch == 1 {
-                    let response = handle.request(Request::Send { to, port: 8, payload: payload.clone() }).await;
-                    if response.ok { (1, None) } else { (0, response.error) }
+                    match handle.request(Traffic::Send { to, port: 8, payload: payload.clone() }).await {
+                        Ok(_) => (1, None),
+                        Err(e) => (0, Some(e)),
+                    }
                 } else {
                     let payloads = vec![payload.clone(); left.min(batch)];
-                    let response = handle.request(Request::SendMany { to, port: 8, payloads }).await;
-                    assert!(response.ok, "{response:?}");
-                    let outcome: SendManyOutcome =
-                        serde_json::from_value(response.result.unwrap_or_default()).expect("send_many answer");
+                    let Ok(Answer::SentMany(outcome)) =
+                        handle.request(Traffic::SendMany { to, port: 8, payloads }).await
+                    else {
+                        panic!("send_many failed")
+                    };
                     (outcome.accepted as usize, outcome.stopped)
                 };
                 left -= accepted;
@@ -123,11 +128,11 @@ pub async fn echo_rtt(a: &RunningNode, b: &RunningNode, samples_wanted: usize) -
     let mut samples = Vec::with_capacity(samples_wanted);
     for i in 0..samples_wanted + 200 {
         let call =
-            Request::Call { plugin: "echo".into(), command: "ping".into(), args: args.clone(), timeout_ms: None };
+            Traffic::Call { plugin: "echo".into(), command: "ping".into(), args: args.clone(), timeout_ms: None };
         let started = Instant::now();
-        let response = request(a, call).await;
+        let reply = request(a, call).await;
         let elapsed = started.elapsed();
-        assert!(response.ok, "{response:?}");
+        assert!(reply.is_ok(), "{reply:?}");
         if i >= 200 {
             samples.push(elapsed); // the first 200 warm up
         }

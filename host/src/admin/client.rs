@@ -1,6 +1,6 @@
 //! The client side of the admin socket, used by `weft ctl`.
 
-use super::protocol::{MAX_LINE, Request, Response};
+use crate::control::{MAX_LINE, Request, Response};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

@@ -9,8 +9,7 @@
 //! the end of the admin socket. Requests go to the node through
 //! [`NodeHandle`]; the server never touches node state itself.
 
-use super::protocol::{MAX_LINE, Request, Response};
-use crate::node::NodeHandle;
+use crate::control::{MAX_LINE, NodeHandle, Request, Response};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,7 +126,7 @@ async fn serve_connection(stream: UnixStream, node: NodeHandle) -> std::io::Resu
             Response::failure(format!("request longer than {MAX_LINE} bytes"))
         } else {
             match serde_json::from_str::<Request>(&line) {
-                Ok(request) => node.request(request).await,
+                Ok(request) => Response::from(node.request(request).await),
                 Err(e) => Response::failure(format!("bad request: {e}")),
             }
         };

@@ -4,14 +4,15 @@
 //! 2 the node could not be reached.
 
 use crate::admin::client;
-use crate::admin::protocol::{
-    CallOutcome, PeerRow, PluginRow, Request, Response, SendManyOutcome, SendOutcome, Status, TraceReport,
-};
 use crate::config;
-use crate::routing::RouteRow;
+use crate::control::{
+    CallOutcome, Lifecycle, PeerRow, PluginRow, Query, Request, Response, SendManyOutcome, SendOutcome, Status,
+    TraceReport, Traffic,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use weft_core::routing::RouteRow;
 
 /// Where the node listens.
 pub fn socket_path(socket: Option<PathBuf>, config_file: Option<&Path>) -> Result<PathBuf, String> {
@@ -29,15 +30,9 @@ pub fn socket_path(socket: Option<PathBuf>, config_file: Option<&Path>) -> Resul
 
 /// Sends `request` and prints the answer as text or JSON.
 pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
-    let wait = match &request {
-        Request::Call { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
-        Request::Call { .. } => Duration::from_secs(11),
-        Request::Trace { timeout_ms: Some(ms), .. } => Duration::from_millis(ms.saturating_add(1_000)),
-        Request::PluginLoad { .. } | Request::PluginReload { .. } | Request::Reload | Request::SwapDriver { .. } => {
-            crate::node::runtime::LOAD_TIMEOUT + Duration::from_secs(1)
-        }
-        _ => Duration::from_secs(5),
-    };
+    // A little longer than the node's own limit, so its answer (even "no
+    // answer within ...") arrives before the client gives up.
+    let wait = request.timeout() + Duration::from_secs(1);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(2, &format!("cannot start the async runtime: {e}")),
@@ -70,8 +65,10 @@ fn succeeded(request: &Request, response: &Response) -> bool {
     let result = response.result.as_ref();
     let field = |name: &str| result.and_then(|r| r.get(name));
     let complete = match request {
-        Request::Call { .. } | Request::LinkCall { .. } => field("ok").and_then(|v| v.as_bool()).unwrap_or(true),
-        Request::SendMany { .. } => field("stopped").is_none_or(|v| v.is_null()),
+        Request::Traffic(Traffic::Call { .. }) | Request::Traffic(Traffic::LinkCall { .. }) => {
+            field("ok").and_then(|v| v.as_bool()).unwrap_or(true)
+        }
+        Request::Traffic(Traffic::SendMany { .. }) => field("stopped").is_none_or(|v| v.is_null()),
         _ => true,
     };
     response.ok && complete
@@ -84,9 +81,11 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
     let result = response.result.clone().unwrap_or_default();
     let parse_error = |e: serde_json::Error| format!("unexpected answer from the node: {e}");
     match request {
-        Request::Status => Ok(render_status(&serde_json::from_value(result).map_err(parse_error)?)),
-        Request::Peers => Ok(render_peers(&serde_json::from_value::<Vec<PeerRow>>(result).map_err(parse_error)?)),
-        Request::Send { .. } => {
+        Request::Query(Query::Status) => Ok(render_status(&serde_json::from_value(result).map_err(parse_error)?)),
+        Request::Query(Query::Peers) => {
+            Ok(render_peers(&serde_json::from_value::<Vec<PeerRow>>(result).map_err(parse_error)?))
+        }
+        Request::Traffic(Traffic::Send { .. }) => {
             let outcome: SendOutcome = serde_json::from_value(result).map_err(parse_error)?;
             Ok(match outcome {
                 SendOutcome::Sent => "sent\n".to_string(),
@@ -94,25 +93,37 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
                 SendOutcome::Held => "held: no path yet; it goes out when one appears\n".to_string(),
             })
         }
-        Request::SendMany { payloads, .. } => {
+        Request::Traffic(Traffic::SendMany { payloads, .. }) => {
             let outcome: SendManyOutcome = serde_json::from_value(result).map_err(parse_error)?;
             match outcome.stopped {
                 None => Ok(format!("accepted {} of {}\n", outcome.accepted, payloads.len())),
                 Some(why) => Err(format!("accepted {} of {}, then: {why}", outcome.accepted, payloads.len())),
             }
         }
-        Request::Routes => Ok(render_routes(&serde_json::from_value::<Vec<RouteRow>>(result).map_err(parse_error)?)),
-        Request::Trace { .. } => Ok(render_trace(&serde_json::from_value(result).map_err(parse_error)?)),
-        Request::Call { .. } | Request::LinkCall { .. } => {
+        Request::Query(Query::Routes) => {
+            Ok(render_routes(&serde_json::from_value::<Vec<RouteRow>>(result).map_err(parse_error)?))
+        }
+        Request::Traffic(Traffic::Trace { .. }) => {
+            Ok(render_trace(&serde_json::from_value(result).map_err(parse_error)?))
+        }
+        Request::Traffic(Traffic::Call { .. }) | Request::Traffic(Traffic::LinkCall { .. }) => {
             let outcome: CallOutcome = serde_json::from_value(result).map_err(parse_error)?;
             if outcome.ok { Ok(format!("{}\n", outcome.body)) } else { Err(outcome.body) }
         }
-        Request::Links => Ok(render_links(&result)),
-        Request::Plugins => Ok(render_plugins(&serde_json::from_value::<Vec<PluginRow>>(result).map_err(parse_error)?)),
-        Request::PluginLoad { .. } => Ok(format!("loaded {} (ports {})\n", text(&result["plugin"]), result["ports"])),
-        Request::PluginUnload { name } => Ok(format!("{name}: shutdown hook ran, state persisted, unloaded\n")),
-        Request::PluginStop { name } => Ok(format!("{name}: shutdown hook ran, state persisted, stopped\n")),
-        Request::PluginReload { .. } => Ok(format!(
+        Request::Query(Query::Links) => Ok(render_links(&result)),
+        Request::Query(Query::Plugins) => {
+            Ok(render_plugins(&serde_json::from_value::<Vec<PluginRow>>(result).map_err(parse_error)?))
+        }
+        Request::Lifecycle(Lifecycle::PluginLoad { .. }) => {
+            Ok(format!("loaded {} (ports {})\n", text(&result["plugin"]), result["ports"]))
+        }
+        Request::Lifecycle(Lifecycle::PluginUnload { name }) => {
+            Ok(format!("{name}: shutdown hook ran, state persisted, unloaded\n"))
+        }
+        Request::Lifecycle(Lifecycle::PluginStop { name }) => {
+            Ok(format!("{name}: shutdown hook ran, state persisted, stopped\n"))
+        }
+        Request::Lifecycle(Lifecycle::PluginReload { .. }) => Ok(format!(
             "reloaded {} {} -> {} ({} bytes of state handed over, paused {} µs)\n",
             text(&result["plugin"]),
             text(&result["from"]),
@@ -120,9 +131,9 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
             result["state_bytes"],
             result["pause_us"]
         )),
-        Request::Drain => Ok(format!("{}\n", text(&result))),
-        Request::Metrics => Ok(text(&result)),
-        Request::Reload => {
+        Request::Lifecycle(Lifecycle::Drain) => Ok(format!("{}\n", text(&result))),
+        Request::Query(Query::Metrics) => Ok(text(&result)),
+        Request::Lifecycle(Lifecycle::Reload) => {
             let list = |key: &str| {
                 let names: Vec<String> = result[key].as_array().into_iter().flatten().map(text).collect();
                 if names.is_empty() { "none".to_string() } else { names.join(", ") }
@@ -139,7 +150,7 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
             }
             Ok(out)
         }
-        Request::SwapDriver { .. } => Ok(format!(
+        Request::Lifecycle(Lifecycle::SwapDriver { .. }) => Ok(format!(
             "link {}: driver swapped from {} to {} ({} bytes of state handed over)\n",
             text(&result["link"]),
             text(&result["from"]),

@@ -1,6 +1,6 @@
 //! `weft keygen --out FILE [--force]`: create a node key.
 
-use crate::crypto::key_file;
+use crate::key_file;
 use std::path::Path;
 
 /// Creates the key and prints the node's address.

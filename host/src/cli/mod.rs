@@ -12,7 +12,7 @@ mod plugin_inspect;
 mod run;
 mod sim;
 
-use crate::admin::protocol::Request;
+use crate::control::{Lifecycle, Query, Request, Traffic};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -274,59 +274,61 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let request = match command {
-                CtlCommand::Status => Request::Status,
-                CtlCommand::Peers => Request::Peers,
+            let request: Request = match command {
+                CtlCommand::Status => Query::Status.into(),
+                CtlCommand::Peers => Query::Peers.into(),
                 CtlCommand::Send { to, port, mut texts } => match to.parse() {
-                    Ok(to) if texts.len() == 1 => Request::Send { to, port, payload: texts.remove(0) },
-                    Ok(to) => Request::SendMany { to, port, payloads: texts },
+                    Ok(to) if texts.len() == 1 => Traffic::Send { to, port, payload: texts.remove(0) }.into(),
+                    Ok(to) => Traffic::SendMany { to, port, payloads: texts }.into(),
                     Err(e) => {
                         eprintln!("weft: error: {to:?}: {e}");
                         return ExitCode::from(2);
                     }
                 },
-                CtlCommand::Routes => Request::Routes,
+                CtlCommand::Routes => Query::Routes.into(),
                 CtlCommand::Trace { to, timeout_ms } => match to.parse() {
-                    Ok(to) => Request::Trace { to, timeout_ms: Some(timeout_ms) },
+                    Ok(to) => Traffic::Trace { to, timeout_ms: Some(timeout_ms) }.into(),
                     Err(e) => {
                         eprintln!("weft: error: {to:?}: {e}");
                         return ExitCode::from(2);
                     }
                 },
                 CtlCommand::Call { plugin, command, args, timeout_ms } => match arguments(args) {
-                    Ok(args) => Request::Call { plugin, command, args, timeout_ms: Some(timeout_ms) },
+                    Ok(args) => Traffic::Call { plugin, command, args, timeout_ms: Some(timeout_ms) }.into(),
                     Err(e) => {
                         eprintln!("weft: error: {e}");
                         return ExitCode::from(2);
                     }
                 },
-                CtlCommand::Links => Request::Links,
-                CtlCommand::Plugins => Request::Plugins,
+                CtlCommand::Links => Query::Links.into(),
+                CtlCommand::Plugins => Query::Plugins.into(),
                 CtlCommand::Plugin(PluginCtl::Load { file, config, name, permissions }) => {
                     let file = std::path::absolute(&file).unwrap_or(file);
-                    Request::PluginLoad {
+                    Lifecycle::PluginLoad {
                         file: file.display().to_string(),
                         name,
                         config: config.unwrap_or_default(),
                         permissions,
                     }
+                    .into()
                 }
-                CtlCommand::Plugin(PluginCtl::Unload { name }) => Request::PluginUnload { name },
-                CtlCommand::Plugin(PluginCtl::Reload { name, file }) => Request::PluginReload {
+                CtlCommand::Plugin(PluginCtl::Unload { name }) => Lifecycle::PluginUnload { name }.into(),
+                CtlCommand::Plugin(PluginCtl::Reload { name, file }) => Lifecycle::PluginReload {
                     name,
                     file: file.map(|f| std::path::absolute(&f).unwrap_or(f).display().to_string()),
-                },
-                CtlCommand::Plugin(PluginCtl::Stop { name }) => Request::PluginStop { name },
-                CtlCommand::Drain => Request::Drain,
-                CtlCommand::Reload => Request::Reload,
-                CtlCommand::Metrics => Request::Metrics,
+                }
+                .into(),
+                CtlCommand::Plugin(PluginCtl::Stop { name }) => Lifecycle::PluginStop { name }.into(),
+                CtlCommand::Drain => Lifecycle::Drain.into(),
+                CtlCommand::Reload => Lifecycle::Reload.into(),
+                CtlCommand::Metrics => Query::Metrics.into(),
                 CtlCommand::Link(LinkCommand::SwapDriver { link, file }) => {
                     // The node resolves relative paths against its own directory; send an absolute one.
                     let file = std::path::absolute(&file).unwrap_or(file);
-                    Request::SwapDriver { link, file: file.display().to_string() }
+                    Lifecycle::SwapDriver { link, file: file.display().to_string() }.into()
                 }
                 CtlCommand::Link(LinkCommand::Call { link, command, args }) => match arguments(args) {
-                    Ok(args) => Request::LinkCall { link, command, args },
+                    Ok(args) => Traffic::LinkCall { link, command, args }.into(),
                     Err(e) => {
                         eprintln!("weft: error: {e}");
                         return ExitCode::from(2);
@@ -354,10 +356,10 @@ pub fn main() -> ExitCode {
 
 /// `weft plugin sign --key FILE PLUGIN`.
 fn sign_plugin(key: &std::path::Path, plugin: &std::path::Path) -> Result<(), String> {
-    let identity = crate::crypto::key_file::read(key).map_err(|e| e.to_string())?;
+    let identity = crate::key_file::read(key).map_err(|e| e.to_string())?;
     let path = crate::plugin::signature::sign_file(&identity, plugin)?;
     println!("signed {} -> {}", plugin.display(), path.display());
-    println!("publisher {}", crate::binary::hex(identity.public_key().as_bytes()));
+    println!("publisher {}", weft_core::binary::hex(identity.public_key().as_bytes()));
     Ok(())
 }
 

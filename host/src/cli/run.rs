@@ -1,8 +1,8 @@
 //! `weft run --config FILE [--log-format text|json]`: run a node until
 //! SIGINT, SIGTERM or `weft ctl drain`; SIGHUP reloads the config.
 
-use crate::admin::protocol::Request;
 use crate::config;
+use crate::control::Lifecycle;
 use crate::node;
 use std::path::Path;
 
@@ -36,10 +36,9 @@ pub fn run(file: &Path, log_format: LogFormat) -> Result<(), String> {
                 _ = int.recv() => break,
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the config");
-                    let response = node.handle.request(Request::Reload).await;
-                    match (response.ok, response.error) {
-                        (true, _) => tracing::info!("config reload: {}", response.result.unwrap_or_default()),
-                        (false, error) => tracing::error!("config reload failed: {}", error.unwrap_or_default()),
+                    match node.handle.request(Lifecycle::Reload).await {
+                        Ok(answer) => tracing::info!("config reload: {}", serde_json::to_value(&answer).unwrap_or_default()),
+                        Err(error) => tracing::error!("config reload failed: {error}"),
                     }
                 }
                 _ = node.finished() => {

@@ -1,9 +1,9 @@
 //! `weft sim`: run many router cores in one process over a virtual
 //! topology and report convergence, announce traffic and speed.
 
-use crate::routing::RouterConfig;
-use crate::sim::report::converge;
-use crate::sim::{SimConfig, Topology};
+use weft_core::routing::RouterConfig;
+use weft_core::sim::report::converge;
+use weft_core::sim::{SimConfig, Topology};
 
 /// The topology asked for on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,13 +10,13 @@ use super::schema::{
     ConfigFile, DiscoverySection, PeerEntry, PluginEntry, QuicSection, RadioEntry, RestartMode, RoutingSection,
     TrustSection,
 };
-use crate::crypto::{NodeIdentity, key_file};
 use crate::plugin::{Binding, Grants, binding_for};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use weft_plugin_api::Address;
 use weft_plugin_api::internal::codec;
+use {crate::key_file, weft_core::crypto::NodeIdentity};
 
 /// A validated node configuration with absolute paths.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub struct RadioConfig {
     /// Routing cost.
     pub cost: u32,
     /// The link's settings.
-    pub settings: crate::radio::link::RadioSettings,
+    pub settings: weft_core::radio::link::RadioSettings,
 }
 
 /// A static neighbour.
@@ -412,7 +412,7 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
 fn check_trust(trust: &TrustSection) -> Result<TrustConfig, KeyError> {
     let mut publishers = Vec::with_capacity(trust.publishers.len());
     for (i, text) in trust.publishers.iter().enumerate() {
-        let key = crate::binary::unhex::<32>(text)
+        let key = weft_core::binary::unhex::<32>(text)
             .ok_or_else(|| (format!("publishers[{i}]"), format!("expected 64 hexadecimal digits, found {text:?}")))?;
         publishers.push(key);
     }
@@ -473,7 +473,7 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
     }
     let driver_config_cbor =
         codec::encode(&entry.driver_config).map_err(|e| ("driver_config".to_string(), e.to_string()))?;
-    let settings = crate::radio::link::RadioSettings {
+    let settings = weft_core::radio::link::RadioSettings {
         queue_limit_bytes: entry.queue_limit_bytes,
         reassembly_timeout_us: entry.reassembly_timeout_ms.saturating_mul(1000),
         hello_interval_us: entry.hello_interval_s.saturating_mul(1_000_000),
@@ -599,7 +599,7 @@ greeting = "hi"
         }
         let dir = dir();
         let path = dir.path().join("node.toml");
-        let key = crate::crypto::key_file::create(&dir.path().join("a.key"), false).unwrap();
+        let key = crate::key_file::create(&dir.path().join("a.key"), false).unwrap();
         let own = GOOD.replace("0123456789abcdef0123456789abcdef", &key.address().to_string());
         let err = parse(&path, &own).unwrap().read_identity().unwrap_err().to_string();
         assert!(err.contains("peers[0].node") && err.contains("own address"), "{err}");

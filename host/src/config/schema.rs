@@ -77,20 +77,20 @@ pub struct RoutingSection {
 
 impl RoutingSection {
     /// The router's settings.
-    pub fn router_config(&self) -> crate::routing::RouterConfig {
-        crate::routing::RouterConfig {
+    pub fn router_config(&self) -> weft_core::routing::RouterConfig {
+        weft_core::routing::RouterConfig {
             max_hops: u8::try_from(self.max_hops).unwrap_or(u8::MAX),
             announce_interval_ms: self.announce_interval_s.saturating_mul(1000),
             route_ttl_ms: self.route_ttl_s.saturating_mul(1000),
             rebroadcast_delay_ms: self.rebroadcast_delay_ms,
             announce_share: self.announce_share,
             path_request_interval_ms: self.path_request_interval_ms,
-            hold: crate::routing::pending::HoldLimits {
+            hold: weft_core::routing::pending::HoldLimits {
                 ttl_ms: self.hold_ttl_s.saturating_mul(1000),
                 per_destination: self.hold_per_destination,
                 total: self.hold_total,
             },
-            ..crate::routing::RouterConfig::default()
+            ..weft_core::routing::RouterConfig::default()
         }
     }
 }

@@ -9,12 +9,12 @@ use super::backoff::Backoff;
 use super::connection::{self, Direction, LinkEvent};
 use super::endpoint::{LinkSettings, client_config};
 use super::tls::{SERVER_NAME, peer_address};
-use crate::crypto::NodeIdentity;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+use weft_core::crypto::NodeIdentity;
 use weft_plugin_api::Address;
 
 /// Where a neighbour came from.

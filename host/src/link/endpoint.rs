@@ -8,11 +8,11 @@
 
 use super::tls::{TlsError, client_crypto, server_crypto};
 use crate::config::schema::QuicSection;
-use crate::crypto::NodeIdentity;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use weft_core::crypto::NodeIdentity;
 use weft_plugin_api::Address;
 
 /// Link behaviour taken from `[quic]`.

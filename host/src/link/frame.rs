@@ -18,9 +18,9 @@
 //! ```
 //! On a stream each frame is preceded by its length as a varint.
 
-use crate::binary::{DecodeError, Reader};
-pub use crate::binary::{Varint, get_varint, put_varint};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use weft_core::binary::{DecodeError, Reader};
+pub use weft_core::binary::{Varint, get_varint, put_varint};
 
 /// One frame between neighbours.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(LinkFrame::decode(&[0x3f]), Err(FrameError::UnknownType(0x3f)));
         assert_eq!(LinkFrame::decode(&[]), Err(FrameError::Empty));
         assert_eq!(LinkFrame::decode(&[0x03, 1, 5, 0]), Err(FrameError::Decode(DecodeError::Bad("address family"))));
-        for bytes in crate::binary::garbage(0x1234_5678, 40).take(20_000) {
+        for bytes in weft_core::binary::garbage(0x1234_5678, 40).take(20_000) {
             let _ = LinkFrame::decode(&bytes);
         }
     }

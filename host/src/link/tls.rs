@@ -9,13 +9,13 @@
 //!
 //! Must not: decide which peers to dial or keep; that is the link manager's.
 
-use crate::crypto::{NodeIdentity, address_of};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::sync::Arc;
+use weft_core::crypto::{NodeIdentity, address_of};
 use weft_plugin_api::Address;
 
 /// ALPN protocol id of Weft links.

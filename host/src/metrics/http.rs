@@ -5,8 +5,7 @@
 //! the node (each connection is its own task, reads are bounded in size and
 //! time) or render metrics itself (it asks the node through its handle).
 
-use crate::admin::protocol::Request;
-use crate::node::NodeHandle;
+use crate::control::{Answer, NodeHandle, Query};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,10 +45,10 @@ async fn answer(mut stream: tokio::net::TcpStream, node: NodeHandle) -> std::io:
     let mut parts = line.split_whitespace();
     let (status, body, kind) = match (parts.next(), parts.next()) {
         (Some("GET"), Some(path)) if path == "/metrics" || path.starts_with("/metrics?") => {
-            let response = node.request(Request::Metrics).await;
-            match response.result.as_ref().and_then(|v| v.as_str()) {
-                Some(text) if response.ok => ("200 OK", text.to_string(), "text/plain; version=0.0.4; charset=utf-8"),
-                _ => ("503 Service Unavailable", response.error.unwrap_or_default(), "text/plain"),
+            match node.request(Query::Metrics).await {
+                Ok(Answer::Metrics(text)) => ("200 OK", text, "text/plain; version=0.0.4; charset=utf-8"),
+                Ok(other) => ("500 Internal Server Error", format!("unexpected answer {other:?}\n"), "text/plain"),
+                Err(e) => ("503 Service Unavailable", e, "text/plain"),
             }
         }
         (Some("GET"), Some(_)) => ("404 Not Found", "only /metrics is served here\n".to_string(), "text/plain"),

@@ -59,7 +59,7 @@ pub struct RadioSample<'a> {
     /// Link name (label).
     pub name: &'a str,
     /// Its status row.
-    pub status: &'a crate::radio::link::RadioStatus,
+    pub status: &'a weft_core::radio::link::RadioStatus,
     /// What its driver reported (`ctx.count`, `ctx.gauge`).
     pub reported: &'a crate::plugin::metrics::PluginMetrics,
 }
@@ -67,13 +67,13 @@ pub struct RadioSample<'a> {
 /// The node-wide numbers.
 pub struct NodeSample<'a> {
     /// Core counters.
-    pub core: crate::node::core::CoreCounters,
+    pub core: weft_core::node::CoreCounters,
     /// Router counters.
-    pub routing: crate::routing::RouterCounters,
+    pub routing: weft_core::routing::RouterCounters,
     /// End-to-end session counters.
-    pub sessions: crate::session::SessionCounters,
+    pub sessions: weft_core::session::SessionCounters,
     /// Store-and-forward counters.
-    pub hold: crate::routing::pending::HoldCounters,
+    pub hold: weft_core::routing::pending::HoldCounters,
     /// Reachable destinations.
     pub routes: usize,
     /// Packets held now.
@@ -404,7 +404,7 @@ impl NodeMetrics {
         for radio in &sample.radios {
             let (name, s) = (radio.name, radio.status);
             self.radio_up.with_label_values(&[name]).set(i64::from(s.driver_up));
-            let degraded = s.health == crate::radio::link::LinkHealth::Degraded;
+            let degraded = s.health == weft_core::radio::link::LinkHealth::Degraded;
             self.radio_degraded.with_label_values(&[name]).set(i64::from(degraded));
             set_counter(&self.radio_frames, &[name, "out"], s.counters.frames_out);
             set_counter(&self.radio_frames, &[name, "in"], s.counters.frames_in);

@@ -1,9 +1,7 @@
-//! The running node.
+//! The running node: the runtime around `weft_core::node::NodeCore`.
 //!
 //! Its modules, each with what it owns:
 //!
-//! - [`core`]: the sans-IO core: ports, peer events, the way back for
-//!   replies, plugin timers, plugin actions turned into router calls.
 //! - [`runtime`]: the tokio actor that owns the core, plugins and links,
 //!   node start and stop, and plugin load / reload / stop requests.
 //! - [`plugin_host`]: service plugins: instances, restarts, hot swaps with
@@ -14,17 +12,13 @@
 //!   anything, shared with `weft config check`.
 //! - [`quota`]: each plugin's stored bytes against its storage grant.
 //! - [`release`]: the thread that drops retired plugin instances.
-//! - [`reply_book`]: the ring of delivered messages a `Reply` answers.
-//! - [`timers`]: plugin timers in virtual time, for the core.
 
-pub mod core;
 pub mod plugin_host;
 pub mod preflight;
 pub mod quota;
 pub mod radio_host;
 pub mod release;
-pub mod reply_book;
 pub mod runtime;
-pub mod timers;
 
-pub use runtime::{NodeHandle, RunningNode, StartError, start};
+pub use crate::control::NodeHandle;
+pub use runtime::{RunningNode, StartError, start};

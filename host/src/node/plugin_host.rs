@@ -12,17 +12,17 @@
 //! core or by pending commands never point at another plugin. Must not: bind
 //! ports or route (the core does), or execute actions (the runtime does).
 
-use super::core::PluginId;
 use super::release::Releaser;
-use crate::admin::protocol::{CommandRow, PluginRow};
 use crate::config::schema::RestartMode;
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy, TrustConfig};
+use crate::control::{CommandRow, PluginRow, ReloadReport};
 use crate::kv::KvStore;
 use crate::plugin::{HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime, RuntimeOptions, SwapSizes};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use weft_core::node::PluginId;
 use weft_plugin_api::{Action, Event, InitArgs, PluginKind, ShutdownReason};
 
 /// Storage namespace for state blobs persisted at node stop (plugin names
@@ -143,23 +143,6 @@ struct PluginSlot {
     /// its hook, state handed over): the next reload readies this much in
     /// the new instance.
     last_swap: Option<SwapSizes>,
-}
-
-/// What a completed hot swap did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReloadReport {
-    /// Plugin name.
-    pub plugin: String,
-    /// Version before.
-    pub from: String,
-    /// Version now.
-    pub to: String,
-    /// Bytes of state handed over.
-    pub state_bytes: usize,
-    /// Time the plugin did not take events: old hook + new init, µs.
-    pub pause_us: u64,
-    /// Of which the old instance's shutdown hook, µs.
-    pub hook_us: u64,
 }
 
 /// Dispatch latencies kept per plugin for the metrics histogram.

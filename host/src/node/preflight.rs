@@ -15,10 +15,10 @@ use super::plugin_host::PluginStartError;
 use super::radio_host::RadioStartError;
 use super::runtime::StartError;
 use crate::config::NodeConfig;
-use crate::crypto::NodeIdentity;
 use crate::plugin::{Grants, PluginRuntime, RuntimeOptions};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use weft_core::crypto::NodeIdentity;
 use weft_plugin_api::{Permission, PluginKind};
 
 /// Removes the temporary directory for native copies when dropped.

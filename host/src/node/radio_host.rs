@@ -11,16 +11,17 @@
 //! node core exactly like QUIC links, by link id.
 
 use crate::config::{NodeConfig, RadioConfig};
+use crate::control::{RadioRow, SwapReport};
 use crate::plugin::{Grants, HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime};
-use crate::radio::link::{RadioLink, RadioOutput, RadioStatus};
-use crate::radio::serial::{SerialEvent, SerialPortTask};
-use crate::routing::LinkId;
+use crate::serial::{SerialEvent, SerialPortTask};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use weft_core::radio::link::{RadioLink, RadioOutput};
+use weft_core::routing::LinkId;
 use weft_plugin_api::actions::CommandReply;
-use weft_plugin_api::{Address, Event, InitArgs, LogLevel, Permission, PluginKind, ShutdownReason};
+use weft_plugin_api::{Address, Event, InitArgs, Permission, PluginKind, ShutdownReason};
 
 /// Radio link ids live far above QUIC link ids (which count up from 1).
 pub const RADIO_LINK_BASE: LinkId = 1 << 62;
@@ -72,19 +73,6 @@ pub enum RadioNote {
     },
 }
 
-/// A completed swap.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SwapReport {
-    /// The link.
-    pub link: String,
-    /// Driver before: name and version.
-    pub from: String,
-    /// Driver now: name and version.
-    pub to: String,
-    /// Bytes of state handed over.
-    pub state_bytes: usize,
-}
-
 /// A radio link could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: key `radios[{index}]`: {message}")]
@@ -129,26 +117,6 @@ struct RadioSlot {
     /// What the driver reported with `ctx.count` / `ctx.gauge` (kept across
     /// driver swaps: the link's story goes on).
     metrics: crate::plugin::metrics::PluginMetrics,
-}
-
-/// A row of `weft ctl links`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RadioRow {
-    /// Link name.
-    pub name: String,
-    /// Serial device.
-    pub device: String,
-    /// Driver: name, version, binding.
-    pub driver: String,
-    /// Driver file.
-    pub driver_file: String,
-    /// Set when the driver faulted (the link is down until a swap).
-    pub driver_failure: Option<String>,
-    /// The link's state and counters.
-    #[serde(flatten)]
-    pub status: RadioStatus,
-    /// What the driver reported (`ctx.count`, `ctx.gauge`).
-    pub driver_metrics: crate::plugin::metrics::PluginMetrics,
 }
 
 /// All radio links of a node.
@@ -397,14 +365,8 @@ impl RadioHost {
                     notes.push(RadioNote::NeighbourDown { link: slot.link_id });
                 }
                 RadioOutput::Log(level, message) => {
-                    let (link, driver) = (slot.name.as_str(), slot.driver.instance.manifest().name.as_str());
-                    match level {
-                        LogLevel::Error => tracing::error!(link, driver, "{message}"),
-                        LogLevel::Warn => tracing::warn!(link, driver, "{message}"),
-                        LogLevel::Info => tracing::info!(link, driver, "{message}"),
-                        LogLevel::Debug => tracing::debug!(link, driver, "{message}"),
-                        LogLevel::Trace => tracing::trace!(link, driver, "{message}"),
-                    }
+                    let driver = slot.driver.instance.manifest().name.as_str();
+                    crate::plugin::log::emit(driver, Some(&slot.name), level, &message);
                 }
                 RadioOutput::Metric(metric) => {
                     if let Err(why) = slot.metrics.record(&metric) {

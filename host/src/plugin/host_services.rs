@@ -6,13 +6,13 @@
 //! host calls through [`InstanceHostCalls::answer`], so permission checks exist
 //! once.
 
-use crate::crypto::{self, NodeIdentity};
 use crate::kv::KvStore;
 use ed25519_dalek::VerifyingKey;
 use serde_bytes::ByteBuf;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+use weft_core::crypto::{self, NodeIdentity};
 use weft_plugin_api::host_call::{HostCall, HostReply, KV_KEYS_PAGE_MAX};
 use weft_plugin_api::{Address, HostError, HostErrorCode, Opened, Permission};
 
@@ -115,7 +115,7 @@ impl InstanceHostCalls {
                 match services.key_of(&req.to) {
                     Some(key) => {
                         let x = x25519_dalek::PublicKey::from(key.to_montgomery().to_bytes());
-                        HostReply::Sealed(ByteBuf::from(crypto::seal(&x, &req.plaintext)))
+                        HostReply::Sealed(ByteBuf::from(crypto::seal(&mut rand::rngs::OsRng, &x, &req.plaintext)))
                     }
                     None => HostReply::Error(HostError::new(
                         HostErrorCode::NotFound,
@@ -127,7 +127,7 @@ impl InstanceHostCalls {
                 if !self.permissions.contains(&Permission::Seal) {
                     return denied(Permission::Seal);
                 }
-                match crypto::open(&services.identity.x25519_secret(), &req.sealed) {
+                match services.identity.open_sealed(&req.sealed) {
                     Ok(plaintext) => HostReply::Opened(Opened { plaintext, sender: None }),
                     Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e.to_string())),
                 }

@@ -15,6 +15,7 @@ mod grants;
 mod host_services;
 mod instance;
 mod loader;
+pub mod log;
 pub mod metrics;
 mod native;
 pub mod signature;

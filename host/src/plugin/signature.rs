@@ -16,11 +16,11 @@
 //! signature <Ed25519 signature, 128 hex digits>
 //! ```
 
-use crate::binary::{hex, unhex};
 use crate::config::TrustConfig;
-use crate::crypto::NodeIdentity;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use weft_core::binary::{hex, unhex};
+use weft_core::crypto::NodeIdentity;
 
 const HEADER: &str = "weft-plugin-signature v1";
 /// Prefix of every signed message (never the start of a TLS 1.3 signed
@@ -87,7 +87,7 @@ pub fn check_bytes(trust: &TrustConfig, plugin: &Path, bytes: &[u8]) -> Result<(
         return refuse(format!("signed by {}, which is not a trusted publisher", hex(&publisher)));
     }
     let digest: [u8; 32] = Sha256::digest(bytes).into();
-    if !crate::crypto::verify(&publisher, &message(&digest), &signature) {
+    if !weft_core::crypto::verify(&publisher, &message(&digest), &signature) {
         return refuse("tampered: the signature does not match the file".into());
     }
     Ok(())

@@ -1,9 +1,9 @@
 //! [`Store`]: redb behind the [`KvStore`] trait.
 
 use crate::kv::KvStore;
-use crate::routing::pending::HoldChange;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
+use weft_core::routing::pending::HoldChange;
 
 /// Plugin key/value data: (plugin namespace, key) -> value.
 const PLUGIN_KV: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("plugin_kv");
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn held_packets_survive_reopening() {
-        use crate::routing::pending::Held;
+        use weft_core::routing::pending::Held;
         let dir = tempfile::tempdir().unwrap();
         let held = |key| Held {
             key,

@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use weft_host::crypto::NodeIdentity;
+use weft_core::crypto::NodeIdentity;
 use weft_host::kv::MemoryKv;
 use weft_host::plugin::{Binding, Grants, HostServices, Limits, PluginRuntime, RuntimeOptions};
 use weft_plugin_api::host_call::HostReply;

@@ -3,12 +3,12 @@
 //! restart and reconnect, key mismatch, hostile frames, discovery.
 
 use std::time::Duration;
+use weft_core::crypto::NodeIdentity;
+use weft_core::routing::announce::Announce;
+use weft_core::routing::wire::{Body, HANDSHAKE_INIT, Hops, Inner, Packet};
 use weft_host::config::schema::QuicSection;
-use weft_host::crypto::NodeIdentity;
 use weft_host::link::endpoint::{self, LinkSettings};
 use weft_host::link::frame::{FrameReader, LinkFrame, ReadItem, encode_prefixed, put_varint};
-use weft_host::routing::announce::Announce;
-use weft_host::routing::wire::{Body, HANDSHAKE_INIT, Hops, Inner, Packet};
 use weft_tests::node::{NodeSpec, TestNode};
 
 const LINK_UP: Duration = Duration::from_secs(20);

@@ -165,7 +165,7 @@ fn a_plugin_file_swapped_after_its_signature_check_is_not_what_runs() {
     let dir = rt.dir.path();
     let signed = std::fs::read(plugin("counter", Binding::Wasm)).unwrap();
     let swapped_in = std::fs::read(plugin("echo", Binding::Wasm)).unwrap();
-    let publisher = weft_host::crypto::NodeIdentity::from_secret([7; 32]);
+    let publisher = weft_core::crypto::NodeIdentity::from_secret([7; 32]);
     let path = dir.join("swapped.wasm");
     std::fs::write(&path, &signed).unwrap();
     weft_host::plugin::signature::sign_file(&publisher, &path).unwrap();
@@ -228,7 +228,7 @@ fn a_cache_artifact_others_could_have_written_is_not_executed() {
     assert_eq!(std::fs::metadata(&engine_dir).unwrap().permissions().mode() & 0o777, 0o700, "private cache");
     let artifact_of = |wasm: &std::path::Path| {
         let digest = weft_host::plugin::wasm::module_digest(&std::fs::read(wasm).unwrap());
-        engine_dir.join(format!("{}.cwasm", weft_host::binary::hex(&digest)))
+        engine_dir.join(format!("{}.cwasm", weft_core::binary::hex(&digest)))
     };
     let (target, planted) = (artifact_of(&counter), artifact_of(&echo));
     assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "private artifact");

@@ -9,15 +9,15 @@
 //! applies all of its changes or none. Must not: touch plugin instances
 //! directly (that is [`PluginHost`]'s) or bind ports (the core's).
 
-use super::super::core::PluginId;
 use super::super::plugin_host::{Prepared, prepare, same_file};
 use super::super::radio_host::{Driver, load_driver};
-use super::{Actor, Pending};
-use crate::admin::protocol::{Request, Response};
+use super::Actor;
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy};
+use crate::control::{Answer, Lifecycle, LoadOutcome, ReloadReport, ReloadSummary, Reply, ReplyTo, StopOutcome};
 use crate::plugin::{Grants, SwapSizes, binding_for};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use weft_core::node::PluginId;
 use weft_plugin_api::internal::codec;
 use weft_plugin_api::{Action, Permission, ShutdownReason};
 
@@ -32,10 +32,10 @@ pub(in crate::node) enum Background {
 }
 
 enum Job {
-    Load { reply: Pending },
-    Reload { id: PluginId, reply: Pending },
-    ConfigRead { reply: Pending },
-    ConfigApply { reply: Pending, config: Box<NodeConfig>, plan: Plan },
+    Load { reply: ReplyTo },
+    Reload { id: PluginId, reply: ReplyTo },
+    ConfigRead { reply: ReplyTo },
+    ConfigApply { reply: ReplyTo, config: Box<NodeConfig>, plan: Plan },
 }
 
 /// Jobs waiting for their background half.
@@ -62,19 +62,6 @@ struct Plan {
     changed: Vec<(PluginId, PluginConfig)>,
     added: Vec<PluginConfig>,
     unchanged: usize,
-}
-
-/// The outcome of `weft ctl reload`.
-#[derive(Debug, Default, serde::Serialize)]
-struct ReloadSummary {
-    added: Vec<String>,
-    removed: Vec<String>,
-    reloaded: Vec<String>,
-    unchanged: usize,
-    /// Radio links whose driver (file or `driver_config`) is being swapped.
-    drivers_swapping: Vec<String>,
-    /// Sections that changed but need a restart to apply.
-    not_applied: Vec<String>,
 }
 
 fn spec_for_load(
@@ -147,26 +134,26 @@ impl Actor {
         });
     }
 
-    /// Lifecycle requests (the rest of [`Actor::on_request`]).
-    pub(super) fn on_lifecycle_request(&mut self, request: Request, reply: Pending) {
+    /// Lifecycle requests; true when the node should stop (drain).
+    pub(super) fn on_lifecycle_request(&mut self, request: Lifecycle, reply: ReplyTo) -> bool {
         match request {
-            Request::PluginLoad { file, name, config, permissions } => {
+            Lifecycle::PluginLoad { file, name, config, permissions } => {
                 match spec_for_load(&file, name, &config, &permissions) {
                     Ok(spec) => {
                         let job = self.lifecycle.add(Job::Load { reply });
                         self.prepare_off_actor(job, vec![(spec, SwapSizes::default())]);
                     }
                     Err(e) => {
-                        let _ = reply.send(Response::failure(e));
+                        let _ = reply.send(Err(e));
                     }
                 }
             }
-            Request::PluginReload { name, file } => {
+            Lifecycle::PluginReload { name, file } => {
                 let Some(id) = self.plugins.find(&name) else {
-                    let _ = reply.send(Response::failure(format!("no plugin named `{name}` is loaded")));
-                    return;
+                    let _ = reply.send(Err(format!("no plugin named `{name}` is loaded")));
+                    return false;
                 };
-                let Some(mut spec) = self.plugins.spec(id).cloned() else { return };
+                let Some(mut spec) = self.plugins.spec(id).cloned() else { return false };
                 if let Some(file) = file {
                     spec.file = PathBuf::from(file);
                 }
@@ -174,23 +161,40 @@ impl Actor {
                 let job = self.lifecycle.add(Job::Reload { id, reply });
                 self.prepare_off_actor(job, vec![(spec, sizes)]);
             }
-            Request::PluginStop { name } => {
-                let response = self.stop_plugin(&name, ShutdownReason::Stop, false);
-                let _ = reply.send(response);
+            Lifecycle::PluginStop { name } => {
+                let _ = reply.send(self.stop_plugin(&name, ShutdownReason::Stop, false));
             }
-            Request::PluginUnload { name } => {
-                let response = self.stop_plugin(&name, ShutdownReason::Removed, true);
-                let _ = reply.send(response);
+            Lifecycle::PluginUnload { name } => {
+                let _ = reply.send(self.stop_plugin(&name, ShutdownReason::Removed, true));
             }
-            Request::Reload => self.start_config_reload(reply),
-            other => {
-                let _ = reply.send(Response::failure(format!("request {other:?} is not handled here")));
+            Lifecycle::SwapDriver { link, file } => {
+                let Some(index) = self.radios.find(&link) else {
+                    let known = self.radios.names().join(", ");
+                    let _ = reply.send(Err(format!("no radio link named `{link}` (links: {known})")));
+                    return false;
+                };
+                if self.swaps.contains_key(&index) {
+                    let _ = reply.send(Err(format!("link `{link}` is already swapping its driver")));
+                    return false;
+                }
+                self.swaps.insert(index, Some(reply));
+                // Compiling the new driver must not stall the node: load it
+                // on a blocking thread; the actor starts the swap when it is ready.
+                self.load_driver_off_actor(index, file);
+            }
+            Lifecycle::Reload => self.start_config_reload(reply),
+            Lifecycle::Drain => {
+                tracing::info!("drain requested over the admin socket");
+                let _ = reply.send(Ok(Answer::Draining("draining: shutdown hooks run, then the node stops".into())));
+                self.draining = true;
+                return true;
             }
         }
+        false
     }
 
     /// Starts re-reading the config file (off the actor).
-    pub(in crate::node) fn start_config_reload(&mut self, reply: Pending) {
+    pub(in crate::node) fn start_config_reload(&mut self, reply: ReplyTo) {
         let job = self.lifecycle.add(Job::ConfigRead { reply });
         let (file, done) = (self.config.file.clone(), self.background.clone());
         tokio::task::spawn_blocking(move || {
@@ -201,9 +205,9 @@ impl Actor {
 
     /// Runs a plugin's shutdown hook and executes its final actions; with
     /// `remove`, also unbinds its ports and drops it.
-    fn stop_plugin(&mut self, name: &str, reason: ShutdownReason, remove: bool) -> Response {
+    fn stop_plugin(&mut self, name: &str, reason: ShutdownReason, remove: bool) -> Reply {
         let Some(id) = self.plugins.find(name) else {
-            return Response::failure(format!("no plugin named `{name}` is loaded"));
+            return Err(format!("no plugin named `{name}` is loaded"));
         };
         let result = self.plugins.stop(id, reason, self.config.shutdown_deadline);
         if let Ok(actions) = &result {
@@ -214,8 +218,8 @@ impl Actor {
             self.plugins.remove(id);
         }
         match result {
-            Ok(_) => Response::success(&serde_json::json!({ "plugin": name, "stopped": true, "removed": remove })),
-            Err(e) => Response::failure(e),
+            Ok(_) => Ok(Answer::Stopped(StopOutcome { plugin: name.to_string(), stopped: true, removed: remove })),
+            Err(e) => Err(e),
         }
     }
 
@@ -245,7 +249,7 @@ impl Actor {
     /// Hot-swaps plugin `id` to `prepared`, moving its ports if the new
     /// manifest binds others; on any failure the old instance keeps running
     /// with its old ports.
-    fn reload(&mut self, id: PluginId, prepared: Prepared) -> Result<super::super::plugin_host::ReloadReport, String> {
+    fn reload(&mut self, id: PluginId, prepared: Prepared) -> Result<ReloadReport, String> {
         let old_ports = self.plugins.ports().into_iter().find(|(p, _)| *p == id).map(|(_, ports)| ports);
         let new_ports = prepared.ports();
         self.core.detach(id);
@@ -279,7 +283,7 @@ impl Actor {
                     Err(e) => {
                         tracing::warn!("driver swap refused: {e}");
                         if let Some(Some(waiting)) = self.swaps.remove(&index) {
-                            let _ = waiting.send(Response::failure(e));
+                            let _ = waiting.send(Err(e));
                         }
                     }
                 }
@@ -296,33 +300,26 @@ impl Actor {
                         self.prepare_off_actor(job, specs);
                     }
                     Err(e) => {
-                        let _ =
-                            reply.send(Response::failure(format!("the new config is invalid, nothing changed: {e}")));
+                        let _ = reply.send(Err(format!("the new config is invalid, nothing changed: {e}")));
                     }
                 }
             }
             Background::Prepared { job, prepared } => match self.lifecycle.jobs.remove(&job) {
                 Some(Job::Load { reply }) => {
                     let response = match prepared.into_iter().next() {
-                        Some(Ok(p)) => match self.install(p) {
-                            Ok((_, name, ports)) => {
-                                Response::success(&serde_json::json!({ "plugin": name, "ports": ports }))
-                            }
-                            Err(e) => Response::failure(e),
-                        },
-                        Some(Err(e)) => Response::failure(e),
-                        None => Response::failure("nothing was prepared"),
+                        Some(Ok(p)) => {
+                            self.install(p).map(|(_, plugin, ports)| Answer::Loaded(LoadOutcome { plugin, ports }))
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Err("nothing was prepared".into()),
                     };
                     let _ = reply.send(response);
                 }
                 Some(Job::Reload { id, reply }) => {
                     let response = match prepared.into_iter().next() {
-                        Some(Ok(p)) => match self.reload(id, p) {
-                            Ok(report) => Response::success(&report),
-                            Err(e) => Response::failure(e),
-                        },
-                        Some(Err(e)) => Response::failure(format!("{e}; the running instance is untouched")),
-                        None => Response::failure("nothing was prepared"),
+                        Some(Ok(p)) => self.reload(id, p).map(Answer::Reloaded),
+                        Some(Err(e)) => Err(format!("{e}; the running instance is untouched")),
+                        None => Err("nothing was prepared".into()),
                     };
                     let _ = reply.send(response);
                 }
@@ -331,7 +328,7 @@ impl Actor {
                     let _ = reply.send(response);
                 }
                 Some(Job::ConfigRead { reply }) => {
-                    let _ = reply.send(Response::failure("internal: config job out of order"));
+                    let _ = reply.send(Err("internal: config job out of order".into()));
                 }
                 None => {}
             },
@@ -364,16 +361,13 @@ impl Actor {
 
     /// Applies a config reload whose plugins are all prepared, or nothing
     /// when any failed.
-    fn apply(&mut self, config: NodeConfig, plan: Plan, prepared: Vec<Result<Prepared, String>>) -> Response {
+    fn apply(&mut self, config: NodeConfig, plan: Plan, prepared: Vec<Result<Prepared, String>>) -> Reply {
         let failures: Vec<String> = prepared.iter().filter_map(|p| p.as_ref().err().cloned()).collect();
         if !failures.is_empty() {
             for p in prepared.into_iter().flatten() {
                 self.plugins.discard(p);
             }
-            return Response::failure(format!(
-                "the new config cannot be applied, nothing changed: {}",
-                failures.join("; ")
-            ));
+            return Err(format!("the new config cannot be applied, nothing changed: {}", failures.join("; ")));
         }
         let mut prepared = prepared.into_iter().flatten();
         let mut summary = ReloadSummary { unchanged: plan.unchanged, ..ReloadSummary::default() };
@@ -424,9 +418,9 @@ impl Actor {
             "config reloaded"
         );
         if errors.is_empty() {
-            Response::success(&summary)
+            Ok(Answer::ConfigReloaded(summary))
         } else {
-            Response::failure(format!("config reloaded with errors: {}", errors.join("; ")))
+            Err(format!("config reloaded with errors: {}", errors.join("; ")))
         }
     }
 }

@@ -134,4 +134,4 @@ fn wasmtime_version() -> &'static str {
     env!("WEFT_WASMTIME_VERSION")
 }
 
-pub(crate) use crate::binary::hex;
+pub(crate) use weft_core::binary::hex;

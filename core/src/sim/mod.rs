@@ -11,9 +11,10 @@ pub mod report;
 pub mod topology;
 
 use crate::crypto::NodeIdentity;
-use crate::routing::announce::SharedVerifyMemo;
+use crate::routing::announce::SharedMemo;
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput, Sent};
+use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 pub use topology::Topology;
@@ -43,8 +44,9 @@ impl Default for SimConfig {
 
 /// One simulated node.
 pub struct SimNode {
-    /// Its router.
-    pub router: Router,
+    /// Its router; every node checks announces through the simulation's
+    /// one memo.
+    pub router: Router<SharedMemo>,
     /// Messages delivered to its ports, with the time.
     pub delivered: Vec<(u64, Delivery)>,
     /// Traces that came back: id and path.
@@ -101,12 +103,15 @@ pub struct Sim {
     now: u64,
     rng: SplitMix64,
     stats: SimStats,
+    memo: SharedMemo,
+    /// SHA-256 over every packet arrival, when recording ([`Sim::record_trace`]).
+    trace: Option<Sha256>,
 }
 
 impl Sim {
     /// Builds the nodes and brings every link up at time 0.
     pub fn new(topology: Topology, config: SimConfig) -> Sim {
-        let memo: SharedVerifyMemo = Default::default();
+        let memo = SharedMemo::default();
         let nodes = (0..topology.nodes)
             .map(|i| {
                 let mut secret = [0u8; 32];
@@ -140,6 +145,8 @@ impl Sim {
             sequence: 0,
             now: 0,
             stats: SimStats::default(),
+            memo,
+            trace: None,
         };
         for node in 0..sim.nodes.len() {
             sim.nodes[node].router.poll(0);
@@ -252,7 +259,7 @@ impl Sim {
         let identity = NodeIdentity::from_secret(self.nodes[i].router.identity().secret_seed());
         let announces = self.nodes[i].router.export_announces();
         let seed = self.rng.next_u64();
-        self.nodes[i].router = Router::new(identity, self.config.router.clone(), self.now, seed, Default::default());
+        self.nodes[i].router = Router::new(identity, self.config.router.clone(), self.now, seed, self.memo.clone());
         self.nodes[i].router.import_announces(&announces);
         self.nodes[i].router.poll(self.now);
         self.after(i);
@@ -276,6 +283,29 @@ impl Sim {
         let sent = self.nodes[from].router.send(message, self.now);
         self.after(from);
         sent
+    }
+
+    /// Node `from` sends `payload` to node `to`'s `port` without naming
+    /// itself: sealed in an anonymous one-shot box.
+    pub fn send_anonymous(&mut self, from: usize, to: usize, port: u16, payload: &[u8]) -> Sent {
+        let to = self.address(to);
+        let message = Outgoing { to, port, payload, sealed: true, reveal: false, tag: 0, reply_to: None };
+        let sent = self.nodes[from].router.send(message, self.now);
+        self.after(from);
+        sent
+    }
+
+    /// Starts hashing every packet arrival from now on (time, node, link,
+    /// bytes), for [`Sim::trace_hash`].
+    pub fn record_trace(&mut self) {
+        self.trace.get_or_insert_with(Sha256::new);
+    }
+
+    /// The hash of every packet arrival since [`Sim::record_trace`]: two runs
+    /// from the same seed and inputs give the same hash, bit for bit, since
+    /// nothing in a simulated node draws from the OS or reads a clock.
+    pub fn trace_hash(&self) -> Option<[u8; 32]> {
+        self.trace.clone().map(|hash| hash.finalize().into())
     }
 
     /// Node `from` floods `payload` to `port` within `hops`.
@@ -380,6 +410,13 @@ impl Sim {
                 if self.edges.get(link as usize).is_some_and(|e| e.up) {
                     if let Some(heard) = self.nodes[node].heard.as_mut() {
                         heard.push(packet.clone());
+                    }
+                    if let Some(trace) = self.trace.as_mut() {
+                        trace.update(self.now.to_le_bytes());
+                        trace.update((node as u64).to_le_bytes());
+                        trace.update(link.to_le_bytes());
+                        trace.update((packet.len() as u64).to_le_bytes());
+                        trace.update(&packet);
                     }
                     self.nodes[node].router.receive(link, packet, self.now);
                     self.after(node);

@@ -1,4 +1,4 @@
-//! Crypto lives in the host: the node identity and sealing.
+//! The node's own crypto: its identity and the anonymous sealed box.
 //!
 //! Owns: [`NodeIdentity`] (Ed25519 key, derived X25519 key, address) and
 //! [`seal`]/[`open`] (ephemeral X25519 + HKDF-SHA256 + ChaCha20-Poly1305).
@@ -6,7 +6,6 @@
 //! signatures and sealed boxes through host calls.
 
 mod identity;
-pub mod key_file;
 mod sealing;
 
 pub use identity::{

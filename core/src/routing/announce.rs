@@ -14,8 +14,10 @@
 use super::wire::ANNOUNCE_BODY;
 use crate::crypto::{NodeIdentity, address_of_bytes};
 use ed25519_dalek::{Signature, VerifyingKey};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
+use std::sync::Arc;
 use weft_plugin_api::Address;
 
 /// Domain separation: an announce signature is never valid as a TLS or
@@ -113,8 +115,33 @@ pub struct VerifyMemo {
     checked: HashMap<[u8; ANNOUNCE_BODY], Option<Arc<Announce>>>,
 }
 
-/// A memo shared between routers.
-pub type SharedVerifyMemo = Arc<Mutex<VerifyMemo>>;
+/// Where a router checks announce signatures: its own [`VerifyMemo`] in a
+/// node, one [`SharedMemo`] for all the routers of a simulation.
+pub trait AnnounceCheck {
+    /// The shared copy of `announce` when its signature is valid, `None`
+    /// when it is forged.
+    fn check(&mut self, announce: &Announce) -> Option<Arc<Announce>>;
+}
+
+impl AnnounceCheck for VerifyMemo {
+    fn check(&mut self, announce: &Announce) -> Option<Arc<Announce>> {
+        VerifyMemo::check(self, announce)
+    }
+}
+
+/// One memo shared by the routers of a single-threaded simulation: each
+/// announce is verified once for all of them, and every table holds the
+/// same copy. Not `Send`: a node's router owns its own [`VerifyMemo`].
+#[derive(Debug, Clone, Default)]
+pub struct SharedMemo(Rc<RefCell<VerifyMemo>>);
+
+impl AnnounceCheck for SharedMemo {
+    fn check(&mut self, announce: &Announce) -> Option<Arc<Announce>> {
+        // Never re-entered: `VerifyMemo::check` calls nothing that could
+        // reach a router.
+        self.0.borrow_mut().check(announce)
+    }
+}
 
 const MEMO_ENTRIES: usize = 16_384;
 

@@ -8,6 +8,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
+use rand::{CryptoRng, RngCore};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -27,9 +28,10 @@ fn cipher(shared: &[u8; 32], ephemeral: &PublicKey, recipient: &PublicKey) -> Ch
     ChaCha20Poly1305::new(Key::from_slice(&key))
 }
 
-/// Seals `plaintext` to `recipient`.
-pub fn seal(recipient: &PublicKey, plaintext: &[u8]) -> Vec<u8> {
-    let ephemeral_secret = StaticSecret::random_from_rng(rand::rngs::OsRng);
+/// Seals `plaintext` to `recipient`, with an ephemeral key drawn from `rng`
+/// (a CSPRNG: the box is only as secret as that key).
+pub fn seal(rng: &mut (impl RngCore + CryptoRng), recipient: &PublicKey, plaintext: &[u8]) -> Vec<u8> {
+    let ephemeral_secret = StaticSecret::random_from_rng(rng);
     let ephemeral = PublicKey::from(&ephemeral_secret);
     let shared = ephemeral_secret.diffie_hellman(recipient);
     let cipher = cipher(shared.as_bytes(), &ephemeral, recipient);
@@ -76,7 +78,7 @@ mod tests {
     #[test]
     fn round_trip_with_48_bytes_overhead() {
         let secret = StaticSecret::from([3u8; 32]);
-        let sealed = seal(&PublicKey::from(&secret), b"therapy slot 9:00");
+        let sealed = seal(&mut rand::rngs::OsRng, &PublicKey::from(&secret), b"therapy slot 9:00");
         assert_eq!(sealed.len(), 17 + SEAL_OVERHEAD);
         assert!(!sealed.windows(7).any(|w| w == b"therapy"));
         assert_eq!(open(&secret, &sealed).unwrap(), b"therapy slot 9:00");
@@ -85,7 +87,7 @@ mod tests {
     #[test]
     fn tampering_and_wrong_recipient_are_detected() {
         let secret = StaticSecret::from([3u8; 32]);
-        let mut sealed = seal(&PublicKey::from(&secret), b"x");
+        let mut sealed = seal(&mut rand::rngs::OsRng, &PublicKey::from(&secret), b"x");
         let other = StaticSecret::from([4u8; 32]);
         assert_eq!(open(&other, &sealed), Err(OpenError::Unauthentic));
         sealed[40] ^= 1;

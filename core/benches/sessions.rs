@@ -4,12 +4,12 @@
 //! a handshake, and the bytes on the wire. Two real router cores in one
 //! process, packets carried by hand, so only the sealing path is measured.
 //!
-//! Run with `cargo bench -p weft-host --bench sessions`; results go to
+//! Run with `cargo bench -p weft-core --bench sessions`; results go to
 //! docs/BENCHMARKS.md.
 
 use std::time::Instant;
-use weft_host::crypto::NodeIdentity;
-use weft_host::routing::{LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
+use weft_core::crypto::NodeIdentity;
+use weft_core::routing::{LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
 
 const MESSAGES: usize = 200_000;
 const HANDSHAKES: usize = 2_000;

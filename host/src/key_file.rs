@@ -4,11 +4,11 @@
 //! Ed25519 secret seed as 64 hex digits), creating it with mode 0600 and
 //! refusing to overwrite, and reading it back with errors that name the file.
 
-use super::NodeIdentity;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use weft_core::crypto::NodeIdentity;
 
 /// A key file could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ pub fn read(path: &Path) -> Result<NodeIdentity, KeyFileError> {
     Ok(NodeIdentity::from_secret(bytes))
 }
 
-use crate::binary::{hex, unhex};
+use weft_core::binary::{hex, unhex};
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,8 @@
 //! ([`fragment`]), the prioritised, duty-cycle-gated transmit queue
 //! ([`tx_queue`]), and one link tying them together between the router and
 //! the driver plugin ([`link`]: hellos, neighbour, health, the driver's
-//! timers and swaps). The one piece of I/O is the serial port ([`serial`]),
-//! kept here because only radio links use it; nothing else in the module
-//! opens a port or reads a clock. Airtime itself is computed by
+//! timers and swaps). Nothing here opens a port or reads a clock: the
+//! serial port is `weft-host`'s (`serial`). Airtime itself is computed by
 //! `weft_plugin_api::radio`, shared with driver plugins and the virtual
 //! modem. Must not: speak a modem's protocol (that is the driver plugin's
 //! job).
@@ -15,7 +14,6 @@
 pub mod duty_cycle;
 pub mod fragment;
 pub mod link;
-pub mod serial;
 pub mod tx_queue;
 
 #[cfg(test)]

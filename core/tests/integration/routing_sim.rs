@@ -1,10 +1,10 @@
 //! Routing rules, exercised on the real router core through the simulator.
 
-use weft_host::crypto::NodeIdentity;
-use weft_host::routing::announce::Announce;
-use weft_host::routing::wire::{Body, Hops, Inner, Packet};
-use weft_host::routing::{RouterConfig, Sent};
-use weft_host::sim::{Sim, SimConfig, Topology};
+use weft_core::crypto::NodeIdentity;
+use weft_core::routing::announce::Announce;
+use weft_core::routing::wire::{Body, Hops, Inner, Packet};
+use weft_core::routing::{RouterConfig, Sent};
+use weft_core::sim::{Sim, SimConfig, Topology};
 use weft_plugin_api::internal::rng::SplitMix64;
 
 const PORT: u16 = 7;
@@ -131,7 +131,7 @@ fn relays_hold_sealed_packets_sealed_and_tampering_is_detected() {
     let to = sim.address(2);
     let key = sim.node(0).router.table().entry(&to).unwrap().announce.sealing_key;
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: b"genuine" }.encode();
-    let sealed = weft_host::crypto::seal(&x25519_dalek::PublicKey::from(key), &inner);
+    let sealed = weft_core::crypto::seal(&mut rand::rngs::OsRng, &x25519_dalek::PublicKey::from(key), &inner);
     let mut tampered = sealed.clone();
     tampered[40] ^= 1;
     sim.inject(2, 1, data_packet(&sim, 2, 8, 0b010, &tampered));
@@ -295,12 +295,12 @@ fn property_random_graphs_deliver_exactly_once_and_survive_garbage() {
 fn exported_announces_restore_keys_and_sequences_but_no_routes_and_forgeries_are_skipped() {
     let sim = converged(Topology::from_edges(3, &[(0, 1), (1, 2)]), SimConfig::default());
     let exported = sim.node(0).router.export_announces();
-    assert_eq!(exported.len(), 2 * weft_host::routing::wire::ANNOUNCE_BODY, "nodes 1 and 2");
+    assert_eq!(exported.len(), 2 * weft_core::routing::wire::ANNOUNCE_BODY, "nodes 1 and 2");
 
     // A fresh router for node 0 (a restart) takes them back.
     let mut fresh = Sim::new(Topology::from_edges(3, &[]), SimConfig::default());
     let mut tampered = exported.clone();
-    tampered[weft_host::routing::wire::ANNOUNCE_BODY + 40] ^= 1; // break the second signature
+    tampered[weft_core::routing::wire::ANNOUNCE_BODY + 40] ^= 1; // break the second signature
     let restarted = &mut fresh.node_mut(0).router;
     assert_eq!(restarted.import_announces(&tampered), 1, "the forged one is skipped");
     assert_eq!(restarted.import_announces(&exported), 1, "the good one fills in; the known one is not taken twice");

@@ -10,7 +10,7 @@
 //! Must not: call plugins, touch storage (it emits [`HoldChange`]s for the
 //! runtime to persist) or know what a link is made of.
 
-use super::announce::{Announce, SharedVerifyMemo};
+use super::announce::{Announce, AnnounceCheck, VerifyMemo};
 use super::budget::AnnounceBudget;
 use super::fast_hash::FastMap;
 use super::pending::{Held, HoldChange, HoldCounters, HoldLimits, HoldQueue};
@@ -19,6 +19,9 @@ use super::table::{LinkId, Route, RoutingTable};
 use super::wire::{Body, FLAG_SEALED, FLAG_SOURCE, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
 use crate::crypto::{NodeIdentity, open, seal};
 use crate::session::{Directory, SessionConfig, SessionOutput, SessionSend, Sessions};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sha2::Digest;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
@@ -285,17 +288,20 @@ const HOUSEKEEPING_MS: u64 = 1000;
 const MAX_PATH_REQUEST_INTERVAL_MS: u64 = 60_000;
 const TRACE_WAIT_MS: u64 = 30_000;
 
-/// The router of one node.
-pub struct Router {
+/// The router of one node. `M` is where it checks announce signatures: its
+/// own memo by default, a [`super::announce::SharedMemo`] in a simulation.
+pub struct Router<M: AnnounceCheck = VerifyMemo> {
     identity: NodeIdentity,
     own: Address,
     config: RouterConfig,
     links: BTreeMap<LinkId, LinkState>,
     table: RoutingTable,
     seen: Seen,
-    memo: SharedVerifyMemo,
+    memo: M,
     hold: HoldQueue,
     rng: SplitMix64,
+    /// Ephemeral keys of one-shot sealed boxes.
+    crypto_rng: StdRng,
     wall_start_ms: u64,
     own_announce: Announce,
     next_announce_ms: u64,
@@ -310,24 +316,19 @@ pub struct Router {
     session_out: Vec<SessionOutput>,
 }
 
-impl std::fmt::Debug for Router {
+impl<M: AnnounceCheck> std::fmt::Debug for Router<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router").field("own", &self.own).field("links", &self.links.len()).finish_non_exhaustive()
     }
 }
 
-impl Router {
+impl<M: AnnounceCheck> Router<M> {
     /// A router for `identity`. `wall_start_ms` is the Unix time at router
     /// time 0 (announce sequences and held-packet expiry are wall-clock, so
-    /// they survive a restart); `seed` drives jitter and ids; `memo` may be
-    /// shared between routers of one process.
-    pub fn new(
-        identity: NodeIdentity,
-        config: RouterConfig,
-        wall_start_ms: u64,
-        seed: u64,
-        memo: SharedVerifyMemo,
-    ) -> Router {
+    /// they survive a restart); `seed` drives jitter, ids and (until
+    /// [`Router::reseed`]) every key the router makes, so a simulation is
+    /// reproducible from it; `memo` checks announce signatures.
+    pub fn new(identity: NodeIdentity, config: RouterConfig, wall_start_ms: u64, seed: u64, memo: M) -> Router<M> {
         let own = identity.address();
         let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
         let session_config = session_config(&config);
@@ -337,7 +338,12 @@ impl Router {
             chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
         }
         let sessions = Sessions::new(&identity, session_config, wall_start_ms, session_seed);
+        let mut crypto_seed = [0u8; 32];
+        for chunk in crypto_seed.chunks_mut(8) {
+            chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
+        }
         Router {
+            crypto_rng: StdRng::from_seed(crypto_seed),
             sessions,
             session_out: Vec::new(),
             own,
@@ -382,10 +388,14 @@ impl Router {
         &self.sessions
     }
 
-    /// Replaces the sessions' CSPRNG seed (the node gives 32 bytes from the
-    /// OS at start; the seed given to [`Router::new`] is only 64 bits, which
-    /// suits a reproducible simulation, not ephemeral keys in the field).
-    pub fn reseed_sessions(&mut self, seed: [u8; 32]) {
+    /// Replaces the seed of every key the router makes (session handshakes
+    /// and one-shot sealed boxes). The node gives 32 bytes from the OS at
+    /// start; the seed given to [`Router::new`] is only 64 bits, which suits
+    /// a reproducible simulation, not ephemeral keys in the field.
+    pub fn reseed(&mut self, seed: [u8; 32]) {
+        // The two generators get independent seeds derived from the one.
+        let crypto_seed = sha2::Sha256::new_with_prefix(b"weft router seal rng").chain_update(seed).finalize();
+        self.crypto_rng = StdRng::from_seed(crypto_seed.into());
         self.sessions = Sessions::new(&self.identity, session_config(&self.config), self.wall_start_ms, seed);
         let known: Vec<Address> = self.table.announces().map(|a| a.address()).collect();
         for address in known {
@@ -665,10 +675,7 @@ impl Router {
             }
             return;
         }
-        let checked = match self.memo.lock() {
-            Ok(mut memo) => memo.check(&announce),
-            Err(_) => announce.verify().then(|| Arc::new(announce)),
-        };
+        let checked = self.memo.check(&announce);
         let Some(shared) = checked else {
             self.counters.announces_forged += 1;
             return;
@@ -871,14 +878,14 @@ impl Router {
     }
 
     /// Seals a held packet that originated here, now that the key is known.
-    fn finish_held(&self, held: &Held) -> Option<Vec<u8>> {
+    fn finish_held(&mut self, held: &Held) -> Option<Vec<u8>> {
         if !held.needs_seal {
             return Some(held.packet.clone());
         }
         let packet = Packet::decode(&held.packet).ok()?;
         let Body::Data { destination, port, flags, inner } = packet.body else { return None };
         let key = self.table.entry(&destination)?.announce.sealing_key;
-        let sealed = seal(&x25519_dalek::PublicKey::from(key), inner);
+        let sealed = seal(&mut self.crypto_rng, &x25519_dalek::PublicKey::from(key), inner);
         Some(Packet { hops: packet.hops, body: Body::Data { destination, port, flags, inner: &sealed } }.encode())
     }
 
@@ -955,7 +962,8 @@ impl Router {
             (Some(route), Some(entry)) => {
                 let sealed;
                 let body = if message.sealed {
-                    sealed = seal(&x25519_dalek::PublicKey::from(entry.announce.sealing_key), &plain);
+                    sealed =
+                        seal(&mut self.crypto_rng, &x25519_dalek::PublicKey::from(entry.announce.sealing_key), &plain);
                     &sealed[..]
                 } else {
                     &plain[..]

@@ -1,9 +1,9 @@
 //! Routing against a hostile peer (issue 17): what a crafted packet must not
 //! be able to do to the real router core, driven through the simulator.
 
-use weft_host::routing::wire::{Body, HOP_COUNT_OFFSET, Hops, Packet};
-use weft_host::routing::{MAX_SEQUENCE_LEAD_MS, RouterConfig};
-use weft_host::sim::{Sim, SimConfig, Topology};
+use weft_core::routing::wire::{Body, HOP_COUNT_OFFSET, Hops, Packet};
+use weft_core::routing::{MAX_SEQUENCE_LEAD_MS, RouterConfig};
+use weft_core::sim::{Sim, SimConfig, Topology};
 
 fn converged(topology: Topology, config: SimConfig) -> Sim {
     let mut sim = Sim::new(topology, config);
@@ -71,8 +71,8 @@ fn an_announce_far_ahead_of_the_clock_is_refused() {
     sim.inject(1, 0, packet);
     sim.run_for(500);
     assert!(sim.node(0).router.table().sequence(&sim.address(1)) <= sim.now() + MAX_SEQUENCE_LEAD_MS);
-    let far = weft_host::routing::announce::Announce::create(
-        &weft_host::crypto::NodeIdentity::from_secret([42; 32]),
+    let far = weft_core::routing::announce::Announce::create(
+        &weft_core::crypto::NodeIdentity::from_secret([42; 32]),
         0,
         sim.now() + MAX_SEQUENCE_LEAD_MS + 1_000_000,
     );

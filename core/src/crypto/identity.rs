@@ -37,8 +37,10 @@ impl NodeIdentity {
         Self { signing, address }
     }
 
-    /// The 32-byte secret seed (for the key file and the TLS certificate only).
-    pub(crate) fn secret_seed(&self) -> [u8; 32] {
+    /// The 32-byte secret seed: for the key file, the TLS certificate and
+    /// keys derived from the identity (the QUIC stateless-reset key) only.
+    /// Never put it on the wire or in a log.
+    pub fn secret_seed(&self) -> [u8; 32] {
         self.signing.to_bytes()
     }
 
@@ -61,6 +63,11 @@ impl NodeIdentity {
     /// key (the standard Ed25519 -> X25519 conversion), so one key file suffices.
     pub(crate) fn x25519_secret(&self) -> x25519_dalek::StaticSecret {
         x25519_dalek::StaticSecret::from(self.signing.to_scalar_bytes())
+    }
+
+    /// Opens a box sealed to this node ([`crate::crypto::seal`]).
+    pub fn open_sealed(&self, sealed: &[u8]) -> Result<Vec<u8>, crate::crypto::OpenError> {
+        crate::crypto::open(&self.x25519_secret(), sealed)
     }
 
     /// The X25519 public key matching `NodeIdentity::x25519_secret`.

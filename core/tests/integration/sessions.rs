@@ -2,10 +2,10 @@
 //! default, senders verified, replays refused, reordering tolerated,
 //! tampering detected, a restarted receiver resumes without loss.
 
-use weft_host::crypto::NodeIdentity;
-use weft_host::routing::wire::{Body, Packet};
-use weft_host::routing::{Delivery, LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
-use weft_host::sim::{Sim, SimConfig, Topology};
+use weft_core::crypto::NodeIdentity;
+use weft_core::routing::wire::{Body, Packet};
+use weft_core::routing::{Delivery, LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
+use weft_core::sim::{Sim, SimConfig, Topology};
 
 fn converged(nodes: usize) -> Sim {
     let mut sim = Sim::new(Topology::line(nodes), SimConfig::default());
@@ -62,19 +62,19 @@ fn a_node_claiming_another_address_is_never_delivered_as_that_node() {
     let mut sim = converged(4);
     let (victim, target) = (sim.address(0), sim.address(2));
     // A plaintext packet with a forged source: delivered, but not as verified.
-    let inner = weft_host::routing::wire::Inner { source: Some(victim), tag: 0, reply_to: None, payload: b"forged" };
+    let inner = weft_core::routing::wire::Inner { source: Some(victim), tag: 0, reply_to: None, payload: b"forged" };
     let flags = inner.flags();
     let data = Body::Data { destination: target, port: 7, flags, inner: &inner.encode() };
-    sim.inject(2, 3, Packet { hops: weft_host::routing::wire::Hops::fresh(8), body: data }.encode());
+    sim.inject(2, 3, Packet { hops: weft_core::routing::wire::Hops::fresh(8), body: data }.encode());
     // A handshake init naming node 0 but keyed by node 3: refused.
     let mut init = victim.0.to_vec();
     init.extend_from_slice(&[9u8; 60]);
-    let hs = Body::Handshake { destination: target, step: weft_host::routing::wire::HANDSHAKE_INIT, body: &init };
-    sim.inject(2, 3, Packet { hops: weft_host::routing::wire::Hops::fresh(8), body: hs }.encode());
+    let hs = Body::Handshake { destination: target, step: weft_core::routing::wire::HANDSHAKE_INIT, body: &init };
+    sim.inject(2, 3, Packet { hops: weft_core::routing::wire::Hops::fresh(8), body: hs }.encode());
     // A session message with guessed indices: never opens.
     for index in 0..64u32 {
         let body = Body::Session { destination: target, index, counter: 1, sealed: &[0u8; 40] };
-        sim.inject(2, 3, Packet { hops: weft_host::routing::wire::Hops::fresh(8), body }.encode());
+        sim.inject(2, 3, Packet { hops: weft_core::routing::wire::Hops::fresh(8), body }.encode());
     }
     sim.run_for(2_000);
     for (_, delivery) in &sim.node(2).delivered {
@@ -257,7 +257,7 @@ fn a_replayed_reset_does_not_tear_down_a_newer_session() {
         .filter(|p| {
             matches!(
                 Packet::decode(p),
-                Ok(Packet { body: Body::Handshake { step: weft_host::routing::wire::HANDSHAKE_RESET, .. }, .. })
+                Ok(Packet { body: Body::Handshake { step: weft_core::routing::wire::HANDSHAKE_RESET, .. }, .. })
             )
         })
         .cloned()
@@ -294,8 +294,8 @@ fn a_flood_of_forged_handshakes_is_rate_limited_and_honest_ones_still_get_throug
     let (victim, target) = (sim.address(0), sim.address(2));
     let mut init = victim.0.to_vec();
     init.extend_from_slice(&[9u8; 60]);
-    let body = Body::Handshake { destination: target, step: weft_host::routing::wire::HANDSHAKE_INIT, body: &init };
-    let packet = Packet { hops: weft_host::routing::wire::Hops::fresh(8), body }.encode();
+    let body = Body::Handshake { destination: target, step: weft_core::routing::wire::HANDSHAKE_INIT, body: &init };
+    let packet = Packet { hops: weft_core::routing::wire::Hops::fresh(8), body }.encode();
     // Node 3 sends 500 forged inits within one millisecond.
     for _ in 0..500 {
         sim.inject(2, 3, packet.clone());

@@ -1,0 +1,10 @@
+//! `weft-core`'s integration tests, in one test binary: the router,
+//! sessions and the simulator driven from outside, as the runtime does. Run
+//! one area with a filter, e.g.
+//! `cargo test -p weft-core --test integration routing_sim::`.
+
+mod boundary;
+mod determinism;
+mod routing_hostile;
+mod routing_sim;
+mod sessions;
