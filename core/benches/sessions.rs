@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 use weft_core::crypto::NodeIdentity;
-use weft_core::routing::{LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
+use weft_core::routing::{LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
 
 const MESSAGES: usize = 200_000;
 const HANDSHAKES: usize = 2_000;
@@ -28,8 +28,8 @@ fn router(seed: u8) -> Router {
 fn pair(a: u8, b: u8) -> (Router, Router) {
     let (mut a, mut b) = (router(a), router(b));
     let (addr_a, addr_b) = (a.address(), b.address());
-    a.link_up(1, LinkParams { neighbour: addr_b, cost: 1, bandwidth_bps: 1 << 40 }, 0);
-    b.link_up(1, LinkParams { neighbour: addr_a, cost: 1, bandwidth_bps: 1 << 40 }, 0);
+    a.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_b, cost: 1, bandwidth_bps: 1 << 40 }, 0);
+    b.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_a, cost: 1, bandwidth_bps: 1 << 40 }, 0);
     carry(&mut a, &mut b);
     (a, b)
 }
@@ -52,12 +52,12 @@ fn carry(a: &mut Router, b: &mut Router) {
         let to_b = transmits(a, &mut buffer);
         let moved = !to_b.is_empty();
         for packet in to_b {
-            b.receive(1, packet, 0);
+            b.receive(LinkId::Quic(1), packet, 0);
         }
         let to_a = transmits(b, &mut buffer);
         let moved = moved || !to_a.is_empty();
         for packet in to_a {
-            a.receive(1, packet, 0);
+            a.receive(LinkId::Quic(1), packet, 0);
         }
         if !moved {
             return;
@@ -96,7 +96,7 @@ fn measure(sealed: bool, reveal: bool) -> Figures {
     let start = Instant::now();
     let mut delivered = 0;
     for packet in packets {
-        b.receive(1, packet, 0);
+        b.receive(LinkId::Quic(1), packet, 0);
         b.drain_into(&mut buffer);
         delivered += buffer.drain(..).filter(|o| matches!(o, RouterOutput::Deliver(_))).count();
     }

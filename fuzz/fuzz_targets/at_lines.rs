@@ -1,6 +1,6 @@
 //! AT modem lines (`weft_driver_atmodem`): `line::LineReader` splitting
 //! serial bytes into lines, `at::classify` on each line, and the parsers it
-//! uses (`P2p::parse`, `Release::find_in`, `hex_decode`).
+//! uses (`P2p::parse`, `Release::find_in`, the hex codec).
 //!
 //! Properties: no panic; lines are non-empty, trimmed and at most
 //! `MAX_LINE` bytes; settings that parse print back (`to_text`) to text
@@ -9,8 +9,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weft_driver_atmodem::at::{BANDWIDTHS_KHZ, Line, P2p, Release, classify, hex_decode, hex_encode};
+use weft_driver_atmodem::at::{BANDWIDTHS_KHZ, Line, P2p, Release, classify};
 use weft_driver_atmodem::line::{LineReader, MAX_LINE};
+use weft_plugin_api::hex::{decode as hex_decode, encode_upper as hex_encode};
 
 fn check_line(line: &str) {
     match classify(line) {

@@ -19,9 +19,9 @@
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use weft_driver_atmodem::AtModem;
-use weft_driver_atmodem::at::hex_encode;
 use weft_driver_atmodem::line::MAX_LINE;
 use weft_fuzz::{DriverSession, Steps, number};
+use weft_plugin_api::hex::encode_upper as hex_encode;
 
 /// A scripted RAK3172 in P2P mode, like `FakeRak` in transports/atmodem/src/tests.rs.
 #[derive(Default)]

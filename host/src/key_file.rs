@@ -100,7 +100,7 @@ pub fn read(path: &Path) -> Result<NodeIdentity, KeyFileError> {
     Ok(NodeIdentity::from_secret(bytes))
 }
 
-use weft_core::binary::{hex, unhex};
+use weft_plugin_api::hex::{decode_array as unhex, encode_lower as hex};
 
 #[cfg(test)]
 mod tests {

@@ -54,26 +54,7 @@ impl FromStr for Address {
     type Err = AddressParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.as_bytes();
-        if s.len() != 32 {
-            return Err(AddressParseError);
-        }
-        let mut out = [0u8; 16];
-        for (i, pair) in s.chunks_exact(2).enumerate() {
-            let hi = hex_digit(pair[0]).ok_or(AddressParseError)?;
-            let lo = hex_digit(pair[1]).ok_or(AddressParseError)?;
-            out[i] = (hi << 4) | lo;
-        }
-        Ok(Address(out))
-    }
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        crate::hex::decode_array::<16>(s).map(Address).ok_or(AddressParseError)
     }
 }
 

@@ -52,6 +52,7 @@ mod event;
 pub mod export;
 #[doc = include_str!("../../docs/writing-a-service.md")]
 pub mod guide {}
+pub mod hex;
 pub mod host_call;
 mod hot_path;
 pub mod internal;

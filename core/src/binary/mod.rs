@@ -1,14 +1,12 @@
 //! Small binary helpers shared by the link and routing headers.
 //!
 //! Owns: LEB128 varints ([`put_varint`], [`get_varint`]) and a field-naming
-//! slice cursor ([`Reader`]), hex text ([`hex`], [`unhex`]). Knows nothing
-//! about any frame or packet.
+//! slice cursor ([`Reader`]). Knows nothing about any frame or packet. Hex
+//! text is `weft_plugin_api::hex`, shared with plugins and drivers.
 
-mod hex;
 mod reader;
 mod varint;
 
-pub use hex::{hex, unhex};
 pub use reader::{DecodeError, Reader};
 pub use varint::{Varint, get_varint, put_varint};
 

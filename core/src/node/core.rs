@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use weft_plugin_api::actions::{CommandReply, Metric};
 use weft_plugin_api::{Action, ActionRefused, Address, Event, LogLevel, Message, PeerChange, TimerFired};
 
-/// Index of a plugin in the node's plugin list.
-pub type PluginId = usize;
+pub use super::plugin_id::PluginId;
 
 /// Replies remembered per node: enough for any realistic burst, bounded so
 /// a flood of unanswered messages cannot grow memory.
@@ -60,6 +59,9 @@ pub enum Output {
         plugin: PluginId,
         /// Key and value (`None` deletes).
         writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        /// The refusal to deliver if the writes cannot be committed (over
+        /// quota): names the first `Store` action; the runtime adds the reason.
+        on_refusal: ActionRefused,
     },
     /// Persist a store-and-forward change.
     Hold(HoldChange),
@@ -356,6 +358,7 @@ impl NodeCore {
     pub fn actions(&mut self, plugin: PluginId, actions: Vec<Action>, now_ms: u64) -> Vec<Output> {
         let mut out = Vec::new();
         let mut writes = Vec::new();
+        let mut first_store = None;
         for (index, action) in actions.into_iter().enumerate() {
             let refuse = |reason: String| ActionRefused::of(&action, index as u32, reason);
             match &action {
@@ -425,7 +428,10 @@ impl NodeCore {
                 },
                 Action::SetTimer(t) => self.timers.set((plugin, t.id), now_ms.saturating_add(t.after_ms)),
                 Action::CancelTimer(t) => self.timers.cancel((plugin, t.id)),
-                Action::Store(store) => writes.push((store.key.clone(), store.value.clone())),
+                Action::Store(store) => {
+                    first_store.get_or_insert_with(|| refuse(String::new()));
+                    writes.push((store.key.clone(), store.value.clone()));
+                }
                 Action::Log(log) => out.push(Output::Log { plugin, level: log.level, message: log.message.clone() }),
                 Action::Metric(metric) => out.push(Output::Metric { plugin, metric: metric.clone() }),
                 Action::CommandReply(reply) => out.push(Output::CommandReply { plugin, reply: reply.clone() }),
@@ -435,9 +441,9 @@ impl NodeCore {
                 }
             }
         }
-        if !writes.is_empty() {
+        if let Some(on_refusal) = first_store {
             // Writes commit once per call, before any message they caused is sent on.
-            out.insert(0, Output::Store { plugin, writes });
+            out.insert(0, Output::Store { plugin, writes, on_refusal });
         }
         out
     }
@@ -450,6 +456,12 @@ mod tests {
     use crate::routing::RouterConfig;
     use weft_plugin_api::actions::{Flood, Reply, Send, SetTimer, Store};
 
+    const P0: PluginId = PluginId::from_index(0);
+    const P1: PluginId = PluginId::from_index(1);
+    const P2: PluginId = PluginId::from_index(2);
+    const L1: LinkId = LinkId::Quic(1);
+    const L2: LinkId = LinkId::Quic(2);
+
     fn router(seed: u8) -> Router {
         let memo = Default::default();
         Router::new(NodeIdentity::from_secret([seed; 32]), RouterConfig::default(), 1_000, seed as u64, memo)
@@ -457,8 +469,8 @@ mod tests {
 
     fn core(seed: u8) -> NodeCore {
         let mut core = NodeCore::new(router(seed));
-        core.attach(0, &[7]).unwrap();
-        core.attach(1, &[8]).unwrap();
+        core.attach(P0, &[7]).unwrap();
+        core.attach(P1, &[8]).unwrap();
         core
     }
 
@@ -490,13 +502,13 @@ mod tests {
     fn pair() -> (NodeCore, NodeCore) {
         let (mut a, mut b) = (core(1), core(2));
         let (addr_a, addr_b) = (a.router.address(), b.router.address());
-        let from_a = transmits(&a.link_up(1, params(addr_b), 0));
-        let from_b = transmits(&b.link_up(2, params(addr_a), 0));
+        let from_a = transmits(&a.link_up(LinkId::Quic(1), params(addr_b), 0));
+        let from_b = transmits(&b.link_up(LinkId::Quic(2), params(addr_a), 0));
         for (_, packet) in from_a {
-            b.packet_received(2, packet, 0);
+            b.packet_received(LinkId::Quic(2), packet, 0);
         }
         for (_, packet) in from_b {
-            a.packet_received(1, packet, 0);
+            a.packet_received(LinkId::Quic(1), packet, 0);
         }
         (a, b)
     }
@@ -510,12 +522,12 @@ mod tests {
         for _ in 0..10 {
             let mut to_a = Vec::new();
             for (_, packet) in to_b.drain(..) {
-                let out = b.packet_received(2, packet, 0);
+                let out = b.packet_received(LinkId::Quic(2), packet, 0);
                 got[1].extend(messages(&out));
                 to_a.extend(transmits(&out));
             }
             for (_, packet) in to_a {
-                let out = a.packet_received(1, packet, 0);
+                let out = a.packet_received(LinkId::Quic(1), packet, 0);
                 got[0].extend(messages(&out));
                 to_b.extend(transmits(&out));
             }
@@ -532,15 +544,15 @@ mod tests {
         let to = b.router.address();
         let send =
             Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
-        let out = a.actions(0, vec![send], 0);
+        let out = a.actions(P0, vec![send], 0);
         let [_, at_b] = carry(&mut a, &mut b, out);
-        let [(0, message)] = &at_b[..] else { panic!("{at_b:?}") };
+        let [(P0, message)] = &at_b[..] else { panic!("{at_b:?}") };
         assert_eq!((message.from, message.port, message.reply_to), (Some(a.router.address()), 7, None));
         assert!(message.sealed, "sealed by default, in a session");
-        let out = b.actions(0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
-        let [(2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = a.packet_received(1, packet.clone(), 0);
-        let [(0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
+        let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
+        let [(P0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!((answer.reply_to, answer.payload.as_slice()), (Some(42), &b"back"[..]));
     }
 
@@ -556,8 +568,8 @@ mod tests {
             inner: &inner.encode(),
         };
         let packet = crate::routing::wire::Packet { hops: crate::routing::wire::Hops::fresh(4), body }.encode();
-        let out = b.packet_received(2, packet, 0);
-        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let out = b.packet_received(LinkId::Quic(2), packet, 0);
+        let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!((message.from, message.sealed), (None, false), "a claimed source is not passed on");
         let _ = &mut a;
     }
@@ -568,13 +580,13 @@ mod tests {
         let to = b.router.address();
         let send =
             Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
-        let out = a.actions(0, vec![send], 0);
+        let out = a.actions(P0, vec![send], 0);
         let [(_, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
         assert!(!packet.windows(6).any(|w| w == b"secret"), "sealed on the wire");
-        let out = b.packet_received(2, packet.clone(), 0);
-        let [(0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
+        let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!((message.from, message.sealed, message.payload.as_slice()), (None, true, &b"secret"[..]));
-        let out = b.actions(0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], 0);
+        let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], 0);
         let [Output::Refuse { refused, .. }] = &out[..] else { panic!("{out:?}") };
         assert!(refused.reason.contains("anonymous"), "{}", refused.reason);
     }
@@ -585,7 +597,7 @@ mod tests {
         let nobody = Address([9; 16]);
         let send =
             Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
-        let out = a.actions(0, vec![send], 0);
+        let out = a.actions(P0, vec![send], 0);
         assert!(out.iter().any(|o| matches!(o, Output::Hold(HoldChange::Put(_)))), "{out:?}");
         assert_eq!(transmits(&out).len(), 1, "a path request goes out");
         assert_eq!(a.router.held(), 1);
@@ -597,51 +609,53 @@ mod tests {
             tag: 0,
             anonymous: false,
         });
-        let out = a.actions(0, vec![send], 0);
+        let out = a.actions(P0, vec![send], 0);
         carry(&mut a, &mut b, out);
         assert_eq!(b.counters().no_service, 1);
-        let out = b.actions(1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
-        assert!(matches!(&out[..], [Output::Refuse { plugin: 1, .. }]));
+        let out = b.actions(P1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
+        assert!(matches!(&out[..], [Output::Refuse { plugin: P1, .. }]));
     }
 
     #[test]
     fn floods_reach_neighbours_and_replies_follow_them_back() {
         let (mut a, mut b) = pair();
         let flood = Action::Flood(Flood { port: 8, payload: b"q".to_vec(), hops: 3, anonymous: true });
-        let out = a.actions(1, vec![flood], 0);
-        let [(1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = b.packet_received(2, packet.clone(), 0);
-        let [(1, message)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let out = a.actions(P1, vec![flood], 0);
+        let [(L1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
+        let [(P1, message)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!(message.from, None, "anonymous flood");
-        let out = b.actions(1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], 0);
-        let [(2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = a.packet_received(1, packet.clone(), 0);
-        let [(1, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
+        let out = b.actions(P1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], 0);
+        let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
+        let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
+        let [(P1, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
         assert_eq!(answer.payload, b"r");
     }
 
     #[test]
     fn peers_ports_timers_and_storage() {
         let mut core = core(1);
-        assert!(core.attach(2, &[7]).is_err(), "port 7 is taken");
+        assert!(core.attach(P2, &[7]).is_err(), "port 7 is taken");
         let b = Address([2; 16]);
-        let ups = core.link_up(5, params(b), 0);
+        let ups = core.link_up(LinkId::Quic(5), params(b), 0);
         assert_eq!(ups.iter().filter(|o| matches!(o, Output::Deliver { .. })).count(), 2);
-        let again = core.link_up(6, params(b), 0);
+        let again = core.link_up(LinkId::Quic(6), params(b), 0);
         assert!(!again.iter().any(|o| matches!(o, Output::Deliver { .. })), "no duplicate peer event");
-        assert!(core.link_down(5).is_empty(), "still up over link 6");
-        assert_eq!(core.link_down(6).len(), 2);
+        assert!(core.link_down(LinkId::Quic(5)).is_empty(), "still up over link 6");
+        assert_eq!(core.link_down(LinkId::Quic(6)).len(), 2);
         let out = core.actions(
-            1,
+            P1,
             vec![
                 Action::SetTimer(SetTimer { id: 5, after_ms: 100 }),
                 Action::Store(Store { key: b"k".to_vec(), value: Some(b"v".to_vec()) }),
             ],
             1_000,
         );
-        assert!(matches!(&out[..], [Output::Store { plugin: 1, writes }] if writes.len() == 1));
+        assert!(
+            matches!(&out[..], [Output::Store { plugin: P1, writes, on_refusal }] if writes.len() == 1 && on_refusal.index == 1)
+        );
         assert!(core.next_deadline().is_some_and(|d| d <= 1_100));
         let fired = core.poll(1_100);
-        assert!(fired.contains(&Output::Deliver { plugin: 1, event: Event::Timer(TimerFired { id: 5 }) }));
+        assert!(fired.contains(&Output::Deliver { plugin: P1, event: Event::Timer(TimerFired { id: 5 }) }));
     }
 }

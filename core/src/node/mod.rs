@@ -4,6 +4,7 @@
 //!
 //! - [`core`]: ports, peer events, the way back for replies, plugin
 //!   actions turned into router calls and outputs.
+//! - [`plugin_id`]: the id of a loaded service plugin.
 //! - [`reply_book`]: the ring of delivered messages a `Reply` answers.
 //! - [`timers`]: plugin timers in virtual time.
 //!
@@ -11,6 +12,7 @@
 //! `weft-host` executes the core's outputs.
 
 pub mod core;
+pub mod plugin_id;
 pub mod reply_book;
 pub mod timers;
 

@@ -1,9 +1,10 @@
 //! Plugin timers in virtual time (milliseconds), for the sans-IO core.
 
+use super::plugin_id::PluginId;
 use std::collections::{BTreeSet, HashMap};
 
 /// Which plugin owns a timer, and the plugin's id for it.
-pub type TimerKey = (usize, u64);
+pub type TimerKey = (PluginId, u64);
 
 /// Armed timers ordered by deadline. Re-arming a timer replaces it.
 #[derive(Debug, Default)]
@@ -28,7 +29,7 @@ impl Timers {
     }
 
     /// Disarms every timer of `plugin`.
-    pub fn cancel_plugin(&mut self, plugin: usize) {
+    pub fn cancel_plugin(&mut self, plugin: PluginId) {
         let keys: Vec<TimerKey> = self.deadlines.keys().filter(|(p, _)| *p == plugin).copied().collect();
         for key in keys {
             self.cancel(key);
@@ -72,15 +73,15 @@ mod tests {
     #[test]
     fn timers_fire_in_order_and_rearm_or_cancel_replace() {
         let mut t = Timers::default();
-        t.set((0, 1), 100);
-        t.set((1, 1), 50);
-        t.set((0, 2), 75);
-        t.set((0, 2), 200); // re-armed later
-        t.cancel((1, 1));
+        t.set((PluginId::from_index(0), 1), 100);
+        t.set((PluginId::from_index(1), 1), 50);
+        t.set((PluginId::from_index(0), 2), 75);
+        t.set((PluginId::from_index(0), 2), 200); // re-armed later
+        t.cancel((PluginId::from_index(1), 1));
         assert_eq!(t.next_deadline(), Some(100));
         assert!(t.expire(99).is_empty());
-        assert_eq!(t.expire(150), vec![(0, 1)]);
-        t.cancel_plugin(0);
+        assert_eq!(t.expire(150), vec![(PluginId::from_index(0), 1)]);
+        t.cancel_plugin(PluginId::from_index(0));
         assert!(t.is_empty());
     }
 }

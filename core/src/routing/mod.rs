@@ -3,7 +3,7 @@
 //!
 //! Owns: the routed packet format ([`wire`]), announces ([`announce`]), the
 //! routing table ([`table`]), duplicate suppression and reverse paths
-//! ([`seen`]), the per-link announce budget ([`budget`]), held packets
+//! ([`seen`]), link ids ([`link_id`]), the per-link announce budget ([`budget`]), held packets
 //! ([`pending`]) and the [`Router`] that ties them together. The node
 //! runtime and the simulator ([`crate::sim`]) drive the router; nothing in
 //! here does I/O or reads a clock.
@@ -11,14 +11,15 @@
 pub mod announce;
 pub mod budget;
 pub mod fast_hash;
+pub mod link_id;
 pub mod pending;
 pub mod router;
 pub mod seen;
 pub mod table;
 pub mod wire;
 
+pub use link_id::LinkId;
 pub use router::{
     CAPABILITY_RELAY, CAPABILITY_STORE, Delivery, LinkParams, MAX_SEQUENCE_LEAD_MS, Outgoing, ReplyPath, RouteRow,
     Router, RouterConfig, RouterCounters, RouterOutput, Sent,
 };
-pub use table::LinkId;

@@ -6,7 +6,7 @@
 //! storm of fresh ids cannot grow memory without bound.
 
 use super::fast_hash::FastMap;
-use super::table::LinkId;
+use super::link_id::LinkId;
 use std::collections::VecDeque;
 
 /// Where a handled packet came from.
@@ -81,9 +81,9 @@ mod tests {
     #[test]
     fn duplicates_are_caught_until_the_window_ends_and_the_cap_holds() {
         let mut seen = Seen::new(100, 3);
-        assert!(seen.first_time(1, Came::Link(4), 0));
-        assert!(!seen.first_time(1, Came::Link(5), 50));
-        assert_eq!(seen.came(1, 50), Some(Came::Link(4)));
+        assert!(seen.first_time(1, Came::Link(LinkId::Quic(4)), 0));
+        assert!(!seen.first_time(1, Came::Link(LinkId::Quic(5)), 50));
+        assert_eq!(seen.came(1, 50), Some(Came::Link(LinkId::Quic(4))));
         assert!(seen.first_time(1, Came::Here, 100), "the window ended");
         for id in 10..20 {
             seen.first_time(id, Came::Here, 101);

@@ -12,8 +12,7 @@ use super::fast_hash::FastMap;
 use std::sync::Arc;
 use weft_plugin_api::Address;
 
-/// Identifies one link of the node (the runtime's number for it).
-pub type LinkId = u64;
+use super::link_id::LinkId;
 
 /// How to reach a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,8 +171,8 @@ mod tests {
     use super::*;
     use crate::crypto::NodeIdentity;
 
-    fn route(link: LinkId, hops: u8, cost: u32) -> Route {
-        Route { link, neighbour: Address([link as u8; 16]), hops, cost, expires_ms: 1_000 }
+    fn route(link: u8, hops: u8, cost: u32) -> Route {
+        Route { link: LinkId::Quic(link.into()), neighbour: Address([link; 16]), hops, cost, expires_ms: 1_000 }
     }
 
     #[test]
@@ -189,9 +188,9 @@ mod tests {
         assert_eq!(table.judge(&a, 5, 2, 9, 0), Verdict::Better);
         assert_eq!(table.judge(&a, 5, 3, 0, 0), Verdict::Better);
         assert_eq!(table.judge(&a, 6, 9, 9, 0), Verdict::Newer);
-        assert_eq!(table.route(&a, 0).map(|r| r.link), Some(1));
+        assert_eq!(table.route(&a, 0).map(|r| r.link), Some(LinkId::Quic(1)));
         assert_eq!(table.route(&a, 1_000), None, "expired");
-        assert_eq!(table.link_lost(1), vec![a]);
+        assert_eq!(table.link_lost(LinkId::Quic(1)), vec![a]);
         assert_eq!(table.route(&a, 0), None);
         assert_eq!(table.sequence(&a), 5, "the sequence outlives the route");
         assert_eq!(table.judge(&a, 5, 7, 7, 0), Verdict::Better, "any path beats none");

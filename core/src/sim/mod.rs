@@ -65,6 +65,19 @@ enum Event {
     Wake { node: usize },
 }
 
+/// A simulated link: the edge's number as a QUIC link id.
+fn edge_link(edge: usize) -> LinkId {
+    LinkId::Quic(edge as u64)
+}
+
+/// The edge a link id names (every simulated link is one).
+fn link_edge(link: LinkId) -> Option<usize> {
+    match link {
+        LinkId::Quic(edge) => usize::try_from(edge).ok(),
+        LinkId::Radio(_) => None,
+    }
+}
+
 /// Totals over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimStats {
@@ -211,7 +224,7 @@ impl Sim {
         }
         e.up = up;
         let (a, b) = e.ends;
-        let link = edge as LinkId;
+        let link = edge_link(edge);
         let bandwidth_bps = self.config.bandwidth_bps;
         for (me, other) in [(a, b), (b, a)] {
             let neighbour = self.nodes[other].router.address();
@@ -325,7 +338,7 @@ impl Sim {
     /// Feeds raw bytes to node `i` as if they arrived on the link to `from`.
     pub fn inject(&mut self, i: usize, from: usize, packet: Vec<u8>) {
         if let Some(edge) = self.edge(i, from) {
-            self.nodes[i].router.receive(edge as LinkId, packet, self.now);
+            self.nodes[i].router.receive(edge_link(edge), packet, self.now);
             self.after(i);
         }
     }
@@ -371,7 +384,7 @@ impl Sim {
     /// Puts `packet` on link `link`; false when the link did not take it
     /// (down, or refusing). A loss on the way is not known to the sender.
     fn transmit(&mut self, from: usize, link: LinkId, packet: Vec<u8>) -> bool {
-        let Some(edge) = self.edges.get_mut(link as usize) else { return false };
+        let Some(edge) = link_edge(link).and_then(|edge| self.edges.get_mut(edge)) else { return false };
         if !edge.up {
             return false;
         }
@@ -407,14 +420,14 @@ impl Sim {
         match event {
             Event::Arrive { node, link, packet } => {
                 // A packet in flight when its link went down is lost.
-                if self.edges.get(link as usize).is_some_and(|e| e.up) {
+                if link_edge(link).and_then(|edge| self.edges.get(edge)).is_some_and(|e| e.up) {
                     if let Some(heard) = self.nodes[node].heard.as_mut() {
                         heard.push(packet.clone());
                     }
                     if let Some(trace) = self.trace.as_mut() {
                         trace.update(self.now.to_le_bytes());
                         trace.update((node as u64).to_le_bytes());
-                        trace.update(link.to_le_bytes());
+                        trace.update(link_edge(link).unwrap_or(usize::MAX).to_le_bytes());
                         trace.update((packet.len() as u64).to_le_bytes());
                         trace.update(&packet);
                     }

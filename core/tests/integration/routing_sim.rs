@@ -131,7 +131,8 @@ fn relays_hold_sealed_packets_sealed_and_tampering_is_detected() {
     let to = sim.address(2);
     let key = sim.node(0).router.table().entry(&to).unwrap().announce.sealing_key;
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: b"genuine" }.encode();
-    let sealed = weft_core::crypto::seal(&mut rand::rngs::OsRng, &x25519_dalek::PublicKey::from(key), &inner);
+    let sealed = weft_core::crypto::seal(&mut rand::rngs::OsRng, &x25519_dalek::PublicKey::from(key), &inner)
+        .expect("a valid key");
     let mut tampered = sealed.clone();
     tampered[40] ^= 1;
     sim.inject(2, 1, data_packet(&sim, 2, 8, 0b010, &tampered));

@@ -91,6 +91,7 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
                 SendOutcome::Sent => "sent\n".to_string(),
                 SendOutcome::Delivered => "delivered on this node\n".to_string(),
                 SendOutcome::Held => "held: no path yet; it goes out when one appears\n".to_string(),
+                SendOutcome::Lost => "lost: nothing can be sealed to the destination's key\n".to_string(),
             })
         }
         Request::Traffic(Traffic::SendMany { payloads, .. }) => {
@@ -174,13 +175,13 @@ pub fn render_plugins(rows: &[PluginRow]) -> String {
         "name", "version", "binding", "state", "restarts", "events", "events/s", "memory"
     );
     for p in rows {
-        let state = p.state.split(':').next().unwrap_or_default();
+        let state = p.state.label();
         let memory = p.memory_bytes.map_or("-".to_string(), |b| format!("{} KiB", b / 1024));
         out.push_str(&format!(
             "{:<12} {:<9} {:<17} {:<10} {:>8} {:>8} {:>9.1} {:>10}\n",
             p.name, p.version, p.binding, state, p.restarts, p.events, p.events_per_s, memory
         ));
-        if p.state.contains(':') {
+        if p.state.detail().is_some() {
             out.push_str(&format!("    {}\n", p.state));
         } else if let Some(fault) = &p.last_fault {
             out.push_str(&format!("    last fault: {fault}\n"));

@@ -359,7 +359,7 @@ fn sign_plugin(key: &std::path::Path, plugin: &std::path::Path) -> Result<(), St
     let identity = crate::key_file::read(key).map_err(|e| e.to_string())?;
     let path = crate::plugin::signature::sign_file(&identity, plugin)?;
     println!("signed {} -> {}", plugin.display(), path.display());
-    println!("publisher {}", weft_core::binary::hex(identity.public_key().as_bytes()));
+    println!("publisher {}", weft_plugin_api::hex::encode_lower(identity.public_key().as_bytes()));
     Ok(())
 }
 

@@ -412,7 +412,7 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
 fn check_trust(trust: &TrustSection) -> Result<TrustConfig, KeyError> {
     let mut publishers = Vec::with_capacity(trust.publishers.len());
     for (i, text) in trust.publishers.iter().enumerate() {
-        let key = weft_core::binary::unhex::<32>(text)
+        let key = weft_plugin_api::hex::decode_array::<32>(text)
             .ok_or_else(|| (format!("publishers[{i}]"), format!("expected 64 hexadecimal digits, found {text:?}")))?;
         publishers.push(key);
     }

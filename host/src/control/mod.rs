@@ -8,6 +8,7 @@
 //! - [`reply`]: [`Reply`] (`Result<Answer, String>`), [`Answer`], and
 //!   [`Response`], a reply's JSON line on the admin socket.
 //! - [`rows`]: the data answers carry (status, rows, outcomes, reports).
+//! - [`plugin_state`]: a plugin's state, typed until printed.
 //! - [`handle`]: [`NodeHandle`], the in-process sender of requests.
 //!
 //! JSON exists only at the admin socket and in `weft ctl --json`; in
@@ -15,6 +16,7 @@
 //! `node`, `admin` and `metrics`: they import it, it imports none of them.
 
 pub mod handle;
+pub mod plugin_state;
 pub mod reply;
 pub mod request;
 pub mod rows;

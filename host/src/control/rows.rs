@@ -2,6 +2,7 @@
 //! `plugins`, `links`, `send`, `trace`, `call`, loads, reloads and swaps
 //! report. Plain data with a stable JSON form (`weft ctl --json` prints it).
 
+pub use super::plugin_state::PluginState;
 use crate::link::connection::Direction;
 use crate::link::counters::CounterSnapshot;
 use crate::link::dialer::PeerSource;
@@ -53,6 +54,8 @@ pub enum SendOutcome {
     Delivered,
     /// No path yet: held until one appears.
     Held,
+    /// Not sent: nothing can be sealed to the destination's key (counted lost).
+    Lost,
 }
 
 impl From<Sent> for SendOutcome {
@@ -61,6 +64,7 @@ impl From<Sent> for SendOutcome {
             Sent::Transmitted(_) => SendOutcome::Sent,
             Sent::Local => SendOutcome::Delivered,
             Sent::Held | Sent::Queued => SendOutcome::Held,
+            Sent::Lost => SendOutcome::Lost,
         }
     }
 }
@@ -97,8 +101,8 @@ pub struct PluginRow {
     pub version: String,
     /// `wasm` or `native (trusted)`.
     pub binding: String,
-    /// `running` or `failed: ...`.
-    pub state: String,
+    /// Running, restarting after a fault, or stopped.
+    pub state: PluginState,
     /// Service ports bound.
     pub ports: Vec<u16>,
     /// Commands offered.
@@ -150,13 +154,32 @@ pub struct CommandRow {
     pub help: String,
 }
 
+/// Whether a neighbour's link is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerState {
+    /// Connected.
+    Up,
+    /// Known (configured or discovered) but not connected.
+    Down,
+}
+
+impl std::fmt::Display for PeerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PeerState::Up => "up",
+            PeerState::Down => "down",
+        })
+    }
+}
+
 /// One neighbour in `peers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerRow {
     /// The neighbour's address.
     pub node: Address,
-    /// `up`, or `down` for a known but unconnected neighbour.
-    pub state: String,
+    /// Up, or down for a known but unconnected neighbour.
+    pub state: PeerState,
     /// Static or discovered, when we dial it.
     pub source: Option<PeerSource>,
     /// Socket address of the live link.
@@ -210,8 +233,11 @@ pub struct RadioRow {
     pub driver: String,
     /// Driver file.
     pub driver_file: String,
-    /// Set when the driver faulted (the link is down until a swap).
+    /// The driver's last fault while it is not running (the link is down
+    /// until the driver restarts or is swapped).
     pub driver_failure: Option<String>,
+    /// Times the driver was restarted after a fault.
+    pub driver_restarts: u32,
     /// The link's state and counters.
     #[serde(flatten)]
     pub status: weft_core::radio::link::RadioStatus,

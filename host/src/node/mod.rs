@@ -4,6 +4,9 @@
 //!
 //! - [`runtime`]: the tokio actor that owns the core, plugins and links,
 //!   node start and stop, and plugin load / reload / stop requests.
+//! - [`supervisor`]: one plugin instance under supervision, service or
+//!   driver: restarts with backoff, hot swaps with state handoff and
+//!   rollback, stopping, releasing retired instances off the actor.
 //! - [`plugin_host`]: service plugins: instances, restarts, hot swaps with
 //!   state handoff and rollback, persisted states, operator rows.
 //! - [`radio_host`]: radio links: driver plugin and serial port per link,
@@ -19,6 +22,7 @@ pub mod quota;
 pub mod radio_host;
 pub mod release;
 pub mod runtime;
+pub mod supervisor;
 
 pub use crate::control::NodeHandle;
 pub use runtime::{RunningNode, StartError, start};

@@ -3,28 +3,31 @@
 //!
 //! Owns: starting the configured radio links (driver loaded and
 //! initialised, serial port opened), running a link's outputs to a fixed
-//! point (driver calls, serial writes), driver hot swaps with state handoff
-//! and rollback, and the rows of `weft ctl links`. What the router must hear
+//! point (driver calls, serial writes), when a driver swap happens (once
+//! the old driver has nothing outstanding), and the rows of `weft ctl
+//! links`. Each driver runs under a [`Supervisor`], as services do: a
+//! driver that faults restarts with a growing delay, and swaps hand over
+//! state and roll back the same way. What the router must hear
 //! (packets, neighbours) comes out as [`RadioNote`]s for the actor.
 //!
 //! Must not: route, or touch QUIC links; the actor glues radio links to the
 //! node core exactly like QUIC links, by link id.
 
+use super::release::Releaser;
+use super::supervisor::{Handled, Prepared, Supervisor, driver_spec};
 use crate::config::{NodeConfig, RadioConfig};
 use crate::control::{RadioRow, SwapReport};
-use crate::plugin::{Grants, HostServices, Limits, LoadedPlugin, PluginInstance, PluginRuntime};
+use crate::plugin::{HostServices, PluginInstance, PluginRuntime, SwapSizes};
 use crate::serial::{SerialEvent, SerialPortTask};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use weft_core::radio::link::{RadioLink, RadioOutput};
 use weft_core::routing::LinkId;
 use weft_plugin_api::actions::CommandReply;
-use weft_plugin_api::{Address, Event, InitArgs, Permission, PluginKind, ShutdownReason};
+use weft_plugin_api::{Action, Address, Event, PluginKind, ShutdownReason};
 
-/// Radio link ids live far above QUIC link ids (which count up from 1).
-pub const RADIO_LINK_BASE: LinkId = 1 << 62;
 /// Deadline of a driver's shutdown hook during a swap.
 const SWAP_HOOK_DEADLINE: Duration = Duration::from_millis(200);
 /// Driver calls one input may cause before the chain is cut (a driver that
@@ -64,6 +67,14 @@ pub enum RadioNote {
         /// The answer.
         reply: CommandReply,
     },
+    /// A driver faulted (it restarts after its backoff): commands it was
+    /// asked will not be answered.
+    DriverFaulted {
+        /// The radio link's index.
+        index: usize,
+        /// The fault.
+        fault: String,
+    },
     /// A driver swap finished (or was rolled back).
     SwapFinished {
         /// The radio link's index.
@@ -85,19 +96,9 @@ pub struct RadioStartError {
     pub message: String,
 }
 
-/// A driver plugin loaded and instantiated (not yet initialised).
-pub struct Driver {
-    instance: PluginInstance,
-    loaded: LoadedPlugin,
-    file: PathBuf,
-}
-
-impl Driver {
-    fn label(&self) -> String {
-        let manifest = self.instance.manifest();
-        format!("{} {} ({})", manifest.name, manifest.version, self.instance.binding().label())
-    }
-}
+/// A driver plugin loaded and instantiated (not yet initialised), ready
+/// to take over a link.
+pub struct Driver(Prepared);
 
 struct PendingSwap {
     driver: Driver,
@@ -108,10 +109,8 @@ struct RadioSlot {
     link_id: LinkId,
     cost: u32,
     device: PathBuf,
-    config_cbor: Vec<u8>,
     link: RadioLink,
-    driver: Driver,
-    failure: Option<String>,
+    driver: Supervisor,
     pending: Option<PendingSwap>,
     serial: SerialPortTask,
     /// What the driver reported with `ctx.count` / `ctx.gauge` (kept across
@@ -125,30 +124,26 @@ pub struct RadioHost {
     services: Arc<HostServices>,
     /// Scratch output buffer, kept between inputs.
     scratch: Vec<RadioOutput>,
+    /// Drops retired driver instances off the node's thread.
+    retired: Releaser<PluginInstance>,
 }
 
-/// Loads, verifies and instantiates the driver in `file`. Compiling a wasm
-/// module can take hundreds of milliseconds, so the node runs this off its
-/// actor (a blocking task) and hands the result to [`RadioHost::begin_swap`].
+/// Loads, verifies and instantiates the driver in `file` with the link's
+/// settings `config_cbor` (readied for `sizes`, those of the driver it will
+/// replace). Compiling a wasm module can take hundreds of milliseconds, so
+/// the node runs this off its actor (a blocking task) and hands the result
+/// to [`RadioHost::begin_swap`]. A driver may write to its link's serial
+/// port and nothing else.
 pub fn load_driver(
     runtime: &PluginRuntime,
     services: &Arc<HostServices>,
     trust: &crate::config::TrustConfig,
-    file: &Path,
+    file: PathBuf,
+    config_cbor: Vec<u8>,
+    sizes: SwapSizes,
 ) -> Result<Driver, String> {
-    // A driver may write to its link's serial port and nothing else.
-    let grants = Grants::permissions([Permission::Serial]);
-    let loaded = runtime.load_checked(file, trust, &grants, Limits::default()).map_err(|e| e.to_string())?;
-    let manifest = &loaded.info().manifest;
-    if manifest.kind != PluginKind::Driver {
-        return Err(format!(
-            "{}: `{}` is a service, not a driver; services go in [[plugins]]",
-            file.display(),
-            manifest.name
-        ));
-    }
-    let instance = loaded.instantiate(services).map_err(|e| e.to_string())?;
-    Ok(Driver { instance, loaded, file: file.to_path_buf() })
+    let spec = driver_spec(file, config_cbor);
+    super::supervisor::prepare(runtime, services, trust, PluginKind::Driver, spec, sizes).map(Driver)
 }
 
 impl RadioHost {
@@ -160,26 +155,24 @@ impl RadioHost {
         services: &Arc<HostServices>,
         own: Address,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
-        now_us: u64,
+        retired: Releaser<PluginInstance>,
     ) -> Result<Self, RadioStartError> {
-        let mut host = Self { slots: Vec::new(), services: services.clone(), scratch: Vec::new() };
+        let mut host = Self { slots: Vec::new(), services: services.clone(), scratch: Vec::new(), retired };
         for (index, radio) in config.radios.iter().enumerate() {
             let error = |message| RadioStartError { file: config.file.display().to_string(), index, message };
-            let slot = host.start_one(index, radio, runtime, &config.trust, own, serial_events).map_err(error)?;
+            let (slot, init) =
+                host.start_one(index, radio, runtime, &config.trust, own, serial_events).map_err(error)?;
             host.slots.push(slot);
             let mut out = std::mem::take(&mut host.scratch);
-            let init = InitArgs { config: radio.driver_config_cbor.clone(), state: None };
-            let slot = &mut host.slots[index];
-            match slot.driver.instance.init(&init) {
-                Ok(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
-                Err(e) => return Err(error(format!("driver {}: {e}", radio.driver.display()))),
-            }
-            let notes = host.run(index, out, now_us);
+            host.slots[index].link.driver_actions(init, 0, &mut out);
+            let notes = host.run(index, out, 0);
             debug_assert!(notes.is_empty(), "no neighbour can be heard before the port opens");
         }
         Ok(host)
     }
 
+    /// Loads and starts link `index`'s driver, then its serial port; the
+    /// driver's `init` actions come back with the slot.
     fn start_one(
         &mut self,
         index: usize,
@@ -188,29 +181,34 @@ impl RadioHost {
         trust: &crate::config::TrustConfig,
         own: Address,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
-    ) -> Result<RadioSlot, String> {
-        let driver = load_driver(runtime, &self.services, trust, &radio.driver)?;
+    ) -> Result<(RadioSlot, Vec<Action>), String> {
+        let config = radio.driver_config_cbor.clone();
+        let Driver(prepared) =
+            load_driver(runtime, &self.services, trust, radio.driver.clone(), config, SwapSizes::default())?;
+        let label = prepared.label();
+        let (driver, init) = Supervisor::start(prepared, None, 0, self.retired.clone())
+            .map_err(|e| format!("driver {}: {e}", radio.driver.display()))?;
         let serial = SerialPortTask::spawn(index, radio.device.clone(), radio.baud, serial_events.clone())
             .map_err(|e| format!("cannot start the serial threads: {e}"))?;
-        tracing::info!(link = %radio.name, device = %radio.device.display(), driver = %driver.label(), "radio link starting");
-        Ok(RadioSlot {
+        tracing::info!(link = %radio.name, device = %radio.device.display(), driver = %label, "radio link starting");
+        let slot = RadioSlot {
             name: radio.name.clone(),
-            link_id: RADIO_LINK_BASE + index as LinkId,
+            link_id: LinkId::Radio(u32::try_from(index).unwrap_or(u32::MAX)),
             cost: radio.cost,
             device: radio.device.clone(),
-            config_cbor: radio.driver_config_cbor.clone(),
             link: RadioLink::new(own, radio.settings.clone(), rand::random()),
             driver,
-            failure: None,
             pending: None,
             serial,
             metrics: Default::default(),
-        })
+        };
+        Ok((slot, init))
     }
 
     /// The index of the link with router id `link`, if it is a radio link.
     pub fn index_of(&self, link: LinkId) -> Option<usize> {
-        let index = usize::try_from(link.checked_sub(RADIO_LINK_BASE)?).ok()?;
+        let LinkId::Radio(index) = link else { return None };
+        let index = usize::try_from(index).ok()?;
         (index < self.slots.len()).then_some(index)
     }
 
@@ -256,22 +254,38 @@ impl RadioHost {
         self.run(index, out, now_us)
     }
 
-    /// Work due at `now_us` on every link.
+    /// Work due at `now_us` on every link: the link's timers, and restarts
+    /// of drivers that faulted.
     pub fn poll(&mut self, now_us: u64) -> Vec<RadioNote> {
+        let services = self.services.clone();
         let mut notes = Vec::new();
         for index in 0..self.slots.len() {
-            if self.slots[index].link.next_deadline_us().is_some_and(|t| t <= now_us) {
-                let mut out = std::mem::take(&mut self.scratch);
-                self.slots[index].link.poll(now_us, &mut out);
-                notes.extend(self.run(index, out, now_us));
+            let mut out = std::mem::take(&mut self.scratch);
+            let slot = &mut self.slots[index];
+            if let Some(init) = slot.driver.restart_if_due(&services, now_us / 1000) {
+                tracing::info!(link = %slot.name, driver = %slot.driver.label(), "driver restarted");
+                slot.link.driver_actions(init, now_us, &mut out);
+                if slot.link.status(now_us).serial_open {
+                    slot.link.serial_status(
+                        true,
+                        format!("{} open (driver restarted)", slot.device.display()),
+                        &mut out,
+                    );
+                }
             }
+            if slot.link.next_deadline_us().is_some_and(|t| t <= now_us) {
+                slot.link.poll(now_us, &mut out);
+            }
+            notes.extend(self.run(index, out, now_us));
         }
         notes
     }
 
     /// The earliest time [`RadioHost::poll`] has work, µs.
     pub fn next_deadline_us(&self) -> Option<u64> {
-        self.slots.iter().filter_map(|s| s.link.next_deadline_us()).min()
+        let links = self.slots.iter().filter_map(|s| s.link.next_deadline_us());
+        let restarts = self.slots.iter().filter_map(|s| s.driver.restart_due_ms().map(|ms| ms.saturating_mul(1000)));
+        links.chain(restarts).min()
     }
 
     /// Delivers an operator command to link `index`'s driver.
@@ -283,13 +297,20 @@ impl RadioHost {
     /// Replaces the settings link `index` hands its next driver's `init`.
     pub fn set_driver_config(&mut self, index: usize, cbor: Vec<u8>) {
         if let Some(slot) = self.slots.get_mut(index) {
-            slot.config_cbor = cbor;
+            slot.driver.set_config(cbor);
         }
     }
 
     /// Host services for loading drivers off the actor.
     pub fn services(&self) -> &Arc<HostServices> {
         &self.services
+    }
+
+    /// What a driver swap on link `index` needs to load off the actor: the
+    /// link's driver settings and the sizes to ready the new driver for.
+    pub fn swap_inputs(&self, index: usize) -> Option<(Vec<u8>, SwapSizes)> {
+        let slot = self.slots.get(index)?;
+        Some((slot.driver.spec().config_cbor.clone(), slot.driver.swap_sizes()))
     }
 
     /// Starts swapping link `index`'s driver for `loaded` (the outcome of
@@ -307,7 +328,7 @@ impl RadioHost {
             return Err(format!("link `{}` is already swapping its driver", slot.name));
         }
         let driver = loaded.map_err(|e| format!("{e}; link `{}` continues on {}", slot.name, slot.driver.label()))?;
-        tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.label(), "driver swap starting");
+        tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.0.label(), "driver swap starting");
         slot.pending = Some(PendingSwap { driver });
         let mut out = std::mem::take(&mut self.scratch);
         slot.link.begin_swap(now_us, &mut out);
@@ -329,18 +350,18 @@ impl RadioHost {
                         tracing::error!(link = %slot.name, "one input caused over {MAX_DRIVER_CALLS} driver calls; the rest was dropped");
                         break;
                     }
-                    if slot.failure.is_some() {
-                        continue;
-                    }
-                    match slot.driver.instance.handle(&event) {
-                        Ok(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
-                        Err(e) => {
-                            tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {e}");
-                            slot.failure = Some(e.to_string());
+                    match slot.driver.handle(&event, now_us / 1000) {
+                        Handled::Ran(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
+                        // Until it restarts, the link is down; its frames wait.
+                        Handled::Restarting | Handled::Stopped => {}
+                        Handled::Faulted => {
+                            let fault = slot.driver.last_fault().unwrap_or_default().to_string();
+                            tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {fault}");
+                            notes.push(RadioNote::DriverFaulted { index, fault: fault.clone() });
                             slot.link.driver_actions(
-                                vec![weft_plugin_api::Action::LinkState(weft_plugin_api::actions::LinkState {
+                                vec![Action::LinkState(weft_plugin_api::actions::LinkState {
                                     up: false,
-                                    detail: format!("driver failed: {e}"),
+                                    detail: format!("driver failed: {fault}"),
                                 })],
                                 now_us,
                                 &mut out,
@@ -365,7 +386,7 @@ impl RadioHost {
                     notes.push(RadioNote::NeighbourDown { link: slot.link_id });
                 }
                 RadioOutput::Log(level, message) => {
-                    let driver = slot.driver.instance.manifest().name.as_str();
+                    let driver = slot.driver.instance().manifest().name.as_str();
                     crate::plugin::log::emit(driver, Some(&slot.name), level, &message);
                 }
                 RadioOutput::Metric(metric) => {
@@ -386,63 +407,41 @@ impl RadioHost {
         notes
     }
 
-    /// The old driver has nothing outstanding: stop it, start the new one
-    /// with its state; if the new one fails, start the old code again with
-    /// the same state.
+    /// The old driver has nothing outstanding: the supervisor hands its
+    /// state to the new one (or, if the new one fails, starts the old code
+    /// again with the same state).
     fn swap_now(&mut self, index: usize, now_us: u64, out: &mut Vec<RadioOutput>) -> Result<SwapReport, String> {
         let services = self.services.clone();
         let slot = &mut self.slots[index];
         let Some(pending) = slot.pending.take() else { return Err("no swap was pending".into()) };
-        let from = slot.driver.label();
-        let state = if slot.failure.is_some() {
-            Vec::new()
-        } else {
-            match slot.driver.instance.shutdown(ShutdownReason::Swap, SWAP_HOOK_DEADLINE) {
-                Ok(stopped) => {
-                    slot.link.driver_actions(stopped.dispatch.actions, now_us, out);
-                    stopped.state
-                }
-                Err(e) => {
-                    tracing::warn!(link = %slot.name, "old driver's shutdown hook failed: {e}; the new one starts fresh");
-                    Vec::new()
-                }
-            }
-        };
-        let init = InitArgs { config: slot.config_cbor.clone(), state: Some(state.clone()) };
-        let mut new = pending.driver;
-        let result = match new.instance.init(&init) {
-            Ok(dispatch) => {
-                let report = SwapReport { link: slot.name.clone(), from, to: new.label(), state_bytes: state.len() };
+        let Driver(mut prepared) = pending.driver;
+        // The link's current settings (a config reload may have changed them).
+        prepared.set_config(slot.driver.spec().config_cbor.clone());
+        let mut actions = Vec::new();
+        let swapped = slot.driver.swap(prepared, SWAP_HOOK_DEADLINE, &services, &mut actions);
+        let result = match swapped {
+            Ok(swapped) => {
+                let report = SwapReport {
+                    link: slot.name.clone(),
+                    from: swapped.from,
+                    to: swapped.to,
+                    state_bytes: swapped.state_bytes,
+                };
                 tracing::info!(link = %slot.name, from = %report.from, to = %report.to, "driver swapped");
-                slot.driver = new;
-                slot.failure = None;
                 slot.link.driver_replaced(false);
-                slot.link.driver_actions(dispatch.actions, now_us, out);
                 Ok(report)
             }
-            Err(e) => {
-                let why = format!("new driver {} failed to start: {e}", new.file.display());
-                tracing::warn!(link = %slot.name, "{why}; rolling back to {from}");
-                let restarted =
-                    slot.driver.loaded.instantiate(&services).map_err(|e| e.to_string()).and_then(|mut instance| {
-                        instance.init(&init).map(|d| (instance, d)).map_err(|e| e.to_string())
-                    });
-                match restarted {
-                    Ok((instance, dispatch)) => {
-                        slot.driver.instance = instance;
-                        slot.failure = None;
-                        slot.link.driver_replaced(true);
-                        slot.link.driver_actions(dispatch.actions, now_us, out);
-                        Err(format!("{why}; rolled back: the link continues on {from}"))
-                    }
-                    Err(again) => {
-                        slot.failure = Some(again.clone());
-                        slot.link.driver_replaced(true);
-                        Err(format!("{why}; restarting the old driver failed too: {again}"))
-                    }
+            Err(refused) => {
+                slot.link.driver_replaced(true);
+                if refused.rolled_back {
+                    tracing::warn!(link = %slot.name, "driver swap rolled back: {}", refused.why);
+                    Err(format!("{}; the link continues on {}", refused.why, slot.driver.label()))
+                } else {
+                    Err(refused.why)
                 }
             }
         };
+        slot.link.driver_actions(actions, now_us, out);
         if slot.link.status(now_us).serial_open {
             slot.link.serial_status(true, format!("{} open (driver swapped)", slot.device.display()), out);
         }
@@ -457,8 +456,12 @@ impl RadioHost {
                 name: slot.name.clone(),
                 device: slot.device.display().to_string(),
                 driver: slot.driver.label(),
-                driver_file: slot.driver.file.display().to_string(),
-                driver_failure: slot.failure.clone(),
+                driver_file: slot.driver.file().display().to_string(),
+                driver_failure: match slot.driver.state() {
+                    crate::control::PluginState::Running => None,
+                    _ => slot.driver.last_fault().map(String::from),
+                },
+                driver_restarts: slot.driver.restarts(),
                 status: slot.link.status(now_us),
                 driver_metrics: slot.metrics.clone(),
             })
@@ -469,13 +472,10 @@ impl RadioHost {
     /// their last serial bytes.
     pub fn shutdown_all(&mut self, deadline: Duration) {
         for slot in &mut self.slots {
-            if slot.failure.is_some() || !slot.driver.instance.is_running() {
-                continue;
-            }
-            match slot.driver.instance.shutdown(ShutdownReason::Node, deadline) {
-                Ok(stopped) => {
-                    for action in stopped.dispatch.actions {
-                        if let weft_plugin_api::Action::SerialWrite(write) = action {
+            match slot.driver.stop(ShutdownReason::Node, deadline) {
+                Ok((_, actions)) => {
+                    for action in actions {
+                        if let Action::SerialWrite(write) = action {
                             slot.serial.write(write.bytes);
                         }
                     }
@@ -484,9 +484,4 @@ impl RadioHost {
             }
         }
     }
-}
-
-/// Radio links are not plugins of the node core; this marks the id space.
-pub const fn is_radio_link(link: LinkId) -> bool {
-    link >= RADIO_LINK_BASE
 }

@@ -11,9 +11,15 @@
 
 use std::sync::mpsc;
 
-/// Sends values to a thread that drops them.
+/// Sends values to a thread that drops them. Clones share the thread.
 pub struct Releaser<T: Send + 'static> {
     queue: Option<mpsc::Sender<T>>,
+}
+
+impl<T: Send + 'static> Clone for Releaser<T> {
+    fn clone(&self) -> Self {
+        Self { queue: self.queue.clone() }
+    }
 }
 
 impl<T: Send + 'static> Releaser<T> {

@@ -115,7 +115,13 @@ impl InstanceHostCalls {
                 match services.key_of(&req.to) {
                     Some(key) => {
                         let x = x25519_dalek::PublicKey::from(key.to_montgomery().to_bytes());
-                        HostReply::Sealed(ByteBuf::from(crypto::seal(&mut rand::rngs::OsRng, &x, &req.plaintext)))
+                        match crypto::seal(&mut rand::rngs::OsRng, &x, &req.plaintext) {
+                            Some(sealed) => HostReply::Sealed(ByteBuf::from(sealed)),
+                            None => HostReply::Error(HostError::new(
+                                HostErrorCode::Failed,
+                                format!("nothing can be sealed to the key of {}", req.to),
+                            )),
+                        }
                     }
                     None => HostReply::Error(HostError::new(
                         HostErrorCode::NotFound,

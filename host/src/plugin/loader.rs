@@ -123,7 +123,7 @@ fn info(path: &Path, binding: Binding, manifest: Manifest, bytes: &[u8]) -> Plug
         binding,
         manifest,
         file_size: bytes.len() as u64,
-        sha256: super::wasm::hex_digest(&Sha256::digest(bytes)),
+        sha256: weft_plugin_api::hex::encode_lower(&Sha256::digest(bytes)),
     }
 }
 

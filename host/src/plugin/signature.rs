@@ -19,8 +19,8 @@
 use crate::config::TrustConfig;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use weft_core::binary::{hex, unhex};
 use weft_core::crypto::NodeIdentity;
+use weft_plugin_api::hex::{decode_array as unhex, encode_lower as hex};
 
 const HEADER: &str = "weft-plugin-signature v1";
 /// Prefix of every signed message (never the start of a TLS 1.3 signed

@@ -1,7 +1,8 @@
 //! Real node cryptography for [`TestHost`](super::TestHost), byte for byte the
 //! host's: Ed25519 signatures under the host's per-plugin signing context,
-//! sealed boxes (X25519, HKDF-SHA256, ChaCha20-Poly1305), addresses from keys,
-//! and a directory of known keys shared by the test's nodes.
+//! sealed boxes (`weft_sealed_box`, the implementation the host uses),
+//! addresses from keys, and a directory of known keys shared by the test's
+//! nodes.
 //!
 //! Owns: [`TestIdentity`] and [`KeyDirectory`]. The host's test suite seals and
 //! signs with these and opens and verifies with its own code (and the other
@@ -10,23 +11,19 @@
 
 use crate::Address;
 use crate::host_call::{HostCall, HostError, HostErrorCode, HostReply, Opened};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
-use hkdf::Hkdf;
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use x25519_dalek::{PublicKey, StaticSecret};
 
 /// What the host prefixes to every message a plugin signs: this context, the
 /// plugin's instance name, a NUL (the host's `plugin_signing_input`).
 pub const PLUGIN_SIGNING_CONTEXT: &[u8] = b"weft plugin signature v2\0";
 /// The HKDF info of boxes sealed to a node key.
-pub const SEAL_INFO: &[u8] = b"weft seal v1";
+pub const SEAL_INFO: &[u8] = weft_sealed_box::NODE_SEAL_INFO;
 /// Bytes a sealed box adds to its plaintext.
-pub const SEAL_OVERHEAD: usize = 32 + 16;
+pub const SEAL_OVERHEAD: usize = weft_sealed_box::OVERHEAD;
 
 /// A node's address: the first 16 bytes of SHA-256 of its Ed25519 public key.
 pub fn address_of(public_key: &[u8; 32]) -> Address {
@@ -46,27 +43,12 @@ pub fn plugin_signing_input(plugin: &str, message: &[u8]) -> Vec<u8> {
     input
 }
 
-fn box_cipher(shared: &[u8; 32], ephemeral: &PublicKey, recipient: &PublicKey) -> ChaCha20Poly1305 {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral.as_bytes());
-    salt[32..].copy_from_slice(recipient.as_bytes());
-    let mut key = [0u8; 32];
-    // 32 bytes is far below HKDF-SHA256's output limit: expand cannot fail.
-    let _ = Hkdf::<Sha256>::new(Some(&salt), shared).expand(SEAL_INFO, &mut key);
-    ChaCha20Poly1305::new(Key::from_slice(&key))
-}
-
 /// Seals `plaintext` to the node whose Ed25519 public key is `recipient`, with
 /// the ephemeral secret `ephemeral` (tests pass seeded bytes). `None` when the
 /// key is not a valid curve point.
 pub fn seal(recipient: &[u8; 32], plaintext: &[u8], ephemeral: [u8; 32]) -> Option<Vec<u8>> {
-    let recipient = PublicKey::from(VerifyingKey::from_bytes(recipient).ok()?.to_montgomery().to_bytes());
-    let secret = StaticSecret::from(ephemeral);
-    let public = PublicKey::from(&secret);
-    let cipher = box_cipher(secret.diffie_hellman(&recipient).as_bytes(), &public, &recipient);
-    let mut out = public.as_bytes().to_vec();
-    out.extend(cipher.encrypt(Nonce::from_slice(&[0; 12]), Payload { msg: plaintext, aad: &[] }).ok()?);
-    Some(out)
+    let recipient = VerifyingKey::from_bytes(recipient).ok()?.to_montgomery().to_bytes();
+    weft_sealed_box::seal(&recipient, plaintext, ephemeral, SEAL_INFO)
 }
 
 /// Known nodes' public keys, shared by the [`TestHost`](super::TestHost)s of
@@ -165,10 +147,7 @@ impl TestIdentity {
     }
 
     fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        let ephemeral = PublicKey::from(<[u8; 32]>::try_from(sealed.get(..32)?).ok()?);
-        let secret = StaticSecret::from(self.signing.to_scalar_bytes());
-        let recipient = PublicKey::from(&secret);
-        let cipher = box_cipher(secret.diffie_hellman(&ephemeral).as_bytes(), &ephemeral, &recipient);
-        cipher.decrypt(Nonce::from_slice(&[0; 12]), Payload { msg: &sealed[32..], aad: &[] }).ok()
+        let secret = weft_sealed_box::StaticSecret::from(self.signing.to_scalar_bytes());
+        weft_sealed_box::open(&secret, sealed, SEAL_INFO)
     }
 }

@@ -2,8 +2,8 @@
 //! boxes to X25519 keys that are not node keys.
 //!
 //! Owns: [`address_of`], [`ReplyKey`] (the patient's ephemeral key for one
-//! reservation), [`seal`] / [`open`] (the box format), and
-//! [`node_x25519_key`]. Signing, verifying and opening boxes sealed to this
+//! reservation), the `info` of confirmations, and [`node_x25519_key`]. The
+//! box itself ([`seal`] / [`open`]) is `weft_sealed_box`'s. Signing, verifying and opening boxes sealed to this
 //! node stay in the host: node keys never enter plugin memory.
 //!
 //! Box format (the host's, `docs/ABI.md` §4): `ephemeral X25519 public (32)
@@ -18,18 +18,12 @@
 //!   key used for one reservation only give forward secrecy: once both
 //!   sides dropped their secrets, a recorded confirmation stays unreadable.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 use weft_plugin_api::Address;
+/// The box format is `weft_sealed_box`'s, the one implementation the host
+/// uses too; [`NODE_SEAL_INFO`] is the host's own seal.
+pub use weft_sealed_box::{NODE_SEAL_INFO, OVERHEAD as BOX_OVERHEAD, open, seal};
 use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::Zeroize;
-
-/// Bytes a box adds to its plaintext.
-pub const BOX_OVERHEAD: usize = 32 + 16;
-/// HKDF info of boxes sealed to a node key (the host's own seal).
-pub const NODE_SEAL_INFO: &[u8] = b"weft seal v1";
 /// HKDF info of confirmations sealed to a patient's reply key.
 pub const CONFIRM_INFO: &[u8] = b"fapp confirm v1";
 
@@ -52,54 +46,6 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 pub fn node_x25519_key(ed25519_public: &[u8; 32]) -> Option<[u8; 32]> {
     let point = curve25519_dalek::edwards::CompressedEdwardsY(*ed25519_public).decompress()?;
     Some(point.to_montgomery().to_bytes())
-}
-
-fn cipher(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32], info: &[u8]) -> ChaCha20Poly1305 {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral);
-    salt[32..].copy_from_slice(recipient);
-    let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
-    let mut key = [0u8; 32];
-    // 32 bytes is far below HKDF-SHA256's output limit: expand cannot fail.
-    let _ = hk.expand(info, &mut key);
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
-    key.zeroize();
-    cipher
-}
-
-/// Seals `plaintext` to the X25519 key `recipient`, with the ephemeral
-/// secret `ephemeral` (32 random bytes from the host; consumed).
-/// `None` when `recipient` is a low-order point (no shared secret).
-pub fn seal(recipient: &[u8; 32], plaintext: &[u8], ephemeral: [u8; 32], info: &[u8]) -> Option<Vec<u8>> {
-    let secret = StaticSecret::from(ephemeral);
-    let ephemeral_public = PublicKey::from(&secret).to_bytes();
-    let shared = secret.diffie_hellman(&PublicKey::from(*recipient));
-    if !shared.was_contributory() {
-        return None;
-    }
-    let cipher = cipher(shared.as_bytes(), &ephemeral_public, recipient, info);
-    let ciphertext = cipher.encrypt(Nonce::from_slice(&[0; 12]), Payload { msg: plaintext, aad: &[] }).ok()?;
-    let mut out = Vec::with_capacity(BOX_OVERHEAD + plaintext.len());
-    out.extend_from_slice(&ephemeral_public);
-    out.extend_from_slice(&ciphertext);
-    Some(out)
-}
-
-/// Opens a box sealed to the public half of `secret`. `None` when it does
-/// not authenticate (another recipient, or altered).
-pub fn open(secret: &StaticSecret, sealed: &[u8], info: &[u8]) -> Option<Vec<u8>> {
-    if sealed.len() < BOX_OVERHEAD {
-        return None;
-    }
-    let mut ephemeral = [0u8; 32];
-    ephemeral.copy_from_slice(&sealed[..32]);
-    let shared = secret.diffie_hellman(&PublicKey::from(ephemeral));
-    if !shared.was_contributory() {
-        return None;
-    }
-    let recipient = PublicKey::from(secret).to_bytes();
-    let cipher = cipher(shared.as_bytes(), &ephemeral, &recipient, info);
-    cipher.decrypt(Nonce::from_slice(&[0; 12]), Payload { msg: &sealed[32..], aad: &[] }).ok()
 }
 
 /// A patient's ephemeral X25519 key for one reservation. The secret is

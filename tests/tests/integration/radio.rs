@@ -268,6 +268,33 @@ fn hot_swapping_the_driver_under_traffic_delivers_everything_once_in_order() {
 }
 
 #[test]
+fn a_driver_that_faults_is_restarted_with_backoff_like_a_service() {
+    let bench = Bench::new(vec![DeviceSpec::rnode("a", None)]);
+    let mut a = bench.node("a");
+    a.start(&spec(radio(&bench.device("a"), "broken-driver", Binding::Wasm, "fault_on_command = true\n"), vec![]));
+    assert_eq!(links(&a)["driver_restarts"].as_u64(), Some(0), "{}", links(&a));
+    for restarts in 1..=2u64 {
+        // The command is never answered: the driver panics on it. The
+        // operator hears at once that the driver failed, not a timeout.
+        let (code, value, _) = a.ctl(&["link", "call", "lora0", "panic"]);
+        assert_ne!(code, 0, "{value}");
+        let error = value["error"].as_str().unwrap_or_default();
+        assert!(error.contains("the driver failed") && error.contains("panics on command"), "{value}");
+        // Restarted after its backoff (100 ms, then 200 ms): a fresh
+        // instance runs and the failure is cleared.
+        a.wait_until("the driver restarted", Duration::from_secs(10), |a| {
+            let row = links(a);
+            row["driver_restarts"].as_u64() == Some(restarts) && row["driver_failure"].is_null()
+        });
+    }
+    // The restarted driver takes commands again (and answers this one).
+    let (code, value, _) = a.ctl(&["link", "call", "lora0", "hello"]);
+    assert_ne!(code, 0, "{value}");
+    assert_eq!(value["result"]["body"].as_str(), Some("no command `hello`"), "{value}");
+    a.stop();
+}
+
+#[test]
 fn a_config_reload_that_names_another_driver_swaps_it_and_traffic_goes_on() {
     let bench = Bench::new(vec![DeviceSpec::rnode("a", None), DeviceSpec::rnode("b", None)]);
     let (mut a, mut b) = bench.rnode_pair();

@@ -228,7 +228,7 @@ fn a_cache_artifact_others_could_have_written_is_not_executed() {
     assert_eq!(std::fs::metadata(&engine_dir).unwrap().permissions().mode() & 0o777, 0o700, "private cache");
     let artifact_of = |wasm: &std::path::Path| {
         let digest = weft_host::plugin::wasm::module_digest(&std::fs::read(wasm).unwrap());
-        engine_dir.join(format!("{}.cwasm", weft_core::binary::hex(&digest)))
+        engine_dir.join(format!("{}.cwasm", weft_plugin_api::hex::encode_lower(&digest)))
     };
     let (target, planted) = (artifact_of(&counter), artifact_of(&echo));
     assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "private artifact");

@@ -1,7 +1,7 @@
 //! The RAK3172 (RUI3) AT command set in LoRa P2P mode (lora-radio.md §2).
 //!
 //! Owns: the command texts ([`Cmd`]), the `AT+P2P` settings format ([`P2p`]),
-//! hex payloads, and the reading of one line from the modem ([`Line`]). No
+//! and the reading of one line from the modem ([`Line`]). No
 //! state: what a line means for the driver is decided in `session` and `lib`.
 //!
 //! ```text
@@ -393,27 +393,6 @@ pub fn classify(line: &str) -> Line<'_> {
     Line::Event(event)
 }
 
-/// Uppercase hex.
-pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
-    }
-    out
-}
-
-/// Hex in either case; `None` for an odd length or a non-hex digit.
-pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    let value = |d: u8| char::from(d).to_digit(16).map(|v| v as u8);
-    digits.chunks_exact(2).map(|pair| Some((value(pair[0])? << 4) | value(pair[1])?)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,15 +450,5 @@ mod tests {
         assert!(Release(3, 4, 0).receives_while_sending() && !Release(3, 3, 9).receives_while_sending());
         assert!(Release(4, 0, 4).reports_tx_done() && !Release(4, 0, 2).reports_tx_done());
         assert!(Release(4, 0, 1).never_reports_tx_done() && !Release(4, 0, 2).never_reports_tx_done());
-    }
-
-    #[test]
-    fn hex_both_ways() {
-        assert_eq!(hex_encode(&[0x00, 0xAB, 0x7F]), "00AB7F");
-        assert_eq!(hex_decode("00ab7F"), Some(vec![0x00, 0xAB, 0x7F]));
-        assert_eq!(hex_decode("ABC"), None);
-        assert_eq!(hex_decode("ZZ"), None);
-        assert_eq!(hex_decode("+1"), None);
-        assert_eq!(hex_decode(""), Some(vec![]));
     }
 }

@@ -121,7 +121,7 @@ impl Driver for AtModem {
             frame
         };
         let airtime_ms = self.config.radio.time_on_air_us(on_air.len()).div_ceil(1_000);
-        self.session.transmit(ctx, id, at::hex_encode(&on_air), airtime_ms);
+        self.session.transmit(ctx, id, weft_plugin_api::hex::encode_upper(&on_air), airtime_ms);
     }
 
     fn on_timer(&mut self, ctx: &mut DriverCtx<'_>, id: u64) {
@@ -242,7 +242,7 @@ impl AtModem {
 
     /// A received payload in hex: decoded, unwrapped, delivered.
     fn deliver(&mut self, ctx: &mut DriverCtx<'_>, hex: &str, rssi: Option<i16>, snr: Option<f32>) {
-        let Some(bytes) = at::hex_decode(hex) else {
+        let Some(bytes) = weft_plugin_api::hex::decode(hex) else {
             self.counters.bad_hex += 1;
             ctx.log(LogLevel::Debug, "dropped a received packet: its payload is not hex");
             return;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use weft_kiss::{Decoder, Frame, encode};
-use weft_modem_sim::rak3172::encode_hex;
 use weft_modem_sim::{DeviceSpec, Sim, SimConfig};
+use weft_plugin_api::hex::encode_upper as encode_hex;
 
 const WAIT: Duration = Duration::from_secs(5);
 

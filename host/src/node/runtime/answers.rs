@@ -7,7 +7,9 @@
 //! answers come back through the work queue. Must not: change what runs.
 
 use super::Actor;
-use crate::control::{Answer, PeerRow, Query, ReplyTo, Request, SendManyOutcome, SendOutcome, Status, Traffic};
+use crate::control::{
+    Answer, PeerRow, PeerState, Query, ReplyTo, Request, SendManyOutcome, SendOutcome, Status, Traffic,
+};
 use std::time::Instant;
 use weft_core::node::Output;
 use weft_plugin_api::{Command, Event};
@@ -90,10 +92,10 @@ impl Actor {
                     let _ = reply.send(Err(format!("no radio link named `{link}`")));
                     return;
                 };
-                self.link_commands.retain(|_, waiting| !waiting.is_closed());
+                self.link_commands.retain(|_, (_, waiting)| !waiting.is_closed());
                 let command_id = self.next_command;
                 self.next_command += 1;
-                self.link_commands.insert(command_id, reply);
+                self.link_commands.insert(command_id, (index, reply));
                 let notes = self.radios.command(index, Command { id: command_id, name: command, args }, self.now_us());
                 self.on_radio_notes(notes);
             }
@@ -110,7 +112,7 @@ impl Actor {
             .iter()
             .map(|row| PluginSample {
                 name: &row.name,
-                up: row.state == "running",
+                up: row.state.is_running(),
                 events: row.events,
                 actions: row.actions,
                 faults: row.faults,
@@ -177,7 +179,7 @@ impl Actor {
                 let dial = book.get(&info.peer);
                 PeerRow {
                     node: info.peer,
-                    state: "up".into(),
+                    state: PeerState::Up,
                     source: dial.map(|d| d.source),
                     remote: Some(info.remote.to_string()),
                     direction: Some(info.direction),
@@ -194,7 +196,7 @@ impl Actor {
             if self.links.get(&node).is_none() {
                 rows.push(PeerRow {
                     node,
-                    state: "down".into(),
+                    state: PeerState::Down,
                     source: Some(dial.source),
                     remote: Some(dial.address),
                     direction: None,

@@ -12,7 +12,7 @@ use crate::link::table::Offer;
 use crate::link::{LinkEvent, connection::close_code};
 use std::collections::HashSet;
 use std::time::Duration;
-use weft_core::routing::LinkParams;
+use weft_core::routing::{LinkId, LinkParams};
 use weft_plugin_api::Address;
 
 impl Actor {
@@ -125,7 +125,7 @@ impl Actor {
             LinkEvent::Up(link) => {
                 let peer = link.peer();
                 let remote = link.info().remote;
-                let id = link.id();
+                let id = LinkId::Quic(link.id());
                 let params = LinkParams { neighbour: peer, cost, bandwidth_bps };
                 match self.links.offer(link) {
                     Offer::Accepted => {
@@ -138,7 +138,7 @@ impl Actor {
                         tracing::info!(%peer, %remote, "link replaced by a newer connection");
                         old.close(close_code::DUPLICATE, "replaced by a newer connection");
                         let mut outputs = self.core.link_up(id, params, now);
-                        outputs.extend(self.core.link_down(old.id()));
+                        outputs.extend(self.core.link_down(LinkId::Quic(old.id())));
                         self.execute(outputs, false);
                     }
                     Offer::Rejected(new) => {
@@ -152,7 +152,7 @@ impl Actor {
                     return; // a replaced link's last frames
                 }
                 for packet in frames {
-                    let outputs = self.core.packet_received(link, packet, now);
+                    let outputs = self.core.packet_received(LinkId::Quic(link), packet, now);
                     self.execute(outputs, false);
                 }
             }
@@ -160,7 +160,7 @@ impl Actor {
                 if self.links.remove(peer, link) {
                     tracing::info!(%peer, "link down: {reason}");
                     self.publish_connected();
-                    let outputs = self.core.link_down(link);
+                    let outputs = self.core.link_down(LinkId::Quic(link));
                     self.execute(outputs, false);
                 }
             }

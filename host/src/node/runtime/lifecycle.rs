@@ -9,8 +9,9 @@
 //! applies all of its changes or none. Must not: touch plugin instances
 //! directly (that is [`PluginHost`]'s) or bind ports (the core's).
 
-use super::super::plugin_host::{Prepared, prepare, same_file};
+use super::super::plugin_host::{prepare, same_file};
 use super::super::radio_host::{Driver, load_driver};
+use super::super::supervisor::Prepared;
 use super::Actor;
 use crate::config::{NodeConfig, PluginConfig, RestartPolicy};
 use crate::control::{Answer, Lifecycle, LoadOutcome, ReloadReport, ReloadSummary, Reply, ReplyTo, StopOutcome};
@@ -128,8 +129,9 @@ impl Actor {
     pub(super) fn load_driver_off_actor(&self, index: usize, file: String) {
         let (runtime, services, trust, done) =
             (self.runtime.clone(), self.radios.services().clone(), self.config.trust.clone(), self.background.clone());
+        let (config, sizes) = self.radios.swap_inputs(index).unwrap_or_default();
         tokio::task::spawn_blocking(move || {
-            let driver = load_driver(&runtime, &services, &trust, std::path::Path::new(&file));
+            let driver = load_driver(&runtime, &services, &trust, PathBuf::from(file), config, sizes);
             let _ = done.blocking_send(Background::Driver { index, driver });
         });
     }

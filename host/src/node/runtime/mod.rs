@@ -175,7 +175,7 @@ struct Actor {
     /// waiting for the answer (none for a swap a config reload started).
     swaps: HashMap<usize, Option<ReplyTo>>,
     /// Driver commands waiting for an answer, by command id.
-    link_commands: HashMap<u64, ReplyTo>,
+    link_commands: HashMap<u64, (usize, ReplyTo)>,
     /// Plugin loads, reloads and config reloads waiting for their files.
     lifecycle: lifecycle::Waiting,
     /// `weft ctl drain` asked the node to stop.

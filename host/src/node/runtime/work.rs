@@ -13,12 +13,12 @@
 
 use super::{Actor, MAX_WORK_PER_INPUT};
 use crate::control::{Answer, CallOutcome, TraceReport};
-use crate::node::radio_host::{RadioNote, is_radio_link};
+use crate::node::radio_host::RadioNote;
 use ed25519_dalek::VerifyingKey;
 use std::collections::VecDeque;
 use weft_core::node::Output;
 use weft_core::routing::pending::HoldChange;
-use weft_core::routing::{LinkParams, Sent};
+use weft_core::routing::{LinkId, LinkParams, Sent};
 use weft_plugin_api::{ActionRefused, Address, Event};
 
 /// One step of work.
@@ -77,15 +77,17 @@ impl Actor {
     }
 
     /// Queues `packet` on link `id`; a radio link's notes join `queue`.
-    fn transmit(&mut self, id: u64, packet: Vec<u8>, queue: &mut VecDeque<Work>) -> Result<(), String> {
-        if is_radio_link(id) {
-            let notes = self.radios.send(id, &packet, self.now_us())?;
-            queue.extend(notes.into_iter().map(Work::Radio));
-            return Ok(());
-        }
-        match self.links.by_id(id) {
-            Some(link) => link.send(crate::link::LinkFrame::Packet(packet)).map_err(|e| e.to_string()),
-            None => Err("the link went down".to_string()),
+    fn transmit(&mut self, id: LinkId, packet: Vec<u8>, queue: &mut VecDeque<Work>) -> Result<(), String> {
+        match id {
+            LinkId::Radio(_) => {
+                let notes = self.radios.send(id, &packet, self.now_us())?;
+                queue.extend(notes.into_iter().map(Work::Radio));
+                Ok(())
+            }
+            LinkId::Quic(connection) => match self.links.by_id(connection) {
+                Some(link) => link.send(crate::link::LinkFrame::Packet(packet)).map_err(|e| e.to_string()),
+                None => Err("the link went down".to_string()),
+            },
         }
     }
 
@@ -122,8 +124,19 @@ impl Actor {
             }
             RadioNote::NeighbourDown { link } => self.core.link_down(link),
             RadioNote::CommandReply { reply, .. } => {
-                if let Some(waiting) = self.link_commands.remove(&reply.id) {
+                if let Some((_, waiting)) = self.link_commands.remove(&reply.id) {
                     let _ = waiting.send(Ok(Answer::Called(CallOutcome { ok: reply.ok, body: reply.body })));
+                }
+                Vec::new()
+            }
+            RadioNote::DriverFaulted { index, fault } => {
+                // Whoever waits for this driver's answers will not get one.
+                let waiting: Vec<u64> =
+                    self.link_commands.iter().filter(|(_, (link, _))| *link == index).map(|(id, _)| *id).collect();
+                for id in waiting {
+                    if let Some((_, reply)) = self.link_commands.remove(&id) {
+                        let _ = reply.send(Err(format!("the driver failed: {fault}; it restarts after a pause")));
+                    }
                 }
                 Vec::new()
             }
@@ -156,7 +169,7 @@ impl Actor {
                 let sent = match self.transmit(link, packet, queue) {
                     Ok(()) => true,
                     Err(reason) => {
-                        tracing::debug!(link, "a held packet's transmit was refused ({reason}); kept for a retry");
+                        tracing::debug!(%link, "a held packet's transmit was refused ({reason}); kept for a retry");
                         false
                     }
                 };
@@ -188,12 +201,12 @@ impl Actor {
                     );
                 }
             }
-            Output::Store { plugin, writes } => {
+            Output::Store { plugin, writes, on_refusal } => {
                 let name = self.plugins.name(plugin).to_string();
                 if let Some(quota) = self.plugins.spec(plugin).and_then(|s| s.storage_quota_bytes)
                     && let Err(reason) = self.quotas.admit(&*self.kv, &name, quota, &writes)
                 {
-                    let refused = ActionRefused { action: 6, index: 0, reason, tag: 0 };
+                    let refused = ActionRefused { reason, ..on_refusal };
                     queue.push_back(Work::Output { output: Output::Refuse { plugin, refused }, refusal_chain });
                     return;
                 }

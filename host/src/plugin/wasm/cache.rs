@@ -63,7 +63,7 @@ impl ModuleCache {
         wasm: &[u8],
         digest: &[u8; 32],
     ) -> wasmtime::Result<(Module, CacheOutcome)> {
-        let path = self.dir.join(format!("{}.cwasm", hex(digest)));
+        let path = self.dir.join(format!("{}.cwasm", weft_plugin_api::hex::encode_lower(digest)));
         // Read into memory rather than `deserialize_file`: a memory-mapped
         // artifact that someone truncates or rewrites in place would crash the
         // node with SIGBUS.
@@ -133,5 +133,3 @@ fn wasmtime_version() -> &'static str {
     // The crate version we build against, pinned in Cargo.lock.
     env!("WEFT_WASMTIME_VERSION")
 }
-
-pub(crate) use weft_core::binary::hex;

@@ -15,8 +15,3 @@ mod runtime;
 
 pub use cache::{CacheOutcome, ModuleCache, digest as module_digest};
 pub use runtime::{EPOCH_TICK, Ticks, WasmModule, WasmRuntime};
-
-/// Lowercase hex of a digest.
-pub(crate) fn hex_digest(bytes: &[u8]) -> String {
-    cache::hex(bytes)
-}

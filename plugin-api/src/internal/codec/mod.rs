@@ -18,11 +18,12 @@
 mod de;
 mod error;
 pub(crate) mod head;
+mod reader;
 mod ser;
 mod tag;
 
-pub use de::MAX_DEPTH;
 pub use error::CodecError;
+pub use reader::MAX_DEPTH;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,7 +44,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// error, and so is nesting deeper than [`MAX_DEPTH`]. Error messages give
 /// the byte offset where the problem was found.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let mut de = de::Deserializer::new(bytes);
+    let mut de = reader::Deserializer::new(bytes);
     let value = match T::deserialize(&mut de) {
         Ok(value) => value,
         Err(e) => return Err(e.into_codec_error(de.position())),

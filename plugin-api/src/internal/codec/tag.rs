@@ -8,8 +8,8 @@
 //! number out of a `@@TAGGED@@` tuple variant). None of the boundary types
 //! use tags; this exists only for fidelity with the reference codec.
 
-use super::de::Deserializer;
 use super::error::Error;
+use super::reader::Deserializer;
 use serde::de::{self, Error as _, Visitor};
 use serde::forward_to_deserialize_any;
 use serde::ser;

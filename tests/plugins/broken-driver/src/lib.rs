@@ -1,7 +1,13 @@
-//! `broken-driver`: a driver whose `init` always fails, for the hot-swap
-//! rollback tests. Swapping a working driver for this one must leave the
-//! working driver in place (and its link up); starting it fresh must report
-//! the message below. Nothing else about it matters: it never gets an event.
+//! `broken-driver`: a driver that breaks on purpose.
+//!
+//! By default its `init` fails, for the hot-swap rollback tests: swapping a
+//! working driver for this one must leave the working driver in place (and
+//! its link up); starting it fresh must report the message below.
+//!
+//! With `fault_on_command = true` in its driver config it starts, counts
+//! its starts in its log, and panics on the `panic` command, for the
+//! restart tests: the host must restart a faulted driver (with backoff),
+//! as it restarts services.
 
 #![warn(missing_docs)]
 
@@ -10,8 +16,13 @@ use weft_plugin_api::driver_prelude::*;
 /// What `init` answers, every time.
 pub const INIT_ERROR: &str = "broken-driver: init refuses on purpose (rollback test)";
 
-/// The driver that never starts.
+/// The driver that never starts (or, configured so, faults on command).
 pub struct BrokenDriver;
+
+/// The config key that lets it start.
+pub const FAULT_ON_COMMAND: &str = "fault_on_command";
+/// The command that makes it panic.
+pub const PANIC_COMMAND: &str = "panic";
 
 impl Driver for BrokenDriver {
     const MANIFEST: ManifestDef = ManifestDef {
@@ -20,11 +31,26 @@ impl Driver for BrokenDriver {
         description: "a driver whose init always fails (test plugin)",
         ports: &[],
         permissions: &[Permission::Serial],
-        commands: &[],
+        commands: &[CommandDef { name: PANIC_COMMAND, help: "panic (with fault_on_command = true)" }],
     };
 
-    fn init(_ctx: &mut DriverCtx<'_>, _init: InitArgs) -> Result<Self, String> {
-        Err(INIT_ERROR.to_string())
+    fn init(ctx: &mut DriverCtx<'_>, init: InitArgs) -> Result<Self, String> {
+        let starts = weft_plugin_api::config_table::Table::decode(&init.config)
+            .ok()
+            .and_then(|mut table| table.bool(FAULT_ON_COMMAND).ok().flatten())
+            .unwrap_or(false);
+        if !starts {
+            return Err(INIT_ERROR.to_string());
+        }
+        ctx.log(LogLevel::Info, "broken-driver started (fault_on_command)");
+        Ok(BrokenDriver)
+    }
+
+    fn on_command(&mut self, ctx: &mut DriverCtx<'_>, command: Command) {
+        if command.name == PANIC_COMMAND {
+            panic!("broken-driver: panics on command (restart test)");
+        }
+        ctx.command_reply(command.id, false, format!("no command `{}`", command.name));
     }
 
     fn on_serial(&mut self, _ctx: &mut DriverCtx<'_>, _bytes: &[u8]) {}

@@ -366,7 +366,9 @@ impl Rak3172 {
                     Self::line_out(out, OK);
                 }
             },
-            ("AT+PSEND", Some(arg)) => match decode_hex(arg).filter(|b| (1..=MAX_PAYLOAD).contains(&b.len())) {
+            ("AT+PSEND", Some(arg)) => match weft_plugin_api::hex::decode(arg)
+                .filter(|b| (1..=MAX_PAYLOAD).contains(&b.len()))
+            {
                 None => self.error(out, AT_PARAM_ERROR),
                 Some(_) if self.transmitting => self.error(out, AT_BUSY_ERROR),
                 // `service_lora_p2p_send`: busy while receiving, unless 65533.
@@ -422,7 +424,7 @@ impl Rak3172 {
         if self.receiving().is_none() || frame.is_empty() {
             return;
         }
-        let hex = encode_hex(frame);
+        let hex = weft_plugin_api::hex::encode_upper(frame);
         let snr = snr_db.round() as i32;
         match self.config.rx_format {
             RxFormat::New => Self::line_out(out, &format!("+EVT:RXP2P:{rssi_dbm}:{snr}:{hex}")),
@@ -435,27 +437,6 @@ impl Rak3172 {
             self.rx = RxMode::Off;
         }
     }
-}
-
-/// Uppercase hex.
-pub fn encode_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0F)]));
-    }
-    s
-}
-
-/// Even-length hex, either case; `None` if malformed.
-pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    let value = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
-    digits.chunks(2).map(|pair| Some(value(pair[0])? << 4 | value(pair[1])?)).collect()
 }
 
 #[cfg(test)]

@@ -283,12 +283,3 @@ fn overlong_and_garbage_lines_are_refused_and_the_next_line_works() {
     }
     assert!(send(&mut r, "\r\nAT\r\n").0.ends_with("OK\r\n"));
 }
-
-#[test]
-fn hex_round_trips() {
-    let bytes: Vec<u8> = (0..=255).collect();
-    assert_eq!(decode_hex(&encode_hex(&bytes)), Some(bytes));
-    assert_eq!(decode_hex("aBcD"), Some(vec![0xAB, 0xCD]));
-    assert_eq!(decode_hex("+1"), None);
-    assert_eq!(decode_hex("é1"), None);
-}

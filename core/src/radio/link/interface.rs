@@ -1,0 +1,164 @@
+//! What a radio link takes and gives: its settings, the outputs the runtime
+//! executes, its counters, health and the status `weft ctl links` shows.
+//! Plain data; no behaviour.
+
+use super::super::fragment;
+use super::super::tx_queue::TxCounters;
+use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
+use weft_plugin_api::{Address, Event, LogLevel};
+
+/// Settings of one radio link (from the node config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadioSettings {
+    /// Bytes the transmit queue may hold.
+    pub queue_limit_bytes: usize,
+    /// How long a packet's fragments may take to arrive, µs.
+    pub reassembly_timeout_us: u64,
+    /// How often a hello goes out while the link is up, µs.
+    pub hello_interval_us: u64,
+    /// A neighbour not heard for this long is gone, µs.
+    pub neighbour_timeout_us: u64,
+    /// Duty cycle in percent; `None`: the EU868 sub-band's limit for the
+    /// radio's frequency (none outside EU868).
+    pub duty_cycle_percent: Option<f64>,
+    /// Accept only this neighbour.
+    pub peer: Option<Address>,
+    /// How long a driver swap waits for the outstanding transmit, µs.
+    pub swap_wait_us: u64,
+}
+
+impl Default for RadioSettings {
+    fn default() -> Self {
+        Self {
+            queue_limit_bytes: 64 * 1024,
+            reassembly_timeout_us: 30_000_000,
+            hello_interval_us: 120_000_000,
+            neighbour_timeout_us: 600_000_000,
+            duty_cycle_percent: None,
+            peer: None,
+            swap_wait_us: 5_000_000,
+        }
+    }
+}
+
+/// Something the runtime must do for a radio link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RadioOutput {
+    /// Call the driver with this event.
+    Driver(Event),
+    /// Write these bytes to the serial port.
+    Serial(Vec<u8>),
+    /// A packet from the neighbour, for the router.
+    Packet(Vec<u8>),
+    /// The neighbour is heard: the router may use the link.
+    NeighbourUp {
+        /// Its address.
+        neighbour: Address,
+        /// The radio's nominal bit rate (sizes the announce budget).
+        bandwidth_bps: u64,
+    },
+    /// The neighbour is gone.
+    NeighbourDown(Address),
+    /// The driver logged a line.
+    Log(LogLevel, String),
+    /// The driver reported a metric.
+    Metric(Metric),
+    /// The driver answered an operator command.
+    CommandReply(CommandReply),
+    /// A swap may proceed: nothing is outstanding at the driver.
+    SwapReady,
+}
+
+/// Counters of one radio link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct RadioCounters {
+    /// Packets the router gave the link.
+    pub packets_out: u64,
+    /// Packets handed to the router.
+    pub packets_in: u64,
+    /// Packets refused (queue full, too large, over budget).
+    pub packets_refused: u64,
+    /// Frames received from the driver.
+    pub frames_in: u64,
+    /// Bytes of those frames.
+    pub bytes_in: u64,
+    /// Frames the driver reported sent.
+    pub frames_out: u64,
+    /// Bytes of those frames.
+    pub bytes_out: u64,
+    /// Transmits the driver reported failed (queued again).
+    pub tx_failed: u64,
+    /// Hellos sent.
+    pub hellos_out: u64,
+    /// Hellos received.
+    pub hellos_in: u64,
+    /// Frames from a node that is not this link's neighbour.
+    pub foreign: u64,
+    /// Frames that were neither packet, fragment nor hello.
+    pub malformed: u64,
+    /// Times the link became degraded (transmits failing in a row).
+    pub degraded: u64,
+    /// Driver swaps completed.
+    pub swaps: u64,
+    /// Driver swaps rolled back.
+    pub swaps_rolled_back: u64,
+    /// Times the driver reported the link down.
+    pub driver_downs: u64,
+    /// Last received signal strength, dBm.
+    pub last_rssi_dbm: Option<i16>,
+    /// Last signal-to-noise ratio, dB.
+    pub last_snr_db: Option<f32>,
+}
+
+/// How the link is doing, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkHealth {
+    /// The driver reports the radio not ready.
+    Down,
+    /// Ready, and transmits go out.
+    Up,
+    /// The driver says ready, but transmits keep failing.
+    Degraded,
+}
+
+/// A row describing the link, for `weft ctl links`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RadioStatus {
+    /// Whether the driver reports the radio ready.
+    pub driver_up: bool,
+    /// The driver's last word on the link state.
+    pub driver_detail: String,
+    /// Up, down, or up but failing to transmit.
+    pub health: LinkHealth,
+    /// Why it is degraded or down.
+    pub health_detail: Option<String>,
+    /// Whether the serial port is open.
+    pub serial_open: bool,
+    /// The neighbour, when one is heard.
+    pub neighbour: Option<Address>,
+    /// What the modem applied, once known.
+    pub radio: Option<RadioInfo>,
+    /// The duty-cycle sub-band in force.
+    pub band: Option<String>,
+    /// Hourly airtime budget, µs.
+    pub budget_us: u64,
+    /// Airtime used in the last hour, µs.
+    pub used_us: u64,
+    /// Frames waiting.
+    pub queued_frames: usize,
+    /// Bytes waiting.
+    pub queued_bytes: usize,
+    /// Packets waiting for fragments.
+    pub reassembling: usize,
+    /// Transmit queue counters.
+    pub tx: TxCounters,
+    /// Reassembly counters.
+    pub reassembly: fragment::ReassemblyCounters,
+    /// Link counters.
+    pub counters: RadioCounters,
+    /// Last swap: old driver stopped -> new driver ready, µs.
+    pub last_swap_stall_us: Option<u64>,
+    /// Longest swap stall so far, µs.
+    pub max_swap_stall_us: u64,
+}

@@ -1,0 +1,430 @@
+//! One radio link, sans-IO: everything the host does for a LoRa link between
+//! the router and the driver plugin, whatever the modem.
+//!
+//! Owns: the link's transmit queue and duty-cycle ledgers (one per sub-band
+//! the radio has used), fragmentation of packets larger than the driver's
+//! MTU and their reassembly, the single transmit the driver may have
+//! outstanding, learning the neighbour from hello frames, the driver's
+//! timers, the pause of a driver swap, and the link's counters.
+//!
+//! Inputs are plain calls with the time in microseconds; outputs are
+//! [`RadioOutput`] values the runtime executes (call the driver, write to
+//! the serial port, hand a packet to the router, ...). Must not: open ports,
+//! call plugins, read a clock or decide routes.
+//!
+//! Periodic transmissions carry random jitter (drawn from a seeded
+//! generator the caller supplies, so tests replay): two nodes started
+//! together on a half-duplex channel must not send every hello at the same
+//! instant, or neither ever hears the other.
+//!
+//! Health: a transmit the driver reports failed never went on air, so its
+//! airtime is refunded to the duty-cycle ledger and the frame is retried
+//! after a growing pause; after [`DEGRADED_AFTER_FAILURES`] failures in a
+//! row the link reports itself degraded (logged once, counted) until a
+//! transmit succeeds.
+//!
+//! A radio link joins this node to one neighbour (the first whose hello it
+//! hears, or the configured `peer`). Hellos live in the link-control space of
+//! the first byte (`docs/WIRE.md`):
+//!
+//! ```text
+//! 0x10 | flags u8 (bit 0: please answer) | sender address (16)
+//! ```
+//!
+//! Its files, one idea each (`impl RadioLink` blocks but `interface`):
+//!
+//! - [`interface`]: settings, outputs, counters, health and status.
+//! - this one: the link's state, the driver's actions and timers, polling,
+//!   swaps.
+//! - `hello`: hellos and frames in: who the neighbour is, reassembly.
+//! - `transmit`: packets out: queueing, the one outstanding transmit,
+//!   retries with backoff, health.
+
+mod hello;
+pub mod interface;
+#[cfg(test)]
+mod tests;
+mod transmit;
+
+pub use interface::*;
+pub use transmit::priority_of;
+
+use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
+use super::fragment::{self, Reassembler};
+use super::tx_queue::{MaybeOnAir, Next, Priority, QueueError, TxFrame, TxQueue};
+use std::collections::{BTreeMap, HashMap};
+use weft_plugin_api::actions::RadioInfo;
+use weft_plugin_api::internal::rng::SplitMix64;
+use weft_plugin_api::radio::LoraParams;
+use weft_plugin_api::{Action, Address, Event, LogLevel, SerialStatus, TimerFired, TransmitRequest};
+
+/// First byte of a hello frame.
+pub const HELLO: u8 = 0x10;
+/// Bytes of a hello frame.
+pub const HELLO_LEN: usize = 2 + 16;
+const HELLO_ANSWER: u8 = 0x01;
+/// Hellos answered at most this often (a chatty neighbour cannot make this
+/// node spend its airtime on answers).
+const HELLO_ANSWER_GAP_US: u64 = 2_000_000;
+/// The first hello after the driver comes up waits up to this long (at most
+/// half the hello interval), so links started together do not collide.
+pub const HELLO_STARTUP_JITTER_US: u64 = 2_000_000;
+/// Periodic hellos go out every interval plus or minus this share of it.
+pub const HELLO_JITTER_SHARE: f64 = 0.1;
+/// Transmits failed in a row after which the link counts as degraded.
+pub const DEGRADED_AFTER_FAILURES: u32 = 3;
+/// Pause before retrying after the first failed transmit, µs; it doubles
+/// with each failure in a row, up to [`TX_RETRY_MAX_US`].
+pub const TX_RETRY_FIRST_US: u64 = 100_000;
+/// Longest pause between retries of a failing transmit, µs.
+pub const TX_RETRY_MAX_US: u64 = 10_000_000;
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    id: u64,
+    frame: TxFrame,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Neighbour {
+    address: Address,
+    last_heard_us: u64,
+}
+
+/// The phase of a driver swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Swap {
+    /// No swap.
+    Idle,
+    /// Waiting for the outstanding transmit; give up at the deadline.
+    Draining { deadline_us: u64 },
+    /// The old driver is stopped; waiting for the new one to report up.
+    Resyncing { since_us: u64 },
+}
+
+/// One radio link's state.
+#[derive(Debug)]
+pub struct RadioLink {
+    own: Address,
+    settings: RadioSettings,
+    radio: Option<RadioInfo>,
+    driver_up: bool,
+    driver_detail: String,
+    serial_open: bool,
+    queue: TxQueue,
+    /// Ledgers of sub-bands the radio used before, by name.
+    other_ledgers: HashMap<String, DutyCycle>,
+    band: Option<String>,
+    in_flight: Option<InFlight>,
+    next_tx_id: u64,
+    retry_at_us: Option<u64>,
+    reassembler: Reassembler,
+    next_fragment_id: u8,
+    neighbour: Option<Neighbour>,
+    next_hello_us: Option<u64>,
+    last_hello_answer_us: Option<u64>,
+    timers: BTreeMap<u64, u64>,
+    swap: Swap,
+    last_swap_stall_us: Option<u64>,
+    max_swap_stall_us: u64,
+    /// Jitter for periodic transmissions.
+    rng: SplitMix64,
+    /// Transmits failed since the last one that went out.
+    failed_in_row: u32,
+    /// Why the link is degraded, while it is.
+    degraded: Option<String>,
+    /// What happened so far.
+    pub counters: RadioCounters,
+}
+
+impl RadioLink {
+    /// A link of node `own` with `settings`; nothing is known of the radio
+    /// yet. `seed` seeds the jitter of periodic transmissions (the runtime
+    /// draws it from the OS; tests fix it).
+    pub fn new(own: Address, settings: RadioSettings, seed: u64) -> Self {
+        let ledger = match settings.duty_cycle_percent {
+            Some(percent) => DutyCycle::new(percent_budget(percent)),
+            None => DutyCycle::new(HOUR_US),
+        };
+        Self {
+            own,
+            queue: TxQueue::new(ledger, settings.queue_limit_bytes),
+            reassembler: Reassembler::new(settings.reassembly_timeout_us),
+            settings,
+            radio: None,
+            driver_up: false,
+            driver_detail: "driver starting".into(),
+            serial_open: false,
+            other_ledgers: HashMap::new(),
+            band: None,
+            in_flight: None,
+            next_tx_id: 1,
+            retry_at_us: None,
+            next_fragment_id: 0,
+            neighbour: None,
+            next_hello_us: None,
+            last_hello_answer_us: None,
+            timers: BTreeMap::new(),
+            swap: Swap::Idle,
+            last_swap_stall_us: None,
+            max_swap_stall_us: 0,
+            rng: SplitMix64::new(seed),
+            failed_in_row: 0,
+            degraded: None,
+            counters: RadioCounters::default(),
+        }
+    }
+
+    /// Up, down or degraded, and why.
+    pub fn health(&self) -> (LinkHealth, Option<String>) {
+        match (&self.degraded, self.driver_up) {
+            (_, false) => (LinkHealth::Down, Some(self.driver_detail.clone())),
+            (Some(why), true) => (LinkHealth::Degraded, Some(why.clone())),
+            (None, true) => (LinkHealth::Up, None),
+        }
+    }
+
+    /// The neighbour, when one is heard.
+    pub fn neighbour(&self) -> Option<Address> {
+        self.neighbour.map(|n| n.address)
+    }
+
+    /// Whether the driver reports the radio ready.
+    pub fn driver_up(&self) -> bool {
+        self.driver_up
+    }
+
+    /// The radio parameters the modem applied, once known.
+    pub fn params(&self) -> Option<LoraParams> {
+        self.radio.map(params_of)
+    }
+
+    /// A status row at `now_us`.
+    pub fn status(&mut self, now_us: u64) -> RadioStatus {
+        let (health, health_detail) = self.health();
+        RadioStatus {
+            driver_up: self.driver_up,
+            driver_detail: self.driver_detail.clone(),
+            health,
+            health_detail,
+            serial_open: self.serial_open,
+            neighbour: self.neighbour(),
+            radio: self.radio,
+            band: self.band.clone(),
+            budget_us: self.queue.budget_us(),
+            used_us: self.queue.used_us(now_us),
+            queued_frames: self.queue.len() + usize::from(self.in_flight.is_some()),
+            queued_bytes: self.queue.queued_bytes(),
+            reassembling: self.reassembler.waiting(),
+            tx: self.queue.counters,
+            reassembly: self.reassembler.counters,
+            counters: self.counters,
+            last_swap_stall_us: self.last_swap_stall_us,
+            max_swap_stall_us: self.max_swap_stall_us,
+        }
+    }
+
+    /// The serial port opened or closed.
+    pub fn serial_status(&mut self, open: bool, detail: String, out: &mut Vec<RadioOutput>) {
+        self.serial_open = open;
+        out.push(RadioOutput::Driver(Event::SerialStatus(SerialStatus { open, detail })));
+    }
+
+    /// Bytes read from the serial port.
+    pub fn serial_rx(&mut self, bytes: Vec<u8>, out: &mut Vec<RadioOutput>) {
+        out.push(RadioOutput::Driver(Event::SerialRx(weft_plugin_api::SerialRx { bytes })));
+    }
+
+    /// Executes the driver's actions.
+    pub fn driver_actions(&mut self, actions: Vec<Action>, now_us: u64, out: &mut Vec<RadioOutput>) {
+        for action in actions {
+            match action {
+                Action::SerialWrite(write) => out.push(RadioOutput::Serial(write.bytes)),
+                Action::FrameReceived(frame) => {
+                    self.counters.frames_in += 1;
+                    self.counters.bytes_in += frame.frame.len() as u64;
+                    self.counters.last_rssi_dbm = frame.rssi_dbm.or(self.counters.last_rssi_dbm);
+                    self.counters.last_snr_db = frame.snr_db.or(self.counters.last_snr_db);
+                    self.frame_in(frame.frame, now_us, out);
+                }
+                Action::TransmitDone(done) => self.transmit_done(done.id, done.ok, now_us, out),
+                Action::LinkState(state) => self.link_state(state.up, state.detail, now_us),
+                Action::RadioInfo(info) => self.radio_info(info),
+                Action::SetTimer(timer) => {
+                    self.timers.insert(timer.id, now_us.saturating_add(timer.after_ms.saturating_mul(1000)));
+                }
+                Action::CancelTimer(timer) => {
+                    self.timers.remove(&timer.id);
+                }
+                Action::Log(log) => out.push(RadioOutput::Log(log.level, log.message)),
+                Action::Metric(metric) => out.push(RadioOutput::Metric(metric)),
+                Action::CommandReply(reply) => out.push(RadioOutput::CommandReply(reply)),
+                other => out.push(RadioOutput::Log(
+                    LogLevel::Warn,
+                    format!("action {} refused: drivers may not do this on a radio link", other.tag()),
+                )),
+            }
+        }
+        self.pump(now_us, out);
+    }
+
+    pub(super) fn link_state(&mut self, up: bool, detail: String, now_us: u64) {
+        if self.driver_up && !up {
+            self.counters.driver_downs += 1;
+        }
+        self.driver_up = up;
+        self.driver_detail = detail;
+        if !up {
+            // A fresh start: whatever failed before is the old session's.
+            self.failed_in_row = 0;
+            self.degraded = None;
+            return;
+        }
+        if let Swap::Resyncing { since_us } = self.swap {
+            let stall = now_us.saturating_sub(since_us);
+            self.last_swap_stall_us = Some(stall);
+            self.max_swap_stall_us = self.max_swap_stall_us.max(stall);
+            self.swap = Swap::Idle;
+        }
+        // (Re)announce ourselves soon, at a random moment (two radios brought
+        // up together would otherwise talk over each other on every hello);
+        // `poll` sends it and asks for an answer until a neighbour is heard.
+        let window = HELLO_STARTUP_JITTER_US.min(self.settings.hello_interval_us / 2);
+        self.next_hello_us = Some(now_us.saturating_add(self.rng.up_to(window)));
+    }
+
+    pub(super) fn radio_info(&mut self, info: RadioInfo) {
+        self.radio = Some(info);
+        if self.settings.duty_cycle_percent.is_some() {
+            return;
+        }
+        let band = SubBand::eu868(info.frequency_hz);
+        let name = band.map(|b| b.name.to_string());
+        if name == self.band {
+            return;
+        }
+        // The radio moved to another sub-band: each keeps its own ledger.
+        let ledger = match (&name, band) {
+            (Some(n), Some(band)) => self.other_ledgers.remove(n).unwrap_or_else(|| DutyCycle::for_band(band)),
+            _ => DutyCycle::new(HOUR_US),
+        };
+        let old = self.queue.replace_ledger(ledger);
+        if let Some(old_name) = self.band.take() {
+            self.other_ledgers.insert(old_name, old);
+        }
+        self.band = name;
+    }
+
+    /// Work due at `now_us`: driver timers, hellos, reassembly and neighbour
+    /// timeouts, a swap that waited too long, frames the budget now allows.
+    pub fn poll(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        while let Some((&id, &at)) = self.timers.iter().min_by_key(|(_, at)| **at) {
+            if at > now_us {
+                break;
+            }
+            self.timers.remove(&id);
+            out.push(RadioOutput::Driver(Event::Timer(TimerFired { id })));
+        }
+        self.reassembler.expire(now_us);
+        if self.next_hello_us.is_some_and(|t| t <= now_us) {
+            self.next_hello_us = Some(self.next_hello_after(now_us));
+            if self.driver_up {
+                self.queue_hello(self.neighbour.is_none(), now_us, out);
+            }
+        }
+        if let Some(n) = self.neighbour
+            && now_us.saturating_sub(n.last_heard_us) >= self.settings.neighbour_timeout_us
+        {
+            self.neighbour = None;
+            out.push(RadioOutput::NeighbourDown(n.address));
+        }
+        if let Swap::Draining { deadline_us } = self.swap
+            && deadline_us <= now_us
+        {
+            // The old driver never answered: the frame may or may not have
+            // gone out. Queue it again (a duplicate beats a loss) and swap.
+            if let Some(flight) = self.in_flight.take() {
+                self.counters.tx_failed += 1;
+                self.queue.requeue_front(flight.frame, MaybeOnAir::Perhaps);
+                out.push(RadioOutput::Log(
+                    LogLevel::Warn,
+                    "the old driver never finished its transmit; the frame is queued again".into(),
+                ));
+            }
+            self.swap_progress(now_us, out);
+        }
+        self.pump(now_us, out);
+    }
+
+    /// The earliest time [`RadioLink::poll`] has work, µs.
+    pub fn next_deadline_us(&self) -> Option<u64> {
+        let swap = match self.swap {
+            Swap::Draining { deadline_us } => Some(deadline_us),
+            _ => None,
+        };
+        let retry = self.retry_at_us.filter(|_| self.driver_up && self.in_flight.is_none());
+        [
+            self.timers.values().min().copied(),
+            self.reassembler.next_deadline(),
+            self.next_hello_us,
+            self.neighbour.map(|n| n.last_heard_us + self.settings.neighbour_timeout_us),
+            swap,
+            retry,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Starts a driver swap: no new frames go to the driver; once nothing
+    /// is outstanding (now, or after the driver answers, or after
+    /// `swap_wait_us`) the output carries [`RadioOutput::SwapReady`].
+    pub fn begin_swap(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        self.swap = Swap::Draining { deadline_us: now_us + self.settings.swap_wait_us };
+        self.swap_progress(now_us, out);
+    }
+
+    pub(super) fn swap_progress(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        if matches!(self.swap, Swap::Draining { .. }) && self.in_flight.is_none() {
+            self.swap = Swap::Resyncing { since_us: now_us };
+            out.push(RadioOutput::SwapReady);
+        }
+    }
+
+    /// The runtime replaced the driver (`rolled_back`: the new one failed
+    /// and the old one runs again). Timers belonged to the old instance; the
+    /// driver counts as down until the new one reports up.
+    pub fn driver_replaced(&mut self, rolled_back: bool) {
+        self.timers.clear();
+        self.driver_up = false;
+        self.driver_detail = "driver swapped; re-syncing with the modem".into();
+        if rolled_back {
+            self.counters.swaps_rolled_back += 1;
+        } else {
+            self.counters.swaps += 1;
+        }
+    }
+
+    /// Whether a swap is waiting for the outstanding transmit.
+    pub fn swap_draining(&self) -> bool {
+        matches!(self.swap, Swap::Draining { .. })
+    }
+}
+
+fn percent_budget(percent: f64) -> u64 {
+    (HOUR_US as f64 * percent.clamp(0.0, 100.0) / 100.0) as u64
+}
+
+/// The LoRa parameters a driver reported.
+pub fn params_of(info: RadioInfo) -> LoraParams {
+    LoraParams {
+        frequency_hz: info.frequency_hz,
+        bandwidth_hz: info.bandwidth_hz,
+        spreading_factor: info.spreading_factor,
+        coding_rate: info.coding_rate,
+        tx_power_dbm: info.tx_power_dbm,
+        preamble_symbols: info.preamble_symbols,
+        crc: true,
+        implicit_header: false,
+    }
+}

@@ -1,0 +1,111 @@
+//! Packets out: fragments queued by priority under the duty-cycle budget,
+//! the one transmit the driver may have outstanding, retries with a growing
+//! pause after a failure, and the link's health.
+
+use super::*;
+
+impl RadioLink {
+    /// The router hands a packet to the link. It is fragmented to the
+    /// driver's MTU and queued whole or not at all; the error says why not.
+    pub fn send_packet(&mut self, packet: &[u8], now_us: u64, out: &mut Vec<RadioOutput>) -> Result<(), String> {
+        let Some(radio) = self.radio else {
+            self.counters.packets_refused += 1;
+            return Err("the radio link has not come up yet".into());
+        };
+        let id = self.next_fragment_id;
+        let frames = match fragment::fragment(packet, usize::from(radio.mtu), id) {
+            Ok(frames) => frames,
+            Err(e) => {
+                self.counters.packets_refused += 1;
+                return Err(e.to_string());
+            }
+        };
+        if frames.len() > 1 {
+            self.next_fragment_id = self.next_fragment_id.wrapping_add(1);
+        }
+        let params = params_of(radio);
+        let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
+        if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now_us) {
+            self.counters.packets_refused += 1;
+            return Err(match e {
+                QueueError::Full { .. } | QueueError::OverBudget { .. } => e.to_string(),
+            });
+        }
+        self.counters.packets_out += 1;
+        self.pump(now_us, out);
+        Ok(())
+    }
+    pub(super) fn transmit_done(&mut self, id: u64, ok: bool, now_us: u64, out: &mut Vec<RadioOutput>) {
+        let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
+            out.push(RadioOutput::Log(LogLevel::Debug, format!("transmit {id} reported done but was not outstanding")));
+            return;
+        };
+        if ok {
+            self.counters.frames_out += 1;
+            self.counters.bytes_out += flight.frame.frame.len() as u64;
+            self.transmit_succeeded(out);
+        } else {
+            self.counters.tx_failed += 1;
+            self.queue.requeue_front(flight.frame, MaybeOnAir::No);
+            self.transmit_failed(now_us, out);
+        }
+        self.swap_progress(now_us, out);
+    }
+
+    pub(super) fn transmit_succeeded(&mut self, out: &mut Vec<RadioOutput>) {
+        self.failed_in_row = 0;
+        self.retry_at_us = None;
+        if self.degraded.take().is_some() {
+            out.push(RadioOutput::Log(LogLevel::Info, "radio link recovered: transmits go out again".into()));
+        }
+    }
+
+    /// Backs off before the next try; degraded after enough failures in a row.
+    pub(super) fn transmit_failed(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        self.failed_in_row = self.failed_in_row.saturating_add(1);
+        let doublings = (self.failed_in_row - 1).min(16);
+        let pause = TX_RETRY_FIRST_US.saturating_mul(1 << doublings).min(TX_RETRY_MAX_US);
+        self.retry_at_us = Some(now_us.saturating_add(pause));
+        if self.failed_in_row >= DEGRADED_AFTER_FAILURES && self.degraded.is_none() {
+            let why = format!(
+                "{} transmits in a row failed at the driver (it says: {}); retrying every {} ms at most",
+                self.failed_in_row,
+                self.driver_detail,
+                TX_RETRY_MAX_US / 1_000
+            );
+            self.counters.degraded += 1;
+            out.push(RadioOutput::Log(LogLevel::Warn, format!("radio link degraded: {why}")));
+            self.degraded = Some(why);
+        }
+    }
+    /// Hands the driver the next frame when it may take one.
+    pub(super) fn pump(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+        if !self.driver_up || self.in_flight.is_some() || self.swap != Swap::Idle {
+            return;
+        }
+        if self.retry_at_us.is_some_and(|t| t > now_us) {
+            return;
+        }
+        self.retry_at_us = None;
+        match self.queue.next(now_us) {
+            Next::Send(frame) => {
+                let id = self.next_tx_id;
+                self.next_tx_id += 1;
+                let request = TransmitRequest { id, frame: frame.frame.clone() };
+                self.in_flight = Some(InFlight { id, frame });
+                out.push(RadioOutput::Driver(Event::Transmit(request)));
+            }
+            Next::WaitUntil(at) => self.retry_at_us = Some(at),
+            Next::Idle => {}
+        }
+    }
+}
+
+/// The priority of a routed packet on a radio: floods, announces and path
+/// requests are bulk; unicast data, returns and traces go first.
+pub fn priority_of(packet: &[u8]) -> Priority {
+    match packet.first().map(|b| (b >> 3) & 0b111) {
+        Some(1..=3) => Priority::Bulk,
+        _ => Priority::Data,
+    }
+}

@@ -1,0 +1,237 @@
+//! Discovery: the node's own announces, rebroadcasts of others' (with the
+//! per-link budget), path requests for unknown nodes and the answers to
+//! them, and what happens when a path is found.
+
+use super::*;
+
+impl<M: AnnounceCheck> Router<M> {
+    pub(super) fn announce_packet(&self, announce: &Announce, count: u8, request: Option<u64>) -> Vec<u8> {
+        let body = announce.to_body();
+        Packet { hops: Hops { count, limit: self.config.max_hops }, body: Body::Announce { request, body: &body } }
+            .encode()
+    }
+
+    pub(super) fn next_sequence(&self, now_ms: u64) -> u64 {
+        self.own_announce.sequence.saturating_add(1).max(self.wall(now_ms))
+    }
+
+    /// Whether `sequence` lies within [`MAX_SEQUENCE_LEAD_MS`] of this
+    /// node's clock.
+    pub(super) fn plausible_sequence(&self, sequence: u64, now_ms: u64) -> bool {
+        sequence <= self.wall(now_ms).saturating_add(MAX_SEQUENCE_LEAD_MS)
+    }
+
+    /// Signs a fresh announce and floods it on every link.
+    pub(super) fn announce_self(&mut self, now_ms: u64) {
+        let jitter = self.rng.up_to(self.config.announce_interval_ms / 10);
+        self.next_announce_ms = now_ms + self.config.announce_interval_ms - jitter;
+        self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms));
+        let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, None).into();
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in links {
+            self.send_announce(link, self.own, 0, packet.clone(), now_ms);
+        }
+    }
+
+    pub(super) fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Arc<[u8]>, now_ms: u64) {
+        let Some(state) = self.links.get_mut(&link) else { return };
+        if let Some(packet) = state.budget.offer(origin, hops, packet, now_ms) {
+            self.counters.announce_bytes += packet.len() as u64;
+            self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
+        }
+    }
+
+    pub(super) fn rebroadcast(&mut self, address: Address, pending: Rebroadcast, now_ms: u64) {
+        let (Some(entry), Some(route)) = (self.table.entry(&address), self.table.route(&address, now_ms)) else {
+            return;
+        };
+        if route.hops >= pending.limit {
+            return;
+        }
+        let body = entry.announce.to_body();
+        let packet: Arc<[u8]> = Packet {
+            hops: Hops { count: route.hops, limit: pending.limit },
+            body: Body::Announce { request: None, body: &body },
+        }
+        .encode()
+        .into();
+        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| !pending.heard.contains(l)).collect();
+        for link in links {
+            self.send_announce(link, address, route.hops, packet.clone(), now_ms);
+        }
+    }
+
+    pub(super) fn on_announce(
+        &mut self,
+        link: LinkId,
+        hops: Hops,
+        request: Option<u64>,
+        announce: Announce,
+        now_ms: u64,
+    ) {
+        let address = announce.address();
+        if address == self.own {
+            return;
+        }
+        let Some(state) = self.links.get(&link) else { return };
+        let (neighbour, cost) = (state.params.neighbour, state.params.cost);
+        if !self.plausible_sequence(announce.sequence, now_ms) {
+            self.counters.announces_implausible += 1;
+            return;
+        }
+        let distance = hops.count.saturating_add(1);
+        let verdict = self.table.judge(&address, announce.sequence, distance, cost, now_ms);
+        if verdict == super::super::table::Verdict::Stale {
+            self.counters.announces_stale += 1;
+            return;
+        }
+        if !verdict.accepted() && request.is_none() {
+            // A copy of what is known: the neighbour has it, so it need not
+            // get our rebroadcast (checking it would change nothing else).
+            if let Some(pending) = self.rebroadcasts.get_mut(&address)
+                && pending.sequence == announce.sequence
+                && !pending.heard.contains(&link)
+            {
+                pending.heard.push(link);
+            }
+            if let Some(state) = self.links.get_mut(&link) {
+                state.budget.forget(&address);
+            }
+            return;
+        }
+        let checked = self.memo.check(&announce);
+        let Some(shared) = checked else {
+            self.counters.announces_forged += 1;
+            return;
+        };
+        if verdict.accepted() {
+            self.counters.announces_accepted += 1;
+            let known = self.table.entry(&address).is_some();
+            let route = Route { link, neighbour, hops: distance, cost, expires_ms: now_ms + self.config.route_ttl_ms };
+            self.table.accept(shared, route);
+            if !known {
+                self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
+                self.sessions.learn(&self.table, address, now_ms);
+                self.pump_sessions(now_ms);
+            }
+            if request.is_none() && distance < hops.limit {
+                match self.rebroadcasts.get_mut(&address) {
+                    // A better path while the rebroadcast waits: it will carry the new distance.
+                    Some(pending) if pending.sequence == announce.sequence => pending.heard.push(link),
+                    _ => {
+                        let due_ms = now_ms + self.rng.up_to(self.config.rebroadcast_delay_ms);
+                        let pending =
+                            Rebroadcast { due_ms, sequence: announce.sequence, limit: hops.limit, heard: vec![link] };
+                        self.rebroadcasts.insert(address, pending);
+                        self.rebroadcast_order.push(Reverse((due_ms, address)));
+                    }
+                }
+            }
+            self.path_found(address, now_ms);
+        }
+        if let Some(request) = request
+            && let Some(Came::Link(back)) = self.seen.came(request, now_ms)
+            && back != link
+        {
+            let packet = self.announce_packet(&announce, distance, Some(request));
+            self.out.push(RouterOutput::Transmit { link: back, packet });
+        }
+    }
+
+    // ---- path discovery -------------------------------------------------
+
+    pub(super) fn request_path(&mut self, to: Address, now_ms: u64) {
+        let interval = self.config.path_request_interval_ms.max(1);
+        let search = self.searches.entry(to).or_insert(PathSearch { next_ms: 0, interval_ms: interval });
+        if search.next_ms > now_ms {
+            return;
+        }
+        search.next_ms = now_ms + search.interval_ms;
+        search.interval_ms = (search.interval_ms * 2).min(MAX_PATH_REQUEST_INTERVAL_MS);
+        let request = self.rng.next_u64();
+        self.seen.first_time(request, Came::Here, now_ms);
+        let known_sequence = self.table.sequence(&to);
+        let packet = Packet {
+            hops: Hops::fresh(self.config.max_hops),
+            body: Body::PathRequest { request, target: to, known_sequence },
+        }
+        .encode();
+        self.counters.path_requests += 1;
+        self.send_on_all_links(None, packet);
+    }
+
+    pub(super) fn on_path_request(
+        &mut self,
+        link: LinkId,
+        mut packet: Vec<u8>,
+        hops: Hops,
+        (request, target, known): (u64, Address, u64),
+        now_ms: u64,
+    ) {
+        if !self.seen.first_time(request, Came::Link(link), now_ms) {
+            self.counters.duplicates += 1;
+            return;
+        }
+        if target == self.own {
+            // The requester knows a newer sequence than ours (we restarted
+            // with the clock behind): outbid it, but never beyond a bounded
+            // lead over our own clock, whatever the wire says.
+            let outbid = known.checked_add(1).filter(|&s| self.plausible_sequence(s, now_ms));
+            match outbid {
+                Some(outbid) if self.own_announce.sequence < outbid => {
+                    self.own_announce = Announce::create(
+                        &self.identity,
+                        self.config.capabilities,
+                        self.next_sequence(now_ms).max(outbid),
+                    );
+                }
+                Some(_) => {}
+                None => self.counters.path_requests_implausible += 1,
+            }
+            let packet = self.announce_packet(&self.own_announce.clone(), 0, Some(request));
+            self.counters.path_responses += 1;
+            self.out.push(RouterOutput::Transmit { link, packet });
+            return;
+        }
+        if let (Some(route), Some(entry)) = (self.table.route(&target, now_ms), self.table.entry(&target))
+            && route.link != link
+            && entry.announce.sequence > known
+        {
+            let packet = self.announce_packet(&entry.announce.clone(), route.hops, Some(request));
+            self.counters.path_responses += 1;
+            self.out.push(RouterOutput::Transmit { link, packet });
+            return;
+        }
+        if hops.count.saturating_add(1) < hops.limit {
+            packet[HOP_COUNT_OFFSET] = hops.count + 1;
+            self.send_on_all_links(Some(link), packet);
+        } else {
+            self.counters.hop_limit += 1;
+        }
+    }
+
+    /// A route to `to` appeared: send what waited for it.
+    pub(super) fn path_found(&mut self, to: Address, now_ms: u64) {
+        self.searches.remove(&to);
+        let Some(route) = self.table.route(&to, now_ms) else { return };
+        for held in self.hold.take(&to) {
+            if held.needs_seal && self.held_into_session(&held, now_ms) {
+                self.hold.counters.delivered += 1;
+                self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
+                continue;
+            }
+            match self.finish_held(&held) {
+                Some(packet) => self.out.push(RouterOutput::TransmitHeld { link: route.link, packet, held }),
+                None => {
+                    self.counters.undecodable += 1;
+                    self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
+                }
+            }
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) = self.traces.drain(..).partition(|trace| trace.to == to);
+        self.traces = waiting;
+        for trace in ready {
+            self.start_trace(trace.to, trace.id, route);
+        }
+    }
+}

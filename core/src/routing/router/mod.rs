@@ -1,0 +1,395 @@
+//! The router core: sans-IO, deterministic.
+//!
+//! Owns: what happens to every routed packet. Inputs are plain calls with
+//! the current time in milliseconds ([`Router::receive`], [`Router::send`],
+//! [`Router::flood`], [`Router::link_up`], [`Router::poll`], ...); outputs
+//! are [`RouterOutput`]s drained with [`Router::drain_into`]. No sockets,
+//! threads or clocks: the node runtime and the simulator both drive it, so
+//! every rule here is testable with exact timestamps.
+//!
+//! Its files, one idea each (all but `interface` are `impl Router` blocks):
+//!
+//! - [`interface`]: what goes in and comes out: settings, link parameters,
+//!   outgoing messages, outputs, deliveries, counters, route rows.
+//! - this one: the router's state, links, polling and housekeeping, the
+//!   routes it knows, persisted announces.
+//! - `discovery`: own announces, rebroadcasts, path requests and answers.
+//! - `sending`: sends, floods, replies to floods, sessions, held packets.
+//! - `receiving`: what arrives on a link: delivered, forwarded or dropped.
+//! - `trace`: path traces out and back.
+//!
+//! Must not: call plugins, touch storage (it emits [`HoldChange`]s for the
+//! runtime to persist) or know what a link is made of.
+
+mod discovery;
+pub mod interface;
+mod receiving;
+mod sending;
+mod trace;
+
+pub use interface::*;
+
+use super::announce::{Announce, AnnounceCheck, VerifyMemo};
+use super::budget::AnnounceBudget;
+use super::fast_hash::FastMap;
+use super::link_id::LinkId;
+use super::pending::{Held, HoldChange, HoldCounters, HoldQueue};
+use super::seen::{Came, Seen};
+use super::table::{Route, RoutingTable};
+use super::wire::{Body, FLAG_SEALED, FLAG_SOURCE, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
+use crate::crypto::{NodeIdentity, open, seal};
+use crate::session::{Directory, SessionConfig, SessionOutput, SessionSend, Sessions};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sha2::Digest;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use weft_plugin_api::Address;
+use weft_plugin_api::internal::rng::SplitMix64;
+
+/// A trace waiting for a path to its destination.
+struct WaitingTrace {
+    to: Address,
+    id: u64,
+    since_ms: u64,
+}
+
+struct LinkState {
+    params: LinkParams,
+    budget: AnnounceBudget,
+}
+
+/// An announce waiting for its random rebroadcast delay.
+struct Rebroadcast {
+    due_ms: u64,
+    sequence: u64,
+    limit: u8,
+    /// Links whose neighbour sent us this announce already: they have it.
+    heard: Vec<LinkId>,
+}
+
+struct PathSearch {
+    next_ms: u64,
+    interval_ms: u64,
+}
+
+const HOUSEKEEPING_MS: u64 = 1000;
+const MAX_PATH_REQUEST_INTERVAL_MS: u64 = 60_000;
+const TRACE_WAIT_MS: u64 = 30_000;
+
+/// The router of one node. `M` is where it checks announce signatures: its
+/// own memo by default, a [`super::announce::SharedMemo`] in a simulation.
+pub struct Router<M: AnnounceCheck = VerifyMemo> {
+    identity: NodeIdentity,
+    own: Address,
+    config: RouterConfig,
+    links: BTreeMap<LinkId, LinkState>,
+    table: RoutingTable,
+    seen: Seen,
+    memo: M,
+    hold: HoldQueue,
+    rng: SplitMix64,
+    /// Ephemeral keys of one-shot sealed boxes.
+    crypto_rng: StdRng,
+    wall_start_ms: u64,
+    own_announce: Announce,
+    next_announce_ms: u64,
+    rebroadcasts: FastMap<Address, Rebroadcast>,
+    rebroadcast_order: BinaryHeap<Reverse<(u64, Address)>>,
+    searches: FastMap<Address, PathSearch>,
+    traces: Vec<WaitingTrace>,
+    next_housekeeping_ms: u64,
+    out: Vec<RouterOutput>,
+    counters: RouterCounters,
+    sessions: Sessions,
+    session_out: Vec<SessionOutput>,
+}
+
+impl<M: AnnounceCheck> std::fmt::Debug for Router<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("own", &self.own).field("links", &self.links.len()).finish_non_exhaustive()
+    }
+}
+
+impl<M: AnnounceCheck> Router<M> {
+    /// A router for `identity`. `wall_start_ms` is the Unix time at router
+    /// time 0 (announce sequences and held-packet expiry are wall-clock, so
+    /// they survive a restart); `seed` drives jitter, ids and (until
+    /// [`Router::reseed`]) every key the router makes, so a simulation is
+    /// reproducible from it; `memo` checks announce signatures.
+    pub fn new(identity: NodeIdentity, config: RouterConfig, wall_start_ms: u64, seed: u64, memo: M) -> Router<M> {
+        let own = identity.address();
+        let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
+        let session_config = session_config(&config);
+        let mut expand = SplitMix64::new(seed ^ 0x5e55_10e5_5e55_10e5);
+        let mut session_seed = [0u8; 32];
+        for chunk in session_seed.chunks_mut(8) {
+            chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
+        }
+        let sessions = Sessions::new(&identity, session_config, wall_start_ms, session_seed);
+        let mut crypto_seed = [0u8; 32];
+        for chunk in crypto_seed.chunks_mut(8) {
+            chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
+        }
+        Router {
+            crypto_rng: StdRng::from_seed(crypto_seed),
+            sessions,
+            session_out: Vec::new(),
+            own,
+            seen: Seen::new(config.dedup_window_ms, config.dedup_capacity),
+            hold: HoldQueue::new(config.hold),
+            identity,
+            config,
+            links: BTreeMap::new(),
+            table: RoutingTable::default(),
+            memo,
+            rng: SplitMix64::new(seed),
+            wall_start_ms,
+            own_announce,
+            next_announce_ms: 0,
+            rebroadcasts: FastMap::default(),
+            rebroadcast_order: BinaryHeap::new(),
+            searches: FastMap::default(),
+            traces: Vec::new(),
+            next_housekeeping_ms: 0,
+            out: Vec::new(),
+            counters: RouterCounters::default(),
+        }
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &NodeIdentity {
+        &self.identity
+    }
+
+    /// This node's address.
+    pub fn address(&self) -> Address {
+        self.own
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> RouterCounters {
+        self.counters
+    }
+
+    /// The end-to-end sessions (counters, established peers).
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Replaces the seed of every key the router makes (session handshakes
+    /// and one-shot sealed boxes). The node gives 32 bytes from the OS at
+    /// start; the seed given to [`Router::new`] is only 64 bits, which suits
+    /// a reproducible simulation, not ephemeral keys in the field.
+    pub fn reseed(&mut self, seed: [u8; 32]) {
+        // The two generators get independent seeds derived from the one.
+        let crypto_seed = sha2::Sha256::new_with_prefix(b"weft router seal rng").chain_update(seed).finalize();
+        self.crypto_rng = StdRng::from_seed(crypto_seed.into());
+        self.sessions = Sessions::new(&self.identity, session_config(&self.config), self.wall_start_ms, seed);
+        let known: Vec<Address> = self.table.announces().map(|a| a.address()).collect();
+        for address in known {
+            self.sessions.learn(&self.table, address, 0);
+        }
+    }
+
+    /// Store-and-forward counters.
+    pub fn hold_counters(&self) -> HoldCounters {
+        self.hold.counters
+    }
+
+    /// Packets held for unreachable nodes.
+    pub fn held(&self) -> usize {
+        self.hold.len()
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// The config.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Moves what the router produced since the last call onto the end of
+    /// `into`, keeping the router's own buffer (no allocation per input on
+    /// the hot path).
+    pub fn drain_into(&mut self, into: &mut Vec<RouterOutput>) {
+        into.append(&mut self.out);
+    }
+
+    /// Usable routes, by destination.
+    pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
+        let mut rows: Vec<RouteRow> = self
+            .table
+            .routes(now_ms)
+            .map(|(destination, entry, route)| RouteRow {
+                destination: *destination,
+                next_hop: route.neighbour,
+                hops: route.hops,
+                cost: route.cost,
+                expires_in_s: route.expires_ms.saturating_sub(now_ms) / 1000,
+                sequence: entry.announce.sequence,
+                capabilities: entry.announce.capabilities,
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.hops, r.destination));
+        rows
+    }
+
+    /// The usable route to `to`.
+    pub fn route(&self, to: &Address, now_ms: u64) -> Option<Route> {
+        self.table.route(to, now_ms)
+    }
+
+    /// The earliest time [`Router::poll`] has work.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let budgets = self.links.values().filter_map(|l| l.budget.next_release());
+        let rebroadcast = self.rebroadcast_order.peek().map(|Reverse((at, _))| *at);
+        [Some(self.next_announce_ms), Some(self.next_housekeeping_ms), rebroadcast]
+            .into_iter()
+            .flatten()
+            .chain(budgets)
+            .min()
+    }
+
+    pub(super) fn wall(&self, now_ms: u64) -> u64 {
+        self.wall_start_ms + now_ms
+    }
+
+    // ---- links ----------------------------------------------------------
+
+    /// Every known node's announce, as wire bodies concatenated (the
+    /// routing state a node persists when it stops: keys and sequences, so a
+    /// restarted node can seal to known nodes at once and still refuses
+    /// replays of older announces).
+    pub fn export_announces(&self) -> Vec<u8> {
+        self.table.announces().flat_map(|a| a.to_body()).collect()
+    }
+
+    /// Takes back announces exported by an earlier run. Each is verified
+    /// again; forged or unreadable ones are skipped. Returns how many were
+    /// taken (their keys come out as [`RouterOutput::KeyLearned`]).
+    pub fn import_announces(&mut self, bodies: &[u8]) -> usize {
+        let mut taken = 0;
+        for chunk in bodies.chunks_exact(super::wire::ANNOUNCE_BODY) {
+            let Ok(body) = <&[u8; super::wire::ANNOUNCE_BODY]>::try_from(chunk) else { continue };
+            let announce = Announce::from_body(body);
+            let address = announce.address();
+            // Saved before this fix, a poisoned sequence must not come back.
+            if address == self.own || !self.plausible_sequence(announce.sequence, 0) || !announce.verify() {
+                continue;
+            }
+            let signing_key = announce.signing_key;
+            if self.table.remember(Arc::new(announce)) {
+                taken += 1;
+                self.sessions.learn(&self.table, address, 0);
+                self.out.push(RouterOutput::KeyLearned { address, signing_key });
+            }
+        }
+        taken
+    }
+
+    /// A link came up; the neighbour hears this node's announce at once.
+    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) {
+        let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);
+        let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now_ms);
+        self.links.insert(link, LinkState { params, budget });
+        let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
+        self.send_announce(link, self.own, 0, packet.into(), now_ms);
+    }
+
+    /// A link went down: routes through it are gone.
+    pub fn link_down(&mut self, link: LinkId) {
+        self.links.remove(&link);
+        self.table.link_lost(link);
+    }
+
+    /// Links up.
+    pub fn links(&self) -> impl Iterator<Item = (LinkId, &LinkParams)> {
+        self.links.iter().map(|(id, l)| (*id, &l.params))
+    }
+
+    // ---- timers ---------------------------------------------------------
+
+    /// Does whatever is due at `now_ms`: own announces, rebroadcasts,
+    /// budgeted announces, expiry, path request retries.
+    pub fn poll(&mut self, now_ms: u64) {
+        if now_ms >= self.next_announce_ms {
+            self.announce_self(now_ms);
+        }
+        while let Some(Reverse((at, address))) = self.rebroadcast_order.peek().copied() {
+            if at > now_ms {
+                break;
+            }
+            self.rebroadcast_order.pop();
+            if self.rebroadcasts.get(&address).is_some_and(|r| r.due_ms == at)
+                && let Some(pending) = self.rebroadcasts.remove(&address)
+            {
+                self.rebroadcast(address, pending, now_ms);
+            }
+        }
+        let mut released = Vec::new();
+        for (id, link) in &mut self.links {
+            if link.budget.next_release().is_some_and(|at| at <= now_ms) {
+                released.extend(link.budget.release(now_ms).into_iter().map(|p| (*id, p)));
+            }
+        }
+        for (link, packet) in released {
+            self.counters.announce_bytes += packet.len() as u64;
+            self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
+        }
+        if now_ms >= self.next_housekeeping_ms {
+            self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
+            self.housekeeping(now_ms);
+        }
+    }
+
+    pub(super) fn housekeeping(&mut self, now_ms: u64) {
+        for change in self.hold.expire(self.wall(now_ms)) {
+            self.out.push(RouterOutput::Hold(change));
+        }
+        let waiting: Vec<Address> = self
+            .hold
+            .destinations()
+            .copied()
+            .chain(self.traces.iter().map(|trace| trace.to))
+            .filter(|to| self.table.route(to, now_ms).is_none())
+            .collect();
+        for to in waiting {
+            self.request_path(to, now_ms);
+        }
+        // Held for a destination that has a route: a link refused the
+        // packets when the path appeared; try again.
+        let routed: Vec<Address> =
+            self.hold.destinations().copied().filter(|to| self.table.route(to, now_ms).is_some()).collect();
+        for to in routed {
+            self.path_found(to, now_ms);
+        }
+        self.sessions.poll(&self.table, now_ms);
+        self.pump_sessions(now_ms);
+        let lost = self.traces.len();
+        self.traces.retain(|trace| trace.since_ms + TRACE_WAIT_MS > now_ms);
+        self.counters.lost += (lost - self.traces.len()) as u64;
+        self.searches.retain(|to, _| self.table.route(to, now_ms).is_none());
+    }
+
+    // ---- announces ------------------------------------------------------
+}
+
+/// The sessions' tunables: defaults, with this router's hop limit.
+fn session_config(config: &RouterConfig) -> SessionConfig {
+    SessionConfig { max_hops: config.max_hops, ..SessionConfig::default() }
+}
+
+impl Directory for super::table::RoutingTable {
+    fn static_key(&self, node: &Address) -> Option<[u8; 32]> {
+        self.entry(node).map(|e| e.announce.sealing_key)
+    }
+
+    fn signing_key(&self, node: &Address) -> Option<[u8; 32]> {
+        self.entry(node).map(|e| e.announce.signing_key)
+    }
+}

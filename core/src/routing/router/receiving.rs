@@ -1,0 +1,170 @@
+//! Receiving: a packet from a link is checked, deduplicated, then delivered
+//! here, forwarded toward its destination, or dropped and counted.
+
+use super::*;
+
+impl<M: AnnounceCheck> Router<M> {
+    /// A packet arrived on `link`.
+    pub fn receive(&mut self, link: LinkId, mut packet: Vec<u8>, now_ms: u64) {
+        if !self.links.contains_key(&link) {
+            return;
+        }
+        // Nobody relays further than this node would originate: a hop limit
+        // from the wire above `max_hops` is capped before anything else.
+        if let Some(limit) = packet.get_mut(HOP_COUNT_OFFSET + 1)
+            && *limit > self.config.max_hops
+        {
+            *limit = self.config.max_hops;
+            self.counters.hop_limit_capped += 1;
+        }
+        let decoded = match Packet::decode(&packet) {
+            Ok(decoded) => decoded,
+            Err(_) => {
+                self.counters.undecodable += 1;
+                return;
+            }
+        };
+        let hops = decoded.hops;
+        match decoded.body {
+            Body::Data { destination, port, flags, inner } => {
+                if destination == self.own {
+                    self.deliver_data(port, flags, inner);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
+            }
+            Body::Flood { id, port, flags, inner } => {
+                if !self.seen.first_time(id, Came::Link(link), now_ms) {
+                    self.counters.duplicates += 1;
+                    return;
+                }
+                match Inner::decode(flags, inner) {
+                    Ok(fields) => {
+                        self.deliver(port, &fields, false, false, ReplyPath::Flood(id));
+                        self.mark_flooded();
+                    }
+                    Err(_) => self.counters.undecodable += 1,
+                }
+                if hops.count.saturating_add(1) < hops.limit {
+                    let mut packet = packet;
+                    packet[HOP_COUNT_OFFSET] = hops.count + 1;
+                    self.counters.forwarded += 1;
+                    self.send_on_all_links(Some(link), packet);
+                } else {
+                    self.counters.hop_limit += 1;
+                }
+            }
+            Body::Return { id, port, flags, inner } => match self.seen.came(id, now_ms) {
+                Some(Came::Here) => match Inner::decode(flags, inner) {
+                    Ok(fields) => {
+                        let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
+                        self.deliver(port, &fields, false, false, reply);
+                        self.mark_flooded();
+                    }
+                    Err(_) => self.counters.undecodable += 1,
+                },
+                Some(Came::Link(back)) if hops.count.saturating_add(1) < hops.limit => {
+                    let mut packet = packet;
+                    packet[HOP_COUNT_OFFSET] = hops.count + 1;
+                    self.counters.forwarded += 1;
+                    self.out.push(RouterOutput::Transmit { link: back, packet });
+                }
+                _ => self.counters.lost += 1,
+            },
+            Body::Announce { request, body } => {
+                let announce = Announce::from_body(body);
+                self.on_announce(link, hops, request, announce, now_ms);
+            }
+            Body::PathRequest { request, target, known_sequence } => {
+                self.on_path_request(link, packet, hops, (request, target, known_sequence), now_ms);
+            }
+            Body::Trace { reply, id, destination, origin, path } => {
+                self.on_trace(hops, trace::TraceProbe { reply, id, destination, origin, path: path.to_vec() }, now_ms);
+            }
+            Body::Session { destination, index, counter, sealed } => {
+                if destination == self.own {
+                    self.sessions.receive_message(&self.identity, index, counter, sealed, now_ms);
+                    self.pump_sessions(now_ms);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
+            }
+            Body::Handshake { destination, step, body } => {
+                if destination == self.own {
+                    self.sessions.receive_handshake(&self.table, step, body, now_ms);
+                    self.pump_sessions(now_ms);
+                } else {
+                    self.forward(link, destination, packet, now_ms);
+                }
+            }
+        }
+    }
+
+    pub(super) fn deliver_data(&mut self, port: u16, flags: u8, inner: &[u8]) {
+        let sealed = flags & FLAG_SEALED != 0;
+        let opened;
+        let bytes = if sealed {
+            match open(&self.identity.x25519_secret(), inner) {
+                Ok(plain) => {
+                    opened = plain;
+                    &opened[..]
+                }
+                Err(_) => {
+                    self.counters.unopenable += 1;
+                    return;
+                }
+            }
+        } else {
+            inner
+        };
+        match Inner::decode(flags, bytes) {
+            Ok(fields) => {
+                let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
+                self.deliver(port, &fields, sealed, false, reply);
+            }
+            Err(_) => self.counters.undecodable += 1,
+        }
+    }
+
+    /// The delivery just made came by flood (or answers one).
+    pub(super) fn mark_flooded(&mut self) {
+        if let Some(RouterOutput::Deliver(delivery)) = self.out.last_mut() {
+            delivery.flooded = true;
+        }
+    }
+
+    pub(super) fn deliver(&mut self, port: u16, fields: &Inner<'_>, sealed: bool, verified: bool, reply: ReplyPath) {
+        self.counters.delivered += 1;
+        self.out.push(RouterOutput::Deliver(Delivery {
+            port,
+            from: fields.source,
+            payload: fields.payload.to_vec(),
+            tag: fields.tag,
+            reply_to: fields.reply_to,
+            sealed,
+            verified,
+            flooded: false,
+            reply,
+        }));
+    }
+
+    pub(super) fn forward(&mut self, from: LinkId, to: Address, mut packet: Vec<u8>, now_ms: u64) {
+        let (count, limit) = (packet[HOP_COUNT_OFFSET], packet[HOP_COUNT_OFFSET + 1]);
+        if count.saturating_add(1) >= limit {
+            self.counters.hop_limit += 1;
+            return;
+        }
+        packet[HOP_COUNT_OFFSET] = count + 1;
+        match self.table.route(&to, now_ms) {
+            // Sending it back where it came from would loop: the route is stale.
+            Some(route) if route.link != from => {
+                self.counters.forwarded += 1;
+                self.out.push(RouterOutput::Transmit { link: route.link, packet });
+            }
+            _ => {
+                self.table.forget_route(&to);
+                self.hold_packet(to, packet, false, now_ms);
+            }
+        }
+    }
+}
