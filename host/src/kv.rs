@@ -8,17 +8,36 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+/// Why a storage operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    /// A thread panicked while it held the in-memory store.
+    #[error("the in-memory store is unusable: a writer panicked")]
+    Poisoned,
+    /// The durable store reported an error (disk, database).
+    #[error("storage: {0}")]
+    Backend(String),
+}
+
+impl KvError {
+    /// A durable store's error.
+    pub fn backend(error: impl std::fmt::Display) -> Self {
+        KvError::Backend(error.to_string())
+    }
+}
+
 /// Per-plugin key/value storage.
 pub trait KvStore: Send + Sync {
     /// Reads `key` in `namespace`.
-    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String>;
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError>;
     /// Applies a batch of writes (`None` deletes) atomically.
-    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String>;
+    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), KvError>;
     /// Bytes of keys and values stored in `namespace` (a scan; callers cache it).
-    fn usage(&self, namespace: &str) -> Result<u64, String>;
+    fn usage(&self, namespace: &str) -> Result<u64, KvError>;
     /// Up to `limit` keys of `namespace` that start with `prefix` and sort
     /// after `after` (when given), in byte order.
-    fn keys(&self, namespace: &str, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, String>;
+    fn keys(&self, namespace: &str, prefix: &[u8], after: Option<&[u8]>, limit: usize)
+    -> Result<Vec<Vec<u8>>, KvError>;
 }
 
 /// Whether `key` is one [`KvStore::keys`] should list (shared by the stores).
@@ -36,18 +55,24 @@ pub struct MemoryKv {
 }
 
 impl KvStore for MemoryKv {
-    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let data = self.data.read().map_err(|_| "kv lock poisoned".to_string())?;
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        let data = self.data.read().map_err(|_| KvError::Poisoned)?;
         Ok(data.get(&(namespace.to_string(), key.to_vec())).cloned())
     }
 
-    fn usage(&self, namespace: &str) -> Result<u64, String> {
-        let data = self.data.read().map_err(|_| "kv lock poisoned".to_string())?;
+    fn usage(&self, namespace: &str) -> Result<u64, KvError> {
+        let data = self.data.read().map_err(|_| KvError::Poisoned)?;
         Ok(data.iter().filter(|((ns, _), _)| ns == namespace).map(|((_, k), v)| (k.len() + v.len()) as u64).sum())
     }
 
-    fn keys(&self, namespace: &str, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, String> {
-        let data = self.data.read().map_err(|_| "kv lock poisoned".to_string())?;
+    fn keys(
+        &self,
+        namespace: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, KvError> {
+        let data = self.data.read().map_err(|_| KvError::Poisoned)?;
         let start = (namespace.to_string(), after.map_or_else(|| prefix.to_vec(), <[u8]>::to_vec));
         Ok(data
             .range(start..)
@@ -60,8 +85,8 @@ impl KvStore for MemoryKv {
             .collect())
     }
 
-    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {
-        let mut data = self.data.write().map_err(|_| "kv lock poisoned".to_string())?;
+    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), KvError> {
+        let mut data = self.data.write().map_err(|_| KvError::Poisoned)?;
         for (key, value) in writes {
             let k = (namespace.to_string(), key.clone());
             match value {

@@ -44,6 +44,7 @@
 pub mod actions;
 mod address;
 mod call;
+mod call_codec;
 pub mod cbor;
 pub mod config_table;
 mod ctx;

@@ -27,11 +27,11 @@ impl QuotaBook {
     ) -> Result<(), String> {
         let used = match self.used.get(namespace) {
             Some(used) => *used,
-            None => kv.usage(namespace)?,
+            None => kv.usage(namespace).map_err(|e| e.to_string())?,
         };
         let mut projected = used as i128;
         for (key, value) in writes {
-            if let Some(old) = kv.get(namespace, key)? {
+            if let Some(old) = kv.get(namespace, key).map_err(|e| e.to_string())? {
                 projected -= (key.len() + old.len()) as i128;
             }
             if let Some(new) = value {

@@ -2,8 +2,10 @@
 //! sans-IO [`RadioLink`] between them.
 //!
 //! Owns: starting the configured radio links (driver loaded and
-//! initialised, serial port opened), running a link's outputs to a fixed
-//! point (driver calls, serial writes), when a driver swap happens (once
+//! initialised, serial port opened), executing one link output at a time
+//! ([`RadioHost::step`]: a driver call, a serial write) for the actor's
+//! work queue, which runs them with everything else under one step limit,
+//! when a driver swap happens (once
 //! the old driver has nothing outstanding), and the rows of `weft ctl
 //! links`. Each driver runs under a [`Supervisor`], as services do: a
 //! driver that faults restarts with a growing delay, and swaps hand over
@@ -30,9 +32,20 @@ use weft_plugin_api::{Action, Address, Event, PluginKind, ShutdownReason};
 
 /// Deadline of a driver's shutdown hook during a swap.
 const SWAP_HOOK_DEADLINE: Duration = Duration::from_millis(200);
-/// Driver calls one input may cause before the chain is cut (a driver that
-/// answers every event with a timer of 0 ms must not stall the node).
-const MAX_DRIVER_CALLS: usize = 1_000;
+
+/// One output of radio link `index`, waiting in the actor's work queue.
+#[derive(Debug)]
+pub struct RadioWork {
+    /// The link's index.
+    pub index: usize,
+    /// What the link asked for.
+    pub output: RadioOutput,
+}
+
+/// Outputs of link `index` as work items.
+fn work(index: usize, outputs: Vec<RadioOutput>) -> Vec<RadioWork> {
+    outputs.into_iter().map(|output| RadioWork { index, output }).collect()
+}
 
 /// What the actor must act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,8 +135,6 @@ struct RadioSlot {
 pub struct RadioHost {
     slots: Vec<RadioSlot>,
     services: Arc<HostServices>,
-    /// Scratch output buffer, kept between inputs.
-    scratch: Vec<RadioOutput>,
     /// Drops retired driver instances off the node's thread.
     retired: Releaser<PluginInstance>,
 }
@@ -148,7 +159,8 @@ pub fn load_driver(
 
 impl RadioHost {
     /// Starts every `[[radios]]` link of `config`: driver loaded and
-    /// initialised, serial port opening in the background.
+    /// initialised, serial port opening in the background. The drivers'
+    /// first outputs come back for the work queue.
     pub fn start(
         config: &NodeConfig,
         runtime: &PluginRuntime,
@@ -156,19 +168,19 @@ impl RadioHost {
         own: Address,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
         retired: Releaser<PluginInstance>,
-    ) -> Result<Self, RadioStartError> {
-        let mut host = Self { slots: Vec::new(), services: services.clone(), scratch: Vec::new(), retired };
+    ) -> Result<(Self, Vec<RadioWork>), RadioStartError> {
+        let mut host = Self { slots: Vec::new(), services: services.clone(), retired };
+        let mut pending = Vec::new();
         for (index, radio) in config.radios.iter().enumerate() {
             let error = |message| RadioStartError { file: config.file.display().to_string(), index, message };
             let (slot, init) =
                 host.start_one(index, radio, runtime, &config.trust, own, serial_events).map_err(error)?;
             host.slots.push(slot);
-            let mut out = std::mem::take(&mut host.scratch);
+            let mut out = Vec::new();
             host.slots[index].link.driver_actions(init, 0, &mut out);
-            let notes = host.run(index, out, 0);
-            debug_assert!(notes.is_empty(), "no neighbour can be heard before the port opens");
+            pending.extend(work(index, out));
         }
-        Ok(host)
+        Ok((host, pending))
     }
 
     /// Loads and starts link `index`'s driver, then its serial port; the
@@ -227,19 +239,19 @@ impl RadioHost {
         self.slots.is_empty()
     }
 
-    /// The router hands a packet to radio link `link`.
-    pub fn send(&mut self, link: LinkId, packet: &[u8], now_us: u64) -> Result<Vec<RadioNote>, String> {
+    /// The router hands a packet to radio link `link`; what the link does
+    /// about it comes back as work.
+    pub fn send(&mut self, link: LinkId, packet: &[u8], now_us: u64) -> Result<Vec<RadioWork>, String> {
         let index = self.index_of(link).ok_or("no such radio link")?;
-        let mut out = std::mem::take(&mut self.scratch);
-        let sent = self.slots[index].link.send_packet(packet, now_us, &mut out);
-        let notes = self.run(index, out, now_us);
-        sent.map(|()| notes)
+        let mut out = Vec::new();
+        self.slots[index].link.send_packet(packet, now_us, &mut out)?;
+        Ok(work(index, out))
     }
 
     /// The serial threads of link `index` reported something.
-    pub fn serial_event(&mut self, index: usize, event: SerialEvent, now_us: u64) -> Vec<RadioNote> {
+    pub fn serial_event(&mut self, index: usize, event: SerialEvent) -> Vec<RadioWork> {
         let Some(slot) = self.slots.get_mut(index) else { return Vec::new() };
-        let mut out = std::mem::take(&mut self.scratch);
+        let mut out = Vec::new();
         match event {
             SerialEvent::Bytes(bytes) => slot.link.serial_rx(bytes, &mut out),
             SerialEvent::Opened => {
@@ -251,34 +263,30 @@ impl RadioHost {
                 slot.link.serial_status(false, why, &mut out);
             }
         }
-        self.run(index, out, now_us)
+        work(index, out)
     }
 
     /// Work due at `now_us` on every link: the link's timers, and restarts
     /// of drivers that faulted.
-    pub fn poll(&mut self, now_us: u64) -> Vec<RadioNote> {
+    pub fn poll(&mut self, now_us: u64) -> Vec<RadioWork> {
         let services = self.services.clone();
-        let mut notes = Vec::new();
-        for index in 0..self.slots.len() {
-            let mut out = std::mem::take(&mut self.scratch);
-            let slot = &mut self.slots[index];
+        let mut pending = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let mut out = Vec::new();
             if let Some(init) = slot.driver.restart_if_due(&services, now_us / 1000) {
                 tracing::info!(link = %slot.name, driver = %slot.driver.label(), "driver restarted");
                 slot.link.driver_actions(init, now_us, &mut out);
                 if slot.link.status(now_us).serial_open {
-                    slot.link.serial_status(
-                        true,
-                        format!("{} open (driver restarted)", slot.device.display()),
-                        &mut out,
-                    );
+                    let detail = format!("{} open (driver restarted)", slot.device.display());
+                    slot.link.serial_status(true, detail, &mut out);
                 }
             }
             if slot.link.next_deadline_us().is_some_and(|t| t <= now_us) {
                 slot.link.poll(now_us, &mut out);
             }
-            notes.extend(self.run(index, out, now_us));
+            pending.extend(work(index, out));
         }
-        notes
+        pending
     }
 
     /// The earliest time [`RadioHost::poll`] has work, µs.
@@ -289,9 +297,8 @@ impl RadioHost {
     }
 
     /// Delivers an operator command to link `index`'s driver.
-    pub fn command(&mut self, index: usize, command: weft_plugin_api::Command, now_us: u64) -> Vec<RadioNote> {
-        let out = vec![RadioOutput::Driver(Event::Command(command))];
-        self.run(index, out, now_us)
+    pub fn command(&mut self, index: usize, command: weft_plugin_api::Command) -> Vec<RadioWork> {
+        work(index, vec![RadioOutput::Driver(Event::Command(command))])
     }
 
     /// Replaces the settings link `index` hands its next driver's `init`.
@@ -322,7 +329,7 @@ impl RadioHost {
         index: usize,
         loaded: Result<Driver, String>,
         now_us: u64,
-    ) -> Result<Vec<RadioNote>, String> {
+    ) -> Result<Vec<RadioWork>, String> {
         let slot = self.slots.get_mut(index).ok_or("no such radio link")?;
         if slot.pending.is_some() {
             return Err(format!("link `{}` is already swapping its driver", slot.name));
@@ -330,81 +337,70 @@ impl RadioHost {
         let driver = loaded.map_err(|e| format!("{e}; link `{}` continues on {}", slot.name, slot.driver.label()))?;
         tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.0.label(), "driver swap starting");
         slot.pending = Some(PendingSwap { driver });
-        let mut out = std::mem::take(&mut self.scratch);
+        let mut out = Vec::new();
         slot.link.begin_swap(now_us, &mut out);
-        Ok(self.run(index, out, now_us))
+        Ok(work(index, out))
     }
 
-    /// Runs a link's outputs to a fixed point: driver calls and serial
-    /// writes happen here; what the node must hear is returned.
-    fn run(&mut self, index: usize, mut out: Vec<RadioOutput>, now_us: u64) -> Vec<RadioNote> {
-        let mut notes = Vec::new();
-        let mut calls = 0;
-        let mut queue: std::collections::VecDeque<RadioOutput> = out.drain(..).collect();
-        while let Some(output) = queue.pop_front() {
-            let slot = &mut self.slots[index];
-            match output {
-                RadioOutput::Driver(event) => {
-                    calls += 1;
-                    if calls > MAX_DRIVER_CALLS {
-                        tracing::error!(link = %slot.name, "one input caused over {MAX_DRIVER_CALLS} driver calls; the rest was dropped");
-                        break;
-                    }
-                    match slot.driver.handle(&event, now_us / 1000) {
-                        Handled::Ran(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
-                        // Until it restarts, the link is down; its frames wait.
-                        Handled::Restarting | Handled::Stopped => {}
-                        Handled::Faulted => {
-                            let fault = slot.driver.last_fault().unwrap_or_default().to_string();
-                            tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {fault}");
-                            notes.push(RadioNote::DriverFaulted { index, fault: fault.clone() });
-                            slot.link.driver_actions(
-                                vec![Action::LinkState(weft_plugin_api::actions::LinkState {
-                                    up: false,
-                                    detail: format!("driver failed: {fault}"),
-                                })],
-                                now_us,
-                                &mut out,
-                            );
-                        }
-                    }
-                    queue.extend(out.drain(..));
-                }
-                RadioOutput::Serial(bytes) => slot.serial.write(bytes),
-                RadioOutput::Packet(packet) => notes.push(RadioNote::Packet { link: slot.link_id, packet }),
-                RadioOutput::NeighbourUp { neighbour, bandwidth_bps } => {
-                    tracing::info!(link = %slot.name, %neighbour, "radio neighbour heard");
-                    notes.push(RadioNote::NeighbourUp {
-                        link: slot.link_id,
-                        neighbour,
-                        cost: slot.cost,
-                        bandwidth_bps,
-                    });
-                }
-                RadioOutput::NeighbourDown(neighbour) => {
-                    tracing::info!(link = %slot.name, %neighbour, "radio neighbour gone");
-                    notes.push(RadioNote::NeighbourDown { link: slot.link_id });
-                }
-                RadioOutput::Log(level, message) => {
-                    let driver = slot.driver.instance().manifest().name.as_str();
-                    crate::plugin::log::emit(driver, Some(&slot.name), level, &message);
-                }
-                RadioOutput::Metric(metric) => {
-                    if let Err(why) = slot.metrics.record(&metric) {
-                        tracing::debug!(link = %slot.name, "driver metric refused: {why}");
+    /// Executes one output of a link: a driver call or a serial write
+    /// happens here, and what it causes joins `more` (for the same work
+    /// queue); what the node must hear comes back as a note.
+    pub fn step(&mut self, work_item: RadioWork, now_us: u64, more: &mut Vec<RadioWork>) -> Option<RadioNote> {
+        let RadioWork { index, output } = work_item;
+        let slot = self.slots.get_mut(index)?;
+        let mut out = Vec::new();
+        let note = match output {
+            RadioOutput::Driver(event) => {
+                match slot.driver.handle(&event, now_us / 1000) {
+                    Handled::Ran(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
+                    // Until it restarts, the link is down; its frames wait.
+                    Handled::Restarting | Handled::Stopped => {}
+                    Handled::Faulted => {
+                        let fault = slot.driver.last_fault().unwrap_or_default().to_string();
+                        tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {fault}");
+                        let down = weft_plugin_api::actions::LinkState {
+                            up: false,
+                            detail: format!("driver failed: {fault}"),
+                        };
+                        slot.link.driver_actions(vec![Action::LinkState(down)], now_us, &mut out);
+                        more.extend(work(index, out));
+                        return Some(RadioNote::DriverFaulted { index, fault });
                     }
                 }
-                RadioOutput::CommandReply(reply) => notes.push(RadioNote::CommandReply { index, reply }),
-                RadioOutput::SwapReady => {
-                    let result = self.swap_now(index, now_us, &mut out);
-                    queue.extend(out.drain(..));
-                    notes.push(RadioNote::SwapFinished { index, result });
-                }
+                None
             }
-        }
-        out.clear();
-        self.scratch = out;
-        notes
+            RadioOutput::Serial(bytes) => {
+                slot.serial.write(bytes);
+                None
+            }
+            RadioOutput::Packet(packet) => Some(RadioNote::Packet { link: slot.link_id, packet }),
+            RadioOutput::NeighbourUp { neighbour, bandwidth_bps } => {
+                tracing::info!(link = %slot.name, %neighbour, "radio neighbour heard");
+                Some(RadioNote::NeighbourUp { link: slot.link_id, neighbour, cost: slot.cost, bandwidth_bps })
+            }
+            RadioOutput::NeighbourDown(neighbour) => {
+                tracing::info!(link = %slot.name, %neighbour, "radio neighbour gone");
+                Some(RadioNote::NeighbourDown { link: slot.link_id })
+            }
+            RadioOutput::Log(level, message) => {
+                let driver = slot.driver.instance().manifest().name.as_str();
+                crate::plugin::log::emit(driver, Some(&slot.name), level, &message);
+                None
+            }
+            RadioOutput::Metric(metric) => {
+                if let Err(why) = slot.metrics.record(&metric) {
+                    tracing::debug!(link = %slot.name, "driver metric refused: {why}");
+                }
+                None
+            }
+            RadioOutput::CommandReply(reply) => Some(RadioNote::CommandReply { index, reply }),
+            RadioOutput::SwapReady => {
+                let result = self.swap_now(index, now_us, &mut out);
+                Some(RadioNote::SwapFinished { index, result })
+            }
+        };
+        more.extend(work(index, out));
+        note
     }
 
     /// The old driver has nothing outstanding: the supervisor hands its

@@ -144,7 +144,7 @@ impl InstanceHostCalls {
                 }
                 match services.kv.get(&self.namespace, &req.key) {
                     Ok(value) => HostReply::Value(value.map(ByteBuf::from)),
-                    Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e)),
+                    Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e.to_string())),
                 }
             }
             HostCall::KnownKey(req) => match services.key_of(&req.address) {
@@ -162,7 +162,7 @@ impl InstanceHostCalls {
                 let after = req.after.as_ref().map(|a| a.as_slice());
                 match services.kv.keys(&self.namespace, &req.prefix, after, limit) {
                     Ok(keys) => HostReply::Keys(keys.into_iter().map(ByteBuf::from).collect()),
-                    Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e)),
+                    Err(e) => HostReply::Error(HostError::new(HostErrorCode::Failed, e.to_string())),
                 }
             }
             HostCall::Unknown(tag) => HostReply::Error(HostError::new(

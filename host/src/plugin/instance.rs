@@ -9,7 +9,7 @@
 use super::binding::{Binding, BindingInstance};
 use super::error::{Fault, PluginError};
 use super::gate::ActionGate;
-use super::loader::PluginInfo;
+use super::info::PluginInfo;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_plugin_api::internal::{ALLOC_ZERO_RELEASES_SINCE, Call, Outcome, codec};

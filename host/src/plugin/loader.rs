@@ -11,6 +11,7 @@ use super::binding::{Binding, BindingInstance};
 use super::error::LoadError;
 use super::grants::Grants;
 use super::host_services::{HostServices, InstanceHostCalls};
+use super::info::PluginInfo;
 use super::instance::{Limits, PluginInstance};
 use super::native::NativeLibrary;
 use super::signature;
@@ -22,21 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_plugin_api::internal::codec;
 use weft_plugin_api::{ABI_VERSION, AbiMismatch, Manifest, ManifestHead};
-
-/// What is known about a loaded (or inspected) plugin file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginInfo {
-    /// The file it was loaded from.
-    pub path: PathBuf,
-    /// Wasm or native.
-    pub binding: Binding,
-    /// The decoded manifest.
-    pub manifest: Manifest,
-    /// File size in bytes.
-    pub file_size: u64,
-    /// SHA-256 of the file, hex.
-    pub sha256: String,
-}
 
 /// Where the runtime keeps its files.
 #[derive(Debug, Clone)]

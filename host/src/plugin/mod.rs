@@ -13,6 +13,7 @@ mod error;
 mod gate;
 mod grants;
 mod host_services;
+mod info;
 mod instance;
 mod loader;
 pub mod log;
@@ -26,7 +27,8 @@ pub use error::{Fault, LoadError, PluginError};
 pub use gate::ActionGate;
 pub use grants::Grants;
 pub use host_services::{HostServices, InstanceHostCalls};
+pub use info::PluginInfo;
 pub use instance::{
     Dispatch, Limits, NativeCalls, PREFAULT_HEADROOM, PluginInstance, STATE_COPIES, Stopped, SwapSizes,
 };
-pub use loader::{LoadedPlugin, PluginInfo, PluginRuntime, RuntimeOptions, binding_for, decode_manifest};
+pub use loader::{LoadedPlugin, PluginRuntime, RuntimeOptions, binding_for, decode_manifest};

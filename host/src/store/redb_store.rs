@@ -1,6 +1,6 @@
 //! [`Store`]: redb behind the [`KvStore`] trait.
 
-use crate::kv::KvStore;
+use crate::kv::{KvError, KvStore};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 use weft_core::routing::pending::HoldChange;
@@ -83,19 +83,19 @@ impl Store {
 }
 
 impl KvStore for Store {
-    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
-        let value = table.get((namespace, key)).map_err(|e| e.to_string())?;
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        let txn = self.db.begin_read().map_err(KvError::backend)?;
+        let table = txn.open_table(PLUGIN_KV).map_err(KvError::backend)?;
+        let value = table.get((namespace, key)).map_err(KvError::backend)?;
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    fn usage(&self, namespace: &str) -> Result<u64, String> {
-        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+    fn usage(&self, namespace: &str) -> Result<u64, KvError> {
+        let txn = self.db.begin_read().map_err(KvError::backend)?;
+        let table = txn.open_table(PLUGIN_KV).map_err(KvError::backend)?;
         let mut total = 0u64;
-        for entry in table.iter().map_err(|e| e.to_string())? {
-            let (key, value) = entry.map_err(|e| e.to_string())?;
+        for entry in table.iter().map_err(KvError::backend)? {
+            let (key, value) = entry.map_err(KvError::backend)?;
             let (ns, key) = key.value();
             if ns == namespace {
                 total += (key.len() + value.value().len()) as u64;
@@ -104,13 +104,19 @@ impl KvStore for Store {
         Ok(total)
     }
 
-    fn keys(&self, namespace: &str, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, String> {
-        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+    fn keys(
+        &self,
+        namespace: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, KvError> {
+        let txn = self.db.begin_read().map_err(KvError::backend)?;
+        let table = txn.open_table(PLUGIN_KV).map_err(KvError::backend)?;
         let start = after.unwrap_or(prefix);
         let mut out = Vec::new();
-        for entry in table.range((namespace, start)..).map_err(|e| e.to_string())? {
-            let (key, _) = entry.map_err(|e| e.to_string())?;
+        for entry in table.range((namespace, start)..).map_err(KvError::backend)? {
+            let (key, _) = entry.map_err(KvError::backend)?;
             let (ns, key) = key.value();
             if ns != namespace || (key > prefix && !key.starts_with(prefix)) {
                 break;
@@ -125,19 +131,19 @@ impl KvStore for Store {
         Ok(out)
     }
 
-    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), String> {
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+    fn commit(&self, namespace: &str, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), KvError> {
+        let txn = self.db.begin_write().map_err(KvError::backend)?;
         {
-            let mut table = txn.open_table(PLUGIN_KV).map_err(|e| e.to_string())?;
+            let mut table = txn.open_table(PLUGIN_KV).map_err(KvError::backend)?;
             for (key, value) in writes {
                 match value {
                     Some(v) => table.insert((namespace, key.as_slice()), v.as_slice()).map(|_| ()),
                     None => table.remove((namespace, key.as_slice())).map(|_| ()),
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(KvError::backend)?;
             }
         }
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(KvError::backend)
     }
 }
 

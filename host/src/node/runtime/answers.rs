@@ -96,8 +96,8 @@ impl Actor {
                 let command_id = self.next_command;
                 self.next_command += 1;
                 self.link_commands.insert(command_id, (index, reply));
-                let notes = self.radios.command(index, Command { id: command_id, name: command, args }, self.now_us());
-                self.on_radio_notes(notes);
+                let items = self.radios.command(index, Command { id: command_id, name: command, args });
+                self.on_radio_work(items);
             }
         }
     }

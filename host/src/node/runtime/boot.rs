@@ -77,7 +77,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (serial_tx, serial_rx) = mpsc::channel(1024);
     let (background_tx, background_rx) = mpsc::channel(8);
-    let radios = RadioHost::start(&config, &runtime, &services, address, &serial_tx, plugins.releaser())?;
+    let (radios, radio_start) =
+        RadioHost::start(&config, &runtime, &services, address, &serial_tx, plugins.releaser())?;
     let (request_tx, request_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (connected_tx, connected_rx) = watch::channel(HashSet::new());
@@ -154,6 +155,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         shutdown: shutdown_rx,
     };
     let mut actor = actor;
+    actor.on_radio_work(radio_start);
     actor.execute(restored_outputs, false);
     let task = tokio::spawn(actor.run(inputs, init_actions, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task, finished: false })

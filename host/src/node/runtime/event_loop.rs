@@ -72,8 +72,8 @@ impl Actor {
                     }
                 }
                 Some((link, event)) = serial.recv() => {
-                    let notes = self.radios.serial_event(link, event, self.now_us());
-                    self.on_radio_notes(notes);
+                    let items = self.radios.serial_event(link, event);
+                    self.on_radio_work(items);
                 }
                 _ = &mut timer, if armed.is_some() => {
                     armed = None; // fired: re-arm from the next deadline
@@ -89,8 +89,8 @@ impl Actor {
                         let outputs = self.core.actions(plugin, actions, self.now_ms());
                         self.execute(outputs, false);
                     }
-                    let notes = self.radios.poll(self.now_us());
-                    self.on_radio_notes(notes);
+                    let items = self.radios.poll(self.now_us());
+                    self.on_radio_work(items);
                 }
                 _ = crate::shutdown::stopped(&mut shutdown) => break,
             }

@@ -281,7 +281,7 @@ impl Actor {
             Background::Driver { index, driver } => {
                 let now = self.now_us();
                 match self.radios.begin_swap(index, driver, now) {
-                    Ok(notes) => self.on_radio_notes(notes),
+                    Ok(items) => self.on_radio_work(items),
                     Err(e) => {
                         tracing::warn!("driver swap refused: {e}");
                         if let Some(Some(waiting)) = self.swaps.remove(&index) {

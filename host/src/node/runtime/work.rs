@@ -3,17 +3,18 @@
 //!
 //! Owns: executing the core's outputs (transmits, deliveries to plugins,
 //! storage writes, holds, learned keys, answers to waiting requests, logs,
-//! metrics, refusals) and what radio links report back (packets,
-//! neighbours, driver answers, swap results), all as [`Work`] items in one
-//! queue. A transmit on a radio link queues the link's notes instead of
-//! handling them on the spot, so nothing recurses and the step limit counts
-//! every consequence of one input. Refusals caused while handling a refusal
+//! metrics, refusals) and radio links' outputs (driver calls, serial
+//! writes, and what the links report: packets, neighbours, driver answers,
+//! swap results), all as [`Work`] items in one queue. A transmit on a radio
+//! link queues the link's outputs instead of running them on the spot, so
+//! nothing recurses and the one step limit counts every consequence of one
+//! input, service and driver calls alike. Refusals caused while handling a refusal
 //! are logged, not delivered, so a plugin cannot loop on them. Must not:
 //! decide anything the core decides.
 
 use super::{Actor, MAX_WORK_PER_INPUT};
 use crate::control::{Answer, CallOutcome, TraceReport};
-use crate::node::radio_host::RadioNote;
+use crate::node::radio_host::{RadioNote, RadioWork};
 use ed25519_dalek::VerifyingKey;
 use std::collections::VecDeque;
 use weft_core::node::Output;
@@ -31,8 +32,8 @@ pub(super) enum Work {
         /// Caused by a refusal (a further refusal is only logged).
         refusal_chain: bool,
     },
-    /// Something a radio link reported.
-    Radio(RadioNote),
+    /// An output of a radio link (a driver call, a serial write, a report).
+    Radio(RadioWork),
 }
 
 /// The queue's buffer, kept between inputs (one allocation fewer per packet).
@@ -47,11 +48,9 @@ impl Actor {
         self.run_work(outputs.into_iter().map(|output| Work::Output { output, refusal_chain: in_refusal }));
     }
 
-    /// Runs what radio links reported and everything it causes: packets and
-    /// neighbours go to the core like a QUIC link's; swap results and driver
-    /// answers go to whoever waits for them.
-    pub(super) fn on_radio_notes(&mut self, notes: Vec<RadioNote>) {
-        self.run_work(notes.into_iter().map(Work::Radio));
+    /// Runs radio links' outputs and everything they cause.
+    pub(super) fn on_radio_work(&mut self, items: Vec<RadioWork>) {
+        self.run_work(items.into_iter().map(Work::Radio));
     }
 
     /// The one loop: takes items in order until none is left or one input
@@ -69,7 +68,14 @@ impl Actor {
             }
             match work {
                 Work::Output { output, refusal_chain } => self.output(output, refusal_chain, &mut queue),
-                Work::Radio(note) => self.radio_note(note, &mut queue),
+                Work::Radio(item) => {
+                    let mut more = Vec::new();
+                    let note = self.radios.step(item, self.now_us(), &mut more);
+                    queue.extend(more.into_iter().map(Work::Radio));
+                    if let Some(note) = note {
+                        self.radio_note(note, &mut queue);
+                    }
+                }
             }
         }
         queue.clear();
@@ -80,8 +86,8 @@ impl Actor {
     fn transmit(&mut self, id: LinkId, packet: Vec<u8>, queue: &mut VecDeque<Work>) -> Result<(), String> {
         match id {
             LinkId::Radio(_) => {
-                let notes = self.radios.send(id, &packet, self.now_us())?;
-                queue.extend(notes.into_iter().map(Work::Radio));
+                let items = self.radios.send(id, &packet, self.now_us())?;
+                queue.extend(items.into_iter().map(Work::Radio));
                 Ok(())
             }
             LinkId::Quic(connection) => match self.links.by_id(connection) {
@@ -114,7 +120,9 @@ impl Actor {
         }
     }
 
-    /// One radio note.
+    /// What a radio link reported: packets and neighbours go to the core
+    /// like a QUIC link's; swap results and driver answers go to whoever
+    /// waits for them.
     fn radio_note(&mut self, note: RadioNote, queue: &mut VecDeque<Work>) {
         let now = self.now_ms();
         let outputs = match note {

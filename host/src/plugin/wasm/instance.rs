@@ -7,7 +7,7 @@ use crate::plugin::instance::Limits;
 use std::time::Duration;
 use wasmtime::{Engine, InstancePre, Memory, ResourceLimiter, Store, Trap, TypedFunc};
 
-use super::runtime::EPOCH_TICK;
+use super::epoch::EPOCH_TICK;
 
 /// Per-store data: the instance's host view, the pending host-call reply
 /// and the memory limiter.

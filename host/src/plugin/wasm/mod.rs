@@ -7,6 +7,7 @@
 //! per-instance store with its memory cap and deadline (`instance`).
 
 mod cache;
+mod epoch;
 mod imports;
 mod instance;
 pub mod manifest_section;
@@ -14,4 +15,5 @@ mod memo;
 mod runtime;
 
 pub use cache::{CacheOutcome, ModuleCache, digest as module_digest};
-pub use runtime::{EPOCH_TICK, Ticks, WasmModule, WasmRuntime};
+pub use epoch::{EPOCH_TICK, Ticks};
+pub use runtime::{WasmModule, WasmRuntime};

@@ -6,6 +6,7 @@
 //! instance exists ([`WasmModule`] holds the resulting `InstancePre`).
 
 use super::cache::{CacheOutcome, ModuleCache, digest};
+use super::epoch::{EPOCH_TICK, Ticks};
 use super::imports;
 use super::instance::{StoreData, WasmInstance};
 use super::memo::ModuleMemo;
@@ -15,7 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
     ValType,
@@ -35,15 +35,6 @@ const KEEP_RESIDENT: usize = 8 << 20;
 /// to a new build then lands on resident pages instead of faulting in fresh
 /// ones (wasmtime's default of 100 would have every new build start cold).
 const WARM_SLOTS: u32 = 4;
-
-/// How often the epoch advances; deadlines are rounded up to this.
-pub const EPOCH_TICK: Duration = Duration::from_millis(2);
-
-/// A coarse monotonic clock: the number of [`EPOCH_TICK`]s since the runtime
-/// started, advanced by the same thread as the wasm epoch. Reading it is one
-/// atomic load, which is what the native binding's per-call overrun check
-/// can afford (a `clock_gettime` pair cost ~10 % of a native dispatch).
-pub type Ticks = Arc<AtomicU64>;
 
 struct EpochTicker {
     stop: Arc<AtomicBool>,
