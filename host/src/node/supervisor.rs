@@ -335,12 +335,7 @@ impl Supervisor {
             return None;
         }
         let init = InitArgs { config: self.spec.config_cbor.clone(), state: None };
-        let started = self
-            .loaded
-            .instantiate_as(services, &self.name)
-            .map_err(|e| e.to_string())
-            .and_then(|mut instance| instance.init(&init).map(|d| (instance, d)).map_err(|e| e.to_string()));
-        match started {
+        match self.fresh_instance(services, &init) {
             Ok((instance, dispatch)) => {
                 let faulted = std::mem::replace(&mut self.instance, instance);
                 self.retired.release(faulted);
@@ -355,6 +350,17 @@ impl Supervisor {
                 None
             }
         }
+    }
+
+    /// A new instance of the code it runs, initialised with `init`.
+    fn fresh_instance(
+        &self,
+        services: &Arc<HostServices>,
+        init: &InitArgs,
+    ) -> Result<(PluginInstance, Dispatch), String> {
+        let mut instance = self.loaded.instantiate_as(services, &self.name).map_err(|e| e.to_string())?;
+        let dispatch = instance.init(init).map_err(|e| e.to_string())?;
+        Ok((instance, dispatch))
     }
 
     /// The sizes the next swap's new instance should be readied for:
@@ -429,12 +435,7 @@ impl Supervisor {
                 self.retired.release(instance);
                 // The old code starts again with the state the new one refused.
                 let init = InitArgs { config: self.spec.config_cbor.clone(), state: init.state };
-                let restarted = self
-                    .loaded
-                    .instantiate_as(services, &self.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut old| old.init(&init).map(|d| (old, d)).map_err(|e| e.to_string()));
-                match restarted {
+                match self.fresh_instance(services, &init) {
                     Ok((old, dispatch)) => {
                         let stopped = std::mem::replace(&mut self.instance, old);
                         self.retired.release(stopped);
