@@ -5,7 +5,7 @@
 //! restored state, endpoint, admin socket, radio links, dialers, discovery,
 //! metrics endpoint). Must not: handle an input (that is the event loop's).
 
-use super::{ANNOUNCES_KEY, Actor, Duplicate, Inputs, ROUTING_NAMESPACE, RunningNode, StartError};
+use super::{ANNOUNCES_KEY, Actor, Duplicate, Inputs, QuicLinkParams, ROUTING_NAMESPACE, RunningNode, StartError};
 use crate::admin::server as admin_server;
 use crate::config::NodeConfig;
 use crate::control::NodeHandle;
@@ -126,7 +126,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         kv,
         store,
         services,
-        link_params: (config.routing.quic_link_cost, config.routing.quic_link_bandwidth_bps),
+        quic_link: QuicLinkParams {
+            cost: config.routing.quic_link_cost,
+            bandwidth_bps: config.routing.quic_link_bandwidth_bps,
+        },
         traces: HashMap::new(),
         next_trace: 1,
         links: LinkTable::new(address),

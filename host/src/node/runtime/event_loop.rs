@@ -7,7 +7,7 @@
 //! routing state, links closed). Must not: decide what an input means (the
 //! core's) or run its consequences (the work queue's).
 
-use super::{Actor, BURST, Inputs};
+use super::{Actor, BURST, Inputs, QuicLinkParams};
 use crate::link::table::Offer;
 use crate::link::{LinkEvent, connection::close_code};
 use std::collections::HashSet;
@@ -120,7 +120,7 @@ impl Actor {
 
     fn on_link_event(&mut self, event: LinkEvent) {
         let now = self.now_ms();
-        let (cost, bandwidth_bps) = self.link_params;
+        let QuicLinkParams { cost, bandwidth_bps } = self.quic_link;
         match event {
             LinkEvent::Up(link) => {
                 let peer = link.peer();

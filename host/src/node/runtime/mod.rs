@@ -106,6 +106,15 @@ pub enum StartError {
     },
 }
 
+/// What the router is told about every QUIC link (`[routing]`).
+#[derive(Debug, Clone, Copy)]
+struct QuicLinkParams {
+    /// Routing cost of one QUIC hop.
+    cost: u32,
+    /// Nominal bit rate, for the announce budget.
+    bandwidth_bps: u64,
+}
+
 /// A command waiting for its plugin's answer: which plugin, and who waits.
 type PendingCommand = (PluginId, ReplyTo);
 
@@ -152,8 +161,8 @@ struct Actor {
     kv: Arc<dyn KvStore>,
     store: Arc<Store>,
     services: Arc<HostServices>,
-    /// Cost and bandwidth of QUIC links.
-    link_params: (u32, u64),
+    /// What the router is told about every QUIC link.
+    quic_link: QuicLinkParams,
     traces: HashMap<u64, (ReplyTo, Instant, Address)>,
     next_trace: u64,
     links: LinkTable,
