@@ -24,6 +24,22 @@ pub use super::plugin_id::PluginId;
 /// a flood of unanswered messages cannot grow memory.
 const ORIGINS_KEPT: usize = 8192;
 
+/// A port another plugin already serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("port {port} is already bound by another plugin")]
+pub struct PortTaken {
+    /// The port.
+    pub port: u16,
+}
+
+/// A message for this node on a port no plugin serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no plugin on this node serves port {port}")]
+pub struct NoSuchPort {
+    /// The port.
+    pub port: u16,
+}
+
 /// Something the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
@@ -174,9 +190,9 @@ impl NodeCore {
     }
 
     /// Binds `plugin` to `ports`. Fails (binding nothing) if a port is taken.
-    pub fn attach(&mut self, plugin: PluginId, ports: &[u16]) -> Result<(), String> {
-        if let Some(port) = ports.iter().find(|p| self.ports.contains_key(p)) {
-            return Err(format!("port {port} is already bound by another plugin"));
+    pub fn attach(&mut self, plugin: PluginId, ports: &[u16]) -> Result<(), PortTaken> {
+        if let Some(&port) = ports.iter().find(|p| self.ports.contains_key(p)) {
+            return Err(PortTaken { port });
         }
         for port in ports {
             self.ports.insert(*port, plugin);
@@ -286,9 +302,9 @@ impl NodeCore {
         port: u16,
         payload: &[u8],
         now_ms: u64,
-    ) -> Result<OperatorSend, String> {
+    ) -> Result<OperatorSend, NoSuchPort> {
         if to == self.router.address() && !self.ports.contains_key(&port) {
-            return Err(format!("no plugin on this node serves port {port}"));
+            return Err(NoSuchPort { port });
         }
         let message = Outgoing { to, port, payload, sealed: true, reveal: true, tag: 0, reply_to: None };
         let sent = self.router.send(message, now_ms);
@@ -411,7 +427,9 @@ impl NodeCore {
                                     now_ms,
                                 ) {
                                     Ok(_) => out.extend(self.router_outputs(Some((plugin, &refused)))),
-                                    Err(reason) => out.push(Output::Refuse { plugin, refused: refuse(reason) }),
+                                    Err(reason) => {
+                                        out.push(Output::Refuse { plugin, refused: refuse(reason.to_string()) })
+                                    }
                                 }
                             }
                             ReplyPath::None => {
@@ -450,212 +468,5 @@ impl NodeCore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::NodeIdentity;
-    use crate::routing::RouterConfig;
-    use weft_plugin_api::actions::{Flood, Reply, Send, SetTimer, Store};
-
-    const P0: PluginId = PluginId::from_index(0);
-    const P1: PluginId = PluginId::from_index(1);
-    const P2: PluginId = PluginId::from_index(2);
-    const L1: LinkId = LinkId::Quic(1);
-    const L2: LinkId = LinkId::Quic(2);
-
-    fn router(seed: u8) -> Router {
-        let memo = Default::default();
-        Router::new(NodeIdentity::from_secret([seed; 32]), RouterConfig::default(), 1_000, seed as u64, memo)
-    }
-
-    fn core(seed: u8) -> NodeCore {
-        let mut core = NodeCore::new(router(seed));
-        core.attach(P0, &[7]).unwrap();
-        core.attach(P1, &[8]).unwrap();
-        core
-    }
-
-    fn params(neighbour: Address) -> LinkParams {
-        LinkParams { neighbour, cost: 1, bandwidth_bps: 100_000_000 }
-    }
-
-    fn transmits(outputs: &[Output]) -> Vec<(LinkId, Vec<u8>)> {
-        outputs
-            .iter()
-            .filter_map(|o| match o {
-                Output::Transmit { link, packet, .. } => Some((*link, packet.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn messages(outputs: &[Output]) -> Vec<(PluginId, Message)> {
-        outputs
-            .iter()
-            .filter_map(|o| match o {
-                Output::Deliver { plugin, event: Event::Message(m) } => Some((*plugin, m.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Two cores joined by link 1 (on a) / link 2 (on b), announces exchanged.
-    fn pair() -> (NodeCore, NodeCore) {
-        let (mut a, mut b) = (core(1), core(2));
-        let (addr_a, addr_b) = (a.router.address(), b.router.address());
-        let from_a = transmits(&a.link_up(LinkId::Quic(1), params(addr_b), 0));
-        let from_b = transmits(&b.link_up(LinkId::Quic(2), params(addr_a), 0));
-        for (_, packet) in from_a {
-            b.packet_received(LinkId::Quic(2), packet, 0);
-        }
-        for (_, packet) in from_b {
-            a.packet_received(LinkId::Quic(1), packet, 0);
-        }
-        (a, b)
-    }
-
-    /// Carries packets between `a` (link 1) and `b` (link 2), starting with
-    /// `out` (what `a` produced), until both are quiet; the messages each
-    /// delivered, in order.
-    fn carry(a: &mut NodeCore, b: &mut NodeCore, out: Vec<Output>) -> [Vec<(PluginId, Message)>; 2] {
-        let mut got = [messages(&out), Vec::new()];
-        let mut to_b = transmits(&out);
-        for _ in 0..10 {
-            let mut to_a = Vec::new();
-            for (_, packet) in to_b.drain(..) {
-                let out = b.packet_received(LinkId::Quic(2), packet, 0);
-                got[1].extend(messages(&out));
-                to_a.extend(transmits(&out));
-            }
-            for (_, packet) in to_a {
-                let out = a.packet_received(LinkId::Quic(1), packet, 0);
-                got[0].extend(messages(&out));
-                to_b.extend(transmits(&out));
-            }
-            if to_b.is_empty() {
-                break;
-            }
-        }
-        got
-    }
-
-    #[test]
-    fn a_request_is_delivered_and_the_reply_goes_back_with_the_senders_tag() {
-        let (mut a, mut b) = pair();
-        let to = b.router.address();
-        let send =
-            Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
-        let out = a.actions(P0, vec![send], 0);
-        let [_, at_b] = carry(&mut a, &mut b, out);
-        let [(P0, message)] = &at_b[..] else { panic!("{at_b:?}") };
-        assert_eq!((message.from, message.port, message.reply_to), (Some(a.router.address()), 7, None));
-        assert!(message.sealed, "sealed by default, in a session");
-        let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
-        let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
-        let [(P0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
-        assert_eq!((answer.reply_to, answer.payload.as_slice()), (Some(42), &b"back"[..]));
-    }
-
-    #[test]
-    fn a_sender_that_is_not_verified_is_not_named_to_the_plugin() {
-        let (mut a, mut b) = pair();
-        let claimed = Address([5; 16]);
-        let inner = crate::routing::wire::Inner { source: Some(claimed), tag: 0, reply_to: None, payload: b"x" };
-        let body = crate::routing::wire::Body::Data {
-            destination: b.router.address(),
-            port: 7,
-            flags: inner.flags(),
-            inner: &inner.encode(),
-        };
-        let packet = crate::routing::wire::Packet { hops: crate::routing::wire::Hops::fresh(4), body }.encode();
-        let out = b.packet_received(LinkId::Quic(2), packet, 0);
-        let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
-        assert_eq!((message.from, message.sealed), (None, false), "a claimed source is not passed on");
-        let _ = &mut a;
-    }
-
-    #[test]
-    fn sealed_sends_arrive_sealed_and_anonymous_ones_cannot_be_answered_by_address() {
-        let (mut a, mut b) = pair();
-        let to = b.router.address();
-        let send =
-            Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
-        let out = a.actions(P0, vec![send], 0);
-        let [(_, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        assert!(!packet.windows(6).any(|w| w == b"secret"), "sealed on the wire");
-        let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
-        let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
-        assert_eq!((message.from, message.sealed, message.payload.as_slice()), (None, true, &b"secret"[..]));
-        let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], 0);
-        let [Output::Refuse { refused, .. }] = &out[..] else { panic!("{out:?}") };
-        assert!(refused.reason.contains("anonymous"), "{}", refused.reason);
-    }
-
-    #[test]
-    fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counted() {
-        let (mut a, mut b) = pair();
-        let nobody = Address([9; 16]);
-        let send =
-            Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
-        let out = a.actions(P0, vec![send], 0);
-        assert!(out.iter().any(|o| matches!(o, Output::Hold(HoldChange::Put(_)))), "{out:?}");
-        assert_eq!(transmits(&out).len(), 1, "a path request goes out");
-        assert_eq!(a.router.held(), 1);
-        let send = Action::Send(Send {
-            to: b.router.address(),
-            port: 99,
-            payload: vec![],
-            sealed: false,
-            tag: 0,
-            anonymous: false,
-        });
-        let out = a.actions(P0, vec![send], 0);
-        carry(&mut a, &mut b, out);
-        assert_eq!(b.counters().no_service, 1);
-        let out = b.actions(P1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
-        assert!(matches!(&out[..], [Output::Refuse { plugin: P1, .. }]));
-    }
-
-    #[test]
-    fn floods_reach_neighbours_and_replies_follow_them_back() {
-        let (mut a, mut b) = pair();
-        let flood = Action::Flood(Flood { port: 8, payload: b"q".to_vec(), hops: 3, anonymous: true });
-        let out = a.actions(P1, vec![flood], 0);
-        let [(L1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
-        let [(P1, message)] = &messages(&out)[..] else { panic!("{out:?}") };
-        assert_eq!(message.from, None, "anonymous flood");
-        let out = b.actions(P1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], 0);
-        let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-        let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
-        let [(P1, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
-        assert_eq!(answer.payload, b"r");
-    }
-
-    #[test]
-    fn peers_ports_timers_and_storage() {
-        let mut core = core(1);
-        assert!(core.attach(P2, &[7]).is_err(), "port 7 is taken");
-        let b = Address([2; 16]);
-        let ups = core.link_up(LinkId::Quic(5), params(b), 0);
-        assert_eq!(ups.iter().filter(|o| matches!(o, Output::Deliver { .. })).count(), 2);
-        let again = core.link_up(LinkId::Quic(6), params(b), 0);
-        assert!(!again.iter().any(|o| matches!(o, Output::Deliver { .. })), "no duplicate peer event");
-        assert!(core.link_down(LinkId::Quic(5)).is_empty(), "still up over link 6");
-        assert_eq!(core.link_down(LinkId::Quic(6)).len(), 2);
-        let out = core.actions(
-            P1,
-            vec![
-                Action::SetTimer(SetTimer { id: 5, after_ms: 100 }),
-                Action::Store(Store { key: b"k".to_vec(), value: Some(b"v".to_vec()) }),
-            ],
-            1_000,
-        );
-        assert!(
-            matches!(&out[..], [Output::Store { plugin: P1, writes, on_refusal }] if writes.len() == 1 && on_refusal.index == 1)
-        );
-        assert!(core.next_deadline().is_some_and(|d| d <= 1_100));
-        let fired = core.poll(1_100);
-        assert!(fired.contains(&Output::Deliver { plugin: P1, event: Event::Timer(TimerFired { id: 5 }) }));
-    }
-}
+#[path = "core_tests.rs"]
+mod tests;

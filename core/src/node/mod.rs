@@ -16,4 +16,4 @@ pub mod plugin_id;
 pub mod reply_book;
 pub mod timers;
 
-pub use self::core::{CoreCounters, NodeCore, Output, PluginId};
+pub use self::core::{CoreCounters, NoSuchPort, NodeCore, Output, PluginId, PortTaken};

@@ -244,7 +244,7 @@ impl RadioHost {
     pub fn send(&mut self, link: LinkId, packet: &[u8], now_us: u64) -> Result<Vec<RadioWork>, String> {
         let index = self.index_of(link).ok_or("no such radio link")?;
         let mut out = Vec::new();
-        self.slots[index].link.send_packet(packet, now_us, &mut out)?;
+        self.slots[index].link.send_packet(packet, now_us, &mut out).map_err(|e| e.to_string())?;
         Ok(work(index, out))
     }
 

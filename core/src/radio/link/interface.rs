@@ -2,8 +2,10 @@
 //! executes, its counters, health and the status `weft ctl links` shows.
 //! Plain data; no behaviour.
 
-use super::super::fragment;
+use super::super::fragment::{self, FragmentError};
+use super::super::tx_queue::QueueError;
 use super::super::tx_queue::TxCounters;
+
 use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
 use weft_plugin_api::{Address, Event, LogLevel};
 
@@ -161,4 +163,18 @@ pub struct RadioStatus {
     pub last_swap_stall_us: Option<u64>,
     /// Longest swap stall so far, µs.
     pub max_swap_stall_us: u64,
+}
+
+/// Why a radio link refused a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendRefused {
+    /// The driver has not reported the radio up yet.
+    #[error("the radio link has not come up yet")]
+    NotUp,
+    /// The packet cannot be cut into frames of the driver's MTU.
+    #[error(transparent)]
+    Fragment(#[from] FragmentError),
+    /// The transmit queue cannot take it (full, or over the duty cycle).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }

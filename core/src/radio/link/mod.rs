@@ -51,7 +51,7 @@ pub use transmit::priority_of;
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
 use super::fragment::{self, Reassembler};
-use super::tx_queue::{MaybeOnAir, Next, Priority, QueueError, TxFrame, TxQueue};
+use super::tx_queue::{MaybeOnAir, Next, Priority, TxFrame, TxQueue};
 use std::collections::{BTreeMap, HashMap};
 use weft_plugin_api::actions::RadioInfo;
 use weft_plugin_api::internal::rng::SplitMix64;

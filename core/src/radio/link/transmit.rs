@@ -7,17 +7,17 @@ use super::*;
 impl RadioLink {
     /// The router hands a packet to the link. It is fragmented to the
     /// driver's MTU and queued whole or not at all; the error says why not.
-    pub fn send_packet(&mut self, packet: &[u8], now_us: u64, out: &mut Vec<RadioOutput>) -> Result<(), String> {
+    pub fn send_packet(&mut self, packet: &[u8], now_us: u64, out: &mut Vec<RadioOutput>) -> Result<(), SendRefused> {
         let Some(radio) = self.radio else {
             self.counters.packets_refused += 1;
-            return Err("the radio link has not come up yet".into());
+            return Err(SendRefused::NotUp);
         };
         let id = self.next_fragment_id;
         let frames = match fragment::fragment(packet, usize::from(radio.mtu), id) {
             Ok(frames) => frames,
             Err(e) => {
                 self.counters.packets_refused += 1;
-                return Err(e.to_string());
+                return Err(SendRefused::Fragment(e));
             }
         };
         if frames.len() > 1 {
@@ -27,9 +27,7 @@ impl RadioLink {
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
         if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now_us) {
             self.counters.packets_refused += 1;
-            return Err(match e {
-                QueueError::Full { .. } | QueueError::OverBudget { .. } => e.to_string(),
-            });
+            return Err(SendRefused::Queue(e));
         }
         self.counters.packets_out += 1;
         self.pump(now_us, out);

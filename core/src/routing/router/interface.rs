@@ -165,6 +165,17 @@ pub struct Outgoing<'a> {
     pub reply_to: Option<u64>,
 }
 
+/// Why a flood cannot be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoWayBack {
+    /// This node sent the flood.
+    #[error("the flood was sent by this node")]
+    OwnFlood,
+    /// The flood's way back is forgotten, or its link went down.
+    #[error("the flood's way back is forgotten or its link is down")]
+    Forgotten,
+}
+
 /// What became of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {

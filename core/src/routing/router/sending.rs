@@ -211,11 +211,11 @@ impl<M: AnnounceCheck> Router<M> {
         reveal: bool,
         reply_to: Option<u64>,
         now_ms: u64,
-    ) -> Result<Sent, String> {
+    ) -> Result<Sent, NoWayBack> {
         let back = match self.seen.came(flood, now_ms) {
             Some(Came::Link(link)) if self.links.contains_key(&link) => link,
-            Some(Came::Here) => return Err("the flood was sent by this node".into()),
-            _ => return Err("the flood's way back is forgotten or its link is down".into()),
+            Some(Came::Here) => return Err(NoWayBack::OwnFlood),
+            _ => return Err(NoWayBack::Forgotten),
         };
         let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to, payload };
         let encoded = inner.encode();

@@ -100,7 +100,7 @@ impl Actor {
     /// Sends one message as the node (not a plugin), for the operator; a
     /// link that cannot take the frame is the operator's error.
     pub(super) fn operator_send(&mut self, to: Address, port: u16, payload: &[u8]) -> Result<Sent, String> {
-        let send = self.core.operator_send(to, port, payload, self.now_ms())?;
+        let send = self.core.operator_send(to, port, payload, self.now_ms()).map_err(|e| e.to_string())?;
         let mut caused = VecDeque::new();
         let mut failure = None;
         for output in send.outputs {
