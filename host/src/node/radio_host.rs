@@ -42,6 +42,13 @@ pub struct RadioWork {
     pub output: RadioOutput,
 }
 
+impl RadioWork {
+    /// Whether running it calls the driver.
+    pub fn is_driver_call(&self) -> bool {
+        matches!(self.output, RadioOutput::Driver(_))
+    }
+}
+
 /// Outputs of link `index` as work items.
 fn work(index: usize, outputs: Vec<RadioOutput>) -> Vec<RadioWork> {
     outputs.into_iter().map(|output| RadioWork { index, output }).collect()
@@ -342,6 +349,17 @@ impl RadioHost {
         Ok(work(index, out))
     }
 
+    /// A driver call that will not be made (the input's call budget is
+    /// spent): a transmit goes back to the link's queue, to be handed out
+    /// again at the link's next poll; anything else is dropped.
+    pub fn skip(&mut self, item: RadioWork, now_us: u64) {
+        if let (Some(slot), RadioOutput::Driver(Event::Transmit(request))) =
+            (self.slots.get_mut(item.index), item.output)
+        {
+            slot.link.transmit_not_taken(request.id, now_us);
+        }
+    }
+
     /// Executes one output of a link: a driver call or a serial write
     /// happens here, and what it causes joins `more` (for the same work
     /// queue); what the node must hear comes back as a note.
@@ -352,22 +370,39 @@ impl RadioHost {
         let note = match output {
             RadioOutput::Driver(event) => {
                 match slot.driver.handle(&event, now_us / 1000) {
-                    Handled::Ran(dispatch) => slot.link.driver_actions(dispatch.actions, now_us, &mut out),
-                    // Until it restarts, the link is down; its frames wait.
-                    Handled::Restarting | Handled::Stopped => {}
+                    Handled::Ran(dispatch) => {
+                        slot.link.driver_actions(dispatch.actions, now_us, &mut out);
+                        None
+                    }
+                    // No instance to take it until the driver restarts (or
+                    // is swapped): the link is down and sends nothing new.
+                    Handled::Restarting | Handled::Stopped => match event {
+                        // A transmit handed out just before the fault goes
+                        // back to the queue instead of waiting forever.
+                        Event::Transmit(_) => {
+                            let why = slot.driver.last_fault().unwrap_or("not running").to_string();
+                            slot.link.driver_lost(&why, now_us, &mut out);
+                            None
+                        }
+                        // An operator's command is answered at once.
+                        Event::Command(command) => {
+                            let body = format!("the driver is not running ({})", slot.driver.state());
+                            Some(RadioNote::CommandReply {
+                                index,
+                                reply: CommandReply { id: command.id, ok: false, body },
+                            })
+                        }
+                        // Anything else (serial bytes, timers, status) was
+                        // for the instance that is gone.
+                        _ => None,
+                    },
                     Handled::Faulted => {
                         let fault = slot.driver.last_fault().unwrap_or_default().to_string();
                         tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {fault}");
-                        let down = weft_plugin_api::actions::LinkState {
-                            up: false,
-                            detail: format!("driver failed: {fault}"),
-                        };
-                        slot.link.driver_actions(vec![Action::LinkState(down)], now_us, &mut out);
-                        more.extend(work(index, out));
-                        return Some(RadioNote::DriverFaulted { index, fault });
+                        slot.link.driver_lost(&fault, now_us, &mut out);
+                        Some(RadioNote::DriverFaulted { index, fault })
                     }
                 }
-                None
             }
             RadioOutput::Serial(bytes) => {
                 slot.serial.write(bytes);
@@ -411,6 +446,7 @@ impl RadioHost {
         let slot = &mut self.slots[index];
         let Some(pending) = slot.pending.take() else { return Err("no swap was pending".into()) };
         let Driver(mut prepared) = pending.driver;
+        let file = prepared.spec().file.clone();
         // The link's current settings (a config reload may have changed them).
         prepared.set_config(slot.driver.spec().config_cbor.clone());
         let mut actions = Vec::new();
@@ -429,12 +465,11 @@ impl RadioHost {
             }
             Err(refused) => {
                 slot.link.driver_replaced(true);
+                let why = format!("new driver {}: {}", file.display(), refused.why);
                 if refused.rolled_back {
-                    tracing::warn!(link = %slot.name, "driver swap rolled back: {}", refused.why);
-                    Err(format!("{}; the link continues on {}", refused.why, slot.driver.label()))
-                } else {
-                    Err(refused.why)
+                    tracing::warn!(link = %slot.name, "driver swap rolled back: {why}");
                 }
+                Err(why)
             }
         };
         slot.link.driver_actions(actions, now_us, out);

@@ -405,6 +405,21 @@ impl RadioLink {
         }
     }
 
+    /// The driver faulted: its instance is gone, and with it its timers and
+    /// whatever it was doing. The transmit it held may or may not have gone
+    /// out, so it is queued again (a duplicate beats a loss); the driver is
+    /// down until the restarted (or swapped-in) one reports up. A swap that
+    /// was waiting for that transmit can go ahead.
+    pub fn driver_lost(&mut self, fault: &str, now_us: u64, out: &mut Vec<RadioOutput>) {
+        self.timers.clear();
+        self.link_state(false, format!("driver failed: {fault}"), now_us);
+        if let Some(flight) = self.in_flight.take() {
+            self.counters.tx_failed += 1;
+            self.queue.requeue_front(flight.frame, MaybeOnAir::Perhaps);
+        }
+        self.swap_progress(now_us, out);
+    }
+
     /// Whether a swap is waiting for the outstanding transmit.
     pub fn swap_draining(&self) -> bool {
         matches!(self.swap, Swap::Draining { .. })

@@ -242,3 +242,42 @@ fn the_driver_timers_fire_in_order() {
         .collect();
     assert_eq!(fired, vec![1, 2]);
 }
+
+#[test]
+fn a_driver_that_faults_mid_transmit_loses_nothing_once_its_restart_reports_up() {
+    let (mut a, mut b) = pair(255, RadioSettings::default());
+    let mut out = Vec::new();
+    let (one, two) = (data_packet(100), data_packet(120));
+    a.send_packet(&one, MS, &mut out).expect("queued");
+    a.send_packet(&two, MS, &mut out).expect("queued");
+    assert_eq!(transmits(&mut out).len(), 1, "the first frame went to the driver");
+    a.driver_actions(vec![Action::SetTimer(weft_plugin_api::actions::SetTimer { id: 9, after_ms: 5 })], MS, &mut out);
+    // The driver faults before it answers: the frame is queued again, the
+    // dead instance's timer is forgotten, nothing goes out until it is back.
+    a.driver_lost("trap", 2 * MS, &mut out);
+    assert!(!a.driver_up());
+    a.poll(100 * MS, &mut out);
+    assert!(transmits(&mut out).is_empty(), "nothing is handed to a driver that is down");
+    assert!(!out.iter().any(|o| matches!(o, RadioOutput::Driver(Event::Timer(_)))), "the old timer never fires");
+    // The restarted driver reports up: both frames go out, in order.
+    a.driver_actions(vec![Action::LinkState(LinkState { up: true, detail: "restarted".into() })], 200 * MS, &mut out);
+    let delivered = carry(&mut a, &mut out, &mut b, 200 * MS, |_| false);
+    assert_eq!(packets(&delivered), vec![one, two]);
+    assert_eq!(a.counters.tx_failed, 1, "the frame that may have gone out is counted");
+}
+
+#[test]
+fn a_transmit_the_runtime_did_not_hand_over_is_sent_at_the_next_poll() {
+    let (mut a, mut b) = pair(255, RadioSettings::default());
+    let mut out = Vec::new();
+    let one = data_packet(100);
+    a.send_packet(&one, MS, &mut out).expect("queued");
+    let skipped = transmits(&mut out);
+    assert_eq!(skipped.len(), 1);
+    a.transmit_not_taken(skipped[0].id, MS);
+    assert_eq!(a.next_deadline_us(), Some(MS), "due again at once");
+    a.poll(MS, &mut out);
+    let delivered = carry(&mut a, &mut out, &mut b, MS, |_| false);
+    assert_eq!(packets(&delivered), vec![one]);
+    assert_eq!(a.counters.tx_failed, 0, "it never reached the radio");
+}

@@ -77,6 +77,16 @@ impl RadioLink {
         }
     }
     /// Hands the driver the next frame when it may take one.
+    /// Transmit `id` never reached the driver (the runtime skipped the call):
+    /// the frame goes back to the front of the queue, untouched by the radio,
+    /// and is handed out again at the next poll.
+    pub fn transmit_not_taken(&mut self, id: u64, now_us: u64) {
+        if let Some(flight) = self.in_flight.take_if(|f| f.id == id) {
+            self.queue.requeue_front(flight.frame, MaybeOnAir::No);
+            self.retry_at_us = Some(now_us);
+        }
+    }
+
     pub(super) fn pump(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
         if !self.driver_up || self.in_flight.is_some() || self.swap != Swap::Idle {
             return;

@@ -51,9 +51,11 @@ use weft_plugin_api::Address;
 const ROUTING_NAMESPACE: &str = "weft:routing";
 const ANNOUNCES_KEY: &[u8] = b"announces";
 
-/// Work items one input may cause before the node stops the chain (a plugin
-/// messaging itself forever must not stall the node).
-const MAX_WORK_PER_INPUT: usize = 10_000;
+/// Plugin and driver calls one input may cause; past it, further calls of
+/// that input are skipped (a plugin messaging itself forever, or a driver
+/// answering every event with a 0 ms timer, must not stall the node). The
+/// rest of its work still runs: without calls it cannot grow.
+const MAX_CALLS_PER_INPUT: usize = 10_000;
 
 /// Inputs of one kind handled per wake-up of the actor before it looks at
 /// the others again (bounded so links, requests and timers all get turns).

@@ -12,7 +12,7 @@
 //! are logged, not delivered, so a plugin cannot loop on them. Must not:
 //! decide anything the core decides.
 
-use super::{Actor, MAX_WORK_PER_INPUT};
+use super::{Actor, MAX_CALLS_PER_INPUT};
 use crate::control::{Answer, CallOutcome, TraceReport};
 use crate::node::radio_host::{RadioNote, RadioWork};
 use ed25519_dalek::VerifyingKey;
@@ -53,18 +53,35 @@ impl Actor {
         self.run_work(items.into_iter().map(Work::Radio));
     }
 
-    /// The one loop: takes items in order until none is left or one input
-    /// caused [`MAX_WORK_PER_INPUT`] steps.
+    /// The one loop: takes items in order until none is left. Past
+    /// [`MAX_CALLS_PER_INPUT`] plugin and driver calls, further calls are
+    /// skipped (a transmit a driver was to get goes back to its link's
+    /// queue); everything else still runs, and without calls the queue
+    /// only drains.
     fn run_work(&mut self, items: impl IntoIterator<Item = Work>) {
         let mut queue = std::mem::take(&mut self.work.items);
         queue.clear();
         queue.extend(items);
-        let mut steps = 0;
+        let mut calls = 0;
         while let Some(work) = queue.pop_front() {
-            steps += 1;
-            if steps > MAX_WORK_PER_INPUT {
-                tracing::error!("one input caused over {MAX_WORK_PER_INPUT} steps; the rest was dropped");
-                break;
+            let is_call = match &work {
+                Work::Output { output: Output::Deliver { .. }, .. } => true,
+                Work::Radio(item) => item.is_driver_call(),
+                Work::Output { .. } => false,
+            };
+            if is_call {
+                calls += 1;
+                if calls == MAX_CALLS_PER_INPUT + 1 {
+                    tracing::error!(
+                        "one input caused over {MAX_CALLS_PER_INPUT} plugin and driver calls; the rest of them are skipped"
+                    );
+                }
+                if calls > MAX_CALLS_PER_INPUT {
+                    if let Work::Radio(item) = work {
+                        self.radios.skip(item, self.now_us());
+                    }
+                    continue;
+                }
             }
             match work {
                 Work::Output { output, refusal_chain } => self.output(output, refusal_chain, &mut queue),
