@@ -29,6 +29,8 @@
 //!   [`driver_prelude`] the same for a modem driver;
 //! - [`actions`]: the payload types of [`Action`], for authors who build actions by hand;
 //! - [`host_call`]: the synchronous host calls behind [`Ctx`]'s methods;
+//! - [`signing`]: the bytes the host signs for a plugin;
+//! - [`hex`]: hexadecimal text, the codec every Weft crate uses;
 //! - [`testing`]: [`testing::ServiceHarness`] and [`testing::TestHost`] for unit tests;
 //! - [`guide`]: writing a service, from nothing to a service on two nodes;
 //! - [`internal`]: plumbing for hosts and the export macros.
@@ -60,6 +62,7 @@ pub mod internal;
 mod manifest;
 pub mod radio;
 mod service;
+pub mod signing;
 mod state_blob;
 mod tagged;
 pub mod testing;

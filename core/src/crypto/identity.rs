@@ -4,6 +4,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use weft_plugin_api::Address;
 
+pub use weft_plugin_api::signing::{PLUGIN_SIGNING_CONTEXT, plugin_signing_input};
+
 /// The address of a public key: the first 16 bytes of SHA-256(public key).
 pub fn address_of(public_key: &VerifyingKey) -> Address {
     address_of_bytes(public_key.as_bytes())
@@ -81,26 +83,6 @@ impl std::fmt::Debug for NodeIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "NodeIdentity({})", self.address)
     }
-}
-
-/// Prefix of every message a plugin signs through the host. The node key also
-/// signs TLS handshakes; a TLS 1.3 signed message starts with 64 spaces, so a
-/// plugin-signed message can never be one (and the reverse), which keeps a
-/// plugin with `sign` from impersonating its node to other nodes.
-pub const PLUGIN_SIGNING_CONTEXT: &[u8] = b"weft plugin signature v2\0";
-
-/// What the node key signs for plugin `plugin`: the context, the plugin's
-/// name and a NUL, then the message. The name separates plugins' domains: a
-/// signature one plugin obtains verifies only in a plugin of the same name
-/// (on any node), so a plugin granted `sign` cannot forge another's signed
-/// objects (FAPP announces, say). Plugin names never contain NUL.
-pub fn plugin_signing_input(plugin: &str, message: &[u8]) -> Vec<u8> {
-    let mut full = Vec::with_capacity(PLUGIN_SIGNING_CONTEXT.len() + plugin.len() + 1 + message.len());
-    full.extend_from_slice(PLUGIN_SIGNING_CONTEXT);
-    full.extend_from_slice(plugin.as_bytes());
-    full.push(0);
-    full.extend_from_slice(message);
-    full
 }
 
 impl NodeIdentity {

@@ -17,9 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// What the host prefixes to every message a plugin signs: this context, the
-/// plugin's instance name, a NUL (the host's `plugin_signing_input`).
-pub const PLUGIN_SIGNING_CONTEXT: &[u8] = b"weft plugin signature v2\0";
+pub use crate::signing::{PLUGIN_SIGNING_CONTEXT, plugin_signing_input};
 /// The HKDF info of boxes sealed to a node key.
 pub const SEAL_INFO: &[u8] = weft_sealed_box::NODE_SEAL_INFO;
 /// Bytes a sealed box adds to its plaintext.
@@ -31,16 +29,6 @@ pub fn address_of(public_key: &[u8; 32]) -> Address {
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);
     Address(out)
-}
-
-/// The bytes the host signs when plugin `plugin` asks it to sign `message`.
-pub fn plugin_signing_input(plugin: &str, message: &[u8]) -> Vec<u8> {
-    let mut input = Vec::with_capacity(PLUGIN_SIGNING_CONTEXT.len() + plugin.len() + 1 + message.len());
-    input.extend_from_slice(PLUGIN_SIGNING_CONTEXT);
-    input.extend_from_slice(plugin.as_bytes());
-    input.push(0);
-    input.extend_from_slice(message);
-    input
 }
 
 /// Seals `plaintext` to the node whose Ed25519 public key is `recipient`, with
