@@ -269,7 +269,8 @@ impl PluginHost {
     /// counted); a stopped plugin's are dropped. A fault applies the
     /// plugin's restart policy.
     pub fn call(&mut self, id: PluginId, event: &Event) -> Vec<Action> {
-        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let epoch = self.epoch;
+        let now_ms = move || epoch.elapsed().as_millis() as u64;
         let Some(slot) = self.slot(id) else { return Vec::new() };
         // Time one call in DISPATCH_SAMPLE_EVERY for the latency histogram:
         // two clock reads on every call would cost ~10 % of a native dispatch.
@@ -476,7 +477,7 @@ impl PluginSlot {
     fn replay_backlog(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
         while let Some(event) = self.backlog.pop_front() {
             self.events += 1;
-            match self.plugin.handle(&event, now_ms) {
+            match self.plugin.handle(&event, || now_ms) {
                 Handled::Ran(dispatch) => {
                     self.actions += dispatch.actions.len() as u64;
                     actions.extend(dispatch.actions);

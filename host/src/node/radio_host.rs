@@ -138,6 +138,16 @@ struct RadioSlot {
     metrics: crate::plugin::metrics::PluginMetrics,
 }
 
+impl RadioSlot {
+    /// A new driver instance (restarted or swapped in) learns that the
+    /// serial port is already open, as the first one did when it opened.
+    fn tell_driver_the_port_is_open(&mut self, why: &str, out: &mut Vec<RadioOutput>) {
+        if self.link.serial_open() {
+            self.link.serial_status(true, format!("{} open ({why})", self.device.display()), out);
+        }
+    }
+}
+
 /// All radio links of a node.
 pub struct RadioHost {
     slots: Vec<RadioSlot>,
@@ -283,10 +293,7 @@ impl RadioHost {
             if let Some(init) = slot.driver.restart_if_due(&services, now_us / 1000) {
                 tracing::info!(link = %slot.name, driver = %slot.driver.label(), "driver restarted");
                 slot.link.driver_actions(init, now_us, &mut out);
-                if slot.link.status(now_us).serial_open {
-                    let detail = format!("{} open (driver restarted)", slot.device.display());
-                    slot.link.serial_status(true, detail, &mut out);
-                }
+                slot.tell_driver_the_port_is_open("driver restarted", &mut out);
             }
             if slot.link.next_deadline_us().is_some_and(|t| t <= now_us) {
                 slot.link.poll(now_us, &mut out);
@@ -369,7 +376,7 @@ impl RadioHost {
         let mut out = Vec::new();
         let note = match output {
             RadioOutput::Driver(event) => {
-                match slot.driver.handle(&event, now_us / 1000) {
+                match slot.driver.handle(&event, || now_us / 1000) {
                     Handled::Ran(dispatch) => {
                         slot.link.driver_actions(dispatch.actions, now_us, &mut out);
                         None
@@ -473,9 +480,7 @@ impl RadioHost {
             }
         };
         slot.link.driver_actions(actions, now_us, out);
-        if slot.link.status(now_us).serial_open {
-            slot.link.serial_status(true, format!("{} open (driver swapped)", slot.device.display()), out);
-        }
+        slot.tell_driver_the_port_is_open("driver swapped", out);
         result
     }
 

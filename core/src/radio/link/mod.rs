@@ -189,6 +189,11 @@ impl RadioLink {
         self.neighbour.map(|n| n.address)
     }
 
+    /// Whether the serial port is open.
+    pub fn serial_open(&self) -> bool {
+        self.serial_open
+    }
+
     /// Whether the driver reports the radio ready.
     pub fn driver_up(&self) -> bool {
         self.driver_up
