@@ -10,6 +10,7 @@
 use std::time::Instant;
 use weft_core::crypto::NodeIdentity;
 use weft_core::routing::{LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
+use weft_core::time::{Millis, UnixMillis};
 
 const MESSAGES: usize = 200_000;
 const HANDSHAKES: usize = 2_000;
@@ -18,7 +19,7 @@ fn router(seed: u8) -> Router {
     Router::new(
         NodeIdentity::from_secret([seed; 32]),
         RouterConfig::default(),
-        1_000,
+        UnixMillis::from_unix_ms(1_000),
         u64::from(seed),
         Default::default(),
     )
@@ -28,8 +29,8 @@ fn router(seed: u8) -> Router {
 fn pair(a: u8, b: u8) -> (Router, Router) {
     let (mut a, mut b) = (router(a), router(b));
     let (addr_a, addr_b) = (a.address(), b.address());
-    a.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_b, cost: 1, bandwidth_bps: 1 << 40 }, 0);
-    b.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_a, cost: 1, bandwidth_bps: 1 << 40 }, 0);
+    a.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_b, cost: 1, bandwidth_bps: 1 << 40 }, Millis::from_ms(0));
+    b.link_up(LinkId::Quic(1), LinkParams { neighbour: addr_a, cost: 1, bandwidth_bps: 1 << 40 }, Millis::from_ms(0));
     carry(&mut a, &mut b);
     (a, b)
 }
@@ -52,12 +53,12 @@ fn carry(a: &mut Router, b: &mut Router) {
         let to_b = transmits(a, &mut buffer);
         let moved = !to_b.is_empty();
         for packet in to_b {
-            b.receive(LinkId::Quic(1), packet, 0);
+            b.receive(LinkId::Quic(1), packet, Millis::from_ms(0));
         }
         let to_a = transmits(b, &mut buffer);
         let moved = moved || !to_a.is_empty();
         for packet in to_a {
-            a.receive(LinkId::Quic(1), packet, 0);
+            a.receive(LinkId::Quic(1), packet, Millis::from_ms(0));
         }
         if !moved {
             return;
@@ -77,13 +78,13 @@ fn measure(sealed: bool, reveal: bool) -> Figures {
     let payload = [7u8; 100];
     let message = Outgoing { to, port: 7, payload: &payload, sealed, reveal, tag: 0, reply_to: None };
     // Establish the session (when there is one) and warm up.
-    a.send(message, 0);
+    a.send(message, Millis::from_ms(0));
     carry(&mut a, &mut b);
     let mut buffer = Vec::with_capacity(MESSAGES);
     let mut packets = Vec::with_capacity(MESSAGES);
     let start = Instant::now();
     for _ in 0..MESSAGES {
-        a.send(message, 0);
+        a.send(message, Millis::from_ms(0));
         a.drain_into(&mut buffer);
         for output in buffer.drain(..) {
             if let RouterOutput::Transmit { packet, .. } = output {
@@ -96,7 +97,7 @@ fn measure(sealed: bool, reveal: bool) -> Figures {
     let start = Instant::now();
     let mut delivered = 0;
     for packet in packets {
-        b.receive(LinkId::Quic(1), packet, 0);
+        b.receive(LinkId::Quic(1), packet, Millis::from_ms(0));
         b.drain_into(&mut buffer);
         delivered += buffer.drain(..).filter(|o| matches!(o, RouterOutput::Deliver(_))).count();
     }
@@ -117,7 +118,10 @@ fn handshake_us() -> f64 {
     let start = Instant::now();
     for (a, b) in &mut pairs {
         let to = b.address();
-        a.send(Outgoing { to, port: 7, payload: &[7; 100], sealed: true, reveal: true, tag: 0, reply_to: None }, 0);
+        a.send(
+            Outgoing { to, port: 7, payload: &[7; 100], sealed: true, reveal: true, tag: 0, reply_to: None },
+            Millis::from_ms(0),
+        );
         carry(a, b);
     }
     let elapsed = start.elapsed();

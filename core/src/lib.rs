@@ -20,6 +20,7 @@
 //! - [`node`]: the node core between the router and the plugins: ports, peer
 //!   events, replies, plugin timers.
 //! - [`sim`]: the simulator: routers over a virtual topology in virtual time.
+//! - [`time`]: points in time typed by clock and unit.
 //!
 //! Must not: depend on tokio, quinn, wasmtime, redb or serialport.
 
@@ -32,3 +33,4 @@ pub mod radio;
 pub mod routing;
 pub mod session;
 pub mod sim;
+pub mod time;

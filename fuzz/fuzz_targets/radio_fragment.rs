@@ -13,22 +13,23 @@
 
 use libfuzzer_sys::fuzz_target;
 use weft_core::radio::fragment::{self, HEADER, MAX_FRAGMENTS, Reassembler};
+use weft_core::time::Micros;
 use weft_fuzz::Steps;
 
 const TIMEOUT_US: u64 = 30_000_000;
 
 fuzz_target!(|data: &[u8]| {
     let mut reassembler = Reassembler::new(TIMEOUT_US);
-    let mut now = 1_000_000u64;
+    let mut now = Micros::from_us(1_000_000);
     let mut before = reassembler.counters;
     for (op, frame) in Steps::new(data) {
-        now += u64::from(op) * 100_000;
+        now = now.after_us(u64::from(op) * 100_000);
         if let Some(packet) = reassembler.push(frame, now) {
             assert!(!packet.is_empty());
             assert!(packet.len() <= MAX_FRAGMENTS * (255 - HEADER), "{} bytes reassembled", packet.len());
         }
         assert!(reassembler.waiting() <= 256);
-        assert!(reassembler.next_deadline().is_none_or(|d| d > now && d <= now + TIMEOUT_US));
+        assert!(reassembler.next_deadline().is_none_or(|d| d > now && d <= now.after_us(TIMEOUT_US)));
         let c = reassembler.counters;
         assert!(c.completed >= before.completed && c.timed_out >= before.timed_out);
         assert!(c.malformed >= before.malformed && c.duplicates >= before.duplicates);
@@ -50,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
     let last = frames.len() - 1;
     for (i, frame) in frames.iter().enumerate() {
         assert!(frame.len() <= mtu && fragment::is_fragment(frame));
-        let out = fresh.push(frame, 0);
+        let out = fresh.push(frame, Micros::ZERO);
         if i < last {
             assert_eq!(out, None);
         } else {

@@ -21,6 +21,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use weft_core::radio::link::{HELLO, RadioLink, RadioOutput, RadioSettings};
+use weft_core::time::Micros;
 use weft_fuzz::{Steps, number};
 use weft_plugin_api::actions::{FrameReceived, LinkState, RadioInfo, SetTimer, TransmitDone};
 use weft_plugin_api::radio::LoraParams;
@@ -49,7 +50,7 @@ fn byte(bytes: &[u8], i: usize) -> u8 {
 fuzz_target!(|data: &[u8]| {
     let mut link = RadioLink::new(OWN, RadioSettings::default(), 7);
     let mut out = Vec::new();
-    let mut now = 0u64;
+    let mut now = Micros::ZERO;
     let up = Action::LinkState(LinkState { up: true, detail: "configured".into() });
     link.driver_actions(vec![Action::RadioInfo(info()), up], now, &mut out);
     let mut outstanding: Option<u64> = None;
@@ -69,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
                 None => continue,
             },
             3 => {
-                now += number(bytes) % 1_200_000_000;
+                now = now.after_us(number(bytes) % 1_200_000_000);
                 link.poll(now, &mut out);
                 Vec::new()
             }

@@ -14,6 +14,7 @@ use super::reply_book::ReplyBook;
 use super::timers::Timers;
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterOutput, Sent};
+use crate::time::Millis;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use weft_plugin_api::actions::{CommandReply, Metric};
 use weft_plugin_api::{Action, ActionRefused, Address, Event, LogLevel, Message, PeerChange, TimerFired};
@@ -219,21 +220,21 @@ impl NodeCore {
     }
 
     /// Usable routes.
-    pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
-        self.router.routes(now_ms)
+    pub fn routes(&self, now: Millis) -> Vec<RouteRow> {
+        self.router.routes(now)
     }
 
     /// The earliest deadline (plugin timers and router work).
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Millis> {
         [self.timers.next_deadline(), self.router.next_deadline()].into_iter().flatten().min()
     }
 
     /// A link came up: the router announces over it and, for a new
     /// neighbour, every plugin hears of it.
-    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) -> Vec<Output> {
+    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now: Millis) -> Vec<Output> {
         let new_neighbour = !self.links.values().any(|a| *a == params.neighbour);
         self.links.insert(link, params.neighbour);
-        self.router.link_up(link, params, now_ms);
+        self.router.link_up(link, params, now);
         let mut out = self.router_outputs(None);
         if new_neighbour {
             out.extend(self.broadcast(Event::PeerUp(PeerChange { peer: params.neighbour })));
@@ -256,8 +257,8 @@ impl NodeCore {
     }
 
     /// A packet arrived on `link`.
-    pub fn packet_received(&mut self, link: LinkId, packet: Vec<u8>, now_ms: u64) -> Vec<Output> {
-        self.router.receive(link, packet, now_ms);
+    pub fn packet_received(&mut self, link: LinkId, packet: Vec<u8>, now: Millis) -> Vec<Output> {
+        self.router.receive(link, packet, now);
         self.router_outputs(None)
     }
 
@@ -276,13 +277,13 @@ impl NodeCore {
         self.router.restore(key, record)
     }
 
-    /// Router work and plugin timers due at `now_ms`.
-    pub fn poll(&mut self, now_ms: u64) -> Vec<Output> {
-        self.router.poll(now_ms);
+    /// Router work and plugin timers due at `now`.
+    pub fn poll(&mut self, now: Millis) -> Vec<Output> {
+        self.router.poll(now);
         let mut out = self.router_outputs(None);
         out.extend(
             self.timers
-                .expire(now_ms)
+                .expire(now)
                 .into_iter()
                 .map(|(plugin, id)| Output::Deliver { plugin, event: Event::Timer(TimerFired { id }) }),
         );
@@ -290,8 +291,8 @@ impl NodeCore {
     }
 
     /// Starts a trace to `to`; the answer is an [`Output::TraceDone`].
-    pub fn trace(&mut self, to: Address, id: u64, now_ms: u64) -> Vec<Output> {
-        self.router.trace(to, id, now_ms);
+    pub fn trace(&mut self, to: Address, id: u64, now: Millis) -> Vec<Output> {
+        self.router.trace(to, id, now);
         self.router_outputs(None)
     }
 
@@ -301,13 +302,13 @@ impl NodeCore {
         to: Address,
         port: u16,
         payload: &[u8],
-        now_ms: u64,
+        now: Millis,
     ) -> Result<OperatorSend, NoSuchPort> {
         if to == self.router.address() && !self.ports.contains_key(&port) {
             return Err(NoSuchPort { port });
         }
         let message = Outgoing { to, port, payload, sealed: true, reveal: true, tag: 0, reply_to: None };
-        let sent = self.router.send(message, now_ms);
+        let sent = self.router.send(message, now);
         Ok(OperatorSend { sent, outputs: self.router_outputs(None) })
     }
 
@@ -371,7 +372,7 @@ impl NodeCore {
     }
 
     /// Turns `plugin`'s gated actions into outputs.
-    pub fn actions(&mut self, plugin: PluginId, actions: Vec<Action>, now_ms: u64) -> Vec<Output> {
+    pub fn actions(&mut self, plugin: PluginId, actions: Vec<Action>, now: Millis) -> Vec<Output> {
         let mut out = Vec::new();
         let mut writes = Vec::new();
         let mut first_store = None;
@@ -391,12 +392,12 @@ impl NodeCore {
                         tag: send.tag,
                         reply_to: None,
                     };
-                    self.router.send(message, now_ms);
+                    self.router.send(message, now);
                     let refused = refuse(String::new());
                     out.extend(self.router_outputs(Some((plugin, &refused))));
                 }
                 Action::Flood(flood) => {
-                    self.router.flood(flood.port, &flood.payload, flood.hops, !flood.anonymous, now_ms);
+                    self.router.flood(flood.port, &flood.payload, flood.hops, !flood.anonymous, now);
                     out.extend(self.router_outputs(None));
                 }
                 Action::Reply(reply) => match self.origins.get(reply.message) {
@@ -413,7 +414,7 @@ impl NodeCore {
                                     tag: 0,
                                     reply_to: Some(origin.tag),
                                 };
-                                self.router.send(message, now_ms);
+                                self.router.send(message, now);
                                 out.extend(self.router_outputs(Some((plugin, &refused))));
                             }
                             ReplyPath::Flood(flood) => {
@@ -424,7 +425,7 @@ impl NodeCore {
                                     &reply.payload,
                                     true,
                                     reply_to,
-                                    now_ms,
+                                    now,
                                 ) {
                                     Ok(_) => out.extend(self.router_outputs(Some((plugin, &refused)))),
                                     Err(reason) => {
@@ -444,7 +445,7 @@ impl NodeCore {
                         out.push(Output::Refuse { plugin, refused: refuse(reason) });
                     }
                 },
-                Action::SetTimer(t) => self.timers.set((plugin, t.id), now_ms.saturating_add(t.after_ms)),
+                Action::SetTimer(t) => self.timers.set((plugin, t.id), now.after_ms(t.after_ms)),
                 Action::CancelTimer(t) => self.timers.cancel((plugin, t.id)),
                 Action::Store(store) => {
                     first_store.get_or_insert_with(|| refuse(String::new()));

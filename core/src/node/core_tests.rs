@@ -4,6 +4,7 @@
 use super::*;
 use crate::crypto::NodeIdentity;
 use crate::routing::RouterConfig;
+use crate::time::UnixMillis;
 use weft_plugin_api::actions::{Flood, Reply, Send, SetTimer, Store};
 
 const P0: PluginId = PluginId::from_index(0);
@@ -14,7 +15,13 @@ const L2: LinkId = LinkId::Quic(2);
 
 fn router(seed: u8) -> Router {
     let memo = Default::default();
-    Router::new(NodeIdentity::from_secret([seed; 32]), RouterConfig::default(), 1_000, seed as u64, memo)
+    Router::new(
+        NodeIdentity::from_secret([seed; 32]),
+        RouterConfig::default(),
+        UnixMillis::from_unix_ms(1_000),
+        seed as u64,
+        memo,
+    )
 }
 
 fn core(seed: u8) -> NodeCore {
@@ -52,13 +59,13 @@ fn messages(outputs: &[Output]) -> Vec<(PluginId, Message)> {
 fn pair() -> (NodeCore, NodeCore) {
     let (mut a, mut b) = (core(1), core(2));
     let (addr_a, addr_b) = (a.router.address(), b.router.address());
-    let from_a = transmits(&a.link_up(LinkId::Quic(1), params(addr_b), 0));
-    let from_b = transmits(&b.link_up(LinkId::Quic(2), params(addr_a), 0));
+    let from_a = transmits(&a.link_up(LinkId::Quic(1), params(addr_b), Millis::ZERO));
+    let from_b = transmits(&b.link_up(LinkId::Quic(2), params(addr_a), Millis::ZERO));
     for (_, packet) in from_a {
-        b.packet_received(LinkId::Quic(2), packet, 0);
+        b.packet_received(LinkId::Quic(2), packet, Millis::ZERO);
     }
     for (_, packet) in from_b {
-        a.packet_received(LinkId::Quic(1), packet, 0);
+        a.packet_received(LinkId::Quic(1), packet, Millis::ZERO);
     }
     (a, b)
 }
@@ -72,12 +79,12 @@ fn carry(a: &mut NodeCore, b: &mut NodeCore, out: Vec<Output>) -> [Vec<(PluginId
     for _ in 0..10 {
         let mut to_a = Vec::new();
         for (_, packet) in to_b.drain(..) {
-            let out = b.packet_received(LinkId::Quic(2), packet, 0);
+            let out = b.packet_received(LinkId::Quic(2), packet, Millis::ZERO);
             got[1].extend(messages(&out));
             to_a.extend(transmits(&out));
         }
         for (_, packet) in to_a {
-            let out = a.packet_received(LinkId::Quic(1), packet, 0);
+            let out = a.packet_received(LinkId::Quic(1), packet, Millis::ZERO);
             got[0].extend(messages(&out));
             to_b.extend(transmits(&out));
         }
@@ -93,14 +100,15 @@ fn a_request_is_delivered_and_the_reply_goes_back_with_the_senders_tag() {
     let (mut a, mut b) = pair();
     let to = b.router.address();
     let send = Action::Send(Send { to, port: 7, payload: b"hi".to_vec(), sealed: false, tag: 42, anonymous: false });
-    let out = a.actions(P0, vec![send], 0);
+    let out = a.actions(P0, vec![send], Millis::ZERO);
     let [_, at_b] = carry(&mut a, &mut b, out);
     let [(P0, message)] = &at_b[..] else { panic!("{at_b:?}") };
     assert_eq!((message.from, message.port, message.reply_to), (Some(a.router.address()), 7, None));
     assert!(message.sealed, "sealed by default, in a session");
-    let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], 0);
+    let out =
+        b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: b"back".to_vec() })], Millis::ZERO);
     let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-    let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
+    let out = a.packet_received(LinkId::Quic(1), packet.clone(), Millis::ZERO);
     let [(P0, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
     assert_eq!((answer.reply_to, answer.payload.as_slice()), (Some(42), &b"back"[..]));
 }
@@ -117,7 +125,7 @@ fn a_sender_that_is_not_verified_is_not_named_to_the_plugin() {
         inner: &inner.encode(),
     };
     let packet = crate::routing::wire::Packet { hops: crate::routing::wire::Hops::fresh(4), body }.encode();
-    let out = b.packet_received(LinkId::Quic(2), packet, 0);
+    let out = b.packet_received(LinkId::Quic(2), packet, Millis::ZERO);
     let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
     assert_eq!((message.from, message.sealed), (None, false), "a claimed source is not passed on");
     let _ = &mut a;
@@ -128,13 +136,13 @@ fn sealed_sends_arrive_sealed_and_anonymous_ones_cannot_be_answered_by_address()
     let (mut a, mut b) = pair();
     let to = b.router.address();
     let send = Action::Send(Send { to, port: 7, payload: b"secret".to_vec(), sealed: true, tag: 0, anonymous: true });
-    let out = a.actions(P0, vec![send], 0);
+    let out = a.actions(P0, vec![send], Millis::ZERO);
     let [(_, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
     assert!(!packet.windows(6).any(|w| w == b"secret"), "sealed on the wire");
-    let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
+    let out = b.packet_received(LinkId::Quic(2), packet.clone(), Millis::ZERO);
     let [(P0, message)] = &messages(&out)[..] else { panic!("{out:?}") };
     assert_eq!((message.from, message.sealed, message.payload.as_slice()), (None, true, &b"secret"[..]));
-    let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], 0);
+    let out = b.actions(P0, vec![Action::Reply(Reply { message: message.id, payload: vec![] })], Millis::ZERO);
     let [Output::Refuse { refused, .. }] = &out[..] else { panic!("{out:?}") };
     assert!(refused.reason.contains("anonymous"), "{}", refused.reason);
 }
@@ -144,7 +152,7 @@ fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counte
     let (mut a, mut b) = pair();
     let nobody = Address([9; 16]);
     let send = Action::Send(Send { to: nobody, port: 7, payload: vec![1], sealed: false, tag: 0, anonymous: false });
-    let out = a.actions(P0, vec![send], 0);
+    let out = a.actions(P0, vec![send], Millis::ZERO);
     assert!(out.iter().any(|o| matches!(o, Output::Hold(HoldChange::Put(_)))), "{out:?}");
     assert_eq!(transmits(&out).len(), 1, "a path request goes out");
     assert_eq!(a.router.held(), 1);
@@ -156,10 +164,10 @@ fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counte
         tag: 0,
         anonymous: false,
     });
-    let out = a.actions(P0, vec![send], 0);
+    let out = a.actions(P0, vec![send], Millis::ZERO);
     carry(&mut a, &mut b, out);
     assert_eq!(b.counters().no_service, 1);
-    let out = b.actions(P1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], 0);
+    let out = b.actions(P1, vec![Action::Reply(Reply { message: 12345, payload: vec![] })], Millis::ZERO);
     assert!(matches!(&out[..], [Output::Refuse { plugin: P1, .. }]));
 }
 
@@ -167,14 +175,14 @@ fn an_unknown_destination_is_held_and_unknown_ports_and_stale_replies_are_counte
 fn floods_reach_neighbours_and_replies_follow_them_back() {
     let (mut a, mut b) = pair();
     let flood = Action::Flood(Flood { port: 8, payload: b"q".to_vec(), hops: 3, anonymous: true });
-    let out = a.actions(P1, vec![flood], 0);
+    let out = a.actions(P1, vec![flood], Millis::ZERO);
     let [(L1, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-    let out = b.packet_received(LinkId::Quic(2), packet.clone(), 0);
+    let out = b.packet_received(LinkId::Quic(2), packet.clone(), Millis::ZERO);
     let [(P1, message)] = &messages(&out)[..] else { panic!("{out:?}") };
     assert_eq!(message.from, None, "anonymous flood");
-    let out = b.actions(P1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], 0);
+    let out = b.actions(P1, vec![Action::Reply(Reply { message: message.id, payload: b"r".to_vec() })], Millis::ZERO);
     let [(L2, packet)] = &transmits(&out)[..] else { panic!("{out:?}") };
-    let out = a.packet_received(LinkId::Quic(1), packet.clone(), 0);
+    let out = a.packet_received(LinkId::Quic(1), packet.clone(), Millis::ZERO);
     let [(P1, answer)] = &messages(&out)[..] else { panic!("{out:?}") };
     assert_eq!(answer.payload, b"r");
 }
@@ -184,9 +192,9 @@ fn peers_ports_timers_and_storage() {
     let mut core = core(1);
     assert!(core.attach(P2, &[7]).is_err(), "port 7 is taken");
     let b = Address([2; 16]);
-    let ups = core.link_up(LinkId::Quic(5), params(b), 0);
+    let ups = core.link_up(LinkId::Quic(5), params(b), Millis::ZERO);
     assert_eq!(ups.iter().filter(|o| matches!(o, Output::Deliver { .. })).count(), 2);
-    let again = core.link_up(LinkId::Quic(6), params(b), 0);
+    let again = core.link_up(LinkId::Quic(6), params(b), Millis::ZERO);
     assert!(!again.iter().any(|o| matches!(o, Output::Deliver { .. })), "no duplicate peer event");
     assert!(core.link_down(LinkId::Quic(5)).is_empty(), "still up over link 6");
     assert_eq!(core.link_down(LinkId::Quic(6)).len(), 2);
@@ -196,12 +204,12 @@ fn peers_ports_timers_and_storage() {
             Action::SetTimer(SetTimer { id: 5, after_ms: 100 }),
             Action::Store(Store { key: b"k".to_vec(), value: Some(b"v".to_vec()) }),
         ],
-        1_000,
+        Millis::from_ms(1_000),
     );
     assert!(
         matches!(&out[..], [Output::Store { plugin: P1, writes, on_refusal }] if writes.len() == 1 && on_refusal.index == 1)
     );
-    assert!(core.next_deadline().is_some_and(|d| d <= 1_100));
-    let fired = core.poll(1_100);
+    assert!(core.next_deadline().is_some_and(|d| d <= Millis::from_ms(1_100)));
+    let fired = core.poll(Millis::from_ms(1_100));
     assert!(fired.contains(&Output::Deliver { plugin: P1, event: Event::Timer(TimerFired { id: 5 }) }));
 }

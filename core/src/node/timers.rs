@@ -1,6 +1,7 @@
 //! Plugin timers in virtual time (milliseconds), for the sans-IO core.
 
 use super::plugin_id::PluginId;
+use crate::time::Millis;
 use std::collections::{BTreeSet, HashMap};
 
 /// Which plugin owns a timer, and the plugin's id for it.
@@ -9,16 +10,16 @@ pub type TimerKey = (PluginId, u64);
 /// Armed timers ordered by deadline. Re-arming a timer replaces it.
 #[derive(Debug, Default)]
 pub struct Timers {
-    by_deadline: BTreeSet<(u64, TimerKey)>,
-    deadlines: HashMap<TimerKey, u64>,
+    by_deadline: BTreeSet<(Millis, TimerKey)>,
+    deadlines: HashMap<TimerKey, Millis>,
 }
 
 impl Timers {
-    /// Arms `key` to fire at `at_ms`.
-    pub fn set(&mut self, key: TimerKey, at_ms: u64) {
+    /// Arms `key` to fire at `at`.
+    pub fn set(&mut self, key: TimerKey, at: Millis) {
         self.cancel(key);
-        self.by_deadline.insert((at_ms, key));
-        self.deadlines.insert(key, at_ms);
+        self.by_deadline.insert((at, key));
+        self.deadlines.insert(key, at);
     }
 
     /// Disarms `key`.
@@ -37,15 +38,15 @@ impl Timers {
     }
 
     /// The earliest deadline.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Millis> {
         self.by_deadline.first().map(|(at, _)| *at)
     }
 
-    /// Removes and returns the timers due at `now_ms`, earliest first.
-    pub fn expire(&mut self, now_ms: u64) -> Vec<TimerKey> {
+    /// Removes and returns the timers due at `now`, earliest first.
+    pub fn expire(&mut self, now: Millis) -> Vec<TimerKey> {
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.by_deadline.first() {
-            if at > now_ms {
+            if at > now {
                 break;
             }
             self.by_deadline.pop_first();
@@ -73,14 +74,14 @@ mod tests {
     #[test]
     fn timers_fire_in_order_and_rearm_or_cancel_replace() {
         let mut t = Timers::default();
-        t.set((PluginId::from_index(0), 1), 100);
-        t.set((PluginId::from_index(1), 1), 50);
-        t.set((PluginId::from_index(0), 2), 75);
-        t.set((PluginId::from_index(0), 2), 200); // re-armed later
+        t.set((PluginId::from_index(0), 1), Millis::from_ms(100));
+        t.set((PluginId::from_index(1), 1), Millis::from_ms(50));
+        t.set((PluginId::from_index(0), 2), Millis::from_ms(75));
+        t.set((PluginId::from_index(0), 2), Millis::from_ms(200)); // re-armed later
         t.cancel((PluginId::from_index(1), 1));
-        assert_eq!(t.next_deadline(), Some(100));
-        assert!(t.expire(99).is_empty());
-        assert_eq!(t.expire(150), vec![(PluginId::from_index(0), 1)]);
+        assert_eq!(t.next_deadline(), Some(Millis::from_ms(100)));
+        assert!(t.expire(Millis::from_ms(99)).is_empty());
+        assert_eq!(t.expire(Millis::from_ms(150)), vec![(PluginId::from_index(0), 1)]);
         t.cancel_plugin(PluginId::from_index(0));
         assert!(t.is_empty());
     }

@@ -11,6 +11,7 @@
 //! airtime inside every one-hour window, whichever window is looked at: the
 //! last frame to start in a window checked all the others that overlap it.
 
+use crate::time::Micros;
 use std::collections::VecDeque;
 
 /// One hour, in microseconds.
@@ -54,8 +55,8 @@ impl SubBand {
 pub enum Clearance {
     /// Now.
     Now,
-    /// Not before this time (µs): the budget is spent until then.
-    At(u64),
+    /// Not before this time: the budget is spent until then.
+    At(Micros),
     /// Never: the frame alone needs more airtime than an hour allows.
     Never,
 }
@@ -64,8 +65,8 @@ pub enum Clearance {
 #[derive(Debug, Clone)]
 pub struct DutyCycle {
     budget_us: u64,
-    /// (end µs, airtime µs), oldest first.
-    sent: VecDeque<(u64, u64)>,
+    /// (end, airtime µs), oldest first.
+    sent: VecDeque<(Micros, u64)>,
     /// Sum of the airtimes in `sent`.
     in_window_us: u64,
 }
@@ -86,9 +87,9 @@ impl DutyCycle {
         self.budget_us
     }
 
-    fn forget_before(&mut self, now_us: u64) {
+    fn forget_before(&mut self, now: Micros) {
         while let Some(&(end, airtime)) = self.sent.front() {
-            if end + HOUR_US > now_us {
+            if end.after_us(HOUR_US) > now {
                 break;
             }
             self.sent.pop_front();
@@ -96,23 +97,23 @@ impl DutyCycle {
         }
     }
 
-    /// Airtime counted against the budget at `now_us`, µs.
-    pub fn used_us(&mut self, now_us: u64) -> u64 {
-        self.forget_before(now_us);
+    /// Airtime counted against the budget at `now`, µs.
+    pub fn used_us(&mut self, now: Micros) -> u64 {
+        self.forget_before(now);
         self.in_window_us
     }
 
-    /// Airtime still available at `now_us`, µs.
-    pub fn available_us(&mut self, now_us: u64) -> u64 {
-        self.budget_us.saturating_sub(self.used_us(now_us))
+    /// Airtime still available at `now`, µs.
+    pub fn available_us(&mut self, now: Micros) -> u64 {
+        self.budget_us.saturating_sub(self.used_us(now))
     }
 
-    /// When a frame of `airtime_us` may start, asked at `now_us`.
-    pub fn clearance(&mut self, now_us: u64, airtime_us: u64) -> Clearance {
+    /// When a frame of `airtime_us` may start, asked at `now`.
+    pub fn clearance(&mut self, now: Micros, airtime_us: u64) -> Clearance {
         if airtime_us > self.budget_us {
             return Clearance::Never;
         }
-        self.forget_before(now_us);
+        self.forget_before(now);
         let mut counted = self.in_window_us;
         if counted + airtime_us <= self.budget_us {
             return Clearance::Now;
@@ -122,15 +123,15 @@ impl DutyCycle {
         for &(end, airtime) in &self.sent {
             counted -= airtime;
             if counted + airtime_us <= self.budget_us {
-                return Clearance::At((end + HOUR_US).max(now_us));
+                return Clearance::At(end.after_us(HOUR_US).max(now));
             }
         }
-        Clearance::At(now_us) // unreachable: an empty ledger fits any allowed frame
+        Clearance::At(now) // unreachable: an empty ledger fits any allowed frame
     }
 
-    /// Records a transmission that started at `start_us` and lasts `airtime_us`.
-    pub fn record(&mut self, start_us: u64, airtime_us: u64) {
-        self.sent.push_back((start_us.saturating_add(airtime_us), airtime_us));
+    /// Records a transmission that started at `start` and lasts `airtime_us`.
+    pub fn record(&mut self, start: Micros, airtime_us: u64) {
+        self.sent.push_back((start.after_us(airtime_us), airtime_us));
         self.in_window_us += airtime_us;
     }
 
@@ -138,8 +139,8 @@ impl DutyCycle {
     /// arguments that never went on air (the driver reported it failed).
     /// Returns whether it was still in the window (an entry that already
     /// left the hour costs nothing any more).
-    pub fn refund(&mut self, start_us: u64, airtime_us: u64) -> bool {
-        let entry = (start_us.saturating_add(airtime_us), airtime_us);
+    pub fn refund(&mut self, start: Micros, airtime_us: u64) -> bool {
+        let entry = (start.after_us(airtime_us), airtime_us);
         // The newest entries are the likely ones: search from the back.
         let Some(index) = self.sent.iter().rposition(|&e| e == entry) else { return false };
         self.sent.remove(index);
@@ -166,28 +167,28 @@ mod tests {
     #[test]
     fn a_refunded_transmission_frees_its_airtime_once() {
         let mut ledger = DutyCycle::new(1_000);
-        ledger.record(0, 400);
-        ledger.record(10, 400);
-        assert!(ledger.refund(10, 400));
-        assert_eq!(ledger.used_us(20), 400);
-        assert!(!ledger.refund(10, 400), "refunded twice");
-        assert!(!ledger.refund(5, 400), "never recorded");
-        assert_eq!(ledger.clearance(20, 600), Clearance::Now);
+        ledger.record(Micros::ZERO, 400);
+        ledger.record(Micros::from_us(10), 400);
+        assert!(ledger.refund(Micros::from_us(10), 400));
+        assert_eq!(ledger.used_us(Micros::from_us(20)), 400);
+        assert!(!ledger.refund(Micros::from_us(10), 400), "refunded twice");
+        assert!(!ledger.refund(Micros::from_us(5), 400), "never recorded");
+        assert_eq!(ledger.clearance(Micros::from_us(20), 600), Clearance::Now);
     }
 
     #[test]
     fn a_spent_budget_clears_when_the_oldest_frames_leave_the_hour() {
         let mut ledger = DutyCycle::new(1_000);
-        assert_eq!(ledger.clearance(0, 400), Clearance::Now);
-        ledger.record(0, 400);
-        ledger.record(10_000, 400);
-        assert_eq!(ledger.available_us(20_000), 200);
+        assert_eq!(ledger.clearance(Micros::ZERO, 400), Clearance::Now);
+        ledger.record(Micros::ZERO, 400);
+        ledger.record(Micros::from_us(10_000), 400);
+        assert_eq!(ledger.available_us(Micros::from_us(20_000)), 200);
         // 400 more needs the first frame (ended at 400) out of the window.
-        assert_eq!(ledger.clearance(20_000, 400), Clearance::At(400 + HOUR_US));
-        assert_eq!(ledger.clearance(400 + HOUR_US, 400), Clearance::Now);
+        assert_eq!(ledger.clearance(Micros::from_us(20_000), 400), Clearance::At(Micros::from_us(400 + HOUR_US)));
+        assert_eq!(ledger.clearance(Micros::from_us(400 + HOUR_US), 400), Clearance::Now);
         // 700 needs both gone.
-        assert_eq!(ledger.clearance(20_000, 700), Clearance::At(10_400 + HOUR_US));
-        assert_eq!(ledger.clearance(0, 1_001), Clearance::Never);
+        assert_eq!(ledger.clearance(Micros::from_us(20_000), 700), Clearance::At(Micros::from_us(10_400 + HOUR_US)));
+        assert_eq!(ledger.clearance(Micros::ZERO, 1_001), Clearance::Never);
     }
 
     /// Offers frames back to back for a simulated hour and more, starting
@@ -206,13 +207,13 @@ mod tests {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let airtime = params.time_on_air_us(10 + (rng >> 56) as usize % 245);
             offered += 1;
-            let start = match ledger.clearance(now, airtime) {
+            let start = match ledger.clearance(Micros::from_us(now), airtime) {
                 Clearance::Now => now,
-                Clearance::At(t) => t,
+                Clearance::At(t) => t.as_us(),
                 Clearance::Never => panic!("a LoRa frame always fits 1 %"),
             };
             assert!(start >= now);
-            ledger.record(start, airtime);
+            ledger.record(Micros::from_us(start), airtime);
             sent.push((start, start + airtime));
             now = start + airtime; // the radio is busy until the frame ends
         }

@@ -16,6 +16,7 @@
 //!  id    = per-link rolling packet number (groups the fragments)
 //! ```
 
+use crate::time::Micros;
 use std::collections::HashMap;
 
 /// Bytes of fragment header.
@@ -97,7 +98,7 @@ pub struct ReassemblyCounters {
 struct Partial {
     parts: Vec<Option<Vec<u8>>>,
     have: usize,
-    deadline_us: u64,
+    deadline: Micros,
 }
 
 /// Reassembles fragments from one link.
@@ -118,8 +119,8 @@ impl Reassembler {
 
     /// Takes one fragment frame; returns the whole packet once its last
     /// missing fragment arrived.
-    pub fn push(&mut self, frame: &[u8], now_us: u64) -> Option<Vec<u8>> {
-        self.expire(now_us);
+    pub fn push(&mut self, frame: &[u8], now: Micros) -> Option<Vec<u8>> {
+        self.expire(now);
         let Some((&[first, index, id], part)) = frame.split_first_chunk::<HEADER>() else {
             self.counters.malformed += 1;
             return None;
@@ -134,14 +135,14 @@ impl Reassembler {
         let partial = self.partial.entry(id).or_insert_with(|| Partial {
             parts: vec![None; count],
             have: 0,
-            deadline_us: now_us + timeout,
+            deadline: now.after_us(timeout),
         });
         if partial.parts.len() != count {
             // The id was reused for another packet while fragments of the
             // old one were missing: the old one is lost.
             self.counters.malformed += 1;
             self.counters.timed_out += 1;
-            *partial = Partial { parts: vec![None; count], have: 0, deadline_us: now_us + timeout };
+            *partial = Partial { parts: vec![None; count], have: 0, deadline: now.after_us(timeout) };
         }
         let slot = &mut partial.parts[index];
         if slot.is_some() {
@@ -159,9 +160,9 @@ impl Reassembler {
     }
 
     /// Drops packets whose fragments did not all arrive in time.
-    pub fn expire(&mut self, now_us: u64) {
+    pub fn expire(&mut self, now: Micros) {
         let before = self.partial.len();
-        self.partial.retain(|_, p| p.deadline_us > now_us);
+        self.partial.retain(|_, p| p.deadline > now);
         self.counters.timed_out += (before - self.partial.len()) as u64;
     }
 
@@ -171,8 +172,8 @@ impl Reassembler {
     }
 
     /// When the oldest waiting packet times out, if any waits.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.partial.values().map(|p| p.deadline_us).min()
+    pub fn next_deadline(&self) -> Option<Micros> {
+        self.partial.values().map(|p| p.deadline).min()
     }
 }
 
@@ -202,7 +203,7 @@ mod tests {
         let mut out = None;
         for (i, f) in frames.iter().enumerate() {
             assert_eq!(out, None, "nothing before the last fragment");
-            out = reassembler.push(f, i as u64 * 1_000);
+            out = reassembler.push(f, Micros::from_us(i as u64 * 1_000));
         }
         assert_eq!(out, Some(p));
         assert_eq!(reassembler.counters.completed, 1);
@@ -216,7 +217,7 @@ mod tests {
         frames.reverse();
         frames.insert(1, frames[0].clone());
         let mut reassembler = Reassembler::new(10_000_000);
-        let out: Vec<Vec<u8>> = frames.iter().filter_map(|f| reassembler.push(f, 0)).collect();
+        let out: Vec<Vec<u8>> = frames.iter().filter_map(|f| reassembler.push(f, Micros::ZERO)).collect();
         assert_eq!(out, vec![p]);
         assert_eq!(reassembler.counters.duplicates, 1);
     }
@@ -228,15 +229,15 @@ mod tests {
         let mut reassembler = Reassembler::new(5_000_000);
         for (i, f) in frames.iter().enumerate() {
             if i != 5 {
-                assert_eq!(reassembler.push(f, 0), None);
+                assert_eq!(reassembler.push(f, Micros::ZERO), None);
             }
         }
-        assert_eq!(reassembler.next_deadline(), Some(5_000_000));
-        reassembler.expire(5_000_000);
+        assert_eq!(reassembler.next_deadline(), Some(Micros::from_us(5_000_000)));
+        reassembler.expire(Micros::from_us(5_000_000));
         assert_eq!((reassembler.counters.timed_out, reassembler.waiting()), (1, 0));
         // The missing fragment arriving late starts a new packet, which
         // never completes: the stale parts are gone.
-        assert_eq!(reassembler.push(&frames[5], 5_000_001), None);
+        assert_eq!(reassembler.push(&frames[5], Micros::from_us(5_000_001)), None);
         assert_eq!(reassembler.counters.completed, 0);
     }
 
@@ -246,8 +247,8 @@ mod tests {
         let new_packet = packet(600);
         let new = fragment(&new_packet, 255, 7).unwrap();
         let mut reassembler = Reassembler::new(10_000_000);
-        assert_eq!(reassembler.push(&old[0], 0), None);
-        let out: Vec<Vec<u8>> = new.iter().filter_map(|f| reassembler.push(f, 1)).collect();
+        assert_eq!(reassembler.push(&old[0], Micros::ZERO), None);
+        let out: Vec<Vec<u8>> = new.iter().filter_map(|f| reassembler.push(f, Micros::from_us(1))).collect();
         assert_eq!(out, vec![new_packet]);
         assert_eq!(reassembler.counters.timed_out, 1);
     }
@@ -273,7 +274,7 @@ mod tests {
             if let Some(b) = frame.first_mut() {
                 *b = 0x20 | (*b & 0x0f); // mostly well-formed headers, random rest
             }
-            if let Some(out) = reassembler.push(&frame, round) {
+            if let Some(out) = reassembler.push(&frame, Micros::from_us(round)) {
                 assert!(!out.is_empty());
             }
         }

@@ -8,14 +8,15 @@ use super::link::{
     DEGRADED_AFTER_FAILURES, HELLO_STARTUP_JITTER_US, LinkHealth, RadioLink, RadioOutput, RadioSettings, params_of,
 };
 use super::test_support::{done, info, transmits};
+use crate::time::Micros;
 use weft_plugin_api::actions::{FrameReceived, LinkState, TransmitDone};
 use weft_plugin_api::{Action, Address, Event, LogLevel};
 
 const MS: u64 = 1_000;
 
-fn bring_up(link: &mut RadioLink, now_us: u64, out: &mut Vec<RadioOutput>) {
+fn bring_up(link: &mut RadioLink, now: Micros, out: &mut Vec<RadioOutput>) {
     let up = Action::LinkState(LinkState { up: true, detail: "configured".into() });
-    link.driver_actions(vec![Action::RadioInfo(info(255)), up], now_us, out);
+    link.driver_actions(vec![Action::RadioInfo(info(255)), up], now, out);
 }
 
 /// One frame on air.
@@ -39,7 +40,7 @@ fn meet_on_a_shared_channel(seeds: [u64; 2], settings: &RadioSettings, limit_us:
     let airtime = |len: usize| params_of(info(255)).time_on_air_us(len);
     // Both drivers report up at the same instant.
     for (link, out) in links.iter_mut().zip(&mut outs) {
-        bring_up(link, 0, out);
+        bring_up(link, Micros::ZERO, out);
     }
     let mut now = 0;
     while now <= limit_us && met.iter().any(Option::is_none) {
@@ -53,13 +54,13 @@ fn meet_on_a_shared_channel(seeds: [u64; 2], settings: &RadioSettings, limit_us:
                 ended.iter().chain(&air).any(|g| g.from == to && g.start_us < f.end_us && f.start_us < g.end_us);
             if !overlapped {
                 let rx = Action::FrameReceived(FrameReceived { frame: f.frame.clone(), rssi_dbm: None, snr_db: None });
-                links[to].driver_actions(vec![rx], now, &mut outs[to]);
+                links[to].driver_actions(vec![rx], Micros::from_us(now), &mut outs[to]);
             }
             let done = Action::TransmitDone(TransmitDone { id: f.id, ok: true });
-            links[f.from].driver_actions(vec![done], now, &mut outs[f.from]);
+            links[f.from].driver_actions(vec![done], Micros::from_us(now), &mut outs[f.from]);
         }
         for i in 0..2 {
-            links[i].poll(now, &mut outs[i]);
+            links[i].poll(Micros::from_us(now), &mut outs[i]);
             for o in outs[i].drain(..) {
                 match o {
                     RadioOutput::Driver(Event::Transmit(t)) => air.push(OnAir {
@@ -108,16 +109,16 @@ fn identical_timing_collides_forever_on_the_test_channel() {
 fn link_sending_a_packet(packet_len: usize) -> (RadioLink, u64, u64) {
     let mut link = RadioLink::new(Address([1; 16]), RadioSettings::default(), 1);
     let mut out = Vec::new();
-    bring_up(&mut link, 0, &mut out);
-    link.poll(HELLO_STARTUP_JITTER_US, &mut out);
+    bring_up(&mut link, Micros::ZERO, &mut out);
+    link.poll(Micros::from_us(HELLO_STARTUP_JITTER_US), &mut out);
     let hello = transmits(&mut out);
     assert_eq!(hello.len(), 1, "the first hello");
     let t = HELLO_STARTUP_JITTER_US;
-    link.driver_actions(vec![done(hello[0].id, true)], t, &mut out);
-    let hello_airtime = link.status(t).used_us;
+    link.driver_actions(vec![done(hello[0].id, true)], Micros::from_us(t), &mut out);
+    let hello_airtime = link.status(Micros::from_us(t)).used_us;
     assert!(hello_airtime > 0);
     let packet = vec![0x40; packet_len];
-    link.send_packet(&packet, t, &mut out).unwrap();
+    link.send_packet(&packet, Micros::from_us(t), &mut out).unwrap();
     let sent = transmits(&mut out);
     assert_eq!(sent.len(), 1);
     (link, sent[0].id, hello_airtime)
@@ -132,7 +133,7 @@ fn wait_for_retry(
 ) -> Vec<weft_plugin_api::TransmitRequest> {
     for _ in 0..6_000 {
         *now += 10 * MS;
-        link.poll(*now, out);
+        link.poll(Micros::from_us(*now), out);
         let sent = transmits(out);
         if !sent.is_empty() {
             return sent;
@@ -158,16 +159,16 @@ fn a_failed_transmit_is_not_charged_to_the_duty_cycle_ledger() {
     let (mut link, id, hello_airtime) = link_sending_a_packet(200);
     let mut out = Vec::new();
     let mut now = HELLO_STARTUP_JITTER_US;
-    link.driver_actions(vec![done(id, false)], now, &mut out);
-    assert_eq!(link.status(now).used_us, hello_airtime, "the failed frame is refunded");
+    link.driver_actions(vec![done(id, false)], Micros::from_us(now), &mut out);
+    assert_eq!(link.status(Micros::from_us(now)).used_us, hello_airtime, "the failed frame is refunded");
     // It is retried after a pause, and charged once when it goes out.
     let retried = wait_for_retry(&mut link, &mut now, &mut out);
     assert_eq!(retried.len(), 1, "the frame is tried again");
     assert!(now > HELLO_STARTUP_JITTER_US + 50 * MS, "not at once: {now}");
-    link.driver_actions(vec![done(retried[0].id, true)], now, &mut out);
+    link.driver_actions(vec![done(retried[0].id, true)], Micros::from_us(now), &mut out);
     let frame_airtime = params_of(info(255)).time_on_air_us(retried[0].frame.len());
-    assert_eq!(link.status(now).used_us, hello_airtime + frame_airtime);
-    assert_eq!(link.status(now).tx.refunded_us, frame_airtime);
+    assert_eq!(link.status(Micros::from_us(now)).used_us, hello_airtime + frame_airtime);
+    assert_eq!(link.status(Micros::from_us(now)).tx.refunded_us, frame_airtime);
 }
 
 /// Finding 6 of issue 22: a link whose every transmit fails reported
@@ -181,7 +182,7 @@ fn a_link_whose_transmits_keep_failing_is_degraded_logged_once_and_recovers() {
     let mut now = HELLO_STARTUP_JITTER_US;
     let mut logged = Vec::new();
     for failure in 1..=DEGRADED_AFTER_FAILURES + 3 {
-        link.driver_actions(vec![done(id, false)], now, &mut out);
+        link.driver_actions(vec![done(id, false)], Micros::from_us(now), &mut out);
         logged.extend(warnings(&out));
         out.clear();
         let (health, why) = link.health();
@@ -197,11 +198,11 @@ fn a_link_whose_transmits_keep_failing_is_degraded_logged_once_and_recovers() {
     }
     assert_eq!(logged.len(), 1, "logged once: {logged:?}");
     assert!(logged[0].contains("degraded"));
-    let status = link.status(now);
+    let status = link.status(Micros::from_us(now));
     assert_eq!((status.health, status.counters.degraded), (LinkHealth::Degraded, 1));
     assert!(status.health_detail.is_some());
     out.clear();
-    link.driver_actions(vec![done(id, true)], now, &mut out);
+    link.driver_actions(vec![done(id, true)], Micros::from_us(now), &mut out);
     assert_eq!(link.health(), (LinkHealth::Up, None));
     assert!(out.iter().any(|o| matches!(o, RadioOutput::Log(LogLevel::Info, l) if l.contains("recovered"))));
 }

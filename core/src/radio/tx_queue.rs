@@ -8,6 +8,7 @@
 //! frames with an error the sender sees. Sans-IO: time in microseconds.
 
 use super::duty_cycle::{Clearance, DutyCycle};
+use crate::time::Micros;
 use std::collections::VecDeque;
 
 /// How urgent a frame is. Lower goes first.
@@ -30,10 +31,10 @@ pub struct TxFrame {
     pub priority: Priority,
     /// Time on air, µs.
     pub airtime_us: u64,
-    /// When it was queued, µs.
-    pub queued_us: u64,
-    /// When it was last handed to the radio (its airtime booked from then), µs.
-    pub started_us: Option<u64>,
+    /// When it was queued.
+    pub queued: Micros,
+    /// When it was last handed to the radio (its airtime booked from then).
+    pub started: Option<Micros>,
 }
 
 /// What the radio should do next.
@@ -42,7 +43,7 @@ pub enum Next {
     /// Transmit this frame now (its airtime is already booked).
     Send(TxFrame),
     /// The duty-cycle budget is spent: ask again at this time (µs).
-    WaitUntil(u64),
+    WaitUntil(Micros),
     /// Nothing to send.
     Idle,
 }
@@ -125,8 +126,8 @@ impl TxQueue {
     }
 
     /// Queues a frame of `airtime_us` on air.
-    pub fn push(&mut self, frame: Vec<u8>, priority: Priority, airtime_us: u64, now_us: u64) -> Result<(), QueueError> {
-        self.push_all(vec![frame], priority, &[airtime_us], now_us)
+    pub fn push(&mut self, frame: Vec<u8>, priority: Priority, airtime_us: u64, now: Micros) -> Result<(), QueueError> {
+        self.push_all(vec![frame], priority, &[airtime_us], now)
     }
 
     /// Queues several frames (the fragments of one packet) all or none, so a
@@ -136,7 +137,7 @@ impl TxQueue {
         frames: Vec<Vec<u8>>,
         priority: Priority,
         airtimes_us: &[u64],
-        now_us: u64,
+        now: Micros,
     ) -> Result<(), QueueError> {
         let budget_us = self.ledger.budget_us();
         if let Some(&airtime_us) = airtimes_us.iter().find(|&&a| a > budget_us) {
@@ -150,16 +151,16 @@ impl TxQueue {
         self.queued_bytes += bytes;
         let lane = &mut self.lanes[priority as usize];
         for (frame, &airtime_us) in frames.into_iter().zip(airtimes_us) {
-            lane.push_back(TxFrame { frame, priority, airtime_us, queued_us: now_us, started_us: None });
+            lane.push_back(TxFrame { frame, priority, airtime_us, queued: now, started: None });
         }
         Ok(())
     }
 
-    /// The next frame for the radio at `now_us`, booking its airtime.
-    pub fn next(&mut self, now_us: u64) -> Next {
+    /// The next frame for the radio at `now`, booking its airtime.
+    pub fn next(&mut self, now: Micros) -> Next {
         let Some(lane) = self.lanes.iter_mut().find(|l| !l.is_empty()) else { return Next::Idle };
         let Some(head) = lane.front() else { return Next::Idle };
-        match self.ledger.clearance(now_us, head.airtime_us) {
+        match self.ledger.clearance(now, head.airtime_us) {
             Clearance::Now => {}
             Clearance::At(at) => {
                 if !self.head_held {
@@ -174,9 +175,9 @@ impl TxQueue {
         let Some(mut frame) = lane.pop_front() else { return Next::Idle };
         self.head_held = false;
         self.queued_bytes -= frame.frame.len();
-        self.ledger.record(now_us, frame.airtime_us);
-        frame.started_us = Some(now_us);
-        let waited = now_us.saturating_sub(frame.queued_us);
+        self.ledger.record(now, frame.airtime_us);
+        frame.started = Some(now);
+        let waited = now.us_since(frame.queued);
         let counters = &mut self.counters;
         counters.sent += 1;
         counters.airtime_us += frame.airtime_us;
@@ -194,7 +195,7 @@ impl TxQueue {
     /// driver swapped out before it answered) stays booked: the ledger errs
     /// on the side of the budget.
     pub fn requeue_front(&mut self, mut frame: TxFrame, air: MaybeOnAir) {
-        if let (MaybeOnAir::No, Some(start)) = (air, frame.started_us.take())
+        if let (MaybeOnAir::No, Some(start)) = (air, frame.started.take())
             && self.ledger.refund(start, frame.airtime_us)
         {
             self.counters.airtime_us = self.counters.airtime_us.saturating_sub(frame.airtime_us);
@@ -217,9 +218,9 @@ impl TxQueue {
         self.ledger.budget_us()
     }
 
-    /// Airtime used in the last hour at `now_us`, µs.
-    pub fn used_us(&mut self, now_us: u64) -> u64 {
-        self.ledger.used_us(now_us)
+    /// Airtime used in the last hour at `now`, µs.
+    pub fn used_us(&mut self, now: Micros) -> u64 {
+        self.ledger.used_us(now)
     }
 
     /// Frames waiting.
@@ -237,9 +238,9 @@ impl TxQueue {
         self.queued_bytes
     }
 
-    /// Duty-cycle airtime still available at `now_us`, µs.
-    pub fn budget_left_us(&mut self, now_us: u64) -> u64 {
-        self.ledger.available_us(now_us)
+    /// Duty-cycle airtime still available at `now`, µs.
+    pub fn budget_left_us(&mut self, now: Micros) -> u64 {
+        self.ledger.available_us(now)
     }
 }
 
@@ -262,13 +263,13 @@ mod tests {
     #[test]
     fn control_before_data_before_bulk_and_fifo_within_each() {
         let mut q = queue(HOUR_US);
-        q.push(vec![1], Priority::Bulk, 10, 0).unwrap();
-        q.push(vec![2], Priority::Data, 10, 0).unwrap();
-        q.push_all(vec![vec![3], vec![4]], Priority::Data, &[10, 10], 0).unwrap();
-        q.push(vec![5], Priority::Control, 10, 0).unwrap();
-        let order: Vec<u8> = (0..5).map(|_| sent(q.next(100))[0]).collect();
+        q.push(vec![1], Priority::Bulk, 10, Micros::ZERO).unwrap();
+        q.push(vec![2], Priority::Data, 10, Micros::ZERO).unwrap();
+        q.push_all(vec![vec![3], vec![4]], Priority::Data, &[10, 10], Micros::ZERO).unwrap();
+        q.push(vec![5], Priority::Control, 10, Micros::ZERO).unwrap();
+        let order: Vec<u8> = (0..5).map(|_| sent(q.next(Micros::from_us(100)))[0]).collect();
         assert_eq!(order, vec![5, 2, 3, 4, 1]);
-        assert_eq!(q.next(100), Next::Idle);
+        assert_eq!(q.next(Micros::from_us(100)), Next::Idle);
         assert_eq!(q.counters.sent, 5);
     }
 
@@ -276,26 +277,29 @@ mod tests {
     fn a_spent_budget_holds_frames_and_releases_them_later_without_loss() {
         let mut q = queue(1_000);
         for i in 0..4u8 {
-            q.push(vec![i], Priority::Data, 400, 0).unwrap();
+            q.push(vec![i], Priority::Data, 400, Micros::ZERO).unwrap();
         }
-        assert_eq!(sent(q.next(0)), vec![0]);
-        assert_eq!(sent(q.next(400)), vec![1]);
-        assert_eq!(q.next(800), Next::WaitUntil(400 + HOUR_US));
-        assert_eq!(q.next(900), Next::WaitUntil(400 + HOUR_US));
+        assert_eq!(sent(q.next(Micros::ZERO)), vec![0]);
+        assert_eq!(sent(q.next(Micros::from_us(400))), vec![1]);
+        assert_eq!(q.next(Micros::from_us(800)), Next::WaitUntil(Micros::from_us(400 + HOUR_US)));
+        assert_eq!(q.next(Micros::from_us(900)), Next::WaitUntil(Micros::from_us(400 + HOUR_US)));
         assert_eq!(q.counters.held_for_budget, 1, "one held frame counts once");
         assert_eq!(q.len(), 2, "held, not dropped");
-        assert_eq!(sent(q.next(400 + HOUR_US)), vec![2]);
+        assert_eq!(sent(q.next(Micros::from_us(400 + HOUR_US))), vec![2]);
         assert_eq!(q.counters.queued_us_max, 400 + HOUR_US);
     }
 
     #[test]
     fn a_full_queue_refuses_whole_packets_and_says_so() {
         let mut q = TxQueue::new(DutyCycle::new(HOUR_US), 100);
-        q.push(vec![0; 60], Priority::Data, 10, 0).unwrap();
-        let err = q.push_all(vec![vec![0; 30], vec![0; 30]], Priority::Data, &[10, 10], 0).unwrap_err();
+        q.push(vec![0; 60], Priority::Data, 10, Micros::ZERO).unwrap();
+        let err = q.push_all(vec![vec![0; 30], vec![0; 30]], Priority::Data, &[10, 10], Micros::ZERO).unwrap_err();
         assert_eq!(err, QueueError::Full { queued: 60, limit: 100 });
         assert_eq!(q.len(), 1, "none of the refused packet's fragments was queued");
         assert_eq!(q.counters.refused, 2);
-        assert!(matches!(q.push(vec![0], Priority::Data, 2 * HOUR_US, 0), Err(QueueError::OverBudget { .. })));
+        assert!(matches!(
+            q.push(vec![0], Priority::Data, 2 * HOUR_US, Micros::ZERO),
+            Err(QueueError::OverBudget { .. })
+        ));
     }
 }

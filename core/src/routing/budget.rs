@@ -8,6 +8,7 @@
 //! rebroadcast waits on many links without a copy per link.
 
 use super::fast_hash::FastMap;
+use crate::time::Millis;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_plugin_api::Address;
@@ -24,12 +25,12 @@ pub struct AnnounceBudget {
     bytes_per_ms: f64,
     burst: f64,
     tokens: f64,
-    refilled_ms: u64,
+    refilled: Millis,
     /// Waiting announces by (distance from origin, arrival order): one per origin.
     queue: BTreeMap<QueueKey, (Address, Arc<[u8]>)>,
     by_origin: FastMap<Address, QueueKey>,
     /// When the first waiting announce can go (cached: asked after every event).
-    due_ms: Option<u64>,
+    due: Option<Millis>,
     arrivals: u64,
     /// Announces dropped because the queue was full.
     pub dropped: u64,
@@ -37,34 +38,34 @@ pub struct AnnounceBudget {
 
 impl AnnounceBudget {
     /// A budget of `share` of `bandwidth_bps`, able to burst `burst_bytes`.
-    pub fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now_ms: u64) -> AnnounceBudget {
+    pub fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now: Millis) -> AnnounceBudget {
         let bytes_per_ms = (bandwidth_bps as f64 / 8.0 / 1000.0 * share).max(1e-6);
         let burst = burst_bytes as f64;
         AnnounceBudget {
             bytes_per_ms,
             burst,
             tokens: burst,
-            refilled_ms: now_ms,
+            refilled: now,
             queue: BTreeMap::new(),
             by_origin: FastMap::default(),
-            due_ms: None,
+            due: None,
             arrivals: 0,
             dropped: 0,
         }
     }
 
-    fn refill(&mut self, now_ms: u64) {
-        let elapsed = now_ms.saturating_sub(self.refilled_ms) as f64;
+    fn refill(&mut self, now: Millis) {
+        let elapsed = now.ms_since(self.refilled) as f64;
         self.tokens = (self.tokens + elapsed * self.bytes_per_ms).min(self.burst);
-        self.refilled_ms = now_ms;
+        self.refilled = now;
     }
 
     /// Offers an announce of `origin`, `hops` from it. Returns it back when
     /// it may go now; otherwise it waits, replacing an older announce of the
     /// same origin that still waits (or, with a full queue, the farthest
     /// waiting announce is dropped).
-    pub fn offer(&mut self, origin: Address, hops: u8, packet: Arc<[u8]>, now_ms: u64) -> Option<Arc<[u8]>> {
-        self.refill(now_ms);
+    pub fn offer(&mut self, origin: Address, hops: u8, packet: Arc<[u8]>, now: Millis) -> Option<Arc<[u8]>> {
+        self.refill(now);
         if self.queue.is_empty() && self.tokens >= packet.len() as f64 {
             self.tokens -= packet.len() as f64;
             return Some(packet);
@@ -93,8 +94,8 @@ impl AnnounceBudget {
     }
 
     /// Waiting announces that may go now, in order.
-    pub fn release(&mut self, now_ms: u64) -> Vec<Arc<[u8]>> {
-        self.refill(now_ms);
+    pub fn release(&mut self, now: Millis) -> Vec<Arc<[u8]>> {
+        self.refill(now);
         let mut out = Vec::new();
         while let Some(entry) = self.queue.first_entry() {
             let size = entry.get().1.len() as f64;
@@ -111,14 +112,14 @@ impl AnnounceBudget {
     }
 
     /// When the next waiting announce can go, if any waits.
-    pub fn next_release(&self) -> Option<u64> {
-        self.due_ms
+    pub fn next_release(&self) -> Option<Millis> {
+        self.due
     }
 
     fn update_due(&mut self) {
-        self.due_ms = self.queue.first_key_value().map(|(_, (_, packet))| {
+        self.due = self.queue.first_key_value().map(|(_, (_, packet))| {
             let missing = (packet.len() as f64 - self.tokens).max(0.0);
-            self.refilled_ms + (missing / self.bytes_per_ms).ceil() as u64
+            self.refilled.after_ms((missing / self.bytes_per_ms).ceil() as u64)
         });
     }
 
@@ -135,32 +136,35 @@ mod tests {
     #[test]
     fn two_percent_of_a_link_paces_announces_nearest_first() {
         // 100 kbit/s at 2 %: 0.25 bytes per ms; burst of one 100-byte announce.
-        let mut budget = AnnounceBudget::new(100_000, 0.02, 100, 0);
+        let mut budget = AnnounceBudget::new(100_000, 0.02, 100, Millis::ZERO);
         let origin = |n: u8| Address([n; 16]);
-        assert!(budget.offer(origin(0), 0, vec![0u8; 100].into(), 0).is_some());
-        assert!(budget.offer(origin(5), 5, vec![5u8; 100].into(), 0).is_none());
-        assert!(budget.offer(origin(1), 2, vec![2u8; 100].into(), 0).is_none());
-        assert!(budget.offer(origin(1), 1, vec![1u8; 100].into(), 0).is_none(), "replaces the waiting one of origin 1");
+        assert!(budget.offer(origin(0), 0, vec![0u8; 100].into(), Millis::ZERO).is_some());
+        assert!(budget.offer(origin(5), 5, vec![5u8; 100].into(), Millis::ZERO).is_none());
+        assert!(budget.offer(origin(1), 2, vec![2u8; 100].into(), Millis::ZERO).is_none());
+        assert!(
+            budget.offer(origin(1), 1, vec![1u8; 100].into(), Millis::ZERO).is_none(),
+            "replaces the waiting one of origin 1"
+        );
         assert_eq!(budget.waiting(), 2);
-        assert_eq!(budget.next_release(), Some(400));
-        assert!(budget.release(399).is_empty());
-        assert_eq!(budget.release(400), vec![Arc::from(vec![1u8; 100])], "fewer hops first");
-        assert_eq!(budget.release(800), vec![Arc::from(vec![5u8; 100])]);
+        assert_eq!(budget.next_release(), Some(Millis::from_ms(400)));
+        assert!(budget.release(Millis::from_ms(399)).is_empty());
+        assert_eq!(budget.release(Millis::from_ms(400)), vec![Arc::from(vec![1u8; 100])], "fewer hops first");
+        assert_eq!(budget.release(Millis::from_ms(800)), vec![Arc::from(vec![5u8; 100])]);
         assert_eq!(budget.waiting(), 0);
     }
 
     #[test]
     fn a_full_queue_drops_the_farthest() {
-        let mut budget = AnnounceBudget::new(8_000, 0.02, 0, 0);
+        let mut budget = AnnounceBudget::new(8_000, 0.02, 0, Millis::ZERO);
         for i in 0..QUEUE_LIMIT {
             budget.offer(
                 Address([(i % 256) as u8, (i / 256) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
                 3,
                 vec![0u8; 10].into(),
-                0,
+                Millis::ZERO,
             );
         }
-        budget.offer(Address([0xff; 16]), 1, vec![1u8; 10].into(), 0);
+        budget.offer(Address([0xff; 16]), 1, vec![1u8; 10].into(), Millis::ZERO);
         assert_eq!((budget.waiting(), budget.dropped), (QUEUE_LIMIT, 1));
     }
 }

@@ -11,6 +11,7 @@
 //! known. Relays only ever hold packets as they received them, so a sealed
 //! packet stays sealed on their disk.
 
+use crate::time::UnixMillis;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use weft_plugin_api::Address;
 
@@ -38,8 +39,8 @@ pub struct Held {
     pub key: u64,
     /// Where it goes.
     pub destination: Address,
-    /// When it lapses (unix ms).
-    pub expires_unix_ms: u64,
+    /// When it lapses.
+    pub expires: UnixMillis,
     /// Originated here, inner fields not sealed yet.
     pub needs_seal: bool,
     /// The packet.
@@ -50,7 +51,7 @@ impl Held {
     /// The persisted form.
     pub fn record(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(25 + self.packet.len());
-        out.extend_from_slice(&self.expires_unix_ms.to_be_bytes());
+        out.extend_from_slice(&self.expires.as_unix_ms().to_be_bytes());
         out.push(u8::from(self.needs_seal));
         out.extend_from_slice(&self.destination.0);
         out.extend_from_slice(&self.packet);
@@ -68,7 +69,7 @@ impl Held {
         Some(Held {
             key,
             destination: Address(*destination),
-            expires_unix_ms: u64::from_be_bytes(*expires),
+            expires: UnixMillis::from_unix_ms(u64::from_be_bytes(*expires)),
             needs_seal: flags == 1,
             packet: packet.to_vec(),
         })
@@ -129,12 +130,12 @@ impl HoldQueue {
         destination: Address,
         packet: Vec<u8>,
         needs_seal: bool,
-        expires_unix_ms: u64,
+        expires: UnixMillis,
     ) -> Vec<HoldChange> {
         let key = self.next_key;
         self.next_key += 1;
         self.counters.held += 1;
-        let held = Held { key, destination, expires_unix_ms, needs_seal, packet };
+        let held = Held { key, destination, expires, needs_seal, packet };
         let mut changes = vec![HoldChange::Put(held.clone())];
         self.insert(held);
         changes.extend(self.enforce_caps(destination));
@@ -189,11 +190,11 @@ impl HoldQueue {
     }
 
     /// Drops packets whose time ran out.
-    pub fn expire(&mut self, now_unix_ms: u64) -> Vec<HoldChange> {
+    pub fn expire(&mut self, now: UnixMillis) -> Vec<HoldChange> {
         let mut changes = Vec::new();
         for queue in self.by_destination.values_mut() {
             queue.retain(|h| {
-                let keep = h.expires_unix_ms > now_unix_ms;
+                let keep = h.expires > now;
                 if !keep {
                     changes.push(HoldChange::Delete(h.key));
                 }
@@ -235,7 +236,13 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_garbage_is_rejected() {
-        let held = Held { key: 9, destination: A, expires_unix_ms: 77, needs_seal: true, packet: vec![0x40, 1, 2] };
+        let held = Held {
+            key: 9,
+            destination: A,
+            expires: UnixMillis::from_unix_ms(77),
+            needs_seal: true,
+            packet: vec![0x40, 1, 2],
+        };
         assert_eq!(Held::from_record(9, &held.record()), Some(held.clone()));
         assert_eq!(Held::from_record(9, &held.record()[..20]), None);
         let mut bad = held.record();
@@ -246,15 +253,15 @@ mod tests {
     #[test]
     fn caps_push_out_the_oldest_and_ttl_expires() {
         let mut queue = HoldQueue::new(HoldLimits { ttl_ms: 0, per_destination: 2, total: 3 });
-        queue.hold(A, vec![1], false, 100);
-        queue.hold(A, vec![2], false, 100);
-        let changes = queue.hold(A, vec![3], false, 100);
+        queue.hold(A, vec![1], false, UnixMillis::from_unix_ms(100));
+        queue.hold(A, vec![2], false, UnixMillis::from_unix_ms(100));
+        let changes = queue.hold(A, vec![3], false, UnixMillis::from_unix_ms(100));
         assert_eq!(changes[1], HoldChange::Delete(1), "oldest for A goes");
-        queue.hold(B, vec![4], false, 50);
-        let changes = queue.hold(B, vec![5], false, 100);
+        queue.hold(B, vec![4], false, UnixMillis::from_unix_ms(50));
+        let changes = queue.hold(B, vec![5], false, UnixMillis::from_unix_ms(100));
         assert_eq!(changes[1], HoldChange::Delete(2), "oldest overall goes");
         assert_eq!(queue.len(), 3);
-        assert_eq!(queue.expire(60), vec![HoldChange::Delete(4)]);
+        assert_eq!(queue.expire(UnixMillis::from_unix_ms(60)), vec![HoldChange::Delete(4)]);
         let taken: Vec<Vec<u8>> = queue.take(&A).into_iter().map(|h| h.packet).collect();
         assert_eq!(taken, vec![vec![3]]);
         assert_eq!(queue.len(), 1);

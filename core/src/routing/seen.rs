@@ -7,6 +7,7 @@
 
 use super::fast_hash::FastMap;
 use super::link_id::LinkId;
+use crate::time::Millis;
 use std::collections::VecDeque;
 
 /// Where a handled packet came from.
@@ -21,8 +22,8 @@ pub enum Came {
 /// The set.
 #[derive(Debug)]
 pub struct Seen {
-    entries: FastMap<u64, (Came, u64)>,
-    order: VecDeque<(u64, u64)>,
+    entries: FastMap<u64, (Came, Millis)>,
+    order: VecDeque<(u64, Millis)>,
     window_ms: u64,
     capacity: usize,
 }
@@ -34,8 +35,8 @@ impl Seen {
     }
 
     /// Records `id`; false when it was already there (a duplicate).
-    pub fn first_time(&mut self, id: u64, came: Came, now_ms: u64) -> bool {
-        self.expire(now_ms);
+    pub fn first_time(&mut self, id: u64, came: Came, now: Millis) -> bool {
+        self.expire(now);
         if self.entries.contains_key(&id) {
             return false;
         }
@@ -43,19 +44,19 @@ impl Seen {
             let Some((old, _)) = self.order.pop_front() else { break };
             self.entries.remove(&old);
         }
-        self.entries.insert(id, (came, now_ms));
-        self.order.push_back((id, now_ms));
+        self.entries.insert(id, (came, now));
+        self.order.push_back((id, now));
         true
     }
 
     /// Where `id` came from, if it is still remembered.
-    pub fn came(&self, id: u64, now_ms: u64) -> Option<Came> {
-        self.entries.get(&id).filter(|(_, at)| at + self.window_ms > now_ms).map(|(came, _)| *came)
+    pub fn came(&self, id: u64, now: Millis) -> Option<Came> {
+        self.entries.get(&id).filter(|(_, at)| at.after_ms(self.window_ms) > now).map(|(came, _)| *came)
     }
 
-    fn expire(&mut self, now_ms: u64) {
+    fn expire(&mut self, now: Millis) {
         while let Some(&(id, at)) = self.order.front() {
-            if at + self.window_ms > now_ms {
+            if at.after_ms(self.window_ms) > now {
                 break;
             }
             self.order.pop_front();
@@ -81,15 +82,15 @@ mod tests {
     #[test]
     fn duplicates_are_caught_until_the_window_ends_and_the_cap_holds() {
         let mut seen = Seen::new(100, 3);
-        assert!(seen.first_time(1, Came::Link(LinkId::Quic(4)), 0));
-        assert!(!seen.first_time(1, Came::Link(LinkId::Quic(5)), 50));
-        assert_eq!(seen.came(1, 50), Some(Came::Link(LinkId::Quic(4))));
-        assert!(seen.first_time(1, Came::Here, 100), "the window ended");
+        assert!(seen.first_time(1, Came::Link(LinkId::Quic(4)), Millis::ZERO));
+        assert!(!seen.first_time(1, Came::Link(LinkId::Quic(5)), Millis::from_ms(50)));
+        assert_eq!(seen.came(1, Millis::from_ms(50)), Some(Came::Link(LinkId::Quic(4))));
+        assert!(seen.first_time(1, Came::Here, Millis::from_ms(100)), "the window ended");
         for id in 10..20 {
-            seen.first_time(id, Came::Here, 101);
+            seen.first_time(id, Came::Here, Millis::from_ms(101));
         }
         assert_eq!(seen.len(), 3);
-        assert_eq!(seen.came(19, 101), Some(Came::Here));
-        assert_eq!(seen.came(10, 101), None, "evicted oldest first");
+        assert_eq!(seen.came(19, Millis::from_ms(101)), Some(Came::Here));
+        assert_eq!(seen.came(10, Millis::from_ms(101)), None, "evicted oldest first");
     }
 }

@@ -9,6 +9,7 @@
 
 use super::announce::Announce;
 use super::fast_hash::FastMap;
+use crate::time::Millis;
 use std::sync::Arc;
 use weft_plugin_api::Address;
 
@@ -25,8 +26,8 @@ pub struct Route {
     pub hops: u8,
     /// Cost of the first link.
     pub cost: u32,
-    /// When the route lapses unless refreshed (router time, ms).
-    pub expires_ms: u64,
+    /// When the route lapses unless refreshed.
+    pub expires: Millis,
 }
 
 /// What the table knows about one node.
@@ -67,7 +68,7 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// What would happen to an announce with `sequence` arriving over
     /// `hops`/`cost`, without changing anything (cheap: run before verifying).
-    pub fn judge(&self, address: &Address, sequence: u64, hops: u8, cost: u32, now_ms: u64) -> Verdict {
+    pub fn judge(&self, address: &Address, sequence: u64, hops: u8, cost: u32, now: Millis) -> Verdict {
         let Some(entry) = self.entries.get(address) else {
             return Verdict::Newer;
         };
@@ -78,7 +79,7 @@ impl RoutingTable {
             return Verdict::Stale;
         }
         match entry.route {
-            Some(route) if route.expires_ms > now_ms => {
+            Some(route) if route.expires > now => {
                 if hops < route.hops || (hops == route.hops && cost < route.cost) {
                     Verdict::Better
                 } else {
@@ -112,8 +113,8 @@ impl RoutingTable {
     }
 
     /// The usable route to `address`.
-    pub fn route(&self, address: &Address, now_ms: u64) -> Option<Route> {
-        self.entries.get(address)?.route.filter(|r| r.expires_ms > now_ms)
+    pub fn route(&self, address: &Address, now: Millis) -> Option<Route> {
+        self.entries.get(address)?.route.filter(|r| r.expires > now)
     }
 
     /// Everything known about `address`.
@@ -146,13 +147,13 @@ impl RoutingTable {
     }
 
     /// Every node with a usable route.
-    pub fn routes(&self, now_ms: u64) -> impl Iterator<Item = (&Address, &Entry, Route)> {
-        self.entries.iter().filter_map(move |(a, e)| e.route.filter(|r| r.expires_ms > now_ms).map(|r| (a, e, r)))
+    pub fn routes(&self, now: Millis) -> impl Iterator<Item = (&Address, &Entry, Route)> {
+        self.entries.iter().filter_map(move |(a, e)| e.route.filter(|r| r.expires > now).map(|r| (a, e, r)))
     }
 
     /// Number of nodes with a usable route.
-    pub fn reachable(&self, now_ms: u64) -> usize {
-        self.routes(now_ms).count()
+    pub fn reachable(&self, now: Millis) -> usize {
+        self.routes(now).count()
     }
 
     /// Number of nodes known at all.
@@ -172,7 +173,13 @@ mod tests {
     use crate::crypto::NodeIdentity;
 
     fn route(link: u8, hops: u8, cost: u32) -> Route {
-        Route { link: LinkId::Quic(link.into()), neighbour: Address([link; 16]), hops, cost, expires_ms: 1_000 }
+        Route {
+            link: LinkId::Quic(link.into()),
+            neighbour: Address([link; 16]),
+            hops,
+            cost,
+            expires: Millis::from_ms(1_000),
+        }
     }
 
     #[test]
@@ -180,19 +187,19 @@ mod tests {
         let node = NodeIdentity::from_secret([1; 32]);
         let a = node.address();
         let mut table = RoutingTable::default();
-        assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Newer);
+        assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Newer);
         table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 3, 1));
-        assert_eq!(table.judge(&a, 4, 1, 1, 0), Verdict::Stale);
-        assert_eq!(table.judge(&a, 5, 3, 1, 0), Verdict::Duplicate);
-        assert_eq!(table.judge(&a, 5, 4, 0, 0), Verdict::Duplicate);
-        assert_eq!(table.judge(&a, 5, 2, 9, 0), Verdict::Better);
-        assert_eq!(table.judge(&a, 5, 3, 0, 0), Verdict::Better);
-        assert_eq!(table.judge(&a, 6, 9, 9, 0), Verdict::Newer);
-        assert_eq!(table.route(&a, 0).map(|r| r.link), Some(LinkId::Quic(1)));
-        assert_eq!(table.route(&a, 1_000), None, "expired");
+        assert_eq!(table.judge(&a, 4, 1, 1, Millis::ZERO), Verdict::Stale);
+        assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Duplicate);
+        assert_eq!(table.judge(&a, 5, 4, 0, Millis::ZERO), Verdict::Duplicate);
+        assert_eq!(table.judge(&a, 5, 2, 9, Millis::ZERO), Verdict::Better);
+        assert_eq!(table.judge(&a, 5, 3, 0, Millis::ZERO), Verdict::Better);
+        assert_eq!(table.judge(&a, 6, 9, 9, Millis::ZERO), Verdict::Newer);
+        assert_eq!(table.route(&a, Millis::ZERO).map(|r| r.link), Some(LinkId::Quic(1)));
+        assert_eq!(table.route(&a, Millis::from_ms(1_000)), None, "expired");
         assert_eq!(table.link_lost(LinkId::Quic(1)), vec![a]);
-        assert_eq!(table.route(&a, 0), None);
+        assert_eq!(table.route(&a, Millis::ZERO), None);
         assert_eq!(table.sequence(&a), 5, "the sequence outlives the route");
-        assert_eq!(table.judge(&a, 5, 7, 7, 0), Verdict::Better, "any path beats none");
+        assert_eq!(table.judge(&a, 5, 7, 7, Millis::ZERO), Verdict::Better, "any path beats none");
     }
 }

@@ -15,6 +15,7 @@ use crate::binary::{Reader, put_varint};
 use crate::crypto::NodeIdentity;
 use crate::routing::fast_hash::FastMap;
 use crate::routing::wire::{Body, HANDSHAKE_INIT, HANDSHAKE_RESET, HANDSHAKE_RESPONSE, Hops, MAX_COUNTER, Packet};
+use crate::time::{Millis, UnixMillis};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
 use snow::{HandshakeState, StatelessTransportState};
@@ -160,29 +161,29 @@ struct Session {
     their_index: u32,
     next_counter: u64,
     window: ReplayWindow,
-    established_ms: u64,
+    established: Millis,
     peer_boot: u64,
     initiator: bool,
-    resend: VecDeque<(u64, u64, Plain)>,
+    resend: VecDeque<(u64, Millis, Plain)>,
 }
 
 struct Pending {
     state: HandshakeState,
     packet: Vec<u8>,
     tries: u32,
-    next_retry_ms: u64,
+    next_retry: Millis,
 }
 
 struct Peer {
     my_index: u32,
     current: Option<Session>,
-    previous: Option<(Session, u64)>,
+    previous: Option<(Session, Millis)>,
     pending: Option<Pending>,
     queue: VecDeque<Plain>,
     last_init: Vec<u8>,
     last_response: Vec<u8>,
     refused_floor: Option<u64>,
-    last_reset_ms: Option<u64>,
+    last_reset: Option<Millis>,
 }
 
 /// The sessions of one node.
@@ -212,7 +213,7 @@ impl Sessions {
     /// ms; later runs must give larger values); `seed` feeds the CSPRNG the
     /// handshake ephemerals come from (the node draws it from the OS, a
     /// simulation from its seed).
-    pub fn new(identity: &NodeIdentity, config: SessionConfig, boot: u64, seed: [u8; 32]) -> Sessions {
+    pub fn new(identity: &NodeIdentity, config: SessionConfig, boot: UnixMillis, seed: [u8; 32]) -> Sessions {
         let secret = identity.x25519_secret().to_bytes();
         let index_key: [u8; 32] =
             Sha256::new().chain_update(b"weft session index v1\0").chain_update(secret).finalize().into();
@@ -220,7 +221,7 @@ impl Sessions {
             own: identity.address(),
             secret,
             index_key,
-            boot,
+            boot: boot.as_unix_ms(),
             config,
             peers: FastMap::default(),
             by_index: FastMap::default(),
@@ -256,7 +257,7 @@ impl Sessions {
 
     /// A node's key became known: messages may name it by index, and
     /// messages queued for it can start their handshake.
-    pub fn learn(&mut self, dir: &impl Directory, node: Address, now_ms: u64) {
+    pub fn learn(&mut self, dir: &impl Directory, node: Address, now: Millis) {
         let index = self.index_for(&node);
         let known = self.by_index.entry(index).or_default();
         if !known.contains(&node) {
@@ -265,7 +266,7 @@ impl Sessions {
         let waiting =
             self.peers.get(&node).is_some_and(|p| !p.queue.is_empty() && p.pending.is_none() && p.current.is_none());
         if waiting {
-            self.start_handshake(dir, node, now_ms);
+            self.start_handshake(dir, node, now);
         }
     }
 
@@ -286,7 +287,7 @@ impl Sessions {
                 last_init: Vec::new(),
                 last_response: Vec::new(),
                 refused_floor: None,
-                last_reset_ms: None,
+                last_reset: None,
             }
         })
     }
@@ -307,7 +308,7 @@ impl Sessions {
         port: u16,
         flags: u8,
         fields: &[u8],
-        now_ms: u64,
+        now: Millis,
     ) -> SessionSend {
         let mut bytes = Vec::with_capacity(3 + fields.len());
         bytes.push(flags);
@@ -318,11 +319,11 @@ impl Sessions {
         let peer = self.peer_mut(to);
         if peer.queue.is_empty()
             && let Some(session) = peer.current.as_mut()
-            && let Some(packet) = seal(session, to, hops, &plain, now_ms, limit)
+            && let Some(packet) = seal(session, to, hops, &plain, now, limit)
         {
             self.counters.sealed += 1;
             self.out.push(SessionOutput::Route { to, packet });
-            self.maybe_rekey(dir, to, now_ms);
+            self.maybe_rekey(dir, to, now);
             return SessionSend::Sealed;
         }
         if peer.queue.len() >= queue_limit {
@@ -331,24 +332,24 @@ impl Sessions {
         }
         peer.queue.push_back(plain);
         if peer.pending.is_none() {
-            self.start_handshake(dir, to, now_ms);
+            self.start_handshake(dir, to, now);
         }
         SessionSend::Queued
     }
 
-    fn maybe_rekey(&mut self, dir: &impl Directory, to: Address, now_ms: u64) {
+    fn maybe_rekey(&mut self, dir: &impl Directory, to: Address, now: Millis) {
         let Some(peer) = self.peers.get(&to) else { return };
         let due = peer.current.as_ref().is_some_and(|s| {
             s.initiator
-                && (now_ms.saturating_sub(s.established_ms) >= self.config.rekey_after_ms
+                && (now.ms_since(s.established) >= self.config.rekey_after_ms
                     || s.next_counter >= self.config.rekey_after_messages.min(MAX_COUNTER))
         });
         if due && peer.pending.is_none() {
-            self.start_handshake(dir, to, now_ms);
+            self.start_handshake(dir, to, now);
         }
     }
 
-    fn start_handshake(&mut self, dir: &impl Directory, to: Address, now_ms: u64) {
+    fn start_handshake(&mut self, dir: &impl Directory, to: Address, now: Millis) {
         let Some(peer_static) = dir.static_key(&to) else {
             self.out.push(SessionOutput::NeedKey(to));
             return;
@@ -371,18 +372,18 @@ impl Sessions {
         body.extend_from_slice(&message);
         let packet =
             Packet { hops, body: Body::Handshake { destination: to, step: HANDSHAKE_INIT, body: &body } }.encode();
-        peer.pending = Some(Pending { state, packet: packet.clone(), tries: 1, next_retry_ms: now_ms + retry });
+        peer.pending = Some(Pending { state, packet: packet.clone(), tries: 1, next_retry: now.after_ms(retry) });
         self.counters.handshakes_started += 1;
         self.out.push(SessionOutput::Route { to, packet });
     }
 
     /// Sends what waited for `to`'s session, in order.
-    fn flush(&mut self, to: Address, now_ms: u64) {
+    fn flush(&mut self, to: Address, now: Millis) {
         let (hops, limit) = (self.hops(), self.config.resend_limit);
         let Some(peer) = self.peers.get_mut(&to) else { return };
         let Some(session) = peer.current.as_mut() else { return };
         while let Some(plain) = peer.queue.pop_front() {
-            match seal(session, to, hops, &plain, now_ms, limit) {
+            match seal(session, to, hops, &plain, now, limit) {
                 Some(packet) => {
                     self.counters.sealed += 1;
                     self.out.push(SessionOutput::Route { to, packet });
@@ -396,33 +397,33 @@ impl Sessions {
     }
 
     /// Retries handshakes, rekeys, retires old keys and resend entries.
-    pub fn poll(&mut self, dir: &impl Directory, now_ms: u64) {
+    pub fn poll(&mut self, dir: &impl Directory, now: Millis) {
         let mut retry = Vec::new();
         let mut rekey = Vec::new();
         for (address, peer) in &mut self.peers {
-            if let Some((_, retire_ms)) = &peer.previous
-                && *retire_ms <= now_ms
+            if let Some((_, retire)) = &peer.previous
+                && *retire <= now
             {
                 peer.previous = None;
             }
             if let Some(session) = peer.current.as_mut() {
-                let oldest = now_ms.saturating_sub(self.config.resend_age_ms);
+                let oldest = now.before_ms(self.config.resend_age_ms);
                 while session.resend.front().is_some_and(|(_, at, _)| *at < oldest) {
                     session.resend.pop_front();
                 }
                 if session.initiator
                     && peer.pending.is_none()
-                    && now_ms.saturating_sub(session.established_ms) >= self.config.rekey_after_ms
+                    && now.ms_since(session.established) >= self.config.rekey_after_ms
                 {
                     rekey.push(*address);
                 }
             }
-            if peer.pending.as_ref().is_some_and(|p| p.next_retry_ms <= now_ms) {
+            if peer.pending.as_ref().is_some_and(|p| p.next_retry <= now) {
                 retry.push(*address);
             }
         }
         for address in rekey {
-            self.start_handshake(dir, address, now_ms);
+            self.start_handshake(dir, address, now);
         }
         for address in retry {
             let (tries, base) = (self.config.handshake_tries, self.config.handshake_retry_ms);
@@ -434,11 +435,11 @@ impl Sessions {
                     self.counters.given_up += peer.queue.len() as u64;
                     peer.queue.clear();
                 } else {
-                    self.flush(address, now_ms);
+                    self.flush(address, now);
                 }
                 continue;
             }
-            pending.next_retry_ms = now_ms + (base << pending.tries.min(16));
+            pending.next_retry = now.after_ms(base << pending.tries.min(16));
             pending.tries += 1;
             let packet = pending.packet.clone();
             self.out.push(SessionOutput::Route { to: address, packet });
@@ -448,7 +449,7 @@ impl Sessions {
     // ---- receiving ----------------------------------------------------
 
     /// A session message for this node.
-    pub fn receive_message(&mut self, identity: &NodeIdentity, index: u32, counter: u64, sealed: &[u8], now_ms: u64) {
+    pub fn receive_message(&mut self, identity: &NodeIdentity, index: u32, counter: u64, sealed: &[u8], now: Millis) {
         let Some(candidates) = self.by_index.get(&index).cloned() else {
             self.counters.unopenable += 1;
             return;
@@ -480,7 +481,7 @@ impl Sessions {
         } else {
             self.counters.unknown_session += 1;
             for from in candidates {
-                self.send_reset(identity, from, index, counter, now_ms);
+                self.send_reset(identity, from, index, counter, now);
             }
         }
     }
@@ -497,15 +498,15 @@ impl Sessions {
         }
     }
 
-    fn send_reset(&mut self, identity: &NodeIdentity, to: Address, index: u32, counter: u64, now_ms: u64) {
+    fn send_reset(&mut self, identity: &NodeIdentity, to: Address, index: u32, counter: u64, now: Millis) {
         let (boot, hops, own, interval) = (self.boot, self.hops(), self.own, self.config.reset_interval_ms);
         let peer = self.peer_mut(to);
         let floor = peer.refused_floor.map_or(counter, |f| f.min(counter));
         peer.refused_floor = Some(floor);
-        if peer.last_reset_ms.is_some_and(|at| now_ms < at + interval) {
+        if peer.last_reset.is_some_and(|at| now < at.after_ms(interval)) {
             return;
         }
-        peer.last_reset_ms = Some(now_ms);
+        peer.last_reset = Some(now);
         let mut reset = Reset { sender: own, index, counter: floor, boot, signature: [0; 64] };
         reset.signature = identity.sign(&reset.signed_bytes(&to)).to_bytes();
         let body = reset.encode();
@@ -516,16 +517,16 @@ impl Sessions {
     }
 
     /// A handshake packet for this node.
-    pub fn receive_handshake(&mut self, dir: &impl Directory, step: u8, body: &[u8], now_ms: u64) {
+    pub fn receive_handshake(&mut self, dir: &impl Directory, step: u8, body: &[u8], now: Millis) {
         match step {
-            HANDSHAKE_INIT => self.on_init(dir, body, now_ms),
-            HANDSHAKE_RESPONSE => self.on_response(body, now_ms),
-            HANDSHAKE_RESET => self.on_reset(dir, body, now_ms),
+            HANDSHAKE_INIT => self.on_init(dir, body, now),
+            HANDSHAKE_RESPONSE => self.on_response(body, now),
+            HANDSHAKE_RESET => self.on_reset(dir, body, now),
             _ => self.counters.handshakes_refused += 1,
         }
     }
 
-    fn on_init(&mut self, dir: &impl Directory, body: &[u8], now_ms: u64) {
+    fn on_init(&mut self, dir: &impl Directory, body: &[u8], now: Millis) {
         if body.len() != 16 + NOISE_MESSAGE {
             self.counters.handshakes_refused += 1;
             return;
@@ -537,7 +538,7 @@ impl Sessions {
             self.counters.handshakes_refused += 1;
             return;
         }
-        let second = now_ms / 1000;
+        let second = now.as_ms() / 1000;
         if self.init_window.0 != second {
             self.init_window = (second, 0);
         }
@@ -590,13 +591,13 @@ impl Sessions {
         peer.last_init = message.to_vec();
         peer.last_response = packet.clone();
         peer.pending = None;
-        install(peer, transport, theirs, false, now_ms, grace);
+        install(peer, transport, theirs, false, now, grace);
         self.counters.established += 1;
         self.out.push(SessionOutput::Route { to: initiator, packet });
-        self.flush(initiator, now_ms);
+        self.flush(initiator, now);
     }
 
-    fn on_response(&mut self, body: &[u8], now_ms: u64) {
+    fn on_response(&mut self, body: &[u8], now: Millis) {
         if body.len() != 4 + NOISE_MESSAGE {
             self.counters.handshakes_refused += 1;
             return;
@@ -612,9 +613,9 @@ impl Sessions {
             let outcome = pending.state.read_message(message, &mut hello).and_then(|_| noise::transport(pending.state));
             match (outcome, Hello::decode(&hello)) {
                 (Ok(transport), Ok(theirs)) => {
-                    install(peer, transport, theirs, true, now_ms, grace);
+                    install(peer, transport, theirs, true, now, grace);
                     self.counters.established += 1;
-                    self.flush(from, now_ms);
+                    self.flush(from, now);
                 }
                 // Forged or damaged: the next retry starts over.
                 _ => self.counters.handshakes_refused += 1,
@@ -624,7 +625,7 @@ impl Sessions {
         self.counters.handshakes_refused += 1;
     }
 
-    fn on_reset(&mut self, dir: &impl Directory, body: &[u8], now_ms: u64) {
+    fn on_reset(&mut self, dir: &impl Directory, body: &[u8], now: Millis) {
         let Ok(reset) = Reset::decode(body) else {
             self.counters.resets_refused += 1;
             return;
@@ -655,7 +656,7 @@ impl Sessions {
         peer.current = None;
         peer.previous = None;
         peer.pending = None;
-        self.start_handshake(dir, reset.sender, now_ms);
+        self.start_handshake(dir, reset.sender, now);
     }
 }
 
@@ -665,7 +666,7 @@ fn install(
     transport: StatelessTransportState,
     theirs: Hello,
     initiator: bool,
-    now_ms: u64,
+    now: Millis,
     grace: u64,
 ) {
     let session = Session {
@@ -673,16 +674,16 @@ fn install(
         their_index: theirs.index,
         next_counter: 0,
         window: ReplayWindow::default(),
-        established_ms: now_ms,
+        established: now,
         peer_boot: theirs.boot,
         initiator,
         resend: VecDeque::new(),
     };
     if let Some(old) = peer.current.replace(session) {
-        peer.previous = Some((old, now_ms + grace));
+        peer.previous = Some((old, now.after_ms(grace)));
     }
     peer.refused_floor = None;
-    peer.last_reset_ms = None;
+    peer.last_reset = None;
 }
 
 /// Seals one message in `session`; `None` when its counters are spent.
@@ -691,7 +692,7 @@ fn seal(
     to: Address,
     hops: Hops,
     plain: &Plain,
-    now_ms: u64,
+    now: Millis,
     resend_limit: usize,
 ) -> Option<Vec<u8>> {
     let counter = session.next_counter;
@@ -709,6 +710,6 @@ fn seal(
     if session.resend.len() >= resend_limit {
         session.resend.pop_front();
     }
-    session.resend.push_back((counter, now_ms, plain.clone()));
+    session.resend.push_back((counter, now, plain.clone()));
     Some(packet)
 }

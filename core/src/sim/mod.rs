@@ -14,6 +14,7 @@ use crate::crypto::NodeIdentity;
 use crate::routing::announce::SharedMemo;
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput, Sent};
+use crate::time::{Millis, UnixMillis};
 use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -133,7 +134,7 @@ impl Sim {
                 let identity = NodeIdentity::from_secret(secret);
                 let seed = config.seed.wrapping_mul(0x9e37_79b9).wrapping_add(i as u64);
                 SimNode {
-                    router: Router::new(identity, config.router.clone(), 0, seed, memo.clone()),
+                    router: Router::new(identity, config.router.clone(), UnixMillis::ZERO, seed, memo.clone()),
                     heard: None,
                     delivered: Vec::new(),
                     traces: Vec::new(),
@@ -162,7 +163,7 @@ impl Sim {
             trace: None,
         };
         for node in 0..sim.nodes.len() {
-            sim.nodes[node].router.poll(0);
+            sim.nodes[node].router.poll(Millis::ZERO);
             sim.after(node);
         }
         for edge in 0..sim.edges.len() {
@@ -171,9 +172,9 @@ impl Sim {
         sim
     }
 
-    /// Virtual time now, ms.
-    pub fn now(&self) -> u64 {
-        self.now
+    /// Virtual time now.
+    pub fn now(&self) -> Millis {
+        Millis::from_ms(self.now)
     }
 
     /// Totals so far.
@@ -229,7 +230,11 @@ impl Sim {
         for (me, other) in [(a, b), (b, a)] {
             let neighbour = self.nodes[other].router.address();
             if up {
-                self.nodes[me].router.link_up(link, LinkParams { neighbour, cost: 1, bandwidth_bps }, self.now);
+                self.nodes[me].router.link_up(
+                    link,
+                    LinkParams { neighbour, cost: 1, bandwidth_bps },
+                    Millis::from_ms(self.now),
+                );
             } else {
                 self.nodes[me].router.link_down(link);
             }
@@ -272,9 +277,15 @@ impl Sim {
         let identity = NodeIdentity::from_secret(self.nodes[i].router.identity().secret_seed());
         let announces = self.nodes[i].router.export_announces();
         let seed = self.rng.next_u64();
-        self.nodes[i].router = Router::new(identity, self.config.router.clone(), self.now, seed, self.memo.clone());
+        self.nodes[i].router = Router::new(
+            identity,
+            self.config.router.clone(),
+            UnixMillis::from_unix_ms(self.now),
+            seed,
+            self.memo.clone(),
+        );
         self.nodes[i].router.import_announces(&announces);
-        self.nodes[i].router.poll(self.now);
+        self.nodes[i].router.poll(Millis::from_ms(self.now));
         self.after(i);
         self.reconnect(i);
     }
@@ -293,7 +304,7 @@ impl Sim {
     pub fn send(&mut self, from: usize, to: usize, port: u16, payload: &[u8], sealed: bool) -> Sent {
         let to = self.address(to);
         let message = Outgoing { to, port, payload, sealed, reveal: true, tag: 0, reply_to: None };
-        let sent = self.nodes[from].router.send(message, self.now);
+        let sent = self.nodes[from].router.send(message, Millis::from_ms(self.now));
         self.after(from);
         sent
     }
@@ -303,7 +314,7 @@ impl Sim {
     pub fn send_anonymous(&mut self, from: usize, to: usize, port: u16, payload: &[u8]) -> Sent {
         let to = self.address(to);
         let message = Outgoing { to, port, payload, sealed: true, reveal: false, tag: 0, reply_to: None };
-        let sent = self.nodes[from].router.send(message, self.now);
+        let sent = self.nodes[from].router.send(message, Millis::from_ms(self.now));
         self.after(from);
         sent
     }
@@ -323,7 +334,7 @@ impl Sim {
 
     /// Node `from` floods `payload` to `port` within `hops`.
     pub fn flood(&mut self, from: usize, port: u16, payload: &[u8], hops: u8) -> u64 {
-        let id = self.nodes[from].router.flood(port, payload, hops, true, self.now);
+        let id = self.nodes[from].router.flood(port, payload, hops, true, Millis::from_ms(self.now));
         self.after(from);
         id
     }
@@ -331,14 +342,14 @@ impl Sim {
     /// Node `from` traces the path to node `to`.
     pub fn trace(&mut self, from: usize, to: usize, id: u64) {
         let to = self.address(to);
-        self.nodes[from].router.trace(to, id, self.now);
+        self.nodes[from].router.trace(to, id, Millis::from_ms(self.now));
         self.after(from);
     }
 
     /// Feeds raw bytes to node `i` as if they arrived on the link to `from`.
     pub fn inject(&mut self, i: usize, from: usize, packet: Vec<u8>) {
         if let Some(edge) = self.edge(i, from) {
-            self.nodes[i].router.receive(edge_link(edge), packet, self.now);
+            self.nodes[i].router.receive(edge_link(edge), packet, Millis::from_ms(self.now));
             self.after(i);
         }
     }
@@ -373,7 +384,7 @@ impl Sim {
         }
         self.outputs = outputs;
         if let Some(at) = self.nodes[i].router.next_deadline() {
-            let at = at.max(self.now + 1);
+            let at = at.as_ms().max(self.now + 1);
             if self.nodes[i].wake_at.is_none_or(|w| w > at || w < self.now) {
                 self.nodes[i].wake_at = Some(at);
                 self.push(at, Event::Wake { node: i });
@@ -431,14 +442,14 @@ impl Sim {
                         trace.update((packet.len() as u64).to_le_bytes());
                         trace.update(&packet);
                     }
-                    self.nodes[node].router.receive(link, packet, self.now);
+                    self.nodes[node].router.receive(link, packet, Millis::from_ms(self.now));
                     self.after(node);
                 }
             }
             Event::Wake { node } => {
                 if self.nodes[node].wake_at == Some(at) {
                     self.nodes[node].wake_at = None;
-                    self.nodes[node].router.poll(self.now);
+                    self.nodes[node].router.poll(Millis::from_ms(self.now));
                     self.after(node);
                 }
             }
@@ -464,12 +475,12 @@ impl Sim {
 
     /// Whether every node has a route to every other node.
     pub fn converged(&self) -> bool {
-        self.nodes.iter().all(|n| n.router.table().reachable(self.now) >= self.nodes.len() - 1)
+        self.nodes.iter().all(|n| n.router.table().reachable(self.now()) >= self.nodes.len() - 1)
     }
 
     /// Routes known over all nodes, and the number full convergence needs.
     pub fn route_count(&self) -> (usize, usize) {
-        let have = self.nodes.iter().map(|n| n.router.table().reachable(self.now)).sum();
+        let have = self.nodes.iter().map(|n| n.router.table().reachable(self.now())).sum();
         (have, self.nodes.len() * self.nodes.len().saturating_sub(1))
     }
 

@@ -42,9 +42,9 @@ pub fn converge(topology: Topology, config: SimConfig, check_ms: u64, deadline_m
     let mut sim = Sim::new(topology, config);
     let converged_ms = sim.run_until_converged(check_ms, deadline_ms);
     let converge_wall_ms = started.elapsed().as_millis().max(1) as u64;
-    let converge_simulated_ms = sim.now();
+    let converge_simulated_ms = sim.now().as_ms();
     let announce_bytes: u64 = (0..sim.len()).map(|i| sim.node(i).router.counters().announce_bytes).sum();
-    sim.run_until(total_ms.max(sim.now()));
+    sim.run_until(total_ms.max(sim.now().as_ms()));
     let wall_ms = started.elapsed().as_millis().max(1) as u64;
     SimReport {
         nodes,
@@ -55,9 +55,9 @@ pub fn converge(topology: Topology, config: SimConfig, check_ms: u64, deadline_m
         announce_bytes_per_node: announce_bytes / nodes.max(1) as u64,
         converge_wall_ms,
         converge_simulated_ms,
-        simulated_ms: sim.now(),
+        simulated_ms: sim.now().as_ms(),
         wall_ms,
-        speedup: sim.now() as f64 / wall_ms as f64,
+        speedup: sim.now().as_ms() as f64 / wall_ms as f64,
         packets: sim.stats().transmitted,
     }
 }

@@ -34,7 +34,7 @@ fn a_path_request_cannot_push_a_sequence_out_of_the_targets_clock() {
         sim.inject(1, 0, packet);
         sim.run_for(500);
     }
-    let bound = sim.now() + MAX_SEQUENCE_LEAD_MS;
+    let bound = sim.now().as_ms() + MAX_SEQUENCE_LEAD_MS;
     for observer in [0, 1] {
         let held = sim.node(observer).router.table().sequence(&sim.address(2));
         assert!(held <= bound, "node {observer} holds sequence {held} for the victim (bound {bound})");
@@ -54,7 +54,7 @@ fn a_path_request_cannot_push_a_sequence_out_of_the_targets_clock() {
 #[test]
 fn a_plausible_known_sequence_is_still_outbid() {
     let mut sim = converged(Topology::line(3), SimConfig::default());
-    let known = sim.now() + 5_000;
+    let known = sim.now().as_ms() + 5_000;
     sim.inject(1, 0, path_request(&sim, 2, 9, known, 8));
     sim.run_for(500);
     assert!(sim.node(1).router.table().sequence(&sim.address(2)) > known);
@@ -70,11 +70,11 @@ fn an_announce_far_ahead_of_the_clock_is_refused() {
     // Node 1 answers (capped), node 0 keeps a plausible sequence.
     sim.inject(1, 0, packet);
     sim.run_for(500);
-    assert!(sim.node(0).router.table().sequence(&sim.address(1)) <= sim.now() + MAX_SEQUENCE_LEAD_MS);
+    assert!(sim.node(0).router.table().sequence(&sim.address(1)) <= sim.now().as_ms() + MAX_SEQUENCE_LEAD_MS);
     let far = weft_core::routing::announce::Announce::create(
         &weft_core::crypto::NodeIdentity::from_secret([42; 32]),
         0,
-        sim.now() + MAX_SEQUENCE_LEAD_MS + 1_000_000,
+        sim.now().as_ms() + MAX_SEQUENCE_LEAD_MS + 1_000_000,
     );
     let body = far.to_body();
     let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode();

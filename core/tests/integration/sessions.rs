@@ -6,6 +6,7 @@ use weft_core::crypto::NodeIdentity;
 use weft_core::routing::wire::{Body, Packet};
 use weft_core::routing::{Delivery, LinkId, LinkParams, Outgoing, Router, RouterConfig, RouterOutput};
 use weft_core::sim::{Sim, SimConfig, Topology};
+use weft_core::time::{Millis, UnixMillis};
 
 fn converged(nodes: usize) -> Sim {
     let mut sim = Sim::new(Topology::line(nodes), SimConfig::default());
@@ -104,7 +105,7 @@ impl Pair {
             Router::new(
                 NodeIdentity::from_secret([seed; 32]),
                 RouterConfig::default(),
-                1_000,
+                UnixMillis::from_unix_ms(1_000),
                 seed as u64,
                 Default::default(),
             )
@@ -113,7 +114,7 @@ impl Pair {
         let addresses = [pair.routers[0].address(), pair.routers[1].address()];
         for (i, router) in pair.routers.iter_mut().enumerate() {
             let params = LinkParams { neighbour: addresses[1 - i], cost: 1, bandwidth_bps: 1_000_000 };
-            router.link_up(LinkId::Quic(1), params, 0);
+            router.link_up(LinkId::Quic(1), params, Millis::ZERO);
         }
         pair.settle(0);
         pair
@@ -125,7 +126,7 @@ impl Pair {
             let mut moved = false;
             for i in 0..2 {
                 for packet in self.take(i) {
-                    self.routers[1 - i].receive(LinkId::Quic(1), packet, now);
+                    self.routers[1 - i].receive(LinkId::Quic(1), packet, Millis::from_ms(now));
                     moved = true;
                 }
             }
@@ -153,13 +154,13 @@ impl Pair {
     fn send(&mut self, payload: &[u8], now: u64) -> Vec<Vec<u8>> {
         let to = self.routers[1].address();
         let message = Outgoing { to, port: 7, payload, sealed: true, reveal: true, tag: 0, reply_to: None };
-        self.routers[0].send(message, now);
+        self.routers[0].send(message, Millis::from_ms(now));
         self.take(0)
     }
 
     fn receive(&mut self, packet: Vec<u8>, now: u64) -> usize {
         let before = self.delivered.len();
-        self.routers[1].receive(LinkId::Quic(1), packet, now);
+        self.routers[1].receive(LinkId::Quic(1), packet, Millis::from_ms(now));
         self.take(1);
         self.delivered.len() - before
     }
@@ -171,7 +172,7 @@ fn reordered_and_lost_packets_open_replays_are_refused_and_counted() {
     // The first send starts the handshake: let it finish.
     let first = pair.send(b"hello", 10);
     for packet in first {
-        pair.routers[1].receive(LinkId::Quic(1), packet, 10);
+        pair.routers[1].receive(LinkId::Quic(1), packet, Millis::from_ms(10));
     }
     pair.settle(10);
     assert_eq!(pair.delivered.len(), 1);
@@ -199,7 +200,7 @@ fn reordered_and_lost_packets_open_replays_are_refused_and_counted() {
 fn changing_any_byte_of_a_sealed_packet_makes_it_fail_to_open() {
     let mut pair = Pair::new();
     for packet in pair.send(b"warm-up", 10) {
-        pair.routers[1].receive(LinkId::Quic(1), packet, 10);
+        pair.routers[1].receive(LinkId::Quic(1), packet, Millis::from_ms(10));
     }
     pair.settle(10);
     let packet = pair.send(b"a message whose every byte matters", 20).remove(0);

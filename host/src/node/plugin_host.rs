@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_core::node::PluginId;
+use weft_core::time::Millis;
 use weft_plugin_api::{Action, Event, PluginKind, ShutdownReason};
 
 /// Storage namespace for state blobs persisted at node stop (plugin names
@@ -125,7 +126,7 @@ impl PluginHost {
         for (index, spec) in config.plugins.iter().enumerate() {
             let prepared = prepare(runtime, services, &config.trust, spec.clone(), SwapSizes::default())
                 .map_err(|e| error(index, e))?;
-            let (id, init) = host.install(prepared, 0).map_err(|e| error(index, e))?;
+            let (id, init) = host.install(prepared, Millis::ZERO).map_err(|e| error(index, e))?;
             actions.push((id, init));
         }
         Ok((host, actions))
@@ -133,7 +134,7 @@ impl PluginHost {
 
     /// Initialises a prepared plugin in a new slot (with its persisted state,
     /// if any); returns its id and `init` actions.
-    pub fn install(&mut self, prepared: Prepared, now_ms: u64) -> Result<(PluginId, Vec<Action>), String> {
+    pub fn install(&mut self, prepared: Prepared, now: Millis) -> Result<(PluginId, Vec<Action>), String> {
         let name = prepared.name().to_string();
         if let Some(taken) = self.find(&name).and_then(|id| self.spec(id)) {
             let why = format!(
@@ -146,7 +147,7 @@ impl PluginHost {
         }
         let state = self.kv.get(STATE_NAMESPACE, name.as_bytes()).ok().flatten();
         let restored = state.as_ref().map_or(0, Vec::len);
-        let (plugin, actions) = Supervisor::start(prepared, state, now_ms, self.retired.clone())?;
+        let (plugin, actions) = Supervisor::start(prepared, state, now, self.retired.clone())?;
         // The blob stays until the next stop replaces it: a crash after this
         // start (no hook runs) must not lose it (issue 17, finding 4).
         if restored > 0 {
@@ -270,14 +271,14 @@ impl PluginHost {
     /// plugin's restart policy.
     pub fn call(&mut self, id: PluginId, event: &Event) -> Vec<Action> {
         let epoch = self.epoch;
-        let now_ms = move || epoch.elapsed().as_millis() as u64;
+        let now = move || Millis::from_ms(epoch.elapsed().as_millis() as u64);
         let Some(slot) = self.slot(id) else { return Vec::new() };
         // Time one call in DISPATCH_SAMPLE_EVERY for the latency histogram:
         // two clock reads on every call would cost ~10 % of a native dispatch.
         let sample =
             slot.events.wrapping_add(1) % DISPATCH_SAMPLE_EVERY == 0 && slot.dispatch_ns.len() < DISPATCH_SAMPLES;
         let started = sample.then(Instant::now);
-        match slot.plugin.handle(event, now_ms) {
+        match slot.plugin.handle(event, now) {
             Handled::Ran(dispatch) => {
                 slot.events += 1;
                 if let Some(started) = started {
@@ -311,21 +312,21 @@ impl PluginHost {
 
     /// Restarts that are due: each restarted plugin's `init` actions, then
     /// the actions of the events it missed, in order.
-    pub fn poll(&mut self, now_ms: u64) -> PluginActions {
+    pub fn poll(&mut self, now: Millis) -> PluginActions {
         let services = self.services.clone();
         let mut out = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(slot) = slot else { continue };
-            let Some(mut actions) = slot.plugin.restart_if_due(&services, now_ms) else { continue };
-            slot.replay_backlog(now_ms, &mut actions);
+            let Some(mut actions) = slot.plugin.restart_if_due(&services, now) else { continue };
+            slot.replay_backlog(now, &mut actions);
             out.push((PluginId::from_index(index), actions));
         }
         out
     }
 
-    /// When the next restart is due (node clock, ms).
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.iter().filter_map(|(_, s)| s.plugin.restart_due_ms()).min()
+    /// When the next restart is due (node clock).
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.iter().filter_map(|(_, s)| s.plugin.restart_due()).min()
     }
 
     /// Hot swap: the running instance hands its state to `prepared`, which
@@ -340,7 +341,7 @@ impl PluginHost {
         deadline: Duration,
     ) -> Result<(ReloadReport, Vec<Action>), (String, Vec<Action>)> {
         let services = self.services.clone();
-        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let now = self.epoch.elapsed().as_millis() as u64;
         let Some(slot) = self.slots.get_mut(id.index()).and_then(Option::as_mut) else {
             self.discard(prepared);
             return Err(("no such plugin".into(), Vec::new()));
@@ -353,7 +354,7 @@ impl PluginHost {
         let mut actions = Vec::new();
         match slot.plugin.swap(prepared, deadline, &services, &mut actions) {
             Ok(swapped) => {
-                slot.replay_backlog(now_ms, &mut actions);
+                slot.replay_backlog(Millis::from_ms(now), &mut actions);
                 let report = ReloadReport {
                     plugin: slot.name.clone(),
                     from: swapped.from_version,
@@ -474,10 +475,10 @@ impl PluginSlot {
     /// Hands the events held while the plugin restarted to the instance that
     /// now runs, in order, adding their actions to `actions`; stops at a
     /// fault (the rest wait for the next restart).
-    fn replay_backlog(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
+    fn replay_backlog(&mut self, now: Millis, actions: &mut Vec<Action>) {
         while let Some(event) = self.backlog.pop_front() {
             self.events += 1;
-            match self.plugin.handle(&event, || now_ms) {
+            match self.plugin.handle(&event, || now) {
                 Handled::Ran(dispatch) => {
                     self.actions += dispatch.actions.len() as u64;
                     actions.extend(dispatch.actions);

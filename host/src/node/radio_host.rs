@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use weft_core::radio::link::{RadioLink, RadioOutput};
 use weft_core::routing::LinkId;
+use weft_core::time::{Micros, Millis};
 use weft_plugin_api::actions::CommandReply;
 use weft_plugin_api::{Action, Address, Event, PluginKind, ShutdownReason};
 
@@ -194,7 +195,7 @@ impl RadioHost {
                 host.start_one(index, radio, runtime, &config.trust, own, serial_events).map_err(error)?;
             host.slots.push(slot);
             let mut out = Vec::new();
-            host.slots[index].link.driver_actions(init, 0, &mut out);
+            host.slots[index].link.driver_actions(init, Micros::ZERO, &mut out);
             pending.extend(work(index, out));
         }
         Ok((host, pending))
@@ -215,7 +216,7 @@ impl RadioHost {
         let Driver(prepared) =
             load_driver(runtime, &self.services, trust, radio.driver.clone(), config, SwapSizes::default())?;
         let label = prepared.label();
-        let (driver, init) = Supervisor::start(prepared, None, 0, self.retired.clone())
+        let (driver, init) = Supervisor::start(prepared, None, Millis::ZERO, self.retired.clone())
             .map_err(|e| format!("driver {}: {e}", radio.driver.display()))?;
         let serial = SerialPortTask::spawn(index, radio.device.clone(), radio.baud, serial_events.clone())
             .map_err(|e| format!("cannot start the serial threads: {e}"))?;
@@ -258,10 +259,10 @@ impl RadioHost {
 
     /// The router hands a packet to radio link `link`; what the link does
     /// about it comes back as work.
-    pub fn send(&mut self, link: LinkId, packet: &[u8], now_us: u64) -> Result<Vec<RadioWork>, String> {
+    pub fn send(&mut self, link: LinkId, packet: &[u8], now: Micros) -> Result<Vec<RadioWork>, String> {
         let index = self.index_of(link).ok_or("no such radio link")?;
         let mut out = Vec::new();
-        self.slots[index].link.send_packet(packet, now_us, &mut out).map_err(|e| e.to_string())?;
+        self.slots[index].link.send_packet(packet, now, &mut out).map_err(|e| e.to_string())?;
         Ok(work(index, out))
     }
 
@@ -283,30 +284,30 @@ impl RadioHost {
         work(index, out)
     }
 
-    /// Work due at `now_us` on every link: the link's timers, and restarts
+    /// Work due at `now` on every link: the link's timers, and restarts
     /// of drivers that faulted.
-    pub fn poll(&mut self, now_us: u64) -> Vec<RadioWork> {
+    pub fn poll(&mut self, now: Micros) -> Vec<RadioWork> {
         let services = self.services.clone();
         let mut pending = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let mut out = Vec::new();
-            if let Some(init) = slot.driver.restart_if_due(&services, now_us / 1000) {
+            if let Some(init) = slot.driver.restart_if_due(&services, now.to_millis()) {
                 tracing::info!(link = %slot.name, driver = %slot.driver.label(), "driver restarted");
-                slot.link.driver_actions(init, now_us, &mut out);
+                slot.link.driver_actions(init, now, &mut out);
                 slot.tell_driver_the_port_is_open("driver restarted", &mut out);
             }
-            if slot.link.next_deadline_us().is_some_and(|t| t <= now_us) {
-                slot.link.poll(now_us, &mut out);
+            if slot.link.next_deadline().is_some_and(|t| t <= now) {
+                slot.link.poll(now, &mut out);
             }
             pending.extend(work(index, out));
         }
         pending
     }
 
-    /// The earliest time [`RadioHost::poll`] has work, µs.
-    pub fn next_deadline_us(&self) -> Option<u64> {
-        let links = self.slots.iter().filter_map(|s| s.link.next_deadline_us());
-        let restarts = self.slots.iter().filter_map(|s| s.driver.restart_due_ms().map(|ms| ms.saturating_mul(1000)));
+    /// The earliest time [`RadioHost::poll`] has work.
+    pub fn next_deadline(&self) -> Option<Micros> {
+        let links = self.slots.iter().filter_map(|s| s.link.next_deadline());
+        let restarts = self.slots.iter().filter_map(|s| s.driver.restart_due().map(Millis::to_micros));
         links.chain(restarts).min()
     }
 
@@ -342,7 +343,7 @@ impl RadioHost {
         &mut self,
         index: usize,
         loaded: Result<Driver, String>,
-        now_us: u64,
+        now: Micros,
     ) -> Result<Vec<RadioWork>, String> {
         let slot = self.slots.get_mut(index).ok_or("no such radio link")?;
         if slot.pending.is_some() {
@@ -352,33 +353,33 @@ impl RadioHost {
         tracing::info!(link = %slot.name, from = %slot.driver.label(), to = %driver.0.label(), "driver swap starting");
         slot.pending = Some(PendingSwap { driver });
         let mut out = Vec::new();
-        slot.link.begin_swap(now_us, &mut out);
+        slot.link.begin_swap(now, &mut out);
         Ok(work(index, out))
     }
 
     /// A driver call that will not be made (the input's call budget is
     /// spent): a transmit goes back to the link's queue, to be handed out
     /// again at the link's next poll; anything else is dropped.
-    pub fn skip(&mut self, item: RadioWork, now_us: u64) {
+    pub fn skip(&mut self, item: RadioWork, now: Micros) {
         if let (Some(slot), RadioOutput::Driver(Event::Transmit(request))) =
             (self.slots.get_mut(item.index), item.output)
         {
-            slot.link.transmit_not_taken(request.id, now_us);
+            slot.link.transmit_not_taken(request.id, now);
         }
     }
 
     /// Executes one output of a link: a driver call or a serial write
     /// happens here, and what it causes joins `more` (for the same work
     /// queue); what the node must hear comes back as a note.
-    pub fn step(&mut self, work_item: RadioWork, now_us: u64, more: &mut Vec<RadioWork>) -> Option<RadioNote> {
+    pub fn step(&mut self, work_item: RadioWork, now: Micros, more: &mut Vec<RadioWork>) -> Option<RadioNote> {
         let RadioWork { index, output } = work_item;
         let slot = self.slots.get_mut(index)?;
         let mut out = Vec::new();
         let note = match output {
             RadioOutput::Driver(event) => {
-                match slot.driver.handle(&event, || now_us / 1000) {
+                match slot.driver.handle(&event, || now.to_millis()) {
                     Handled::Ran(dispatch) => {
-                        slot.link.driver_actions(dispatch.actions, now_us, &mut out);
+                        slot.link.driver_actions(dispatch.actions, now, &mut out);
                         None
                     }
                     // No instance to take it until the driver restarts (or
@@ -388,7 +389,7 @@ impl RadioHost {
                         // back to the queue instead of waiting forever.
                         Event::Transmit(_) => {
                             let why = slot.driver.last_fault().unwrap_or("not running").to_string();
-                            slot.link.driver_lost(&why, now_us, &mut out);
+                            slot.link.driver_lost(&why, now, &mut out);
                             None
                         }
                         // An operator's command is answered at once.
@@ -406,7 +407,7 @@ impl RadioHost {
                     Handled::Faulted => {
                         let fault = slot.driver.last_fault().unwrap_or_default().to_string();
                         tracing::error!(link = %slot.name, driver = %slot.driver.label(), "driver failed: {fault}");
-                        slot.link.driver_lost(&fault, now_us, &mut out);
+                        slot.link.driver_lost(&fault, now, &mut out);
                         Some(RadioNote::DriverFaulted { index, fault })
                     }
                 }
@@ -437,7 +438,7 @@ impl RadioHost {
             }
             RadioOutput::CommandReply(reply) => Some(RadioNote::CommandReply { index, reply }),
             RadioOutput::SwapReady => {
-                let result = self.swap_now(index, now_us, &mut out);
+                let result = self.swap_now(index, now, &mut out);
                 Some(RadioNote::SwapFinished { index, result })
             }
         };
@@ -448,7 +449,7 @@ impl RadioHost {
     /// The old driver has nothing outstanding: the supervisor hands its
     /// state to the new one (or, if the new one fails, starts the old code
     /// again with the same state).
-    fn swap_now(&mut self, index: usize, now_us: u64, out: &mut Vec<RadioOutput>) -> Result<SwapReport, String> {
+    fn swap_now(&mut self, index: usize, now: Micros, out: &mut Vec<RadioOutput>) -> Result<SwapReport, String> {
         let services = self.services.clone();
         let slot = &mut self.slots[index];
         let Some(pending) = slot.pending.take() else { return Err("no swap was pending".into()) };
@@ -479,13 +480,13 @@ impl RadioHost {
                 Err(why)
             }
         };
-        slot.link.driver_actions(actions, now_us, out);
+        slot.link.driver_actions(actions, now, out);
         slot.tell_driver_the_port_is_open("driver swapped", out);
         result
     }
 
     /// Rows for `weft ctl links`.
-    pub fn rows(&mut self, now_us: u64) -> Vec<RadioRow> {
+    pub fn rows(&mut self, now: Micros) -> Vec<RadioRow> {
         self.slots
             .iter_mut()
             .map(|slot| RadioRow {
@@ -498,7 +499,7 @@ impl RadioHost {
                     _ => slot.driver.last_fault().map(String::from),
                 },
                 driver_restarts: slot.driver.restarts(),
-                status: slot.link.status(now_us),
+                status: slot.link.status(now),
                 driver_metrics: slot.metrics.clone(),
             })
             .collect()

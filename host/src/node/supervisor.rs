@@ -19,6 +19,7 @@ use crate::plugin::{Dispatch, HostServices, Limits, LoadedPlugin, PluginInstance
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use weft_core::time::Millis;
 use weft_plugin_api::{Action, Event, InitArgs, PluginKind, ShutdownReason};
 
 /// Before a plugin's first swap, the most of its memory taken as the size of
@@ -114,9 +115,9 @@ fn label(instance: &PluginInstance) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Life {
     Running,
-    /// Faulted; starts again at `at_ms` (node clock).
+    /// Faulted; starts again at `at` (node clock).
     Restarting {
-        at_ms: u64,
+        at: Millis,
         fault: String,
     },
     /// Stopped by the operator, by policy `stop` after a fault, or because
@@ -177,7 +178,7 @@ pub struct Supervisor {
     life: Life,
     restarts: u32,
     backoff_ms: u64,
-    running_since_ms: u64,
+    running_since: Millis,
     faults: u64,
     last_fault: Option<String>,
     /// What the last swapped-out instance held at the swap (memory after
@@ -193,7 +194,7 @@ impl Supervisor {
     pub fn start(
         prepared: Prepared,
         state: Option<Vec<u8>>,
-        now_ms: u64,
+        now: Millis,
         retired: Releaser<PluginInstance>,
     ) -> Result<(Self, Vec<Action>), String> {
         let Prepared { loaded, mut instance, spec } = prepared;
@@ -210,7 +211,7 @@ impl Supervisor {
                     life: Life::Running,
                     restarts: 0,
                     backoff_ms,
-                    running_since_ms: now_ms,
+                    running_since: now,
                     faults: 0,
                     last_fault: None,
                     last_swap: None,
@@ -281,9 +282,9 @@ impl Supervisor {
     }
 
     /// Hands `event` to the instance if it runs; a fault applies the
-    /// restart policy at the time `now_ms` gives (read only then: a clock
+    /// restart policy at the time `now` gives (read only then: a clock
     /// read on every call would cost a tenth of a native dispatch).
-    pub fn handle(&mut self, event: &Event, now_ms: impl FnOnce() -> u64) -> Handled {
+    pub fn handle(&mut self, event: &Event, now: impl FnOnce() -> Millis) -> Handled {
         match self.life {
             Life::Running => {}
             Life::Restarting { .. } => return Handled::Restarting,
@@ -292,7 +293,7 @@ impl Supervisor {
         match self.instance.handle(event) {
             Ok(dispatch) => Handled::Ran(dispatch),
             Err(e) => {
-                self.faulted(e.to_string(), now_ms());
+                self.faulted(e.to_string(), now());
                 Handled::Faulted
             }
         }
@@ -300,10 +301,10 @@ impl Supervisor {
 
     /// A call broke the instance: restart later (growing delay) or stop,
     /// as the policy says.
-    fn faulted(&mut self, fault: String, now_ms: u64) {
+    fn faulted(&mut self, fault: String, now: Millis) {
         self.count_fault(fault.clone());
         let policy: RestartPolicy = self.spec.restart;
-        if now_ms.saturating_sub(self.running_since_ms) >= policy.healthy_after_ms {
+        if now.ms_since(self.running_since) >= policy.healthy_after_ms {
             self.backoff_ms = policy.backoff_ms;
         }
         match policy.mode {
@@ -311,7 +312,7 @@ impl Supervisor {
                 let delay = self.backoff_ms;
                 self.backoff_ms = (self.backoff_ms.saturating_mul(2)).min(policy.backoff_max_ms);
                 tracing::error!(plugin = %self.name, delay_ms = delay, "plugin faulted, restarting: {fault}");
-                self.life = Life::Restarting { at_ms: now_ms.saturating_add(delay), fault };
+                self.life = Life::Restarting { at: now.after_ms(delay), fault };
             }
             RestartMode::Stop => {
                 tracing::error!(plugin = %self.name, "plugin faulted and stays stopped (restart = \"stop\"): {fault}");
@@ -321,9 +322,9 @@ impl Supervisor {
     }
 
     /// When its restart is due (node clock, ms), if it is restarting.
-    pub fn restart_due_ms(&self) -> Option<u64> {
+    pub fn restart_due(&self) -> Option<Millis> {
         match self.life {
-            Life::Restarting { at_ms, .. } => Some(at_ms),
+            Life::Restarting { at, .. } => Some(at),
             _ => None,
         }
     }
@@ -331,8 +332,8 @@ impl Supervisor {
     /// Restarts the instance from its code if the restart is due: `Some`
     /// with what `init` asked for once it runs again, `None` when nothing
     /// was due or the restart failed (and was counted as a fault).
-    pub fn restart_if_due(&mut self, services: &Arc<HostServices>, now_ms: u64) -> Option<Vec<Action>> {
-        if self.restart_due_ms().is_none_or(|at| at > now_ms) {
+    pub fn restart_if_due(&mut self, services: &Arc<HostServices>, now: Millis) -> Option<Vec<Action>> {
+        if self.restart_due().is_none_or(|at| at > now) {
             return None;
         }
         let init = InitArgs { config: self.spec.config_cbor.clone(), state: None };
@@ -342,12 +343,12 @@ impl Supervisor {
                 self.retired.release(faulted);
                 self.life = Life::Running;
                 self.restarts += 1;
-                self.running_since_ms = now_ms;
+                self.running_since = now;
                 tracing::info!(plugin = %self.name, restarts = self.restarts, "plugin restarted");
                 Some(dispatch.actions)
             }
             Err(e) => {
-                self.faulted(format!("restart failed: {e}"), now_ms);
+                self.faulted(format!("restart failed: {e}"), now);
                 None
             }
         }

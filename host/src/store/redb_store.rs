@@ -179,7 +179,7 @@ mod tests {
         let held = |key| Held {
             key,
             destination: weft_plugin_api::Address([key as u8; 16]),
-            expires_unix_ms: 9,
+            expires: weft_core::time::UnixMillis::from_unix_ms(9),
             needs_seal: false,
             packet: vec![0x40, key as u8],
         };

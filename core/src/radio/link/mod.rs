@@ -52,6 +52,7 @@ pub use transmit::priority_of;
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
 use super::fragment::{self, Reassembler};
 use super::tx_queue::{MaybeOnAir, Next, Priority, TxFrame, TxQueue};
+use crate::time::Micros;
 use std::collections::{BTreeMap, HashMap};
 use weft_plugin_api::actions::RadioInfo;
 use weft_plugin_api::internal::rng::SplitMix64;
@@ -88,7 +89,7 @@ struct InFlight {
 #[derive(Debug, Clone, Copy)]
 struct Neighbour {
     address: Address,
-    last_heard_us: u64,
+    last_heard: Micros,
 }
 
 /// The phase of a driver swap.
@@ -97,9 +98,9 @@ enum Swap {
     /// No swap.
     Idle,
     /// Waiting for the outstanding transmit; give up at the deadline.
-    Draining { deadline_us: u64 },
+    Draining { deadline: Micros },
     /// The old driver is stopped; waiting for the new one to report up.
-    Resyncing { since_us: u64 },
+    Resyncing { since: Micros },
 }
 
 /// One radio link's state.
@@ -117,13 +118,14 @@ pub struct RadioLink {
     band: Option<String>,
     in_flight: Option<InFlight>,
     next_tx_id: u64,
-    retry_at_us: Option<u64>,
+    retry_at: Option<Micros>,
     reassembler: Reassembler,
     next_fragment_id: u8,
     neighbour: Option<Neighbour>,
-    next_hello_us: Option<u64>,
-    last_hello_answer_us: Option<u64>,
-    timers: BTreeMap<u64, u64>,
+    next_hello: Option<Micros>,
+    last_hello_answer: Option<Micros>,
+    /// The driver's timers: id to deadline.
+    timers: BTreeMap<u64, Micros>,
     swap: Swap,
     last_swap_stall_us: Option<u64>,
     max_swap_stall_us: u64,
@@ -159,11 +161,11 @@ impl RadioLink {
             band: None,
             in_flight: None,
             next_tx_id: 1,
-            retry_at_us: None,
+            retry_at: None,
             next_fragment_id: 0,
             neighbour: None,
-            next_hello_us: None,
-            last_hello_answer_us: None,
+            next_hello: None,
+            last_hello_answer: None,
             timers: BTreeMap::new(),
             swap: Swap::Idle,
             last_swap_stall_us: None,
@@ -204,8 +206,8 @@ impl RadioLink {
         self.radio.map(params_of)
     }
 
-    /// A status row at `now_us`.
-    pub fn status(&mut self, now_us: u64) -> RadioStatus {
+    /// A status row at `now`.
+    pub fn status(&mut self, now: Micros) -> RadioStatus {
         let (health, health_detail) = self.health();
         RadioStatus {
             driver_up: self.driver_up,
@@ -217,7 +219,7 @@ impl RadioLink {
             radio: self.radio,
             band: self.band.clone(),
             budget_us: self.queue.budget_us(),
-            used_us: self.queue.used_us(now_us),
+            used_us: self.queue.used_us(now),
             queued_frames: self.queue.len() + usize::from(self.in_flight.is_some()),
             queued_bytes: self.queue.queued_bytes(),
             reassembling: self.reassembler.waiting(),
@@ -241,7 +243,7 @@ impl RadioLink {
     }
 
     /// Executes the driver's actions.
-    pub fn driver_actions(&mut self, actions: Vec<Action>, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub fn driver_actions(&mut self, actions: Vec<Action>, now: Micros, out: &mut Vec<RadioOutput>) {
         for action in actions {
             match action {
                 Action::SerialWrite(write) => out.push(RadioOutput::Serial(write.bytes)),
@@ -250,13 +252,13 @@ impl RadioLink {
                     self.counters.bytes_in += frame.frame.len() as u64;
                     self.counters.last_rssi_dbm = frame.rssi_dbm.or(self.counters.last_rssi_dbm);
                     self.counters.last_snr_db = frame.snr_db.or(self.counters.last_snr_db);
-                    self.frame_in(frame.frame, now_us, out);
+                    self.frame_in(frame.frame, now, out);
                 }
-                Action::TransmitDone(done) => self.transmit_done(done.id, done.ok, now_us, out),
-                Action::LinkState(state) => self.link_state(state.up, state.detail, now_us),
+                Action::TransmitDone(done) => self.transmit_done(done.id, done.ok, now, out),
+                Action::LinkState(state) => self.link_state(state.up, state.detail, now),
                 Action::RadioInfo(info) => self.radio_info(info),
                 Action::SetTimer(timer) => {
-                    self.timers.insert(timer.id, now_us.saturating_add(timer.after_ms.saturating_mul(1000)));
+                    self.timers.insert(timer.id, now.after_us(timer.after_ms.saturating_mul(1000)));
                 }
                 Action::CancelTimer(timer) => {
                     self.timers.remove(&timer.id);
@@ -270,10 +272,10 @@ impl RadioLink {
                 )),
             }
         }
-        self.pump(now_us, out);
+        self.pump(now, out);
     }
 
-    pub(super) fn link_state(&mut self, up: bool, detail: String, now_us: u64) {
+    pub(super) fn link_state(&mut self, up: bool, detail: String, now: Micros) {
         if self.driver_up && !up {
             self.counters.driver_downs += 1;
         }
@@ -285,8 +287,8 @@ impl RadioLink {
             self.degraded = None;
             return;
         }
-        if let Swap::Resyncing { since_us } = self.swap {
-            let stall = now_us.saturating_sub(since_us);
+        if let Swap::Resyncing { since } = self.swap {
+            let stall = now.us_since(since);
             self.last_swap_stall_us = Some(stall);
             self.max_swap_stall_us = self.max_swap_stall_us.max(stall);
             self.swap = Swap::Idle;
@@ -295,7 +297,7 @@ impl RadioLink {
         // up together would otherwise talk over each other on every hello);
         // `poll` sends it and asks for an answer until a neighbour is heard.
         let window = HELLO_STARTUP_JITTER_US.min(self.settings.hello_interval_us / 2);
-        self.next_hello_us = Some(now_us.saturating_add(self.rng.up_to(window)));
+        self.next_hello = Some(now.after_us(self.rng.up_to(window)));
     }
 
     pub(super) fn radio_info(&mut self, info: RadioInfo) {
@@ -320,31 +322,31 @@ impl RadioLink {
         self.band = name;
     }
 
-    /// Work due at `now_us`: driver timers, hellos, reassembly and neighbour
+    /// Work due at `now`: driver timers, hellos, reassembly and neighbour
     /// timeouts, a swap that waited too long, frames the budget now allows.
-    pub fn poll(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub fn poll(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         while let Some((&id, &at)) = self.timers.iter().min_by_key(|(_, at)| **at) {
-            if at > now_us {
+            if at > now {
                 break;
             }
             self.timers.remove(&id);
             out.push(RadioOutput::Driver(Event::Timer(TimerFired { id })));
         }
-        self.reassembler.expire(now_us);
-        if self.next_hello_us.is_some_and(|t| t <= now_us) {
-            self.next_hello_us = Some(self.next_hello_after(now_us));
+        self.reassembler.expire(now);
+        if self.next_hello.is_some_and(|t| t <= now) {
+            self.next_hello = Some(self.next_hello_after(now));
             if self.driver_up {
-                self.queue_hello(self.neighbour.is_none(), now_us, out);
+                self.queue_hello(self.neighbour.is_none(), now, out);
             }
         }
         if let Some(n) = self.neighbour
-            && now_us.saturating_sub(n.last_heard_us) >= self.settings.neighbour_timeout_us
+            && now.us_since(n.last_heard) >= self.settings.neighbour_timeout_us
         {
             self.neighbour = None;
             out.push(RadioOutput::NeighbourDown(n.address));
         }
-        if let Swap::Draining { deadline_us } = self.swap
-            && deadline_us <= now_us
+        if let Swap::Draining { deadline } = self.swap
+            && deadline <= now
         {
             // The old driver never answered: the frame may or may not have
             // gone out. Queue it again (a duplicate beats a loss) and swap.
@@ -356,23 +358,23 @@ impl RadioLink {
                     "the old driver never finished its transmit; the frame is queued again".into(),
                 ));
             }
-            self.swap_progress(now_us, out);
+            self.swap_progress(now, out);
         }
-        self.pump(now_us, out);
+        self.pump(now, out);
     }
 
-    /// The earliest time [`RadioLink::poll`] has work, µs.
-    pub fn next_deadline_us(&self) -> Option<u64> {
+    /// The earliest time [`RadioLink::poll`] has work.
+    pub fn next_deadline(&self) -> Option<Micros> {
         let swap = match self.swap {
-            Swap::Draining { deadline_us } => Some(deadline_us),
+            Swap::Draining { deadline } => Some(deadline),
             _ => None,
         };
-        let retry = self.retry_at_us.filter(|_| self.driver_up && self.in_flight.is_none());
+        let retry = self.retry_at.filter(|_| self.driver_up && self.in_flight.is_none());
         [
             self.timers.values().min().copied(),
             self.reassembler.next_deadline(),
-            self.next_hello_us,
-            self.neighbour.map(|n| n.last_heard_us + self.settings.neighbour_timeout_us),
+            self.next_hello,
+            self.neighbour.map(|n| n.last_heard.after_us(self.settings.neighbour_timeout_us)),
             swap,
             retry,
         ]
@@ -384,14 +386,14 @@ impl RadioLink {
     /// Starts a driver swap: no new frames go to the driver; once nothing
     /// is outstanding (now, or after the driver answers, or after
     /// `swap_wait_us`) the output carries [`RadioOutput::SwapReady`].
-    pub fn begin_swap(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
-        self.swap = Swap::Draining { deadline_us: now_us + self.settings.swap_wait_us };
-        self.swap_progress(now_us, out);
+    pub fn begin_swap(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+        self.swap = Swap::Draining { deadline: now.after_us(self.settings.swap_wait_us) };
+        self.swap_progress(now, out);
     }
 
-    pub(super) fn swap_progress(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub(super) fn swap_progress(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         if matches!(self.swap, Swap::Draining { .. }) && self.in_flight.is_none() {
-            self.swap = Swap::Resyncing { since_us: now_us };
+            self.swap = Swap::Resyncing { since: now };
             out.push(RadioOutput::SwapReady);
         }
     }
@@ -415,14 +417,14 @@ impl RadioLink {
     /// out, so it is queued again (a duplicate beats a loss); the driver is
     /// down until the restarted (or swapped-in) one reports up. A swap that
     /// was waiting for that transmit can go ahead.
-    pub fn driver_lost(&mut self, fault: &str, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub fn driver_lost(&mut self, fault: &str, now: Micros, out: &mut Vec<RadioOutput>) {
         self.timers.clear();
-        self.link_state(false, format!("driver failed: {fault}"), now_us);
+        self.link_state(false, format!("driver failed: {fault}"), now);
         if let Some(flight) = self.in_flight.take() {
             self.counters.tx_failed += 1;
             self.queue.requeue_front(flight.frame, MaybeOnAir::Perhaps);
         }
-        self.swap_progress(now_us, out);
+        self.swap_progress(now, out);
     }
 
     /// Whether a swap is waiting for the outstanding transmit.

@@ -3,11 +3,12 @@
 //! pause after a failure, and the link's health.
 
 use super::*;
+use crate::time::Micros;
 
 impl RadioLink {
     /// The router hands a packet to the link. It is fragmented to the
     /// driver's MTU and queued whole or not at all; the error says why not.
-    pub fn send_packet(&mut self, packet: &[u8], now_us: u64, out: &mut Vec<RadioOutput>) -> Result<(), SendRefused> {
+    pub fn send_packet(&mut self, packet: &[u8], now: Micros, out: &mut Vec<RadioOutput>) -> Result<(), SendRefused> {
         let Some(radio) = self.radio else {
             self.counters.packets_refused += 1;
             return Err(SendRefused::NotUp);
@@ -25,15 +26,15 @@ impl RadioLink {
         }
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
-        if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now_us) {
+        if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now) {
             self.counters.packets_refused += 1;
             return Err(SendRefused::Queue(e));
         }
         self.counters.packets_out += 1;
-        self.pump(now_us, out);
+        self.pump(now, out);
         Ok(())
     }
-    pub(super) fn transmit_done(&mut self, id: u64, ok: bool, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub(super) fn transmit_done(&mut self, id: u64, ok: bool, now: Micros, out: &mut Vec<RadioOutput>) {
         let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
             out.push(RadioOutput::Log(LogLevel::Debug, format!("transmit {id} reported done but was not outstanding")));
             return;
@@ -45,25 +46,25 @@ impl RadioLink {
         } else {
             self.counters.tx_failed += 1;
             self.queue.requeue_front(flight.frame, MaybeOnAir::No);
-            self.transmit_failed(now_us, out);
+            self.transmit_failed(now, out);
         }
-        self.swap_progress(now_us, out);
+        self.swap_progress(now, out);
     }
 
     pub(super) fn transmit_succeeded(&mut self, out: &mut Vec<RadioOutput>) {
         self.failed_in_row = 0;
-        self.retry_at_us = None;
+        self.retry_at = None;
         if self.degraded.take().is_some() {
             out.push(RadioOutput::Log(LogLevel::Info, "radio link recovered: transmits go out again".into()));
         }
     }
 
     /// Backs off before the next try; degraded after enough failures in a row.
-    pub(super) fn transmit_failed(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub(super) fn transmit_failed(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         self.failed_in_row = self.failed_in_row.saturating_add(1);
         let doublings = (self.failed_in_row - 1).min(16);
         let pause = TX_RETRY_FIRST_US.saturating_mul(1 << doublings).min(TX_RETRY_MAX_US);
-        self.retry_at_us = Some(now_us.saturating_add(pause));
+        self.retry_at = Some(now.after_us(pause));
         if self.failed_in_row >= DEGRADED_AFTER_FAILURES && self.degraded.is_none() {
             let why = format!(
                 "{} transmits in a row failed at the driver (it says: {}); retrying every {} ms at most",
@@ -80,22 +81,22 @@ impl RadioLink {
     /// Transmit `id` never reached the driver (the runtime skipped the call):
     /// the frame goes back to the front of the queue, untouched by the radio,
     /// and is handed out again at the next poll.
-    pub fn transmit_not_taken(&mut self, id: u64, now_us: u64) {
+    pub fn transmit_not_taken(&mut self, id: u64, now: Micros) {
         if let Some(flight) = self.in_flight.take_if(|f| f.id == id) {
             self.queue.requeue_front(flight.frame, MaybeOnAir::No);
-            self.retry_at_us = Some(now_us);
+            self.retry_at = Some(now);
         }
     }
 
-    pub(super) fn pump(&mut self, now_us: u64, out: &mut Vec<RadioOutput>) {
+    pub(super) fn pump(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         if !self.driver_up || self.in_flight.is_some() || self.swap != Swap::Idle {
             return;
         }
-        if self.retry_at_us.is_some_and(|t| t > now_us) {
+        if self.retry_at.is_some_and(|t| t > now) {
             return;
         }
-        self.retry_at_us = None;
-        match self.queue.next(now_us) {
+        self.retry_at = None;
+        match self.queue.next(now) {
             Next::Send(frame) => {
                 let id = self.next_tx_id;
                 self.next_tx_id += 1;
@@ -103,7 +104,7 @@ impl RadioLink {
                 self.in_flight = Some(InFlight { id, frame });
                 out.push(RadioOutput::Driver(Event::Transmit(request)));
             }
-            Next::WaitUntil(at) => self.retry_at_us = Some(at),
+            Next::WaitUntil(at) => self.retry_at = Some(at),
             Next::Idle => {}
         }
     }

@@ -3,6 +3,7 @@
 //! them, and what happens when a path is found.
 
 use super::*;
+use crate::time::Millis;
 
 impl<M: AnnounceCheck> Router<M> {
     pub(super) fn announce_packet(&self, announce: &Announce, count: u8, request: Option<u64>) -> Vec<u8> {
@@ -11,38 +12,38 @@ impl<M: AnnounceCheck> Router<M> {
             .encode()
     }
 
-    pub(super) fn next_sequence(&self, now_ms: u64) -> u64 {
-        self.own_announce.sequence.saturating_add(1).max(self.wall(now_ms))
+    pub(super) fn next_sequence(&self, now: Millis) -> u64 {
+        self.own_announce.sequence.saturating_add(1).max(self.wall(now).as_unix_ms())
     }
 
     /// Whether `sequence` lies within [`MAX_SEQUENCE_LEAD_MS`] of this
     /// node's clock.
-    pub(super) fn plausible_sequence(&self, sequence: u64, now_ms: u64) -> bool {
-        sequence <= self.wall(now_ms).saturating_add(MAX_SEQUENCE_LEAD_MS)
+    pub(super) fn plausible_sequence(&self, sequence: u64, now: Millis) -> bool {
+        sequence <= self.wall(now).after_ms(MAX_SEQUENCE_LEAD_MS).as_unix_ms()
     }
 
     /// Signs a fresh announce and floods it on every link.
-    pub(super) fn announce_self(&mut self, now_ms: u64) {
+    pub(super) fn announce_self(&mut self, now: Millis) {
         let jitter = self.rng.up_to(self.config.announce_interval_ms / 10);
-        self.next_announce_ms = now_ms + self.config.announce_interval_ms - jitter;
-        self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now_ms));
+        self.next_announce = now.after_ms(self.config.announce_interval_ms.saturating_sub(jitter));
+        self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now));
         let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, None).into();
         let links: Vec<LinkId> = self.links.keys().copied().collect();
         for link in links {
-            self.send_announce(link, self.own, 0, packet.clone(), now_ms);
+            self.send_announce(link, self.own, 0, packet.clone(), now);
         }
     }
 
-    pub(super) fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Arc<[u8]>, now_ms: u64) {
+    pub(super) fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Arc<[u8]>, now: Millis) {
         let Some(state) = self.links.get_mut(&link) else { return };
-        if let Some(packet) = state.budget.offer(origin, hops, packet, now_ms) {
+        if let Some(packet) = state.budget.offer(origin, hops, packet, now) {
             self.counters.announce_bytes += packet.len() as u64;
             self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
         }
     }
 
-    pub(super) fn rebroadcast(&mut self, address: Address, pending: Rebroadcast, now_ms: u64) {
-        let (Some(entry), Some(route)) = (self.table.entry(&address), self.table.route(&address, now_ms)) else {
+    pub(super) fn rebroadcast(&mut self, address: Address, pending: Rebroadcast, now: Millis) {
+        let (Some(entry), Some(route)) = (self.table.entry(&address), self.table.route(&address, now)) else {
             return;
         };
         if route.hops >= pending.limit {
@@ -57,7 +58,7 @@ impl<M: AnnounceCheck> Router<M> {
         .into();
         let links: Vec<LinkId> = self.links.keys().copied().filter(|l| !pending.heard.contains(l)).collect();
         for link in links {
-            self.send_announce(link, address, route.hops, packet.clone(), now_ms);
+            self.send_announce(link, address, route.hops, packet.clone(), now);
         }
     }
 
@@ -67,7 +68,7 @@ impl<M: AnnounceCheck> Router<M> {
         hops: Hops,
         request: Option<u64>,
         announce: Announce,
-        now_ms: u64,
+        now: Millis,
     ) {
         let address = announce.address();
         if address == self.own {
@@ -75,12 +76,12 @@ impl<M: AnnounceCheck> Router<M> {
         }
         let Some(state) = self.links.get(&link) else { return };
         let (neighbour, cost) = (state.params.neighbour, state.params.cost);
-        if !self.plausible_sequence(announce.sequence, now_ms) {
+        if !self.plausible_sequence(announce.sequence, now) {
             self.counters.announces_implausible += 1;
             return;
         }
         let distance = hops.count.saturating_add(1);
-        let verdict = self.table.judge(&address, announce.sequence, distance, cost, now_ms);
+        let verdict = self.table.judge(&address, announce.sequence, distance, cost, now);
         if verdict == super::super::table::Verdict::Stale {
             self.counters.announces_stale += 1;
             return;
@@ -107,30 +108,31 @@ impl<M: AnnounceCheck> Router<M> {
         if verdict.accepted() {
             self.counters.announces_accepted += 1;
             let known = self.table.entry(&address).is_some();
-            let route = Route { link, neighbour, hops: distance, cost, expires_ms: now_ms + self.config.route_ttl_ms };
+            let route =
+                Route { link, neighbour, hops: distance, cost, expires: now.after_ms(self.config.route_ttl_ms) };
             self.table.accept(shared, route);
             if !known {
                 self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
-                self.sessions.learn(&self.table, address, now_ms);
-                self.pump_sessions(now_ms);
+                self.sessions.learn(&self.table, address, now);
+                self.pump_sessions(now);
             }
             if request.is_none() && distance < hops.limit {
                 match self.rebroadcasts.get_mut(&address) {
                     // A better path while the rebroadcast waits: it will carry the new distance.
                     Some(pending) if pending.sequence == announce.sequence => pending.heard.push(link),
                     _ => {
-                        let due_ms = now_ms + self.rng.up_to(self.config.rebroadcast_delay_ms);
+                        let due = now.after_ms(self.rng.up_to(self.config.rebroadcast_delay_ms));
                         let pending =
-                            Rebroadcast { due_ms, sequence: announce.sequence, limit: hops.limit, heard: vec![link] };
+                            Rebroadcast { due, sequence: announce.sequence, limit: hops.limit, heard: vec![link] };
                         self.rebroadcasts.insert(address, pending);
-                        self.rebroadcast_order.push(Reverse((due_ms, address)));
+                        self.rebroadcast_order.push(Reverse((due, address)));
                     }
                 }
             }
-            self.path_found(address, now_ms);
+            self.path_found(address, now);
         }
         if let Some(request) = request
-            && let Some(Came::Link(back)) = self.seen.came(request, now_ms)
+            && let Some(Came::Link(back)) = self.seen.came(request, now)
             && back != link
         {
             let packet = self.announce_packet(&announce, distance, Some(request));
@@ -140,16 +142,16 @@ impl<M: AnnounceCheck> Router<M> {
 
     // ---- path discovery -------------------------------------------------
 
-    pub(super) fn request_path(&mut self, to: Address, now_ms: u64) {
+    pub(super) fn request_path(&mut self, to: Address, now: Millis) {
         let interval = self.config.path_request_interval_ms.max(1);
-        let search = self.searches.entry(to).or_insert(PathSearch { next_ms: 0, interval_ms: interval });
-        if search.next_ms > now_ms {
+        let search = self.searches.entry(to).or_insert(PathSearch { next: Millis::ZERO, interval_ms: interval });
+        if search.next > now {
             return;
         }
-        search.next_ms = now_ms + search.interval_ms;
+        search.next = now.after_ms(search.interval_ms);
         search.interval_ms = (search.interval_ms * 2).min(MAX_PATH_REQUEST_INTERVAL_MS);
         let request = self.rng.next_u64();
-        self.seen.first_time(request, Came::Here, now_ms);
+        self.seen.first_time(request, Came::Here, now);
         let known_sequence = self.table.sequence(&to);
         let packet = Packet {
             hops: Hops::fresh(self.config.max_hops),
@@ -166,9 +168,9 @@ impl<M: AnnounceCheck> Router<M> {
         mut packet: Vec<u8>,
         hops: Hops,
         (request, target, known): (u64, Address, u64),
-        now_ms: u64,
+        now: Millis,
     ) {
-        if !self.seen.first_time(request, Came::Link(link), now_ms) {
+        if !self.seen.first_time(request, Came::Link(link), now) {
             self.counters.duplicates += 1;
             return;
         }
@@ -176,14 +178,11 @@ impl<M: AnnounceCheck> Router<M> {
             // The requester knows a newer sequence than ours (we restarted
             // with the clock behind): outbid it, but never beyond a bounded
             // lead over our own clock, whatever the wire says.
-            let outbid = known.checked_add(1).filter(|&s| self.plausible_sequence(s, now_ms));
+            let outbid = known.checked_add(1).filter(|&s| self.plausible_sequence(s, now));
             match outbid {
                 Some(outbid) if self.own_announce.sequence < outbid => {
-                    self.own_announce = Announce::create(
-                        &self.identity,
-                        self.config.capabilities,
-                        self.next_sequence(now_ms).max(outbid),
-                    );
+                    self.own_announce =
+                        Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now).max(outbid));
                 }
                 Some(_) => {}
                 None => self.counters.path_requests_implausible += 1,
@@ -193,7 +192,7 @@ impl<M: AnnounceCheck> Router<M> {
             self.out.push(RouterOutput::Transmit { link, packet });
             return;
         }
-        if let (Some(route), Some(entry)) = (self.table.route(&target, now_ms), self.table.entry(&target))
+        if let (Some(route), Some(entry)) = (self.table.route(&target, now), self.table.entry(&target))
             && route.link != link
             && entry.announce.sequence > known
         {
@@ -211,11 +210,11 @@ impl<M: AnnounceCheck> Router<M> {
     }
 
     /// A route to `to` appeared: send what waited for it.
-    pub(super) fn path_found(&mut self, to: Address, now_ms: u64) {
+    pub(super) fn path_found(&mut self, to: Address, now: Millis) {
         self.searches.remove(&to);
-        let Some(route) = self.table.route(&to, now_ms) else { return };
+        let Some(route) = self.table.route(&to, now) else { return };
         for held in self.hold.take(&to) {
-            if held.needs_seal && self.held_into_session(&held, now_ms) {
+            if held.needs_seal && self.held_into_session(&held, now) {
                 self.hold.counters.delivered += 1;
                 self.out.push(RouterOutput::Hold(HoldChange::Delete(held.key)));
                 continue;

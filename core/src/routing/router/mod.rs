@@ -39,6 +39,7 @@ use super::table::{Route, RoutingTable};
 use super::wire::{Body, FLAG_SEALED, FLAG_SOURCE, HOP_COUNT_OFFSET, Hops, Inner, Packet, trace_path};
 use crate::crypto::{NodeIdentity, open, seal};
 use crate::session::{Directory, SessionConfig, SessionOutput, SessionSend, Sessions};
+use crate::time::{Millis, UnixMillis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::Digest;
@@ -52,7 +53,7 @@ use weft_plugin_api::internal::rng::SplitMix64;
 struct WaitingTrace {
     to: Address,
     id: u64,
-    since_ms: u64,
+    since: Millis,
 }
 
 struct LinkState {
@@ -62,7 +63,7 @@ struct LinkState {
 
 /// An announce waiting for its random rebroadcast delay.
 struct Rebroadcast {
-    due_ms: u64,
+    due: Millis,
     sequence: u64,
     limit: u8,
     /// Links whose neighbour sent us this announce already: they have it.
@@ -70,7 +71,7 @@ struct Rebroadcast {
 }
 
 struct PathSearch {
-    next_ms: u64,
+    next: Millis,
     interval_ms: u64,
 }
 
@@ -92,14 +93,14 @@ pub struct Router<M: AnnounceCheck = VerifyMemo> {
     rng: SplitMix64,
     /// Ephemeral keys of one-shot sealed boxes.
     crypto_rng: StdRng,
-    wall_start_ms: u64,
+    wall_start: UnixMillis,
     own_announce: Announce,
-    next_announce_ms: u64,
+    next_announce: Millis,
     rebroadcasts: FastMap<Address, Rebroadcast>,
-    rebroadcast_order: BinaryHeap<Reverse<(u64, Address)>>,
+    rebroadcast_order: BinaryHeap<Reverse<(Millis, Address)>>,
     searches: FastMap<Address, PathSearch>,
     traces: Vec<WaitingTrace>,
-    next_housekeeping_ms: u64,
+    next_housekeeping: Millis,
     out: Vec<RouterOutput>,
     counters: RouterCounters,
     sessions: Sessions,
@@ -113,21 +114,21 @@ impl<M: AnnounceCheck> std::fmt::Debug for Router<M> {
 }
 
 impl<M: AnnounceCheck> Router<M> {
-    /// A router for `identity`. `wall_start_ms` is the Unix time at router
+    /// A router for `identity`. `wall_start` is the Unix time at router
     /// time 0 (announce sequences and held-packet expiry are wall-clock, so
     /// they survive a restart); `seed` drives jitter, ids and (until
     /// [`Router::reseed`]) every key the router makes, so a simulation is
     /// reproducible from it; `memo` checks announce signatures.
-    pub fn new(identity: NodeIdentity, config: RouterConfig, wall_start_ms: u64, seed: u64, memo: M) -> Router<M> {
+    pub fn new(identity: NodeIdentity, config: RouterConfig, wall_start: UnixMillis, seed: u64, memo: M) -> Router<M> {
         let own = identity.address();
-        let own_announce = Announce::create(&identity, config.capabilities, wall_start_ms.max(1));
+        let own_announce = Announce::create(&identity, config.capabilities, wall_start.as_unix_ms().max(1));
         let session_config = session_config(&config);
         let mut expand = SplitMix64::new(seed ^ 0x5e55_10e5_5e55_10e5);
         let mut session_seed = [0u8; 32];
         for chunk in session_seed.chunks_mut(8) {
             chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
         }
-        let sessions = Sessions::new(&identity, session_config, wall_start_ms, session_seed);
+        let sessions = Sessions::new(&identity, session_config, wall_start, session_seed);
         let mut crypto_seed = [0u8; 32];
         for chunk in crypto_seed.chunks_mut(8) {
             chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
@@ -145,14 +146,14 @@ impl<M: AnnounceCheck> Router<M> {
             table: RoutingTable::default(),
             memo,
             rng: SplitMix64::new(seed),
-            wall_start_ms,
+            wall_start,
             own_announce,
-            next_announce_ms: 0,
+            next_announce: Millis::ZERO,
             rebroadcasts: FastMap::default(),
             rebroadcast_order: BinaryHeap::new(),
             searches: FastMap::default(),
             traces: Vec::new(),
-            next_housekeeping_ms: 0,
+            next_housekeeping: Millis::ZERO,
             out: Vec::new(),
             counters: RouterCounters::default(),
         }
@@ -186,10 +187,10 @@ impl<M: AnnounceCheck> Router<M> {
         // The two generators get independent seeds derived from the one.
         let crypto_seed = sha2::Sha256::new_with_prefix(b"weft router seal rng").chain_update(seed).finalize();
         self.crypto_rng = StdRng::from_seed(crypto_seed.into());
-        self.sessions = Sessions::new(&self.identity, session_config(&self.config), self.wall_start_ms, seed);
+        self.sessions = Sessions::new(&self.identity, session_config(&self.config), self.wall_start, seed);
         let known: Vec<Address> = self.table.announces().map(|a| a.address()).collect();
         for address in known {
-            self.sessions.learn(&self.table, address, 0);
+            self.sessions.learn(&self.table, address, Millis::ZERO);
         }
     }
 
@@ -221,16 +222,16 @@ impl<M: AnnounceCheck> Router<M> {
     }
 
     /// Usable routes, by destination.
-    pub fn routes(&self, now_ms: u64) -> Vec<RouteRow> {
+    pub fn routes(&self, now: Millis) -> Vec<RouteRow> {
         let mut rows: Vec<RouteRow> = self
             .table
-            .routes(now_ms)
+            .routes(now)
             .map(|(destination, entry, route)| RouteRow {
                 destination: *destination,
                 next_hop: route.neighbour,
                 hops: route.hops,
                 cost: route.cost,
-                expires_in_s: route.expires_ms.saturating_sub(now_ms) / 1000,
+                expires_in_s: route.expires.ms_since(now) / 1000,
                 sequence: entry.announce.sequence,
                 capabilities: entry.announce.capabilities,
             })
@@ -240,23 +241,20 @@ impl<M: AnnounceCheck> Router<M> {
     }
 
     /// The usable route to `to`.
-    pub fn route(&self, to: &Address, now_ms: u64) -> Option<Route> {
-        self.table.route(to, now_ms)
+    pub fn route(&self, to: &Address, now: Millis) -> Option<Route> {
+        self.table.route(to, now)
     }
 
     /// The earliest time [`Router::poll`] has work.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Millis> {
         let budgets = self.links.values().filter_map(|l| l.budget.next_release());
         let rebroadcast = self.rebroadcast_order.peek().map(|Reverse((at, _))| *at);
-        [Some(self.next_announce_ms), Some(self.next_housekeeping_ms), rebroadcast]
-            .into_iter()
-            .flatten()
-            .chain(budgets)
-            .min()
+        [Some(self.next_announce), Some(self.next_housekeeping), rebroadcast].into_iter().flatten().chain(budgets).min()
     }
 
-    pub(super) fn wall(&self, now_ms: u64) -> u64 {
-        self.wall_start_ms + now_ms
+    /// The wall clock at router time `now`.
+    pub(super) fn wall(&self, now: Millis) -> UnixMillis {
+        self.wall_start.after_ms(now.as_ms())
     }
 
     // ---- links ----------------------------------------------------------
@@ -279,13 +277,13 @@ impl<M: AnnounceCheck> Router<M> {
             let announce = Announce::from_body(body);
             let address = announce.address();
             // Saved before this fix, a poisoned sequence must not come back.
-            if address == self.own || !self.plausible_sequence(announce.sequence, 0) || !announce.verify() {
+            if address == self.own || !self.plausible_sequence(announce.sequence, Millis::ZERO) || !announce.verify() {
                 continue;
             }
             let signing_key = announce.signing_key;
             if self.table.remember(Arc::new(announce)) {
                 taken += 1;
-                self.sessions.learn(&self.table, address, 0);
+                self.sessions.learn(&self.table, address, Millis::ZERO);
                 self.out.push(RouterOutput::KeyLearned { address, signing_key });
             }
         }
@@ -293,12 +291,12 @@ impl<M: AnnounceCheck> Router<M> {
     }
 
     /// A link came up; the neighbour hears this node's announce at once.
-    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now_ms: u64) {
+    pub fn link_up(&mut self, link: LinkId, params: LinkParams, now: Millis) {
         let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);
-        let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now_ms);
+        let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now);
         self.links.insert(link, LinkState { params, budget });
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
-        self.send_announce(link, self.own, 0, packet.into(), now_ms);
+        self.send_announce(link, self.own, 0, packet.into(), now);
     }
 
     /// A link went down: routes through it are gone.
@@ -314,41 +312,41 @@ impl<M: AnnounceCheck> Router<M> {
 
     // ---- timers ---------------------------------------------------------
 
-    /// Does whatever is due at `now_ms`: own announces, rebroadcasts,
+    /// Does whatever is due at `now`: own announces, rebroadcasts,
     /// budgeted announces, expiry, path request retries.
-    pub fn poll(&mut self, now_ms: u64) {
-        if now_ms >= self.next_announce_ms {
-            self.announce_self(now_ms);
+    pub fn poll(&mut self, now: Millis) {
+        if now >= self.next_announce {
+            self.announce_self(now);
         }
         while let Some(Reverse((at, address))) = self.rebroadcast_order.peek().copied() {
-            if at > now_ms {
+            if at > now {
                 break;
             }
             self.rebroadcast_order.pop();
-            if self.rebroadcasts.get(&address).is_some_and(|r| r.due_ms == at)
+            if self.rebroadcasts.get(&address).is_some_and(|r| r.due == at)
                 && let Some(pending) = self.rebroadcasts.remove(&address)
             {
-                self.rebroadcast(address, pending, now_ms);
+                self.rebroadcast(address, pending, now);
             }
         }
         let mut released = Vec::new();
         for (id, link) in &mut self.links {
-            if link.budget.next_release().is_some_and(|at| at <= now_ms) {
-                released.extend(link.budget.release(now_ms).into_iter().map(|p| (*id, p)));
+            if link.budget.next_release().is_some_and(|at| at <= now) {
+                released.extend(link.budget.release(now).into_iter().map(|p| (*id, p)));
             }
         }
         for (link, packet) in released {
             self.counters.announce_bytes += packet.len() as u64;
             self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
         }
-        if now_ms >= self.next_housekeeping_ms {
-            self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
-            self.housekeeping(now_ms);
+        if now >= self.next_housekeeping {
+            self.next_housekeeping = now.after_ms(HOUSEKEEPING_MS);
+            self.housekeeping(now);
         }
     }
 
-    pub(super) fn housekeeping(&mut self, now_ms: u64) {
-        for change in self.hold.expire(self.wall(now_ms)) {
+    pub(super) fn housekeeping(&mut self, now: Millis) {
+        for change in self.hold.expire(self.wall(now)) {
             self.out.push(RouterOutput::Hold(change));
         }
         let waiting: Vec<Address> = self
@@ -356,24 +354,24 @@ impl<M: AnnounceCheck> Router<M> {
             .destinations()
             .copied()
             .chain(self.traces.iter().map(|trace| trace.to))
-            .filter(|to| self.table.route(to, now_ms).is_none())
+            .filter(|to| self.table.route(to, now).is_none())
             .collect();
         for to in waiting {
-            self.request_path(to, now_ms);
+            self.request_path(to, now);
         }
         // Held for a destination that has a route: a link refused the
         // packets when the path appeared; try again.
         let routed: Vec<Address> =
-            self.hold.destinations().copied().filter(|to| self.table.route(to, now_ms).is_some()).collect();
+            self.hold.destinations().copied().filter(|to| self.table.route(to, now).is_some()).collect();
         for to in routed {
-            self.path_found(to, now_ms);
+            self.path_found(to, now);
         }
-        self.sessions.poll(&self.table, now_ms);
-        self.pump_sessions(now_ms);
+        self.sessions.poll(&self.table, now);
+        self.pump_sessions(now);
         let lost = self.traces.len();
-        self.traces.retain(|trace| trace.since_ms + TRACE_WAIT_MS > now_ms);
+        self.traces.retain(|trace| trace.since.after_ms(TRACE_WAIT_MS) > now);
         self.counters.lost += (lost - self.traces.len()) as u64;
-        self.searches.retain(|to, _| self.table.route(to, now_ms).is_none());
+        self.searches.retain(|to, _| self.table.route(to, now).is_none());
     }
 
     // ---- announces ------------------------------------------------------

@@ -2,10 +2,11 @@
 //! here, forwarded toward its destination, or dropped and counted.
 
 use super::*;
+use crate::time::Millis;
 
 impl<M: AnnounceCheck> Router<M> {
     /// A packet arrived on `link`.
-    pub fn receive(&mut self, link: LinkId, mut packet: Vec<u8>, now_ms: u64) {
+    pub fn receive(&mut self, link: LinkId, mut packet: Vec<u8>, now: Millis) {
         if !self.links.contains_key(&link) {
             return;
         }
@@ -30,11 +31,11 @@ impl<M: AnnounceCheck> Router<M> {
                 if destination == self.own {
                     self.deliver_data(port, flags, inner);
                 } else {
-                    self.forward(link, destination, packet, now_ms);
+                    self.forward(link, destination, packet, now);
                 }
             }
             Body::Flood { id, port, flags, inner } => {
-                if !self.seen.first_time(id, Came::Link(link), now_ms) {
+                if !self.seen.first_time(id, Came::Link(link), now) {
                     self.counters.duplicates += 1;
                     return;
                 }
@@ -54,7 +55,7 @@ impl<M: AnnounceCheck> Router<M> {
                     self.counters.hop_limit += 1;
                 }
             }
-            Body::Return { id, port, flags, inner } => match self.seen.came(id, now_ms) {
+            Body::Return { id, port, flags, inner } => match self.seen.came(id, now) {
                 Some(Came::Here) => match Inner::decode(flags, inner) {
                     Ok(fields) => {
                         let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
@@ -73,28 +74,28 @@ impl<M: AnnounceCheck> Router<M> {
             },
             Body::Announce { request, body } => {
                 let announce = Announce::from_body(body);
-                self.on_announce(link, hops, request, announce, now_ms);
+                self.on_announce(link, hops, request, announce, now);
             }
             Body::PathRequest { request, target, known_sequence } => {
-                self.on_path_request(link, packet, hops, (request, target, known_sequence), now_ms);
+                self.on_path_request(link, packet, hops, (request, target, known_sequence), now);
             }
             Body::Trace { reply, id, destination, origin, path } => {
-                self.on_trace(hops, trace::TraceProbe { reply, id, destination, origin, path: path.to_vec() }, now_ms);
+                self.on_trace(hops, trace::TraceProbe { reply, id, destination, origin, path: path.to_vec() }, now);
             }
             Body::Session { destination, index, counter, sealed } => {
                 if destination == self.own {
-                    self.sessions.receive_message(&self.identity, index, counter, sealed, now_ms);
-                    self.pump_sessions(now_ms);
+                    self.sessions.receive_message(&self.identity, index, counter, sealed, now);
+                    self.pump_sessions(now);
                 } else {
-                    self.forward(link, destination, packet, now_ms);
+                    self.forward(link, destination, packet, now);
                 }
             }
             Body::Handshake { destination, step, body } => {
                 if destination == self.own {
-                    self.sessions.receive_handshake(&self.table, step, body, now_ms);
-                    self.pump_sessions(now_ms);
+                    self.sessions.receive_handshake(&self.table, step, body, now);
+                    self.pump_sessions(now);
                 } else {
-                    self.forward(link, destination, packet, now_ms);
+                    self.forward(link, destination, packet, now);
                 }
             }
         }
@@ -148,14 +149,14 @@ impl<M: AnnounceCheck> Router<M> {
         }));
     }
 
-    pub(super) fn forward(&mut self, from: LinkId, to: Address, mut packet: Vec<u8>, now_ms: u64) {
+    pub(super) fn forward(&mut self, from: LinkId, to: Address, mut packet: Vec<u8>, now: Millis) {
         let (count, limit) = (packet[HOP_COUNT_OFFSET], packet[HOP_COUNT_OFFSET + 1]);
         if count.saturating_add(1) >= limit {
             self.counters.hop_limit += 1;
             return;
         }
         packet[HOP_COUNT_OFFSET] = count + 1;
-        match self.table.route(&to, now_ms) {
+        match self.table.route(&to, now) {
             // Sending it back where it came from would loop: the route is stale.
             Some(route) if route.link != from => {
                 self.counters.forwarded += 1;
@@ -163,7 +164,7 @@ impl<M: AnnounceCheck> Router<M> {
             }
             _ => {
                 self.table.forget_route(&to);
-                self.hold_packet(to, packet, false, now_ms);
+                self.hold_packet(to, packet, false, now);
             }
         }
     }

@@ -3,6 +3,7 @@
 //! held until a path or a session exists.
 
 use super::*;
+use crate::time::Millis;
 
 impl<M: AnnounceCheck> Router<M> {
     /// A link took a held packet ([`RouterOutput::TransmitHeld`]): it
@@ -26,7 +27,7 @@ impl<M: AnnounceCheck> Router<M> {
     /// Hands a held message that reveals its sender to the sessions, now
     /// that the destination's key is known. False when it is not such a
     /// message (anonymous ones are sealed in a one-shot box instead).
-    pub(super) fn held_into_session(&mut self, held: &Held, now_ms: u64) -> bool {
+    pub(super) fn held_into_session(&mut self, held: &Held, now: Millis) -> bool {
         let Ok(packet) = Packet::decode(&held.packet) else { return false };
         let Body::Data { destination, port, flags, inner } = packet.body else { return false };
         if flags & FLAG_SOURCE == 0 {
@@ -34,14 +35,14 @@ impl<M: AnnounceCheck> Router<M> {
         }
         let Ok(fields) = Inner::decode(flags, inner) else { return false };
         let inner = Inner { source: None, ..fields };
-        self.sessions.send(&self.table, destination, port, inner.flags(), &inner.encode(), now_ms);
-        self.pump_sessions(now_ms);
+        self.sessions.send(&self.table, destination, port, inner.flags(), &inner.encode(), now);
+        self.pump_sessions(now);
         true
     }
 
     /// Routes what the sessions produced: packets toward their node (held
     /// while no route is known), opened messages to their port.
-    pub(super) fn pump_sessions(&mut self, now_ms: u64) {
+    pub(super) fn pump_sessions(&mut self, now: Millis) {
         self.sessions.drain_into(&mut self.session_out);
         if self.session_out.is_empty() {
             return;
@@ -50,7 +51,7 @@ impl<M: AnnounceCheck> Router<M> {
         let mut outputs = std::mem::take(&mut self.session_out);
         for output in outputs.drain(..) {
             match output {
-                SessionOutput::Route { to, packet } => self.route_or_hold(to, packet, now_ms),
+                SessionOutput::Route { to, packet } => self.route_or_hold(to, packet, now),
                 SessionOutput::Deliver { from, flags, port, fields } => match Inner::decode(flags, &fields) {
                     Ok(inner) => {
                         let fields = Inner { source: Some(from), ..inner };
@@ -58,16 +59,16 @@ impl<M: AnnounceCheck> Router<M> {
                     }
                     Err(_) => self.counters.undecodable += 1,
                 },
-                SessionOutput::NeedKey(node) => self.request_path(node, now_ms),
+                SessionOutput::NeedKey(node) => self.request_path(node, now),
             }
         }
         self.session_out = outputs;
     }
 
-    pub(super) fn route_or_hold(&mut self, to: Address, packet: Vec<u8>, now_ms: u64) {
-        match self.table.route(&to, now_ms) {
+    pub(super) fn route_or_hold(&mut self, to: Address, packet: Vec<u8>, now: Millis) {
+        match self.table.route(&to, now) {
             Some(route) => self.out.push(RouterOutput::Transmit { link: route.link, packet }),
-            None => self.hold_packet(to, packet, false, now_ms),
+            None => self.hold_packet(to, packet, false, now),
         }
     }
 
@@ -83,12 +84,12 @@ impl<M: AnnounceCheck> Router<M> {
         Some(Packet { hops: packet.hops, body: Body::Data { destination, port, flags, inner: &sealed } }.encode())
     }
 
-    pub(super) fn hold_packet(&mut self, to: Address, packet: Vec<u8>, needs_seal: bool, now_ms: u64) {
-        let expires = self.wall(now_ms) + self.hold.limits().ttl_ms;
+    pub(super) fn hold_packet(&mut self, to: Address, packet: Vec<u8>, needs_seal: bool, now: Millis) {
+        let expires = self.wall(now).after_ms(self.hold.limits().ttl_ms);
         for change in self.hold.hold(to, packet, needs_seal, expires) {
             self.out.push(RouterOutput::Hold(change));
         }
-        self.request_path(to, now_ms);
+        self.request_path(to, now);
     }
 
     /// Takes back packets persisted by an earlier run.
@@ -114,7 +115,7 @@ impl<M: AnnounceCheck> Router<M> {
 
     /// Sends a message to one node: at once when a route is known, else held
     /// while a path is requested.
-    pub fn send(&mut self, message: Outgoing<'_>, now_ms: u64) -> Sent {
+    pub fn send(&mut self, message: Outgoing<'_>, now: Millis) -> Sent {
         let inner = Inner {
             source: message.reveal.then_some(self.own),
             tag: message.tag,
@@ -138,10 +139,9 @@ impl<M: AnnounceCheck> Router<M> {
         }
         if message.sealed && message.reveal && self.table.entry(&message.to).is_some() {
             let inner = Inner { source: None, ..inner };
-            let sent =
-                self.sessions.send(&self.table, message.to, message.port, inner.flags(), &inner.encode(), now_ms);
-            let route = self.table.route(&message.to, now_ms);
-            self.pump_sessions(now_ms);
+            let sent = self.sessions.send(&self.table, message.to, message.port, inner.flags(), &inner.encode(), now);
+            let route = self.table.route(&message.to, now);
+            self.pump_sessions(now);
             return match (sent, route) {
                 (SessionSend::Sealed, Some(route)) => Sent::Transmitted(route.link),
                 (SessionSend::Sealed, None) => Sent::Held,
@@ -152,7 +152,7 @@ impl<M: AnnounceCheck> Router<M> {
         let flags = inner.flags() | if message.sealed { FLAG_SEALED } else { 0 };
         let plain = inner.encode();
         let hops = Hops::fresh(self.config.max_hops);
-        match (self.table.route(&message.to, now_ms), self.table.entry(&message.to)) {
+        match (self.table.route(&message.to, now), self.table.entry(&message.to)) {
             (Some(route), Some(entry)) => {
                 let sealed;
                 let body = if message.sealed {
@@ -180,7 +180,7 @@ impl<M: AnnounceCheck> Router<M> {
                     body: Body::Data { destination: message.to, port: message.port, flags, inner: &plain },
                 }
                 .encode();
-                self.hold_packet(message.to, packet, message.sealed, now_ms);
+                self.hold_packet(message.to, packet, message.sealed, now);
                 Sent::Held
             }
         }
@@ -188,9 +188,9 @@ impl<M: AnnounceCheck> Router<M> {
 
     /// Floods a message to `port` on every node within `hops`; returns the
     /// flood's id (replies come back as [`ReplyPath::Flood`] answers).
-    pub fn flood(&mut self, port: u16, payload: &[u8], hops: u8, reveal: bool, now_ms: u64) -> u64 {
+    pub fn flood(&mut self, port: u16, payload: &[u8], hops: u8, reveal: bool, now: Millis) -> u64 {
         let id = self.rng.next_u64();
-        self.seen.first_time(id, Came::Here, now_ms);
+        self.seen.first_time(id, Came::Here, now);
         let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to: None, payload };
         let encoded = inner.encode();
         let packet = Packet {
@@ -210,9 +210,9 @@ impl<M: AnnounceCheck> Router<M> {
         payload: &[u8],
         reveal: bool,
         reply_to: Option<u64>,
-        now_ms: u64,
+        now: Millis,
     ) -> Result<Sent, NoWayBack> {
-        let back = match self.seen.came(flood, now_ms) {
+        let back = match self.seen.came(flood, now) {
             Some(Came::Link(link)) if self.links.contains_key(&link) => link,
             Some(Came::Here) => return Err(NoWayBack::OwnFlood),
             _ => return Err(NoWayBack::Forgotten),

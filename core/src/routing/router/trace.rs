@@ -1,6 +1,7 @@
 //! Traces: a probe toward a node that records the path and comes back.
 
 use super::*;
+use crate::time::Millis;
 
 /// A trace probe as it arrived: the decoded fields of a trace packet.
 pub(super) struct TraceProbe {
@@ -19,16 +20,16 @@ pub(super) struct TraceProbe {
 impl<M: AnnounceCheck> Router<M> {
     /// Traces the path to `to`; the answer comes as [`RouterOutput::TraceDone`]
     /// with `id` (after a path request, if no route is known yet).
-    pub fn trace(&mut self, to: Address, id: u64, now_ms: u64) {
+    pub fn trace(&mut self, to: Address, id: u64, now: Millis) {
         if to == self.own {
             self.out.push(RouterOutput::TraceDone { id, path: Vec::new() });
             return;
         }
-        match self.table.route(&to, now_ms) {
+        match self.table.route(&to, now) {
             Some(route) => self.start_trace(to, id, route),
             None => {
-                self.traces.push(WaitingTrace { to, id, since_ms: now_ms });
-                self.request_path(to, now_ms);
+                self.traces.push(WaitingTrace { to, id, since: now });
+                self.request_path(to, now);
             }
         }
     }
@@ -42,7 +43,7 @@ impl<M: AnnounceCheck> Router<M> {
         self.out.push(RouterOutput::Transmit { link: route.link, packet });
     }
 
-    pub(super) fn on_trace(&mut self, hops: Hops, probe: TraceProbe, now_ms: u64) {
+    pub(super) fn on_trace(&mut self, hops: Hops, probe: TraceProbe, now: Millis) {
         let TraceProbe { reply, id, destination, origin, mut path } = probe;
         if reply {
             if origin == self.own {
@@ -51,19 +52,19 @@ impl<M: AnnounceCheck> Router<M> {
                 self.out.push(RouterOutput::TraceDone { id, path: nodes });
                 return;
             }
-            self.route_trace(origin, Some(hops), Body::Trace { reply, id, destination, origin, path: &path }, now_ms);
+            self.route_trace(origin, Some(hops), Body::Trace { reply, id, destination, origin, path: &path }, now);
         } else if destination == self.own {
             let body = Body::Trace { reply: true, id, destination, origin, path: &path };
-            self.route_trace(origin, None, body, now_ms);
+            self.route_trace(origin, None, body, now);
         } else {
             path.extend_from_slice(&self.own.0);
             let body = Body::Trace { reply, id, destination, origin, path: &path };
-            self.route_trace(destination, Some(hops), body, now_ms);
+            self.route_trace(destination, Some(hops), body, now);
         }
     }
 
     /// Sends a trace toward `toward`: fresh (`None`) or one hop further.
-    pub(super) fn route_trace(&mut self, toward: Address, hops: Option<Hops>, body: Body<'_>, now_ms: u64) {
+    pub(super) fn route_trace(&mut self, toward: Address, hops: Option<Hops>, body: Body<'_>, now: Millis) {
         let hops = match hops {
             None => Hops::fresh(self.config.max_hops),
             Some(h) if h.count.saturating_add(1) < h.limit => Hops { count: h.count + 1, limit: h.limit },
@@ -72,7 +73,7 @@ impl<M: AnnounceCheck> Router<M> {
                 return;
             }
         };
-        let Some(route) = self.table.route(&toward, now_ms) else {
+        let Some(route) = self.table.route(&toward, now) else {
             self.counters.lost += 1;
             return;
         };

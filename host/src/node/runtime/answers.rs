@@ -35,8 +35,8 @@ impl Actor {
         match query {
             Query::Status => Answer::Status(Box::new(self.status())),
             Query::Peers => Answer::Peers(self.peers()),
-            Query::Routes => Answer::Routes(self.core.routes(self.now_ms())),
-            Query::Links => Answer::Links(self.radios.rows(self.now_us())),
+            Query::Routes => Answer::Routes(self.core.routes(self.now())),
+            Query::Links => Answer::Links(self.radios.rows(self.now_micros())),
             Query::Plugins => Answer::Plugins(self.plugins.rows()),
             Query::Metrics => Answer::Metrics(self.render_metrics()),
         }
@@ -68,7 +68,7 @@ impl Actor {
                 let id = self.next_trace;
                 self.next_trace += 1;
                 self.traces.insert(id, (reply, Instant::now(), to));
-                let outputs = self.core.trace(to, id, self.now_ms());
+                let outputs = self.core.trace(to, id, self.now());
                 self.execute(outputs, false);
             }
             Traffic::Call { plugin, command, args, .. } => {
@@ -107,7 +107,7 @@ impl Actor {
         use crate::metrics::{LinkSample, NodeSample, PluginSample, RadioSample};
         let rows = self.plugins.rows();
         let samples = self.plugins.take_dispatch_samples();
-        let radios = self.radios.rows(self.now_us());
+        let radios = self.radios.rows(self.now_micros());
         let plugins = rows
             .iter()
             .map(|row| PluginSample {
@@ -139,7 +139,7 @@ impl Actor {
             routing: router.counters(),
             sessions: router.sessions().counters(),
             hold: router.hold_counters(),
-            routes: router.table().reachable(self.now_ms()),
+            routes: router.table().reachable(self.now()),
             held: router.held(),
             plugins,
             links,
@@ -161,7 +161,7 @@ impl Actor {
             peers_configured: self.peers_configured,
             plugins: self.plugins.rows(),
             counters: self.core.counters(),
-            routes: self.core.router().table().reachable(self.now_ms()),
+            routes: self.core.router().table().reachable(self.now()),
             held: self.core.router().held(),
             routing: self.core.router().counters(),
             sessions: self.core.router().sessions().counters(),

@@ -25,6 +25,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use weft_core::node::NodeCore;
 use weft_core::routing::Router;
+use weft_core::time::{Millis, UnixMillis};
 
 /// Starts a node. Everything that can fail for config reasons fails here,
 /// before any link comes up.
@@ -39,12 +40,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let runtime = PluginHost::runtime(&config)?;
     let started = Instant::now();
     let (plugins, init_actions) = PluginHost::start(&config, &runtime, &services, kv.clone(), started)?;
-    let wall_start_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
+    let wall_start = UnixMillis::from_unix_ms(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64),
+    );
     let mut router = Router::new(
         identity.duplicate(),
         config.routing.router_config(),
-        wall_start_ms,
+        wall_start,
         rand::random(),
         Default::default(),
     );
@@ -148,7 +150,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         draining: false,
         metrics: crate::metrics::NodeMetrics::new(),
         quotas: crate::node::quota::QuotaBook::default(),
-        next_routing_persist_ms: config.routing.persist_interval_s.saturating_mul(1000),
+        next_routing_persist: Millis::from_ms(config.routing.persist_interval_s.saturating_mul(1000)),
     };
     let inputs = Inputs {
         link_events: link_rx,

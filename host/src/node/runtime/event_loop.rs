@@ -13,6 +13,7 @@ use crate::link::{LinkEvent, connection::close_code};
 use std::collections::HashSet;
 use std::time::Duration;
 use weft_core::routing::{LinkId, LinkParams};
+use weft_core::time::Micros;
 use weft_plugin_api::Address;
 
 impl Actor {
@@ -26,7 +27,7 @@ impl Actor {
         let Inputs { mut link_events, mut serial, mut background, mut requests, mut shutdown } = inputs;
         // What the plugins asked for in `init` (timers, first messages).
         for (plugin, actions) in init_actions {
-            let outputs = self.core.actions(plugin, actions, self.now_ms());
+            let outputs = self.core.actions(plugin, actions, self.now());
             self.execute(outputs, false);
         }
         // One timer for the whole run, moved only when the next deadline
@@ -34,12 +35,12 @@ impl Actor {
         // and removal per message).
         let timer = tokio::time::sleep_until(self.started.into());
         tokio::pin!(timer);
-        let mut armed: Option<u64> = None;
+        let mut armed: Option<Micros> = None;
         loop {
-            let deadline = self.next_deadline_us();
+            let deadline = self.next_deadline();
             if deadline != armed {
-                if let Some(us) = deadline {
-                    timer.as_mut().reset((self.started + Duration::from_micros(us)).into());
+                if let Some(at) = deadline {
+                    timer.as_mut().reset((self.started + Duration::from_micros(at.as_us())).into());
                 }
                 armed = deadline;
             }
@@ -77,19 +78,19 @@ impl Actor {
                 }
                 _ = &mut timer, if armed.is_some() => {
                     armed = None; // fired: re-arm from the next deadline
-                    let outputs = self.core.poll(self.now_ms());
+                    let outputs = self.core.poll(self.now());
                     self.execute(outputs, false);
                     // The router's housekeeping wakes this timer every second.
-                    if self.now_ms() >= self.next_routing_persist_ms {
+                    if self.now() >= self.next_routing_persist {
                         let interval_ms = self.config.routing.persist_interval_s.saturating_mul(1000).max(1000);
-                        self.next_routing_persist_ms = self.now_ms().saturating_add(interval_ms);
+                        self.next_routing_persist = self.now().after_ms(interval_ms);
                         self.persist_routing("periodic");
                     }
-                    for (plugin, actions) in self.plugins.poll(self.now_ms()) {
-                        let outputs = self.core.actions(plugin, actions, self.now_ms());
+                    for (plugin, actions) in self.plugins.poll(self.now()) {
+                        let outputs = self.core.actions(plugin, actions, self.now());
                         self.execute(outputs, false);
                     }
-                    let items = self.radios.poll(self.now_us());
+                    let items = self.radios.poll(self.now_micros());
                     self.on_radio_work(items);
                 }
                 _ = crate::shutdown::stopped(&mut shutdown) => break,
@@ -98,7 +99,7 @@ impl Actor {
         admin_task.abort();
         let _ = std::fs::remove_file(&self.admin_socket);
         for (plugin, actions) in self.plugins.shutdown_all(self.config.shutdown_deadline) {
-            let outputs = self.core.actions(plugin, actions, self.now_ms());
+            let outputs = self.core.actions(plugin, actions, self.now());
             self.execute(outputs, true);
         }
         self.radios.shutdown_all(self.config.shutdown_deadline);
@@ -119,7 +120,7 @@ impl Actor {
     }
 
     fn on_link_event(&mut self, event: LinkEvent) {
-        let now = self.now_ms();
+        let now = self.now();
         let QuicLinkParams { cost, bandwidth_bps } = self.quic_link;
         match event {
             LinkEvent::Up(link) => {

@@ -227,7 +227,7 @@ impl Actor {
 
     fn run_plugin_actions(&mut self, id: PluginId, actions: Vec<Action>) {
         if !actions.is_empty() {
-            let outputs = self.core.actions(id, actions, self.now_ms());
+            let outputs = self.core.actions(id, actions, self.now());
             self.execute(outputs, false);
         }
     }
@@ -236,7 +236,7 @@ impl Actor {
     /// if a port is taken).
     fn install(&mut self, prepared: Prepared) -> Result<(PluginId, String, Vec<u16>), String> {
         let ports = prepared.ports();
-        let (id, actions) = self.plugins.install(prepared, self.now_ms())?;
+        let (id, actions) = self.plugins.install(prepared, self.now())?;
         if let Err(e) = self.core.attach(id, &ports) {
             let name = self.plugins.name(id).to_string();
             let _ = self.plugins.stop(id, ShutdownReason::Removed, self.config.shutdown_deadline);
@@ -279,7 +279,7 @@ impl Actor {
     pub(super) fn on_background(&mut self, done: Background) -> bool {
         match done {
             Background::Driver { index, driver } => {
-                let now = self.now_us();
+                let now = self.now_micros();
                 match self.radios.begin_swap(index, driver, now) {
                     Ok(items) => self.on_radio_work(items),
                     Err(e) => {

@@ -44,6 +44,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use weft_core::crypto::NodeIdentity;
 use weft_core::node::{NodeCore, PluginId};
+use weft_core::time::{Micros, Millis};
 use weft_plugin_api::Address;
 
 /// Storage namespace of the node's own routing state (plugin names cannot
@@ -196,7 +197,7 @@ struct Actor {
     /// Storage used per plugin, for quotas.
     quotas: super::quota::QuotaBook,
     /// When the routing state is next written to the store (node ms).
-    next_routing_persist_ms: u64,
+    next_routing_persist: Millis,
 }
 
 /// Everything the actor listens to.
@@ -209,12 +210,12 @@ struct Inputs {
 }
 
 impl Actor {
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+    fn now(&self) -> Millis {
+        Millis::from_ms(self.started.elapsed().as_millis() as u64)
     }
 
-    fn now_us(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
+    fn now_micros(&self) -> Micros {
+        Micros::from_us(self.started.elapsed().as_micros() as u64)
     }
 
     /// Writes every known node's announce (keys and sequences) to the
@@ -229,11 +230,11 @@ impl Actor {
         }
     }
 
-    /// The next time the core or a radio link has work, in µs since start.
-    fn next_deadline_us(&self) -> Option<u64> {
-        let core = self.core.next_deadline().map(|ms| ms.saturating_mul(1000));
-        let restarts = self.plugins.next_deadline().map(|ms| ms.saturating_mul(1000));
-        [core, restarts, self.radios.next_deadline_us()].into_iter().flatten().min()
+    /// The next time the core, a plugin restart or a radio link has work.
+    fn next_deadline(&self) -> Option<Micros> {
+        let core = self.core.next_deadline().map(Millis::to_micros);
+        let restarts = self.plugins.next_deadline().map(Millis::to_micros);
+        [core, restarts, self.radios.next_deadline()].into_iter().flatten().min()
     }
 }
 

@@ -78,7 +78,7 @@ impl Actor {
                 }
                 if calls > MAX_CALLS_PER_INPUT {
                     if let Work::Radio(item) = work {
-                        self.radios.skip(item, self.now_us());
+                        self.radios.skip(item, self.now_micros());
                     }
                     continue;
                 }
@@ -87,7 +87,7 @@ impl Actor {
                 Work::Output { output, refusal_chain } => self.output(output, refusal_chain, &mut queue),
                 Work::Radio(item) => {
                     let mut more = Vec::new();
-                    let note = self.radios.step(item, self.now_us(), &mut more);
+                    let note = self.radios.step(item, self.now_micros(), &mut more);
                     queue.extend(more.into_iter().map(Work::Radio));
                     if let Some(note) = note {
                         self.radio_note(note, &mut queue);
@@ -103,7 +103,7 @@ impl Actor {
     fn transmit(&mut self, id: LinkId, packet: Vec<u8>, queue: &mut VecDeque<Work>) -> Result<(), String> {
         match id {
             LinkId::Radio(_) => {
-                let items = self.radios.send(id, &packet, self.now_us())?;
+                let items = self.radios.send(id, &packet, self.now_micros())?;
                 queue.extend(items.into_iter().map(Work::Radio));
                 Ok(())
             }
@@ -117,7 +117,7 @@ impl Actor {
     /// Sends one message as the node (not a plugin), for the operator; a
     /// link that cannot take the frame is the operator's error.
     pub(super) fn operator_send(&mut self, to: Address, port: u16, payload: &[u8]) -> Result<Sent, String> {
-        let send = self.core.operator_send(to, port, payload, self.now_ms()).map_err(|e| e.to_string())?;
+        let send = self.core.operator_send(to, port, payload, self.now()).map_err(|e| e.to_string())?;
         let mut caused = VecDeque::new();
         let mut failure = None;
         for output in send.outputs {
@@ -141,7 +141,7 @@ impl Actor {
     /// like a QUIC link's; swap results and driver answers go to whoever
     /// waits for them.
     fn radio_note(&mut self, note: RadioNote, queue: &mut VecDeque<Work>) {
-        let now = self.now_ms();
+        let now = self.now();
         let outputs = match note {
             RadioNote::Packet { link, packet } => self.core.packet_received(link, packet, now),
             RadioNote::NeighbourUp { link, neighbour, cost, bandwidth_bps } => {
@@ -217,7 +217,7 @@ impl Actor {
                     }
                 }
                 if !actions.is_empty() {
-                    let now = self.now_ms();
+                    let now = self.now();
                     queue.extend(
                         self.core
                             .actions(plugin, actions, now)
@@ -260,7 +260,7 @@ impl Actor {
                         destination,
                         path,
                         rtt_us: started.elapsed().as_micros() as u64,
-                        route: self.core.routes(self.now_ms()).into_iter().find(|r| r.destination == destination),
+                        route: self.core.routes(self.now()).into_iter().find(|r| r.destination == destination),
                     };
                     let _ = waiting.send(Ok(Answer::Trace(report)));
                 }
