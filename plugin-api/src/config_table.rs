@@ -92,6 +92,58 @@ impl<'de> Deserialize<'de> for Slot {
     }
 }
 
+/// Why a config table was refused. Every variant but [`ConfigError::NotATable`]
+/// names the key, for an operator reading the load error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// The bytes are not a CBOR map of plain values.
+    #[error("the driver config is not a table of plain values: {0}")]
+    NotATable(String),
+    /// An integer that does not fit the type the key needs.
+    #[error("config key `{key}`: {value} is out of range for a {ty}")]
+    OutOfRange {
+        /// The key.
+        key: String,
+        /// The integer given.
+        value: i128,
+        /// The type it had to fit (`u8`, `u32`, ...).
+        ty: &'static str,
+    },
+    /// A value of the wrong kind.
+    #[error("config key `{key}`: expected {expected}, got {got}")]
+    WrongType {
+        /// The key.
+        key: String,
+        /// What the key takes (`an integer`, `true or false`, `a number`).
+        expected: &'static str,
+        /// What it held.
+        got: Value,
+    },
+    /// A key nobody reads (a typo, or a setting of another plugin).
+    #[error("unknown config key `{key}` (known keys: {known})")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The keys that exist, comma-separated.
+        known: String,
+    },
+    /// A value of the right kind that the plugin cannot use.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A value of `key` the plugin cannot use, and why.
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+}
+
 /// The config table, consumed key by key.
 #[derive(Debug, Default)]
 pub struct Table(BTreeMap<String, Value>);
@@ -99,50 +151,52 @@ pub struct Table(BTreeMap<String, Value>);
 impl Table {
     /// Decodes the CBOR the host passes as `InitArgs::config` (empty bytes
     /// or null mean an empty table).
-    pub fn decode(cbor: &[u8]) -> Result<Self, String> {
+    pub fn decode(cbor: &[u8]) -> Result<Self, ConfigError> {
         if cbor.is_empty() || cbor == [0xf6] {
             return Ok(Table::default());
         }
         let map: BTreeMap<String, Slot> =
-            crate::codec::decode(cbor).map_err(|e| format!("the driver config is not a table of plain values: {e}"))?;
+            crate::codec::decode(cbor).map_err(|e| ConfigError::NotATable(e.to_string()))?;
         Ok(Table(map.into_iter().filter_map(|(k, v)| v.0.map(|v| (k, v))).collect()))
     }
 
     /// Takes integer `key`, which must fit `T` (the type names the range).
-    pub fn int<T: TryFrom<i128>>(&mut self, key: &str) -> Result<Option<T>, String> {
+    pub fn int<T: TryFrom<i128>>(&mut self, key: &str) -> Result<Option<T>, ConfigError> {
         match self.0.remove(key) {
             None => Ok(None),
-            Some(Value::Int(i)) => T::try_from(i)
-                .map(Some)
-                .map_err(|_| format!("config key `{key}`: {i} is out of range for a {}", short_type::<T>())),
-            Some(other) => Err(format!("config key `{key}`: expected an integer, got {other}")),
+            Some(Value::Int(i)) => T::try_from(i).map(Some).map_err(|_| ConfigError::OutOfRange {
+                key: key.into(),
+                value: i,
+                ty: short_type::<T>(),
+            }),
+            Some(got) => Err(ConfigError::WrongType { key: key.into(), expected: "an integer", got }),
         }
     }
 
     /// Takes boolean `key`.
-    pub fn bool(&mut self, key: &str) -> Result<Option<bool>, String> {
+    pub fn bool(&mut self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.0.remove(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(other) => Err(format!("config key `{key}`: expected true or false, got {other}")),
+            Some(got) => Err(ConfigError::WrongType { key: key.into(), expected: "true or false", got }),
         }
     }
 
     /// Takes number `key` (an integer is accepted as a number too).
-    pub fn number(&mut self, key: &str) -> Result<Option<f64>, String> {
+    pub fn number(&mut self, key: &str) -> Result<Option<f64>, ConfigError> {
         match self.0.remove(key) {
             None => Ok(None),
             Some(Value::Float(x)) => Ok(Some(x)),
             Some(Value::Int(i)) => Ok(Some(i as f64)),
-            Some(other) => Err(format!("config key `{key}`: expected a number, got {other}")),
+            Some(got) => Err(ConfigError::WrongType { key: key.into(), expected: "a number", got }),
         }
     }
 
     /// Fails on the first key nobody took, listing the keys that exist.
-    pub fn finish(self, known: &[&str]) -> Result<(), String> {
+    pub fn finish(self, known: &[&str]) -> Result<(), ConfigError> {
         match self.0.into_keys().next() {
             None => Ok(()),
-            Some(key) => Err(format!("unknown config key `{key}` (known keys: {})", known.join(", "))),
+            Some(key) => Err(ConfigError::UnknownKey { key, known: known.join(", ") }),
         }
     }
 }
@@ -172,12 +226,12 @@ mod tests {
     fn getters_take_keys_and_name_them_in_errors() {
         let cbor = codec::encode(&Sample { a: 300, b: true, c: "x", d: 1.5, e: vec![1], f: None }).unwrap();
         let mut t = Table::decode(&cbor).unwrap();
-        assert_eq!(t.int::<u8>("a").unwrap_err(), "config key `a`: 300 is out of range for a u8");
+        assert_eq!(t.int::<u8>("a").unwrap_err().to_string(), "config key `a`: 300 is out of range for a u8");
         assert_eq!(t.bool("b"), Ok(Some(true)));
-        assert!(t.int::<u32>("c").unwrap_err().contains("`c`: expected an integer, got the string \"x\""));
+        assert!(t.int::<u32>("c").unwrap_err().to_string().contains("`c`: expected an integer, got the string \"x\""));
         assert_eq!(t.number("d"), Ok(Some(1.5)));
         assert_eq!(t.int::<u32>("f"), Ok(None), "null is 'not given'");
-        assert!(t.finish(&["a"]).unwrap_err().starts_with("unknown config key `e`"));
+        assert!(t.finish(&["a"]).unwrap_err().to_string().starts_with("unknown config key `e`"));
         assert!(Table::decode(&[]).unwrap().finish(&[]).is_ok());
         assert!(Table::decode(&[0x01]).is_err(), "a bare integer is not a table");
     }

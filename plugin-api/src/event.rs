@@ -70,10 +70,20 @@ pub struct Command {
 impl Command {
     /// Parses the JSON arguments into `T` (no arguments parse as JSON `null`,
     /// so `Option<_>` and `()` accept them). The error is meant for the operator.
-    pub fn args_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+    pub fn args_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, BadArguments> {
         let text = if self.args.trim().is_empty() { "null" } else { self.args.as_str() };
-        serde_json::from_str(text).map_err(|e| format!("bad arguments for `{}`: {e}", self.name))
+        serde_json::from_str(text).map_err(|e| BadArguments { command: self.name.clone(), detail: e.to_string() })
     }
+}
+
+/// A command's arguments did not parse as the type it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad arguments for `{command}`: {detail}")]
+pub struct BadArguments {
+    /// The command.
+    pub command: String,
+    /// What the JSON parser said.
+    pub detail: String,
 }
 
 /// The host refused an action the plugin returned (unknown to this host,

@@ -79,7 +79,8 @@ pub use driver::Driver;
 pub use event::*;
 pub use host_call::{HostError, HostErrorCode, KV_KEYS_PAGE_MAX, Opened};
 pub use manifest::{
-    CommandDef, CommandSpec, MAX_NAME_LEN, Manifest, ManifestDef, ManifestHead, Permission, PluginKind, check_name,
+    BadName, CommandDef, CommandSpec, MAX_NAME_LEN, Manifest, ManifestDef, ManifestHead, NameFault, Permission,
+    PluginKind, check_name,
 };
 pub use service::Service;
 pub use state_blob::StateBlob;

@@ -139,21 +139,43 @@ pub const MAX_NAME_LEN: usize = 64;
 /// it must never reach into the host's own namespaces (`weft:state`,
 /// `weft:routing`: a `:` is refused) or look like a path. The error says
 /// what is wrong, for the load error that names the file.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), BadName> {
+    let bad = |why| Err(BadName { name: name.to_string(), why });
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(format!("plugin name {name:?} must be 1 to {MAX_NAME_LEN} characters"));
+        return bad(NameFault::Length);
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-    if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
-        return Err(format!(
-            "plugin name {name:?} contains {bad:?}: names are lowercase letters, digits, '-' and '_' \
-             (names with ':' are the host's own)"
-        ));
+    if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        return bad(NameFault::Character(c));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(format!("plugin name {name:?} must start with a letter or digit"));
+        return bad(NameFault::Start);
     }
     Ok(())
+}
+
+/// A plugin name [`check_name`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("plugin name {name:?} {why}")]
+pub struct BadName {
+    /// The name.
+    pub name: String,
+    /// What is wrong with it.
+    pub why: NameFault,
+}
+
+/// What is wrong with a plugin name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameFault {
+    /// Empty or longer than [`MAX_NAME_LEN`].
+    #[error("must be 1 to {MAX_NAME_LEN} characters")]
+    Length,
+    /// A character outside the allowed set.
+    #[error("contains {0:?}: names are lowercase letters, digits, '-' and '_' (names with ':' are the host's own)")]
+    Character(char),
+    /// Starts with `-` or `_`.
+    #[error("must start with a letter or digit")]
+    Start,
 }
 
 /// The smallest part of a manifest: enough to check the ABI version before

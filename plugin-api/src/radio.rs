@@ -51,21 +51,14 @@ pub const BANDWIDTHS_HZ: [u32; 10] = [7_800, 10_400, 15_600, 20_800, 31_250, 41_
 pub const MAX_FRAME: usize = 255;
 
 /// A setting outside what a LoRa radio can do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
 pub struct RadioParamError {
     /// The setting, as named in configs (`spreading_factor`, ...).
     pub setting: &'static str,
     /// What was wrong.
     pub message: String,
 }
-
-impl core::fmt::Display for RadioParamError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.setting, self.message)
-    }
-}
-
-impl std::error::Error for RadioParamError {}
 
 impl Default for LoraParams {
     /// EU868 g1, SF7, 125 kHz, CR 4/5, 14 dBm, 8-symbol preamble, CRC on.
@@ -126,7 +119,7 @@ impl LoraParams {
     /// Takes the LoRa settings out of a driver's config table (missing keys
     /// keep the [`Default`] values) and validates them; errors name the key.
     /// The driver's own keys stay in the table for it to read.
-    pub fn take_from(table: &mut crate::config_table::Table) -> Result<LoraParams, String> {
+    pub fn take_from(table: &mut crate::config_table::Table) -> Result<LoraParams, crate::config_table::ConfigError> {
         let d = LoraParams::default();
         let radio = LoraParams {
             frequency_hz: table.int("frequency_hz")?.unwrap_or(d.frequency_hz),
@@ -138,7 +131,7 @@ impl LoraParams {
             crc: table.bool("crc")?.unwrap_or(d.crc),
             implicit_header: table.bool("implicit_header")?.unwrap_or(d.implicit_header),
         };
-        radio.validate().map_err(|e| format!("config key `{}`: {}", e.setting, e.message))?;
+        radio.validate().map_err(|e| crate::config_table::ConfigError::invalid(e.setting, e.message))?;
         Ok(radio)
     }
 
@@ -261,7 +254,7 @@ mod tests {
         assert_eq!(params, LoraParams { spreading_factor: 9, ..LoraParams::default() });
         assert!(t.int::<i64>("flow").expect("still there").is_some(), "the driver's own keys stay");
         let err = LoraParams::take_from(&mut table(&[("spreading_factor", 13)])).unwrap_err();
-        assert!(err.contains("`spreading_factor`"), "{err}");
+        assert!(err.to_string().contains("`spreading_factor`"), "{err}");
     }
 
     #[test]

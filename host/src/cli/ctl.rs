@@ -39,7 +39,7 @@ pub fn run(socket: &Path, request: Request, json: bool) -> ExitCode {
     };
     let response = match runtime.block_on(client::request(socket, &request, wait)) {
         Ok(r) => r,
-        Err(e) => return fail(2, &e),
+        Err(e) => return fail(2, &e.to_string()),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&response).unwrap_or_default());

@@ -357,7 +357,7 @@ pub fn main() -> ExitCode {
 /// `weft plugin sign --key FILE PLUGIN`.
 fn sign_plugin(key: &std::path::Path, plugin: &std::path::Path) -> Result<(), String> {
     let identity = crate::key_file::read(key).map_err(|e| e.to_string())?;
-    let path = crate::plugin::signature::sign_file(&identity, plugin)?;
+    let path = crate::plugin::signature::sign_file(&identity, plugin).map_err(|e| e.to_string())?;
     println!("signed {} -> {}", plugin.display(), path.display());
     println!("publisher {}", weft_plugin_api::hex::encode_lower(identity.public_key().as_bytes()));
     Ok(())

@@ -80,7 +80,7 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 
 /// Creates the crate; returns its directory.
 pub fn create(kind: Kind, name: &str, dir: Option<&Path>, api: Option<&Path>) -> Result<PathBuf, String> {
-    weft_plugin_api::check_name(name)?;
+    weft_plugin_api::check_name(name).map_err(|e| e.to_string())?;
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(format!("{name:?}: a plugin crate's name must start with a letter (cargo's rule)"));
     }

@@ -69,7 +69,8 @@ pub fn run(file: &Path, json: bool, trust: bool) -> Result<(), String> {
         ));
     }
     let scratch = std::env::temp_dir().join(format!("weft-inspect-{}", std::process::id()));
-    let runtime = PluginRuntime::new(RuntimeOptions { module_cache: None, native_copies: scratch.clone() })?;
+    let runtime = PluginRuntime::new(RuntimeOptions { module_cache: None, native_copies: scratch.clone() })
+        .map_err(|e| e.to_string())?;
     let result = runtime.inspect(file);
     let _ = std::fs::remove_dir_all(&scratch);
     let info = result.map_err(|e| e.to_string())?;

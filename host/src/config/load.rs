@@ -388,7 +388,7 @@ fn check_plugin(entry: &PluginEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Resu
         ));
     }
     if let Some(name) = &entry.name {
-        weft_plugin_api::check_name(name).map_err(|e| ("name".to_string(), e))?;
+        weft_plugin_api::check_name(name).map_err(|e| ("name".to_string(), e.to_string()))?;
     }
     if entry.native_calls.is_some() && binding != Binding::Native {
         return Err((

@@ -25,11 +25,27 @@ const DISCOVERED_GIVE_UP: u32 = 5;
 /// a flood of forged beacons cannot make the node dial without bound.
 const MAX_DISCOVERED: usize = 64;
 
+/// Why discovery could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The multicast group could not be joined.
+    #[error("cannot join {group}: {source}")]
+    Join {
+        /// The group.
+        group: SocketAddrV4,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// No socket to send beacons from.
+    #[error("cannot send beacons: {0}")]
+    Send(std::io::Error),
+}
+
 /// Starts the beacon sender and listener; both stop with the node.
-pub fn start(settings: &DiscoverySection, quic_port: u16, dial: DialContext) -> Result<(), String> {
+pub fn start(settings: &DiscoverySection, quic_port: u16, dial: DialContext) -> Result<(), DiscoveryError> {
     let group = settings.group;
-    let receiver = listen_socket(group, settings.interface).map_err(|e| format!("cannot join {group}: {e}"))?;
-    let sender = send_socket(settings.interface).map_err(|e| format!("cannot send beacons: {e}"))?;
+    let receiver = listen_socket(group, settings.interface).map_err(|source| DiscoveryError::Join { group, source })?;
+    let sender = send_socket(settings.interface).map_err(DiscoveryError::Send)?;
     let own = dial.identity.address();
     let beacon = Beacon { node: own, quic_port }.encode();
     let interval = Duration::from_millis(settings.interval_ms);

@@ -8,7 +8,7 @@
 use super::backoff::Backoff;
 use super::connection::{self, Direction, LinkEvent};
 use super::endpoint::{LinkSettings, client_config};
-use super::tls::{SERVER_NAME, peer_address};
+use super::tls::{PeerCertError, SERVER_NAME, peer_address};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -170,7 +170,7 @@ async fn connect(ctx: &DialContext, peer: Address, address: &str) -> Result<quin
     })?;
     // The verifier checked the address already; this guards against a
     // connection without a certificate.
-    let presented = presented_address(&connection)?;
+    let presented = presented_address(&connection).map_err(|e| e.to_string())?;
     if presented != peer {
         connection.close(0u8.into(), b"key mismatch");
         return Err(format!("refused: its key hashes to {presented}, expected {peer}"));
@@ -179,11 +179,11 @@ async fn connect(ctx: &DialContext, peer: Address, address: &str) -> Result<quin
 }
 
 /// The address proven by the peer's certificate.
-pub fn presented_address(connection: &quinn::Connection) -> Result<Address, String> {
-    let identity = connection.peer_identity().ok_or("the peer presented no certificate")?;
+pub fn presented_address(connection: &quinn::Connection) -> Result<Address, PeerCertError> {
+    let identity = connection.peer_identity().ok_or(PeerCertError::None)?;
     let certs = identity
         .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
-        .map_err(|_| "unexpected peer identity type".to_string())?;
-    let first = certs.first().ok_or("the peer presented an empty certificate chain")?;
+        .map_err(|_| PeerCertError::UnexpectedType)?;
+    let first = certs.first().ok_or(PeerCertError::EmptyChain)?;
     peer_address(first)
 }

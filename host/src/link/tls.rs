@@ -34,21 +34,44 @@ const ED25519_PKCS8_PREFIX: [u8; 16] =
 #[error("TLS setup: {0}")]
 pub struct TlsError(String);
 
+/// Why a peer's certificate names no usable node key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerCertError {
+    /// webpki could not parse it.
+    #[error("unparsable certificate: {0}")]
+    Unparsable(String),
+    /// Its key is of another algorithm.
+    #[error("the certificate key is not Ed25519")]
+    NotEd25519,
+    /// Its key is not a valid Ed25519 point.
+    #[error("the certificate holds an invalid Ed25519 key")]
+    InvalidKey,
+    /// The connection carries no certificate.
+    #[error("the peer presented no certificate")]
+    None,
+    /// The connection's identity is not a rustls certificate chain.
+    #[error("unexpected peer identity type")]
+    UnexpectedType,
+    /// The chain is empty.
+    #[error("the peer presented an empty certificate chain")]
+    EmptyChain,
+}
+
 /// The Ed25519 key inside a peer certificate (parsed with webpki, so it is
 /// the key the certificate really carries, not bytes that look like one).
-pub fn peer_key(cert: &CertificateDer<'_>) -> Result<VerifyingKey, String> {
-    let parsed = webpki::EndEntityCert::try_from(cert).map_err(|e| format!("unparsable certificate: {e:?}"))?;
+pub fn peer_key(cert: &CertificateDer<'_>) -> Result<VerifyingKey, PeerCertError> {
+    let parsed = webpki::EndEntityCert::try_from(cert).map_err(|e| PeerCertError::Unparsable(format!("{e:?}")))?;
     let spki = parsed.subject_public_key_info();
     let bytes: &[u8] = spki.as_ref();
     let key = bytes
         .strip_prefix(&ED25519_SPKI_PREFIX[..])
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
-        .ok_or("the certificate key is not Ed25519")?;
-    VerifyingKey::from_bytes(&key).map_err(|_| "the certificate holds an invalid Ed25519 key".to_string())
+        .ok_or(PeerCertError::NotEd25519)?;
+    VerifyingKey::from_bytes(&key).map_err(|_| PeerCertError::InvalidKey)
 }
 
 /// The address of the node that presented `cert`.
-pub fn peer_address(cert: &CertificateDer<'_>) -> Result<Address, String> {
+pub fn peer_address(cert: &CertificateDer<'_>) -> Result<Address, PeerCertError> {
     peer_key(cert).map(|k| address_of(&k))
 }
 
@@ -73,7 +96,7 @@ struct PeerVerifier {
 
 impl PeerVerifier {
     fn check(&self, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
-        let address = peer_address(cert).map_err(rustls::Error::General)?;
+        let address = peer_address(cert).map_err(|e| rustls::Error::General(e.to_string()))?;
         match self.expected {
             Some(expected) if expected != address => Err(rustls::Error::General(format!(
                 "peer key mismatch: its key hashes to {address}, expected {expected}"
@@ -105,7 +128,7 @@ fn verify_handshake(
     if scheme != SignatureScheme::ED25519 {
         return Err(format!("handshake signed with {scheme:?}, expected Ed25519"));
     }
-    let key = peer_key(cert)?;
+    let key = peer_key(cert).map_err(|e| e.to_string())?;
     let signature = Signature::from_slice(signature).map_err(|_| "malformed handshake signature".to_string())?;
     key.verify_strict(message, &signature).map_err(|_| "handshake signature does not verify".to_string())
 }

@@ -101,10 +101,10 @@ impl PluginHost {
             module_cache: Some(config.module_cache.clone()),
             native_copies: config.data_dir.join("native"),
         };
-        PluginRuntime::new(options).map_err(|message| PluginStartError {
+        PluginRuntime::new(options).map_err(|e| PluginStartError {
             file: config.file.display().to_string(),
             index: 0,
-            message,
+            message: e.to_string(),
         })
     }
 

@@ -37,7 +37,7 @@ pub fn preflight(config: &NodeConfig) -> Result<NodeIdentity, StartError> {
     let scratch = Scratch(std::env::temp_dir().join(format!("weft-preflight-{}", std::process::id())));
     let plugin_error = |index, message: String| PluginStartError { file: file.clone(), index, message };
     let runtime = PluginRuntime::new(RuntimeOptions { module_cache: None, native_copies: scratch.0.clone() })
-        .map_err(|message| plugin_error(0, message))?;
+        .map_err(|e| plugin_error(0, e.to_string()))?;
 
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     let mut ports: HashMap<u16, String> = HashMap::new();

@@ -252,11 +252,6 @@ impl RadioHost {
         self.slots.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// Whether there are no radio links.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// The router hands a packet to radio link `link`; what the link does
     /// about it comes back as work.
     pub fn send(&mut self, link: LinkId, packet: &[u8], now: Micros) -> Result<Vec<RadioWork>, String> {

@@ -14,8 +14,8 @@ pub enum LoadError {
     /// Signatures are required and these bytes do not carry a trusted one
     /// (the message names the file and whether it is unsigned, tampered or
     /// untrusted).
-    #[error("{0}")]
-    Signature(String),
+    #[error(transparent)]
+    Signature(#[from] super::signature::SignatureError),
     /// The file could not be read or copied.
     #[error("{path}: {action}: {source}")]
     Io {
@@ -79,29 +79,98 @@ pub enum LoadError {
         missing: String,
     },
     /// A wasm module that does not fit the ABI (imports, exports).
-    #[error("{path}: {detail}")]
+    #[error("{path}: {source}")]
     Incompatible {
         /// Plugin file.
         path: PathBuf,
         /// What is wrong.
-        detail: String,
+        source: ModuleError,
     },
     /// The native library could not be loaded or failed abi_stable's checks.
-    #[error("{path}: cannot load native plugin: {detail}")]
+    #[error("{path}: cannot load native plugin: {source}")]
     Native {
         /// Plugin file.
         path: PathBuf,
-        /// abi_stable's or the loader's message.
-        detail: String,
+        /// What failed.
+        source: NativeLoadError,
     },
     /// Creating an instance failed.
-    #[error("{path}: cannot instantiate: {detail}")]
+    #[error("{path}: cannot instantiate: {source}")]
     Instantiate {
         /// Plugin file.
         path: PathBuf,
         /// What failed.
-        detail: String,
+        source: InstantiateError,
     },
+}
+
+/// The wasm engine could not start (wasmtime's error chain).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start wasm engine: {0}")]
+pub struct EngineError(pub String);
+
+/// Why a wasm module does not fit the ABI.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// wasmtime could not compile it (the text is wasmtime's error chain).
+    #[error("invalid wasm module: {0}")]
+    Invalid(String),
+    /// It imports a function this host does not provide.
+    #[error("imports `{module}::{name}`, which ServiceRouter ABI {abi} does not provide")]
+    UnknownImport {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+        /// The host's ABI.
+        abi: AbiVersion,
+    },
+    /// An export the ABI needs has another signature.
+    #[error("export `{0}` has the wrong type")]
+    ExportType(&'static str),
+    /// An export the ABI needs is missing.
+    #[error("missing export `{0}`: not built with weft-plugin-api's export macro")]
+    MissingExport(&'static str),
+    /// The linker refused it (wasmtime's error chain).
+    #[error("cannot link: {0}")]
+    Link(String),
+}
+
+/// Why a native library could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeLoadError {
+    /// The private copy could not be written.
+    #[error("cannot write {path}: {source}")]
+    Copy {
+        /// The copy's path (or its directory).
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The library did not load or failed abi_stable's checks (the text
+    /// says which and what to do).
+    #[error("{0}")]
+    Library(String),
+}
+
+/// Why an instance could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum InstantiateError {
+    /// wasmtime refused (its error chain).
+    #[error("{0}")]
+    Wasm(String),
+    /// The module exports no memory.
+    #[error("missing export `memory`")]
+    NoMemory,
+    /// Earlier calls of this native library never returned.
+    #[error(
+        "{0} calls of this native plugin never returned (abandoned at their deadline; their threads still run); \
+         no new instance until they do: fix the plugin, or restart the node to reclaim them"
+    )]
+    StuckCalls(usize),
+    /// The instance's call thread could not start.
+    #[error("cannot start the instance's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 impl LoadError {

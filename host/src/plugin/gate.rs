@@ -8,6 +8,39 @@
 use std::collections::BTreeSet;
 use weft_plugin_api::{ABI_VERSION, Action, Manifest, Permission, PluginKind};
 
+/// Why the gate refused an action (the text goes to the plugin in
+/// `ActionRefused`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The action needs a permission the manifest does not hold.
+    #[error("needs permission `{0}`, which the plugin does not hold")]
+    Permission(Permission),
+    /// The action belongs to the other plugin kind.
+    #[error("{action} is a {needs} action, but this plugin is a {is}")]
+    WrongKind {
+        /// The action's name.
+        action: &'static str,
+        /// The kind the action belongs to.
+        needs: PluginKind,
+        /// The plugin's kind.
+        is: PluginKind,
+    },
+    /// A flood with a hop limit of 0.
+    #[error("a flood needs a hop limit of at least 1")]
+    NoFloodHops,
+    /// A flood beyond the hops the operator granted.
+    #[error("a flood of {hops} hops exceeds the {max} this plugin is granted")]
+    FloodTooFar {
+        /// Hops asked for.
+        hops: u8,
+        /// Hops granted.
+        max: u8,
+    },
+    /// An action tag this host does not implement (a later ABI minor).
+    #[error("unknown action tag {0}: this host implements ABI {ABI_VERSION}")]
+    Unknown(u32),
+}
+
 /// Checks actions against one plugin's kind and permissions.
 #[derive(Debug, Clone)]
 pub struct ActionGate {
@@ -23,24 +56,20 @@ impl ActionGate {
         Self { kind: manifest.kind, permissions: manifest.permissions.iter().copied().collect(), max_flood_hops }
     }
 
-    fn need(&self, permission: Permission) -> Result<(), String> {
-        if self.permissions.contains(&permission) {
-            Ok(())
-        } else {
-            Err(format!("needs permission `{permission}`, which the plugin does not hold"))
-        }
+    fn need(&self, permission: Permission) -> Result<(), Refusal> {
+        if self.permissions.contains(&permission) { Ok(()) } else { Err(Refusal::Permission(permission)) }
     }
 
-    fn kind_is(&self, kind: PluginKind, action: &Action) -> Result<(), String> {
+    fn kind_is(&self, kind: PluginKind, action: &Action) -> Result<(), Refusal> {
         if self.kind == kind {
             Ok(())
         } else {
-            Err(format!("{} is a {kind} action, but this plugin is a {}", action.kind_name(), self.kind))
+            Err(Refusal::WrongKind { action: action.kind_name(), needs: kind, is: self.kind })
         }
     }
 
     /// `Ok` if the host may execute `action`, else the reason it is refused.
-    pub fn check(&self, action: &Action) -> Result<(), String> {
+    pub fn check(&self, action: &Action) -> Result<(), Refusal> {
         use PluginKind::{Driver, Service};
         match action {
             Action::Send(send) => {
@@ -55,10 +84,8 @@ impl ActionGate {
                 self.kind_is(Service, action)?;
                 self.need(Permission::Flood)?;
                 match self.max_flood_hops {
-                    _ if flood.hops == 0 => Err("a flood needs a hop limit of at least 1".into()),
-                    Some(max) if flood.hops > max => {
-                        Err(format!("a flood of {} hops exceeds the {max} this plugin is granted", flood.hops))
-                    }
+                    _ if flood.hops == 0 => Err(Refusal::NoFloodHops),
+                    Some(max) if flood.hops > max => Err(Refusal::FloodTooFar { hops: flood.hops, max }),
                     _ => Ok(()),
                 }
             }
@@ -76,7 +103,7 @@ impl ActionGate {
             Action::FrameReceived(_) | Action::TransmitDone(_) | Action::LinkState(_) | Action::RadioInfo(_) => {
                 self.kind_is(Driver, action)
             }
-            Action::Unknown(tag) => Err(format!("unknown action tag {tag}: this host implements ABI {ABI_VERSION}")),
+            Action::Unknown(tag) => Err(Refusal::Unknown(*tag)),
         }
     }
 }
@@ -126,7 +153,7 @@ mod tests {
         assert!(bare.check(&send).is_err());
         assert!(bare.check(&reply).is_ok());
         assert!(bare.check(&serial).is_err());
-        assert!(bare.check(&Action::Unknown(77)).unwrap_err().contains("unknown action tag 77"));
+        assert!(bare.check(&Action::Unknown(77)).unwrap_err().to_string().contains("unknown action tag 77"));
 
         let sender = ActionGate::new(&manifest(PluginKind::Service, &[Permission::Send, Permission::Flood]), Some(3));
         assert!(sender.check(&send).is_ok());
@@ -134,10 +161,10 @@ mod tests {
         assert!(sender.check(&flood0).is_err());
         let flood = |hops| Action::Flood(Flood { port: 1, payload: vec![], hops, anonymous: false });
         assert!(sender.check(&flood(3)).is_ok(), "up to the granted hops");
-        assert!(sender.check(&flood(4)).unwrap_err().contains("exceeds the 3"), "beyond them refused");
+        assert!(sender.check(&flood(4)).unwrap_err().to_string().contains("exceeds the 3"), "beyond them refused");
 
         let driver = ActionGate::new(&manifest(PluginKind::Driver, &[Permission::Serial, Permission::Send]), None);
         assert!(driver.check(&serial).is_ok());
-        assert!(driver.check(&send).unwrap_err().contains("service action"));
+        assert!(driver.check(&send).unwrap_err().to_string().contains("service action"));
     }
 }

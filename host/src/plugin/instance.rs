@@ -322,7 +322,7 @@ impl PluginInstance {
         for (index, action) in actions.into_iter().enumerate() {
             match self.gate.check(&action) {
                 Ok(()) => dispatch.actions.push(action),
-                Err(reason) => dispatch.refused.push(ActionRefused::of(&action, index as u32, reason)),
+                Err(refusal) => dispatch.refused.push(ActionRefused::of(&action, index as u32, refusal.to_string())),
             }
         }
     }

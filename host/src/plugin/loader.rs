@@ -8,7 +8,7 @@
 //! check grants, and only then compile or link.
 
 use super::binding::{Binding, BindingInstance};
-use super::error::LoadError;
+use super::error::{EngineError, LoadError};
 use super::grants::Grants;
 use super::host_services::{HostServices, InstanceHostCalls};
 use super::info::PluginInfo;
@@ -91,7 +91,7 @@ pub fn decode_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError>
     let manifest: Manifest =
         codec::decode(bytes).map_err(|e| bad(format!("manifest is garbled ({e}); rebuild the plugin")))?;
     // The name keys storage, state and metrics: never one of the host's.
-    weft_plugin_api::check_name(&manifest.name).map_err(bad)?;
+    weft_plugin_api::check_name(&manifest.name).map_err(|e| bad(e.to_string()))?;
     Ok(manifest)
 }
 
@@ -123,9 +123,8 @@ fn wasm_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
 
 impl PluginRuntime {
     /// Creates the runtime (starts the wasm engine and its epoch thread).
-    pub fn new(options: RuntimeOptions) -> Result<Self, String> {
-        let wasm = WasmRuntime::new(options.module_cache.as_deref())
-            .map_err(|e| format!("cannot start wasm engine: {e:#}"))?;
+    pub fn new(options: RuntimeOptions) -> Result<Self, EngineError> {
+        let wasm = WasmRuntime::new(options.module_cache.as_deref()).map_err(|e| EngineError(format!("{e:#}")))?;
         Ok(Self { wasm, native_copies: options.native_copies })
     }
 
@@ -138,7 +137,7 @@ impl PluginRuntime {
     /// decodes its manifest.
     fn load_native(&self, path: &Path, bytes: &[u8]) -> Result<(NativeLibrary, Manifest), LoadError> {
         let lib = NativeLibrary::load(path, bytes, &self.native_copies)
-            .map_err(|detail| LoadError::Native { path: path.to_path_buf(), detail })?;
+            .map_err(|source| LoadError::Native { path: path.to_path_buf(), source })?;
         let manifest = decode_manifest(path, &lib.manifest_bytes())?;
         Ok((lib, manifest))
     }
@@ -189,7 +188,7 @@ impl PluginRuntime {
                 let module = self
                     .wasm
                     .prepare(&bytes)
-                    .map_err(|detail| LoadError::Incompatible { path: path.to_path_buf(), detail })?;
+                    .map_err(|source| LoadError::Incompatible { path: path.to_path_buf(), source })?;
                 (manifest, Code::Wasm(module))
             }
             Binding::Native => {
@@ -235,11 +234,11 @@ impl LoadedPlugin {
             Code::Wasm(module) => Box::new(
                 module
                     .instantiate(host, self.limits)
-                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
+                    .map_err(|source| LoadError::Instantiate { path: self.info.path.clone(), source })?,
             ),
             Code::Native(lib) => Box::new(
                 lib.instantiate(name, host, self.limits.native_calls)
-                    .map_err(|detail| LoadError::Instantiate { path: self.info.path.clone(), detail })?,
+                    .map_err(|source| LoadError::Instantiate { path: self.info.path.clone(), source })?,
             ),
         };
         Ok(PluginInstance::new(self.info.clone(), binding, self.limits, name))

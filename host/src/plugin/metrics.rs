@@ -25,6 +25,36 @@ pub struct MetricValue {
     pub value: f64,
 }
 
+/// Why a metric report was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricRefused {
+    /// The name is empty, too long or not `[a-z0-9_]`.
+    #[error("metric name {0:?}: expected 1 to {MAX_METRIC_NAME} of [a-z0-9_]")]
+    Name(String),
+    /// NaN or infinite.
+    #[error("metric {0}: the value is not a finite number")]
+    NotFinite(String),
+    /// A counter report below zero.
+    #[error("counter {name}: a counter only goes up ({value})")]
+    CounterDown {
+        /// The metric.
+        name: String,
+        /// The value reported.
+        value: f64,
+    },
+    /// A new metric past the per-plugin bound.
+    #[error("metric {0}: a plugin reports at most {MAX_METRICS_PER_PLUGIN} metrics")]
+    TooMany(String),
+    /// The metric was reported before with the other kind.
+    #[error("metric {name} was a {was}")]
+    KindChanged {
+        /// The metric.
+        name: String,
+        /// `counter` or `gauge`.
+        was: &'static str,
+    },
+}
+
 /// A plugin's metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginMetrics {
@@ -36,7 +66,7 @@ pub struct PluginMetrics {
 
 impl PluginMetrics {
     /// Takes one report; returns why it was refused, if it was.
-    pub fn record(&mut self, metric: &Metric) -> Result<(), String> {
+    pub fn record(&mut self, metric: &Metric) -> Result<(), MetricRefused> {
         let result = self.check_and_apply(metric);
         if result.is_err() {
             self.refused += 1;
@@ -44,27 +74,30 @@ impl PluginMetrics {
         result
     }
 
-    fn check_and_apply(&mut self, metric: &Metric) -> Result<(), String> {
+    fn check_and_apply(&mut self, metric: &Metric) -> Result<(), MetricRefused> {
         let name = &metric.name;
         let valid = !name.is_empty()
             && name.len() <= MAX_METRIC_NAME
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
-            return Err(format!("metric name {name:?}: expected 1 to {MAX_METRIC_NAME} of [a-z0-9_]"));
+            return Err(MetricRefused::Name(name.clone()));
         }
         if !metric.value.is_finite() {
-            return Err(format!("metric {name}: the value is not a finite number"));
+            return Err(MetricRefused::NotFinite(name.clone()));
         }
         let counter = metric.kind == MetricKind::Counter;
         if counter && metric.value < 0.0 {
-            return Err(format!("counter {name}: a counter only goes up ({})", metric.value));
+            return Err(MetricRefused::CounterDown { name: name.clone(), value: metric.value });
         }
         if !self.values.contains_key(name) && self.values.len() >= MAX_METRICS_PER_PLUGIN {
-            return Err(format!("metric {name}: a plugin reports at most {MAX_METRICS_PER_PLUGIN} metrics"));
+            return Err(MetricRefused::TooMany(name.clone()));
         }
         let entry = self.values.entry(name.clone()).or_insert(MetricValue { counter, value: 0.0 });
         if entry.counter != counter {
-            return Err(format!("metric {name} was a {}", if entry.counter { "counter" } else { "gauge" }));
+            return Err(MetricRefused::KindChanged {
+                name: name.clone(),
+                was: if entry.counter { "counter" } else { "gauge" },
+            });
         }
         entry.value = if counter { entry.value + metric.value } else { metric.value };
         Ok(())

@@ -23,7 +23,7 @@ pub mod signature;
 pub mod wasm;
 
 pub use binding::Binding;
-pub use error::{Fault, LoadError, PluginError};
+pub use error::{EngineError, Fault, InstantiateError, LoadError, ModuleError, NativeLoadError, PluginError};
 pub use gate::ActionGate;
 pub use grants::Grants;
 pub use host_services::{HostServices, InstanceHostCalls};

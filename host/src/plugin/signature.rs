@@ -40,13 +40,59 @@ fn message(digest: &[u8; 32]) -> Vec<u8> {
     m
 }
 
-fn digest_of(plugin: &Path) -> Result<[u8; 32], String> {
-    let bytes = std::fs::read(plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
+/// Why a plugin could not be signed, or its signature was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Signatures are required and the plugin's bytes are not accepted.
+    #[error("{plugin}: refused, signatures are required: {why}")]
+    Refused {
+        /// The plugin file.
+        plugin: PathBuf,
+        /// Which of unsigned, malformed, untrusted or tampered.
+        why: Refusal,
+    },
+}
+
+/// Why a required signature was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// No readable `<plugin>.sig`.
+    #[error("unsigned (no readable {path}: {source})")]
+    Unsigned {
+        /// Where the signature was looked for.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The signature file does not have the expected lines.
+    #[error("{0} is not a weft plugin signature")]
+    NotASignature(PathBuf),
+    /// The key or signature is not valid hex of the right length.
+    #[error("{0} has a malformed key or signature")]
+    Malformed(PathBuf),
+    /// Signed by a key the node does not trust.
+    #[error("signed by {0}, which is not a trusted publisher")]
+    Untrusted(String),
+    /// The signature does not verify over these bytes.
+    #[error("tampered: the signature does not match the file")]
+    Tampered,
+}
+
+fn digest_of(plugin: &Path) -> Result<[u8; 32], SignatureError> {
+    let bytes = std::fs::read(plugin).map_err(|source| SignatureError::Io { path: plugin.to_path_buf(), source })?;
     Ok(Sha256::digest(&bytes).into())
 }
 
 /// Signs `plugin` with `key`, writing `<plugin>.sig`; returns its path.
-pub fn sign_file(key: &NodeIdentity, plugin: &Path) -> Result<PathBuf, String> {
+pub fn sign_file(key: &NodeIdentity, plugin: &Path) -> Result<PathBuf, SignatureError> {
     let digest = digest_of(plugin)?;
     let signature = key.sign(&message(&digest));
     let text = format!(
@@ -56,7 +102,7 @@ pub fn sign_file(key: &NodeIdentity, plugin: &Path) -> Result<PathBuf, String> {
         hex(&signature.to_bytes())
     );
     let path = signature_path(plugin);
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, text).map_err(|source| SignatureError::Io { path: path.clone(), source })?;
     Ok(path)
 }
 
@@ -64,31 +110,31 @@ pub fn sign_file(key: &NodeIdentity, plugin: &Path) -> Result<PathBuf, String> {
 /// signatures are not required, otherwise only with a valid signature by a
 /// trusted publisher over these bytes. The error says which of unsigned,
 /// tampered or untrusted it is.
-pub fn check_bytes(trust: &TrustConfig, plugin: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn check_bytes(trust: &TrustConfig, plugin: &Path, bytes: &[u8]) -> Result<(), SignatureError> {
     if !trust.require_signed {
         return Ok(());
     }
     let sig_path = signature_path(plugin);
-    let refuse = |why: String| Err(format!("{}: refused, signatures are required: {why}", plugin.display()));
+    let refuse = |why: Refusal| Err(SignatureError::Refused { plugin: plugin.to_path_buf(), why });
     let text = match std::fs::read_to_string(&sig_path) {
         Ok(text) => text,
-        Err(e) => return refuse(format!("unsigned (no readable {}: {e})", sig_path.display())),
+        Err(source) => return refuse(Refusal::Unsigned { path: sig_path, source }),
     };
     let mut lines = text.lines();
     let mut field = |name: &str| lines.next().and_then(|l| l.strip_prefix(name)).map(str::trim);
     let parsed = (field(HEADER), field("publisher "), field("sha256 "), field("signature "));
     let (Some(""), Some(publisher), Some(_), Some(signature)) = parsed else {
-        return refuse(format!("{} is not a weft plugin signature", sig_path.display()));
+        return refuse(Refusal::NotASignature(sig_path));
     };
     let (Some(publisher), Some(signature)) = (unhex::<32>(publisher), unhex::<64>(signature)) else {
-        return refuse(format!("{} has a malformed key or signature", sig_path.display()));
+        return refuse(Refusal::Malformed(sig_path));
     };
     if !trust.publishers.contains(&publisher) {
-        return refuse(format!("signed by {}, which is not a trusted publisher", hex(&publisher)));
+        return refuse(Refusal::Untrusted(hex(&publisher)));
     }
     let digest: [u8; 32] = Sha256::digest(bytes).into();
     if !weft_core::crypto::verify(&publisher, &message(&digest), &signature) {
-        return refuse("tampered: the signature does not match the file".into());
+        return refuse(Refusal::Tampered);
     }
     Ok(())
 }
@@ -99,7 +145,7 @@ mod tests {
 
     /// The file at `plugin`, read and checked.
     fn check(trust: &TrustConfig, plugin: &Path) -> Result<(), String> {
-        check_bytes(trust, plugin, &std::fs::read(plugin).map_err(|e| e.to_string())?)
+        check_bytes(trust, plugin, &std::fs::read(plugin).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
     }
 
     fn trusting(key: &NodeIdentity) -> TrustConfig {

@@ -54,28 +54,28 @@ impl Store {
     }
 
     /// Applies store-and-forward changes in one transaction.
-    pub fn apply_held(&self, changes: &[HoldChange]) -> Result<(), String> {
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+    pub fn apply_held(&self, changes: &[HoldChange]) -> Result<(), KvError> {
+        let txn = self.db.begin_write().map_err(KvError::backend)?;
         {
-            let mut table = txn.open_table(HELD).map_err(|e| e.to_string())?;
+            let mut table = txn.open_table(HELD).map_err(KvError::backend)?;
             for change in changes {
                 match change {
                     HoldChange::Put(held) => table.insert(held.key, held.record().as_slice()).map(|_| ()),
                     HoldChange::Delete(key) => table.remove(*key).map(|_| ()),
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(KvError::backend)?;
             }
         }
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(KvError::backend)
     }
 
     /// Every held packet record, by key.
-    pub fn held(&self) -> Result<Vec<(u64, Vec<u8>)>, String> {
-        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(HELD).map_err(|e| e.to_string())?;
+    pub fn held(&self) -> Result<Vec<(u64, Vec<u8>)>, KvError> {
+        let txn = self.db.begin_read().map_err(KvError::backend)?;
+        let table = txn.open_table(HELD).map_err(KvError::backend)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| e.to_string())? {
-            let (key, value) = entry.map_err(|e| e.to_string())?;
+        for entry in table.iter().map_err(KvError::backend)? {
+            let (key, value) = entry.map_err(KvError::backend)?;
             out.push((key.value(), value.value().to_vec()));
         }
         Ok(out)

@@ -55,7 +55,7 @@ impl Service for Echo {
                 ctx.request(ping.to, PORT, ping.text, self.next_tag);
                 ctx.set_timer(self.next_tag, PING_TIMEOUT_MS);
             }
-            Err(e) => ctx.command_reply(command.id, false, e),
+            Err(e) => ctx.command_reply(command.id, false, e.to_string()),
         }
     }
 

@@ -101,7 +101,7 @@ impl Service for Notes {
 
     fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         let answer = match command.name.as_str() {
-            "post" => command.args_as::<Post>().and_then(|post| self.post(ctx, post.text)),
+            "post" => command.args_as::<Post>().map_err(|e| e.to_string()).and_then(|post| self.post(ctx, post.text)),
             "read" => match command.args_as::<Read>() {
                 Ok(read) => {
                     self.next_tag += 1;
@@ -109,7 +109,7 @@ impl Service for Notes {
                     // Answered when the notes arrive, or when the send is refused.
                     return ctx.request(read.from, PORT, Vec::new(), self.next_tag);
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             },
             "list" => load(ctx, "note/").map_err(|e| e.to_string()).map(|notes| {
                 let rows: Vec<_> =

@@ -194,7 +194,8 @@ fn a_plugin_file_swapped_after_its_signature_check_is_not_what_runs() {
                 loaded += 1;
             }
             Err(LoadError::Signature(why)) => {
-                assert!(why.contains("tampered"), "{why}");
+                use weft_host::plugin::signature::{Refusal, SignatureError};
+                assert!(matches!(why, SignatureError::Refused { why: Refusal::Tampered, .. }), "{why}");
                 refused += 1;
             }
             Err(other) => panic!("{other}"),

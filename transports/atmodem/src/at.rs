@@ -24,6 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 use weft_plugin_api::actions::RadioInfo;
+use weft_plugin_api::config_table::ConfigError;
 use weft_plugin_api::radio::LoraParams;
 
 /// Settings as `AT+P2P` takes and reports them.
@@ -76,16 +77,19 @@ impl P2p {
 
     /// The settings for validated radio parameters; `Err` names the key the
     /// modem cannot do.
-    pub fn from_params(radio: &LoraParams) -> Result<P2p, String> {
+    pub fn from_params(radio: &LoraParams) -> Result<P2p, ConfigError> {
         let Some(&bandwidth_khz) = BANDWIDTHS_KHZ.iter().find(|&&khz| u32::from(khz) * 1000 == radio.bandwidth_hz)
         else {
-            return Err(format!(
-                "config key `bandwidth_hz`: {} Hz is not available in the modem's P2P mode (125000, 250000 or 500000)",
-                radio.bandwidth_hz
+            return Err(ConfigError::invalid(
+                "bandwidth_hz",
+                format!(
+                    "{} Hz is not available in the modem's P2P mode (125000, 250000 or 500000)",
+                    radio.bandwidth_hz
+                ),
             ));
         };
         if !(5..=8).contains(&radio.coding_rate) {
-            return Err(format!("config key `coding_rate`: {} is outside 5..=8", radio.coding_rate));
+            return Err(ConfigError::invalid("coding_rate", format!("{} is outside 5..=8", radio.coding_rate)));
         }
         Ok(P2p {
             frequency_hz: radio.frequency_hz,
@@ -407,7 +411,7 @@ mod tests {
         let other = P2p { spreading_factor: 9, frequency_hz: 868_100_050, ..p2p };
         assert_eq!(other.mismatches(&p2p), vec!["spreading_factor 9, configured 7".to_string()]);
         let bw = LoraParams { bandwidth_hz: 62_500, ..LoraParams::default() };
-        assert!(P2p::from_params(&bw).unwrap_err().contains("`bandwidth_hz`"));
+        assert!(P2p::from_params(&bw).unwrap_err().to_string().contains("`bandwidth_hz`"));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! | `command_timeout_ms` | 1000 | how long the modem may take to answer one command |
 
 use crate::at::P2p;
-use weft_plugin_api::config_table::Table;
+use weft_plugin_api::config_table::{ConfigError, Table};
 use weft_plugin_api::radio::LoraParams;
 
 /// The keys this driver reads besides the LoRa settings ([`LoraParams::KEYS`]).
@@ -49,15 +49,18 @@ impl Default for Config {
 
 impl Config {
     /// Parses and validates the CBOR config table.
-    pub fn from_cbor(cbor: &[u8]) -> Result<Config, String> {
+    pub fn from_cbor(cbor: &[u8]) -> Result<Config, ConfigError> {
         let mut t = Table::decode(cbor)?;
         let d = Config::default();
         let radio = LoraParams::take_from(&mut t)?;
         if !radio.crc {
-            return Err("config key `crc`: the modem always sends a CRC in P2P mode; only true is possible".into());
+            return Err(ConfigError::invalid("crc", "the modem always sends a CRC in P2P mode; only true is possible"));
         }
         if radio.implicit_header {
-            return Err("config key `implicit_header`: the modem uses explicit headers; only false is possible".into());
+            return Err(ConfigError::invalid(
+                "implicit_header",
+                "the modem uses explicit headers; only false is possible",
+            ));
         }
         let config = Config {
             radio,
@@ -66,9 +69,9 @@ impl Config {
             command_timeout_ms: t.int("command_timeout_ms")?.unwrap_or(d.command_timeout_ms),
         };
         if !(50..=60_000).contains(&config.command_timeout_ms) {
-            return Err(format!(
-                "config key `command_timeout_ms`: {} is outside 50..=60000",
-                config.command_timeout_ms
+            return Err(ConfigError::invalid(
+                "command_timeout_ms",
+                format!("{} is outside 50..=60000", config.command_timeout_ms),
             ));
         }
         t.finish(&[LoraParams::KEYS, KEYS].concat())?;
@@ -88,7 +91,7 @@ mod tests {
     use std::collections::BTreeMap;
     use weft_plugin_api::internal::codec;
 
-    fn parse(pairs: &[(&str, i64)]) -> Result<Config, String> {
+    fn parse(pairs: &[(&str, i64)]) -> Result<Config, ConfigError> {
         let map: BTreeMap<&str, i64> = pairs.iter().copied().collect();
         Config::from_cbor(&codec::encode(&map).unwrap())
     }
@@ -105,7 +108,7 @@ mod tests {
             (vec![("tx_power_dbm", 300)], "`tx_power_dbm`"),
             (vec![("baud", 9600)], "`baud`"),
         ] {
-            let err = parse(&pairs).unwrap_err();
+            let err = parse(&pairs).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should name {key}");
         }
     }

@@ -17,7 +17,7 @@
 //! `preamble_symbols` is what the host assumes for airtime until the modem
 //! reports its own in a STAT_PHYPRM frame.
 
-use weft_plugin_api::config_table::Table;
+use weft_plugin_api::config_table::{ConfigError, Table};
 use weft_plugin_api::radio::LoraParams;
 
 /// The keys this driver reads besides the LoRa settings ([`LoraParams::KEYS`]).
@@ -56,23 +56,24 @@ impl Default for Config {
 
 impl Config {
     /// Parses and validates the CBOR config table.
-    pub fn from_cbor(cbor: &[u8]) -> Result<Config, String> {
+    pub fn from_cbor(cbor: &[u8]) -> Result<Config, ConfigError> {
         let mut t = Table::decode(cbor)?;
         let d = Config::default();
         let radio = LoraParams::take_from(&mut t)?;
         if radio.tx_power_dbm < 0 {
-            return Err(format!(
-                "config key `tx_power_dbm`: {} dBm cannot be sent to an RNode (it takes 0 dBm and up)",
-                radio.tx_power_dbm
+            return Err(ConfigError::invalid(
+                "tx_power_dbm",
+                format!("{} dBm cannot be sent to an RNode (it takes 0 dBm and up)", radio.tx_power_dbm),
             ));
         }
         if !radio.crc {
-            return Err("config key `crc`: RNode firmware always sends a CRC; only true is possible".into());
+            return Err(ConfigError::invalid("crc", "RNode firmware always sends a CRC; only true is possible"));
         }
         if radio.implicit_header {
-            return Err(
-                "config key `implicit_header`: RNode firmware uses explicit headers; only false is possible".into()
-            );
+            return Err(ConfigError::invalid(
+                "implicit_header",
+                "RNode firmware uses explicit headers; only false is possible",
+            ));
         }
         let config = Config {
             radio,
@@ -83,10 +84,13 @@ impl Config {
             lt_alock: alock(&mut t, "lt_alock_percent")?,
         };
         if !(10..=60_000).contains(&config.detect_retry_ms) {
-            return Err(format!("config key `detect_retry_ms`: {} is outside 10..=60000", config.detect_retry_ms));
+            return Err(ConfigError::invalid(
+                "detect_retry_ms",
+                format!("{} is outside 10..=60000", config.detect_retry_ms),
+            ));
         }
         if config.detect_attempts == 0 {
-            return Err("config key `detect_attempts`: must be at least 1".into());
+            return Err(ConfigError::invalid("detect_attempts", "must be at least 1"));
         }
         t.finish(&[LoraParams::KEYS, KEYS].concat())?;
         Ok(config)
@@ -94,10 +98,10 @@ impl Config {
 }
 
 /// An airtime limit in percent, as the u16 (percent x 100) the modem takes.
-fn alock(t: &mut Table, key: &str) -> Result<Option<u16>, String> {
+fn alock(t: &mut Table, key: &str) -> Result<Option<u16>, ConfigError> {
     let Some(percent) = t.number(key)? else { return Ok(None) };
     if !(0.01..=100.0).contains(&percent) {
-        return Err(format!("config key `{key}`: {percent} is outside 0.01..=100 (percent)"));
+        return Err(ConfigError::invalid(key, format!("{percent} is outside 0.01..=100 (percent)")));
     }
     Ok(Some((percent * 100.0).round() as u16))
 }
@@ -108,7 +112,7 @@ mod tests {
     use std::collections::BTreeMap;
     use weft_plugin_api::internal::codec;
 
-    fn parse<V: serde::Serialize>(pairs: &[(&str, V)]) -> Result<Config, String> {
+    fn parse<V: serde::Serialize>(pairs: &[(&str, V)]) -> Result<Config, ConfigError> {
         let map: BTreeMap<&str, &V> = pairs.iter().map(|(k, v)| (*k, v)).collect();
         Config::from_cbor(&codec::encode(&map).unwrap())
     }
@@ -124,7 +128,7 @@ mod tests {
 
     #[test]
     fn every_error_names_its_key() {
-        let cases: &[(Result<Config, String>, &str)] = &[
+        let cases: &[(Result<Config, ConfigError>, &str)] = &[
             (parse(&[("spreading_factor", 13u32)]), "`spreading_factor`"),
             (parse(&[("bandwidth_hz", 100_000u32)]), "`bandwidth_hz`"),
             (parse(&[("frequency_hz", -1i64)]), "`frequency_hz`"),
@@ -136,7 +140,7 @@ mod tests {
             (parse(&[("frequncy_hz", 1u32)]), "`frequncy_hz`"),
         ];
         for (result, key) in cases {
-            let err = result.as_ref().unwrap_err();
+            let err = result.as_ref().unwrap_err().to_string();
             assert!(err.contains(key), "{err:?} should name {key}");
         }
     }

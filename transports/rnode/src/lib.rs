@@ -71,7 +71,7 @@ impl Driver for RNode {
     };
 
     fn init(ctx: &mut DriverCtx<'_>, init: InitArgs) -> Result<Self, String> {
-        let config = Config::from_cbor(&init.config)?;
+        let config = Config::from_cbor(&init.config).map_err(|e| e.to_string())?;
         let mut driver = RNode {
             config,
             sync: Sync::default(),

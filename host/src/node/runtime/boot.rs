@@ -54,8 +54,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     // router's 64-bit jitter seed.
     router.reseed(rand::random());
     let mut core = NodeCore::new(router);
-    let held =
-        store.held().map_err(|message| crate::store::StoreError { path: store.path().to_path_buf(), message })?;
+    let held = store
+        .held()
+        .map_err(|e| crate::store::StoreError { path: store.path().to_path_buf(), message: e.to_string() })?;
     let unreadable = held.iter().filter(|(key, record)| !core.restore_held(*key, record)).count();
     if !held.is_empty() {
         tracing::info!(held = held.len() - unreadable, unreadable, "store-and-forward packets restored");
@@ -103,14 +104,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     }
     if config.discovery.enabled {
         discovery::start(&config.discovery, listen.port(), dial.clone())
-            .map_err(|message| StartError::Discovery { file: config.file.display().to_string(), message })?;
+            .map_err(|e| StartError::Discovery { file: config.file.display().to_string(), message: e.to_string() })?;
     }
     let handle = NodeHandle::new(request_tx);
     let admin_task = tokio::spawn(admin_server::serve(admin, handle.clone()));
     if let Some(addr) = config.metrics_listen {
         let listener = crate::metrics::http::bind(addr)
             .await
-            .map_err(|message| StartError::Metrics { file: config.file.display().to_string(), message })?;
+            .map_err(|e| StartError::Metrics { file: config.file.display().to_string(), message: e.to_string() })?;
         tracing::info!(%addr, "metrics served at http://{addr}/metrics");
         tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
     }

@@ -5,7 +5,7 @@
 use super::call_thread::{CallThread, StuckCalls};
 use crate::plugin::NativeCalls;
 use crate::plugin::binding::BindingInstance;
-use crate::plugin::error::Fault;
+use crate::plugin::error::{Fault, InstantiateError};
 use crate::plugin::host_services::InstanceHostCalls;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RSlice, RSliceMut, RVec};
@@ -64,16 +64,15 @@ impl NativeBindingInstance {
         host: InstanceHostCalls,
         stuck: StuckCalls,
         calls: NativeCalls,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InstantiateError> {
         let revoked = Arc::new(AtomicBool::new(false));
         let vtable =
             NativeHostApi_TO::from_value(HostVtable { host, reply: Vec::new(), revoked: revoked.clone() }, TD_Opaque);
         let instance = instantiate(vtable);
         Ok(match calls {
-            NativeCalls::Thread => Self::Thread(
-                CallThread::spawn(name, instance, revoked, stuck)
-                    .map_err(|e| format!("cannot start the instance's thread: {e}"))?,
-            ),
+            NativeCalls::Thread => {
+                Self::Thread(CallThread::spawn(name, instance, revoked, stuck).map_err(InstantiateError::Thread)?)
+            }
             NativeCalls::Inline => Self::Inline(instance, RVec::new()),
         })
     }

@@ -3,6 +3,7 @@
 use super::call_thread::StuckCalls;
 use super::instance::NativeBindingInstance;
 use crate::plugin::NativeCalls;
+use crate::plugin::error::{InstantiateError, NativeLoadError};
 use crate::plugin::host_services::InstanceHostCalls;
 use abi_stable::library::{LibraryError, lib_header_from_path};
 use std::path::{Path, PathBuf};
@@ -50,16 +51,17 @@ impl NativeLibrary {
     /// and checks the root module's layout and version (abi_stable): what is
     /// loaded is exactly what was checked, whatever happens to `path`
     /// meanwhile. The copy is removed once mapped; the mapping stays valid.
-    pub fn load(path: &Path, bytes: &[u8], copy_dir: &Path) -> Result<Self, String> {
-        crate::files::private_dir(copy_dir).map_err(|e| format!("cannot create {}: {e}", copy_dir.display()))?;
+    pub fn load(path: &Path, bytes: &[u8], copy_dir: &Path) -> Result<Self, NativeLoadError> {
+        crate::files::private_dir(copy_dir)
+            .map_err(|source| NativeLoadError::Copy { path: copy_dir.to_path_buf(), source })?;
         let copy = unique_copy_path(path, copy_dir);
         {
             let _private = crate::files::PrivateUmask::set();
-            std::fs::write(&copy, bytes).map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+            std::fs::write(&copy, bytes).map_err(|source| NativeLoadError::Copy { path: copy.clone(), source })?;
         }
         let loaded = lib_header_from_path(&copy).and_then(|header| header.init_root_module::<NativePluginRef>());
         let _ = std::fs::remove_file(&copy);
-        let root = loaded.map_err(describe)?;
+        let root = loaded.map_err(|e| NativeLoadError::Library(describe(e)))?;
         Ok(Self { root, stuck: StuckCalls::default() })
     }
 
@@ -77,13 +79,10 @@ impl NativeLibrary {
         name: &str,
         host: InstanceHostCalls,
         calls: NativeCalls,
-    ) -> Result<NativeBindingInstance, String> {
+    ) -> Result<NativeBindingInstance, InstantiateError> {
         let stuck = self.stuck.count();
         if stuck >= MAX_STUCK_CALLS {
-            return Err(format!(
-                "{stuck} calls of this native plugin never returned (abandoned at their deadline; their threads \
-                 still run); no new instance until they do: fix the plugin, or restart the node to reclaim them"
-            ));
+            return Err(InstantiateError::StuckCalls(stuck));
         }
         NativeBindingInstance::new(name, self.root.instantiate(), host, self.stuck.clone(), calls)
     }

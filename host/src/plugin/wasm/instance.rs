@@ -1,7 +1,7 @@
 //! One wasm plugin instance: its store, memory cap and per-call deadline.
 
 use crate::plugin::binding::BindingInstance;
-use crate::plugin::error::Fault;
+use crate::plugin::error::{Fault, InstantiateError};
 use crate::plugin::host_services::InstanceHostCalls;
 use crate::plugin::instance::Limits;
 use std::time::Duration;
@@ -56,16 +56,17 @@ impl WasmInstance {
         pre: &InstancePre<StoreData>,
         host: InstanceHostCalls,
         limits: Limits,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InstantiateError> {
         let data =
             StoreData { host, pending_reply: Vec::new(), memory_cap: limits.memory_bytes, memory_refused: false };
         let mut store = Store::new(engine, data);
         store.limiter(|d| d as &mut dyn ResourceLimiter);
         store.set_epoch_deadline(ticks(limits.init_deadline));
-        let instance = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-        let memory = instance.get_memory(&mut store, "memory").ok_or("missing export `memory`")?;
-        let alloc = instance.get_typed_func(&mut store, "weft_alloc").map_err(|e| format!("{e:#}"))?;
-        let call = instance.get_typed_func(&mut store, "weft_call").map_err(|e| format!("{e:#}"))?;
+        let wasm = |e: wasmtime::Error| InstantiateError::Wasm(format!("{e:#}"));
+        let instance = pre.instantiate(&mut store).map_err(wasm)?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or(InstantiateError::NoMemory)?;
+        let alloc = instance.get_typed_func(&mut store, "weft_alloc").map_err(wasm)?;
+        let call = instance.get_typed_func(&mut store, "weft_call").map_err(wasm)?;
         let panic_message = instance.get_typed_func(&mut store, "weft_panic_message").ok();
         Ok(Self { store, memory, alloc, call, panic_message })
     }

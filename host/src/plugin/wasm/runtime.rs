@@ -10,6 +10,7 @@ use super::epoch::{EPOCH_TICK, Ticks};
 use super::imports;
 use super::instance::{StoreData, WasmInstance};
 use super::memo::ModuleMemo;
+use crate::plugin::error::{InstantiateError, ModuleError};
 use crate::plugin::host_services::InstanceHostCalls;
 use crate::plugin::instance::Limits;
 use std::path::Path;
@@ -142,16 +143,16 @@ impl WasmRuntime {
     }
 
     /// Compiles (or loads from cache) and checks `wasm` against the ABI.
-    /// Errors are plain text; the loader adds the file name.
-    pub fn prepare(&self, wasm: &[u8]) -> Result<WasmModule, String> {
+    /// The loader adds the file name to errors.
+    pub fn prepare(&self, wasm: &[u8]) -> Result<WasmModule, ModuleError> {
         let digest = digest(wasm);
         let (module, cache) = match (self.memo.get(&digest), &self.cache) {
             (Some(module), _) => (module, CacheOutcome::InMemory),
             (None, Some(c)) => {
-                c.load_or_compile(&self.engine, wasm, &digest).map_err(|e| format!("invalid wasm module: {e:#}"))?
+                c.load_or_compile(&self.engine, wasm, &digest).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?
             }
             (None, None) => (
-                Module::new(&self.engine, wasm).map_err(|e| format!("invalid wasm module: {e:#}"))?,
+                Module::new(&self.engine, wasm).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?,
                 CacheOutcome::CompiledUncached,
             ),
         };
@@ -163,29 +164,28 @@ impl WasmRuntime {
         }
         check_imports(&module)?;
         check_exports(&module)?;
-        let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("cannot link: {e:#}"))?;
+        let pre = self.linker.instantiate_pre(&module).map_err(|e| ModuleError::Link(format!("{e:#}")))?;
         Ok(WasmModule { pre, engine: self.engine.clone(), cache })
     }
 }
 
-fn check_imports(module: &Module) -> Result<(), String> {
+fn check_imports(module: &Module) -> Result<(), ModuleError> {
     for import in module.imports() {
         let known = import.module() == imports::MODULE
             && matches!(import.name(), "now_ms" | "random" | "host_call" | "host_take");
         if !known {
-            return Err(format!(
-                "imports `{}::{}`, which ServiceRouter ABI {} does not provide",
-                import.module(),
-                import.name(),
-                weft_plugin_api::ABI_VERSION
-            ));
+            return Err(ModuleError::UnknownImport {
+                module: import.module().to_string(),
+                name: import.name().to_string(),
+                abi: weft_plugin_api::ABI_VERSION,
+            });
         }
     }
     Ok(())
 }
 
-fn check_exports(module: &Module) -> Result<(), String> {
-    let func = |name: &str, params: &[ValType], results: &[ValType]| -> Result<(), String> {
+fn check_exports(module: &Module) -> Result<(), ModuleError> {
+    let func = |name: &'static str, params: &[ValType], results: &[ValType]| -> Result<(), ModuleError> {
         match module.get_export(name) {
             Some(ExternType::Func(f))
                 if f.params().map(|p| p.to_string()).eq(params.iter().map(|p| p.to_string()))
@@ -193,21 +193,21 @@ fn check_exports(module: &Module) -> Result<(), String> {
             {
                 Ok(())
             }
-            Some(_) => Err(format!("export `{name}` has the wrong type")),
-            None => Err(format!("missing export `{name}`: not built with weft-plugin-api's export macro")),
+            Some(_) => Err(ModuleError::ExportType(name)),
+            None => Err(ModuleError::MissingExport(name)),
         }
     };
     func("weft_alloc", &[ValType::I32], &[ValType::I32])?;
     func("weft_call", &[ValType::I32], &[ValType::I64])?;
     match module.get_export("memory") {
         Some(ExternType::Memory(_)) => Ok(()),
-        _ => Err("missing export `memory`".into()),
+        _ => Err(ModuleError::MissingExport("memory")),
     }
 }
 
 impl WasmModule {
     /// Creates a new instance with its own store, memory cap and host view.
-    pub fn instantiate(&self, host: InstanceHostCalls, limits: Limits) -> Result<WasmInstance, String> {
+    pub fn instantiate(&self, host: InstanceHostCalls, limits: Limits) -> Result<WasmInstance, InstantiateError> {
         WasmInstance::new(&self.engine, &self.pre, host, limits)
     }
 }

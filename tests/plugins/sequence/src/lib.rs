@@ -198,7 +198,7 @@ impl Service for Sequence {
                     self.tick(ctx);
                     ctx.command_reply(command.id, true, format!("sending {} messages", args.count));
                 }
-                Err(e) => ctx.command_reply(command.id, false, e),
+                Err(e) => ctx.command_reply(command.id, false, e.to_string()),
             },
             _ => match serde_json::to_string(&self.state.senders) {
                 Ok(body) => ctx.command_reply(command.id, true, body),
