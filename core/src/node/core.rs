@@ -11,7 +11,7 @@
 //! Must not: decide routes or touch packets; that is the [`Router`]'s.
 
 use super::reply_book::ReplyBook;
-use super::timers::Timers;
+use super::timers::{TimerKey, Timers};
 use crate::routing::pending::HoldChange;
 use crate::routing::{Delivery, LinkId, LinkParams, Outgoing, ReplyPath, RouteRow, Router, RouterOutput, Sent};
 use crate::time::Millis;
@@ -285,7 +285,7 @@ impl NodeCore {
             self.timers
                 .expire(now)
                 .into_iter()
-                .map(|(plugin, id)| Output::Deliver { plugin, event: Event::Timer(TimerFired { id }) }),
+                .map(|TimerKey { plugin, id }| Output::Deliver { plugin, event: Event::Timer(TimerFired { id }) }),
         );
         out
     }
@@ -445,8 +445,8 @@ impl NodeCore {
                         out.push(Output::Refuse { plugin, refused: refuse(reason) });
                     }
                 },
-                Action::SetTimer(t) => self.timers.set((plugin, t.id), now.after_ms(t.after_ms)),
-                Action::CancelTimer(t) => self.timers.cancel((plugin, t.id)),
+                Action::SetTimer(t) => self.timers.set(TimerKey { plugin, id: t.id }, now.after_ms(t.after_ms)),
+                Action::CancelTimer(t) => self.timers.cancel(TimerKey { plugin, id: t.id }),
                 Action::Store(store) => {
                     first_store.get_or_insert_with(|| refuse(String::new()));
                     writes.push((store.key.clone(), store.value.clone()));

@@ -4,8 +4,14 @@ use super::plugin_id::PluginId;
 use crate::time::Millis;
 use std::collections::{BTreeSet, HashMap};
 
-/// Which plugin owns a timer, and the plugin's id for it.
-pub type TimerKey = (PluginId, u64);
+/// A plugin timer: the plugin that owns it and the plugin's id for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerKey {
+    /// The owner.
+    pub plugin: PluginId,
+    /// The plugin's own id for the timer.
+    pub id: u64,
+}
 
 /// Armed timers ordered by deadline. Re-arming a timer replaces it.
 #[derive(Debug, Default)]
@@ -31,7 +37,7 @@ impl Timers {
 
     /// Disarms every timer of `plugin`.
     pub fn cancel_plugin(&mut self, plugin: PluginId) {
-        let keys: Vec<TimerKey> = self.deadlines.keys().filter(|(p, _)| *p == plugin).copied().collect();
+        let keys: Vec<TimerKey> = self.deadlines.keys().filter(|k| k.plugin == plugin).copied().collect();
         for key in keys {
             self.cancel(key);
         }
@@ -74,14 +80,14 @@ mod tests {
     #[test]
     fn timers_fire_in_order_and_rearm_or_cancel_replace() {
         let mut t = Timers::default();
-        t.set((PluginId::from_index(0), 1), Millis::from_ms(100));
-        t.set((PluginId::from_index(1), 1), Millis::from_ms(50));
-        t.set((PluginId::from_index(0), 2), Millis::from_ms(75));
-        t.set((PluginId::from_index(0), 2), Millis::from_ms(200)); // re-armed later
-        t.cancel((PluginId::from_index(1), 1));
+        t.set(TimerKey { plugin: PluginId::from_index(0), id: 1 }, Millis::from_ms(100));
+        t.set(TimerKey { plugin: PluginId::from_index(1), id: 1 }, Millis::from_ms(50));
+        t.set(TimerKey { plugin: PluginId::from_index(0), id: 2 }, Millis::from_ms(75));
+        t.set(TimerKey { plugin: PluginId::from_index(0), id: 2 }, Millis::from_ms(200)); // re-armed later
+        t.cancel(TimerKey { plugin: PluginId::from_index(1), id: 1 });
         assert_eq!(t.next_deadline(), Some(Millis::from_ms(100)));
         assert!(t.expire(Millis::from_ms(99)).is_empty());
-        assert_eq!(t.expire(Millis::from_ms(150)), vec![(PluginId::from_index(0), 1)]);
+        assert_eq!(t.expire(Millis::from_ms(150)), vec![TimerKey { plugin: PluginId::from_index(0), id: 1 }]);
         t.cancel_plugin(PluginId::from_index(0));
         assert!(t.is_empty());
     }

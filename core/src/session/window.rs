@@ -51,6 +51,30 @@ impl ReplayWindow {
         }
     }
 
+    /// What an acknowledgement tells the sender: one more than the highest
+    /// counter taken, and the window as 64-bit words (bit `i` of word `w`:
+    /// counter `top - 1 - 64 * w - i` was taken), trailing words that are all
+    /// taken left out. Counters that do not exist yet (below zero) count as
+    /// taken, so an early window is short too.
+    pub fn recent(&self) -> (u64, Vec<u64>) {
+        let mut words: Vec<u64> = self
+            .bits
+            .iter()
+            .enumerate()
+            .map(|(w, &word)| {
+                let first_age = w as u64 * 64;
+                // Ages at or past `top` are counters below zero.
+                let valid = self.top.saturating_sub(first_age).min(64);
+                let missing = if valid == 64 { 0 } else { u64::MAX << valid };
+                word | missing
+            })
+            .collect();
+        while words.last() == Some(&u64::MAX) {
+            words.pop();
+        }
+        (self.top, words)
+    }
+
     fn shift_older(&mut self, by: u64) {
         if by >= WINDOW {
             self.bits = [0; WORDS];
@@ -109,5 +133,26 @@ mod tests {
         for c in 0..600 {
             assert_eq!(window.fresh(c), !seen.contains(&c), "counter {c}");
         }
+    }
+
+    #[test]
+    fn recent_leaves_out_what_is_all_taken_and_shows_the_holes() {
+        let mut window = ReplayWindow::default();
+        assert_eq!(window.recent(), (0, vec![]));
+        for counter in 0..100 {
+            window.take(counter);
+        }
+        assert_eq!(window.recent(), (100, vec![]), "nothing missing: no words");
+        window.take(105);
+        // 100..=104 missing: ages 1..=5 of top 106.
+        assert_eq!(window.recent(), (106, vec![!0b11_1110]));
+        window.take(102);
+        assert_eq!(window.recent(), (106, vec![!0b11_0110]));
+        for counter in 106..300 {
+            window.take(counter);
+        }
+        let (top, words) = window.recent();
+        assert_eq!(top, 300);
+        assert_eq!(words.len(), 4, "the hole at age 195..199 is in the fourth word");
     }
 }

@@ -10,6 +10,9 @@
 //! reset     sender (16) | index u32 | first refused counter (6) | sender boot u64 | Ed25519 signature (64)
 //! hello     index u32 (what the peer puts in messages to this node) | boot u64 (this run's start, Unix ms)
 //! ```
+//!
+//! Also the plaintext of an acknowledgement ([`Ack`]), which travels as a
+//! session message (kind 6) like any other.
 
 use crate::binary::{DecodeError, Reader};
 use crate::routing::wire::COUNTER_BYTES;
@@ -100,6 +103,85 @@ impl Reset {
         let signature = r.array("reset signature")?;
         r.end()?;
         Ok(Reset { sender, index, counter: u64::from_be_bytes(counter), boot, signature })
+    }
+}
+
+/// First byte of an acknowledgement's plaintext. A data message's first
+/// byte is its inner flags, which never set this bit.
+pub const ACK_MARK: u8 = 0x80;
+
+/// An acknowledgement, sealed in the session it acknowledges: what the
+/// receiver has opened, as its replay window (`super::window`).
+///
+/// ```text
+/// ack       0x80 | top (6) | words (8 each, at most 16)
+/// ```
+///
+/// `top` is one more than the highest counter opened; bit `i` of word `w`
+/// says counter `top - 1 - 64 * w - i` was opened. Words left out at the end
+/// are all set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// One more than the highest counter opened.
+    pub top: u64,
+    /// The window below `top`, trailing all-set words left out.
+    pub words: Vec<u64>,
+}
+
+/// Words an acknowledgement carries at most (the whole replay window).
+pub const ACK_WORDS: usize = (super::window::WINDOW / 64) as usize;
+
+impl Ack {
+    /// An acknowledgement of `top` and `words` (at most [`ACK_WORDS`] are kept).
+    pub fn new(top: u64, mut words: Vec<u64>) -> Ack {
+        words.truncate(ACK_WORDS);
+        Ack { top, words }
+    }
+
+    /// Whether the receiver opened `counter`. Counters at or past `top`, or
+    /// older than the window, are not known to be opened.
+    pub fn covers(&self, counter: u64) -> bool {
+        if counter >= self.top {
+            return false;
+        }
+        let age = self.top - 1 - counter;
+        if age >= super::window::WINDOW {
+            return false;
+        }
+        match self.words.get((age / 64) as usize) {
+            Some(word) => word & (1 << (age % 64)) != 0,
+            None => true,
+        }
+    }
+
+    /// The plaintext.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + COUNTER_BYTES + 8 * self.words.len());
+        out.push(ACK_MARK);
+        out.extend_from_slice(&self.top.min(crate::routing::wire::MAX_COUNTER + 1).to_be_bytes()[8 - COUNTER_BYTES..]);
+        for word in &self.words {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+
+    /// Reads the plaintext.
+    pub fn decode(bytes: &[u8]) -> Result<Ack, DecodeError> {
+        let mut r = Reader(bytes);
+        if r.u8("ack mark")? != ACK_MARK {
+            return Err(DecodeError::Bad("acknowledgement mark"));
+        }
+        let mut top = [0u8; 8];
+        top[8 - COUNTER_BYTES..].copy_from_slice(&r.array::<COUNTER_BYTES>("ack top")?);
+        let rest = r.rest();
+        if rest.len() % 8 != 0 || rest.len() / 8 > ACK_WORDS {
+            return Err(DecodeError::Bad("acknowledgement words"));
+        }
+        let words = rest
+            .chunks_exact(8)
+            .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        Ok(Ack { top: u64::from_be_bytes(top), words })
     }
 }
 

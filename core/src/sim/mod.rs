@@ -242,6 +242,12 @@ impl Sim {
         }
     }
 
+    /// From now on, every link loses this share of the packets it carries
+    /// (the sender is not told).
+    pub fn set_loss(&mut self, loss: f64) {
+        self.config.loss = loss.clamp(0.0, 1.0);
+    }
+
     /// Makes link `edge` refuse what node `from` sends on it for the next
     /// `ms` (a congested or closing link: the send fails and the sender
     /// knows, which a loss does not tell it).

@@ -1,8 +1,9 @@
 //! The node's QUIC endpoint: one UDP socket for listening and dialing.
 //!
 //! Owns: [`LinkSettings`], the quinn transport configuration (keepalive, idle
-//! timeout, datagrams) and the stateless-reset key. The reset key is derived
-//! from the node key, so a node restarted on the same port can tell its
+//! timeout, datagrams), the stateless-reset key and the connection-id key.
+//! Both keys are derived from the node key, so a node restarted on the same
+//! port recognises the connection ids of its previous run and tells its
 //! neighbours "that old connection is gone" on their first packet, instead of
 //! leaving them to wait for the idle timeout.
 
@@ -87,7 +88,17 @@ pub fn create(
     let seed =
         Sha256::new().chain_update(b"weft quic stateless reset v1").chain_update(identity.secret_seed()).finalize();
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed);
-    let endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    // Connection ids carry a keyed hash that the endpoint checks before it
+    // answers an unknown one with a reset. quinn's default key is random per
+    // run, so a restarted node took its old connection ids for garbage and
+    // stayed silent: derive the key from the node key too.
+    let cid_key =
+        Sha256::new().chain_update(b"weft quic connection ids v1").chain_update(identity.secret_seed()).finalize();
+    let cid_key = u64::from_le_bytes([
+        cid_key[0], cid_key[1], cid_key[2], cid_key[3], cid_key[4], cid_key[5], cid_key[6], cid_key[7],
+    ]);
+    endpoint_config.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
     let socket = std::net::UdpSocket::bind(listen).map_err(|source| EndpointError::Bind { address: listen, source })?;
     let runtime = quinn::default_runtime()
         .ok_or_else(|| EndpointError::Transport("no async runtime (must run inside tokio)".into()))?;

@@ -465,6 +465,9 @@ impl NodeMetrics {
             ("reset_taken", s.resets_taken),
             ("reset_refused", s.resets_refused),
             ("resent", s.resent),
+            ("retransmitted", s.retransmitted),
+            ("ack_sent", s.acks_sent),
+            ("ack_received", s.acks_received),
             ("queue_full", s.queue_full),
             ("given_up", s.given_up),
         ] {

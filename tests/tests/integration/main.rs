@@ -12,6 +12,7 @@
 //! `weft` binary the node tests start).
 
 mod authoring;
+mod crash;
 mod fapp;
 mod handoff;
 mod hardening;

@@ -4,8 +4,10 @@
 //!
 //! - **Sink**: messages on port 9 carry a decimal number as text, counting
 //!   up from 1 per sender; anything else is counted as a duplicate (at or
-//!   below the last seen) or a gap (skipping ahead). The text `goodbye` is
-//!   counted on its own. `stats` returns the counters as JSON.
+//!   below the last seen) or a gap (skipping ahead); `distinct` and
+//!   `repeats` count numbers regardless of order (exactly once: every number
+//!   distinct, none repeated). The text `goodbye` is counted on its own.
+//!   `stats` returns the counters as JSON.
 //! - **Generator**: `blast {"to": ADDRESS, "count": N, "per_tick": K,
 //!   "tick_ms": T}` sends 1..=N to `to`'s port 9, K messages every T ms.
 //! - **State**: the counters and a running blast are handed to the next
@@ -24,6 +26,8 @@ use weft_plugin_api::prelude::*;
 
 const PORT: u16 = 9;
 const TICK: u64 = 1;
+/// Numbers above this are counted but not tracked as distinct.
+const MAX_TRACKED: u64 = 1 << 20;
 
 /// What one sender's numbers looked like.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -36,6 +40,14 @@ pub struct SenderStats {
     pub duplicates: u64,
     /// Times a number skipped ahead of last + 1.
     pub gaps: u64,
+    /// Different numbers received (order aside: a retransmitted message may
+    /// arrive after later ones and count as a "duplicate" above, but only a
+    /// number received twice counts in `repeats`).
+    #[serde(default)]
+    pub distinct: u64,
+    /// Numbers received more than once.
+    #[serde(default)]
+    pub repeats: u64,
     /// Messages whose payload was not a number.
     pub malformed: u64,
     /// `goodbye` messages.
@@ -60,6 +72,10 @@ struct Blast {
 struct State {
     senders: BTreeMap<String, SenderStats>,
     blast: Option<Blast>,
+    /// Per sender, a bitmap of the numbers seen (bit n-1 for number n, up to
+    /// [`MAX_TRACKED`]).
+    #[serde(default)]
+    seen: BTreeMap<String, Vec<u64>>,
     /// Opaque bytes carried from instance to instance (config
     /// `ballast_bytes`): lets a benchmark hand over a state of a given size.
     #[serde(with = "serde_bytes", default)]
@@ -153,7 +169,7 @@ impl Service for Sequence {
     fn on_message(&mut self, ctx: &mut ServiceCtx<'_>, msg: Message) {
         let sender = msg.from.map_or_else(|| "anonymous".to_string(), |a| a.to_string());
         let now = ctx.now_ms();
-        let stats = self.state.senders.entry(sender).or_default();
+        let stats = self.state.senders.entry(sender.clone()).or_default();
         if msg.payload == b"goodbye" {
             stats.goodbyes += 1;
             return;
@@ -167,6 +183,19 @@ impl Service for Sequence {
             stats.malformed += 1;
             return;
         };
+        if (1..=MAX_TRACKED).contains(&n) {
+            let bits = self.state.seen.entry(sender).or_default();
+            let (word, bit) = (((n - 1) / 64) as usize, (n - 1) % 64);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            if bits[word] & (1 << bit) == 0 {
+                bits[word] |= 1 << bit;
+                stats.distinct += 1;
+            } else {
+                stats.repeats += 1;
+            }
+        }
         if n <= stats.last {
             stats.duplicates += 1;
         } else {
