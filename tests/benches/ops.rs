@@ -15,6 +15,11 @@
 //!   built here, and for those plus two radio drivers (wasm) on virtual
 //!   modems, ready once both modems are configured.
 //! - **scrape**: 200 `GET /metrics` over HTTP, p50 / p99 / max.
+//! - **bulk-hold**: one `weft ctl send` of 100,000 payloads to a node nobody
+//!   knows (every message is held, the caps push the oldest out) while
+//!   `status` is asked every 10 ms over the admin socket: the worst and
+//!   p99 status latency, and how long the bulk send took (issue 17,
+//!   finding 6; target: status under 50 ms).
 //!
 //! `docs/BENCHMARKS.md` records the results with this command.
 
@@ -217,6 +222,53 @@ fn scrape(root: &Path) {
     n.stop();
 }
 
+fn bulk_hold(root: &Path) {
+    use weft_host::control::{Query, Request, Traffic};
+    const PAYLOADS: usize = 100_000;
+    let mut n = TestNode::new(root, "bulk");
+    n.start(&NodeSpec::default());
+    let socket = n.socket();
+    let unknown: weft_plugin_api::Address = "00112233445566778899aabbccddeeff".parse().expect("address");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let status: Request = Query::Status.into();
+    let ask = |rt: &tokio::runtime::Runtime| {
+        let started = Instant::now();
+        let response =
+            rt.block_on(weft_host::admin::client::request(&socket, &status, Duration::from_secs(60))).expect("status");
+        (started.elapsed().as_secs_f64() * 1000.0, response)
+    };
+    let idle: Vec<f64> = (0..20).map(|_| ask(&rt).0).collect();
+    let sender = {
+        let socket = socket.clone();
+        let payloads: Vec<String> = (1..=PAYLOADS).map(|i| i.to_string()).collect();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let started = Instant::now();
+            let request: Request = Traffic::SendMany { to: unknown, port: 9, payloads }.into();
+            let response = rt
+                .block_on(weft_host::admin::client::request(&socket, &request, Duration::from_secs(300)))
+                .expect("bulk send answered");
+            (started.elapsed(), response)
+        })
+    };
+    let mut busy = Vec::new();
+    while !sender.is_finished() {
+        busy.push(ask(&rt).0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (took, response) = sender.join().expect("sender");
+    assert!(response.ok, "{:?}", response.error);
+    let hold = ask(&rt).1.result.map(|r| r["hold"].clone()).unwrap_or_default();
+    let (i50, _, imax) = percentiles(idle);
+    let asked = busy.len();
+    let (p50, p99, max) = percentiles(busy);
+    println!(
+        "bulk send of {PAYLOADS} payloads to an unknown node: {:.2} s; status on the idle node p50 {i50:.2} ms (worst {imax:.2}); asked {asked} times during the send: p50 {p50:.2} ms, p99 {p99:.2} ms, worst {max:.2} ms; hold counters {hold}",
+        took.as_secs_f64()
+    );
+    n.stop();
+}
+
 fn get_metrics(port: u16) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -252,5 +304,8 @@ fn main() {
     }
     if wants("scrape") {
         scrape(root.path());
+    }
+    if wants("bulk-hold") {
+        bulk_hold(root.path());
     }
 }

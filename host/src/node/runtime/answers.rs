@@ -7,9 +7,7 @@
 //! answers come back through the work queue. Must not: change what runs.
 
 use super::Actor;
-use crate::control::{
-    Answer, PeerRow, PeerState, Query, ReplyTo, Request, SendManyOutcome, SendOutcome, Status, Traffic,
-};
+use crate::control::{Answer, PeerRow, PeerState, Query, ReplyTo, Request, SendOutcome, Status, Traffic};
 use std::time::Instant;
 use weft_core::node::Output;
 use weft_plugin_api::{Command, Event};
@@ -48,20 +46,14 @@ impl Actor {
         match traffic {
             Traffic::Send { to, port, payload } => {
                 let sent = self.operator_send(to, port, payload.as_bytes());
+                // What was held is on disk before the operator hears "held".
+                self.flush_holds();
                 let _ = reply.send(sent.map(|sent| Answer::Sent(SendOutcome::from(sent))));
             }
             Traffic::SendMany { to, port, payloads } => {
-                let mut outcome = SendManyOutcome { accepted: 0, stopped: None };
-                for payload in &payloads {
-                    match self.operator_send(to, port, payload.as_bytes()) {
-                        Ok(_) => outcome.accepted += 1,
-                        Err(e) => {
-                            outcome.stopped = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let _ = reply.send(Ok(Answer::SentMany(outcome)));
+                // A slice now, the rest between other inputs (see `bulk`).
+                self.bulk.push_back(super::bulk::BulkSend::new(to, port, payloads, reply));
+                self.bulk_slice();
             }
             Traffic::Trace { to, .. } => {
                 self.traces.retain(|_, (waiting, _, _)| !waiting.is_closed());

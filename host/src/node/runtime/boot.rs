@@ -152,6 +152,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         metrics: crate::metrics::NodeMetrics::new(),
         quotas: crate::node::quota::QuotaBook::default(),
         next_routing_persist: Millis::from_ms(config.routing.persist_interval_s.saturating_mul(1000)),
+        holds: super::holds::HoldBatch::default(),
+        bulk: std::collections::VecDeque::new(),
     };
     let inputs = Inputs {
         link_events: link_rx,

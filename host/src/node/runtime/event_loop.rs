@@ -37,6 +37,8 @@ impl Actor {
         tokio::pin!(timer);
         let mut armed: Option<Micros> = None;
         loop {
+            // What the last input held goes to disk in one transaction.
+            self.flush_holds();
             let deadline = self.next_deadline();
             if deadline != armed {
                 if let Some(at) = deadline {
@@ -93,9 +95,14 @@ impl Actor {
                     let items = self.radios.poll(self.now_micros());
                     self.on_radio_work(items);
                 }
+                // A bulk send's next slice. `yield_now` first lets the
+                // runtime run other tasks: an admin reply the actor woke
+                // waits in this worker's queue until the actor yields.
+                _ = tokio::task::yield_now(), if !self.bulk.is_empty() => self.bulk_slice(),
                 _ = crate::shutdown::stopped(&mut shutdown) => break,
             }
         }
+        self.flush_holds();
         admin_task.abort();
         let _ = std::fs::remove_file(&self.admin_socket);
         for (plugin, actions) in self.plugins.shutdown_all(self.config.shutdown_deadline) {
@@ -104,6 +111,7 @@ impl Actor {
         }
         self.radios.shutdown_all(self.config.shutdown_deadline);
         self.persist_routing("node stopping");
+        self.flush_holds();
         // Let final messages leave before the links close.
         tokio::time::sleep(Duration::from_millis(50)).await;
         for link in self.links.iter() {

@@ -15,10 +15,14 @@
 //!   (queries, sends, traces, commands).
 //! - `lifecycle`: plugins and drivers loaded, swapped and stopped; config
 //!   reloads.
+//! - `holds`: held-packet changes committed in one transaction per input.
+//! - `bulk`: a send of many payloads, a slice per turn of the loop.
 
 mod answers;
 mod boot;
+mod bulk;
 mod event_loop;
+mod holds;
 mod lifecycle;
 mod work;
 
@@ -198,6 +202,10 @@ struct Actor {
     quotas: super::quota::QuotaBook,
     /// When the routing state is next written to the store (node ms).
     next_routing_persist: Millis,
+    /// Held-packet changes not committed yet (see `holds`).
+    holds: holds::HoldBatch,
+    /// Bulk sends in progress (see `bulk`).
+    bulk: std::collections::VecDeque<bulk::BulkSend>,
 }
 
 /// Everything the actor listens to.

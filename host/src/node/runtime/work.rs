@@ -43,6 +43,11 @@ pub(super) struct Queue {
 }
 
 impl Actor {
+    /// Commits the held-packet changes inputs caused since the last time.
+    pub(super) fn flush_holds(&mut self) {
+        self.holds.flush(&self.store);
+    }
+
     /// Runs `outputs` and everything they cause.
     pub(super) fn execute(&mut self, outputs: Vec<Output>, in_refusal: bool) {
         self.run_work(outputs.into_iter().map(|output| Work::Output { output, refusal_chain: in_refusal }));
@@ -240,12 +245,11 @@ impl Actor {
                 }
             }
             Output::Hold(change) => {
-                if let Err(e) = self.store.apply_held(std::slice::from_ref(&change)) {
-                    tracing::error!("store-and-forward write failed: {e}");
-                }
                 if let HoldChange::Put(held) = &change {
                     tracing::debug!(destination = %held.destination, "packet held until a path appears");
                 }
+                // Committed with the rest of this input's changes (`holds`).
+                self.holds.push(change);
             }
             Output::KeyLearned { address, signing_key } => match VerifyingKey::from_bytes(&signing_key) {
                 Ok(key) => {
