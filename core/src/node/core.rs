@@ -89,6 +89,12 @@ pub enum Output {
         /// Its Ed25519 key.
         signing_key: [u8; 32],
     },
+    /// A node was forgotten (the routing table made room): its key is no
+    /// longer known.
+    KeyForgotten {
+        /// The node.
+        address: Address,
+    },
     /// A trace came back.
     TraceDone {
         /// The trace id.
@@ -343,6 +349,7 @@ impl NodeCore {
                 RouterOutput::KeyLearned { address, signing_key } => {
                     out.push(Output::KeyLearned { address, signing_key })
                 }
+                RouterOutput::KeyForgotten { address } => out.push(Output::KeyForgotten { address }),
                 RouterOutput::TraceDone { id, path } => out.push(Output::TraceDone { id, path }),
             }
         }

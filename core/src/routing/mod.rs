@@ -11,6 +11,7 @@
 pub mod announce;
 pub mod budget;
 pub mod fast_hash;
+pub mod limits;
 pub mod link_id;
 pub mod pending;
 pub mod router;

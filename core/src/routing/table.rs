@@ -37,6 +37,9 @@ pub struct Entry {
     pub announce: Arc<Announce>,
     /// The way there, when one is usable.
     pub route: Option<Route>,
+    /// When its newest announce was taken (zero: remembered from an
+    /// earlier run).
+    pub heard: Millis,
 }
 
 /// How an announce compared with what the table knew.
@@ -98,7 +101,7 @@ impl RoutingTable {
         if self.entries.get(&address).is_some_and(|e| e.announce.sequence >= announce.sequence) {
             return false;
         }
-        self.entries.insert(address, Entry { announce, route: None });
+        self.entries.insert(address, Entry { announce, route: None, heard: Millis::ZERO });
         true
     }
 
@@ -108,8 +111,24 @@ impl RoutingTable {
     }
 
     /// Records a verified announce that [`RoutingTable::judge`] accepted.
-    pub fn accept(&mut self, announce: Arc<Announce>, route: Route) {
-        self.entries.insert(announce.address(), Entry { announce, route: Some(route) });
+    pub fn accept(&mut self, announce: Arc<Announce>, route: Route, now: Millis) {
+        self.entries.insert(announce.address(), Entry { announce, route: Some(route), heard: now });
+    }
+
+    /// The node to forget to make room for a new one: of the nodes without a
+    /// usable route, the one heard from longest ago; `None` if every node
+    /// has a route (then the newcomer waits).
+    pub fn evictable(&self, now: Millis) -> Option<Address> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.route.is_none_or(|r| r.expires <= now))
+            .min_by_key(|(address, e)| (e.heard, **address))
+            .map(|(address, _)| *address)
+    }
+
+    /// Forgets everything about `address`.
+    pub fn forget(&mut self, address: &Address) -> bool {
+        self.entries.remove(address).is_some()
     }
 
     /// The usable route to `address`.
@@ -188,7 +207,7 @@ mod tests {
         let a = node.address();
         let mut table = RoutingTable::default();
         assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Newer);
-        table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 3, 1));
+        table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 3, 1), Millis::ZERO);
         assert_eq!(table.judge(&a, 4, 1, 1, Millis::ZERO), Verdict::Stale);
         assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Duplicate);
         assert_eq!(table.judge(&a, 5, 4, 0, Millis::ZERO), Verdict::Duplicate);
@@ -201,5 +220,22 @@ mod tests {
         assert_eq!(table.route(&a, Millis::ZERO), None);
         assert_eq!(table.sequence(&a), 5, "the sequence outlives the route");
         assert_eq!(table.judge(&a, 5, 7, 7, Millis::ZERO), Verdict::Better, "any path beats none");
+    }
+
+    #[test]
+    fn the_node_evicted_first_is_the_routeless_one_heard_longest_ago() {
+        let mut table = RoutingTable::default();
+        let nodes: Vec<NodeIdentity> = (1..=3).map(|i| NodeIdentity::from_secret([i; 32])).collect();
+        for (i, node) in nodes.iter().enumerate() {
+            let heard = Millis::from_ms(100 * (i as u64 + 1));
+            table.accept(Arc::new(Announce::create(node, 0, 5)), route(i as u8, 1, 1), heard);
+        }
+        assert_eq!(table.evictable(Millis::ZERO), None, "every node has a route");
+        table.link_lost(LinkId::Quic(1));
+        table.link_lost(LinkId::Quic(2));
+        assert_eq!(table.evictable(Millis::ZERO), Some(nodes[1].address()), "routeless, heard at 200 before 300");
+        assert_eq!(table.evictable(Millis::from_ms(1_000)), Some(nodes[0].address()), "all routes lapsed: oldest");
+        assert!(table.forget(&nodes[0].address()));
+        assert_eq!(table.len(), 2);
     }
 }

@@ -309,6 +309,11 @@ impl Sim {
     /// Node `from` sends `payload` to node `to`'s `port`.
     pub fn send(&mut self, from: usize, to: usize, port: u16, payload: &[u8], sealed: bool) -> Sent {
         let to = self.address(to);
+        self.send_to(from, to, port, payload, sealed)
+    }
+
+    /// Sends from node `from` to any address (one the mesh may not know).
+    pub fn send_to(&mut self, from: usize, to: Address, port: u16, payload: &[u8], sealed: bool) -> Sent {
         let message = Outgoing { to, port, payload, sealed, reveal: true, tag: 0, reply_to: None };
         let sent = self.nodes[from].router.send(message, Millis::from_ms(self.now));
         self.after(from);
@@ -384,7 +389,9 @@ impl Sim {
                     RouterOutput::Deliver(delivery) => self.nodes[i].delivered.push((self.now, delivery)),
                     RouterOutput::TraceDone { id, path } => self.nodes[i].traces.push((id, path)),
                     RouterOutput::Hold(HoldChange::Put(held)) => self.nodes[i].held_records.push(held.record()),
-                    RouterOutput::Hold(HoldChange::Delete(_)) | RouterOutput::KeyLearned { .. } => {}
+                    RouterOutput::Hold(HoldChange::Delete(_))
+                    | RouterOutput::KeyLearned { .. }
+                    | RouterOutput::KeyForgotten { .. } => {}
                 }
             }
         }

@@ -108,3 +108,128 @@ fn relays_cap_a_packets_hop_limit_at_their_max_hops() {
     sim.run_for(100);
     assert_eq!(sim.node(4).router.counters().duplicates, duplicates, "the request went past the cap");
 }
+
+fn announce_from(identity: &weft_core::crypto::NodeIdentity, sequence: u64) -> Vec<u8> {
+    let body = weft_core::routing::announce::Announce::create(identity, 0, sequence).to_body();
+    Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode()
+}
+
+fn fresh_key(i: u64) -> weft_core::crypto::NodeIdentity {
+    let mut secret = [7u8; 32];
+    secret[..8].copy_from_slice(&i.to_le_bytes());
+    weft_core::crypto::NodeIdentity::from_secret(secret)
+}
+
+fn limited(limits: weft_core::routing::limits::RouterLimits) -> SimConfig {
+    SimConfig { router: RouterConfig { limits, ..SimConfig::default().router }, ..SimConfig::default() }
+}
+
+/// Finding 2: announces from thousands of throwaway keys grew the table
+/// without bound, each costing a signature check. Now one link gets so many
+/// checks a second, and the table holds at most `max_nodes`, keeping the
+/// nodes it has routes to.
+#[test]
+fn throwaway_keys_are_rate_limited_per_link_and_the_table_stays_bounded() {
+    let limits = weft_core::routing::limits::RouterLimits {
+        max_nodes: 40,
+        announces_per_link_per_s: 100.0,
+        ..Default::default()
+    };
+    // 0 - 1 - 2: node 0 floods node 1 with announces of fresh keys.
+    let mut sim = converged(Topology::line(3), limited(limits));
+    let sequence = sim.now().as_ms() + 1;
+    for i in 0..2_000 {
+        sim.inject(1, 0, announce_from(&fresh_key(i), sequence));
+    }
+    let counters = sim.node(1).router.counters();
+    assert!(counters.announces_rate_limited >= 1_900, "at most a second's burst was verified: {counters:?}");
+    for round in 0..20 {
+        sim.run_for(1_000);
+        for i in 0..200 {
+            sim.inject(1, 0, announce_from(&fresh_key(10_000 + round * 200 + i), sim.now().as_ms() + 1));
+        }
+    }
+    let table = sim.node(1).router.table();
+    assert!(table.len() <= 40, "bounded: {} nodes", table.len());
+    assert!(sim.node(1).router.counters().nodes_refused > 0, "{:?}", sim.node(1).router.counters());
+    assert!(sim.node(1).router.route(&sim.address(2), sim.now()).is_some(), "the honest neighbour keeps its route");
+    assert!(sim.node(1).router.route(&sim.address(0), sim.now()).is_some());
+}
+
+/// A node with a route nobody refreshes makes room for a newcomer once its
+/// route lapsed; its key is forgotten with it.
+#[test]
+fn a_full_table_forgets_the_node_without_a_route_heard_longest_ago() {
+    let limits = weft_core::routing::limits::RouterLimits { max_nodes: 16, ..Default::default() };
+    let mut sim = converged(Topology::line(2), limited(limits));
+    for i in 0..15 {
+        sim.inject(1, 0, announce_from(&fresh_key(i), sim.now().as_ms() + 1));
+        sim.run_for(10); // heard one after the other
+    }
+    assert_eq!(sim.node(1).router.table().len(), 16, "15 fresh keys and the neighbour: full");
+    sim.inject(1, 0, announce_from(&fresh_key(99), sim.now().as_ms() + 1));
+    assert_eq!(sim.node(1).router.counters().nodes_refused, 1, "every node has a route: the newcomer waits");
+    // The fresh keys never announce again; their routes lapse (35 min).
+    sim.run_for(36 * 60 * 1000);
+    sim.inject(1, 0, announce_from(&fresh_key(99), sim.now().as_ms()));
+    let counters = sim.node(1).router.counters();
+    assert_eq!(counters.nodes_evicted, 1, "{counters:?}");
+    assert!(sim.node(1).router.table().entry(&fresh_key(99).address()).is_some());
+    assert!(sim.node(1).router.table().entry(&fresh_key(0).address()).is_none(), "the oldest one went");
+}
+
+/// A genuine origin signing sequence after sequence gets so many accepted a
+/// minute; the rest are dropped before they reach anyone else.
+#[test]
+fn one_origin_gets_a_bounded_number_of_new_announces_a_minute() {
+    let limits = weft_core::routing::limits::RouterLimits { announces_per_origin_per_min: 6.0, ..Default::default() };
+    let mut sim = converged(Topology::line(2), limited(limits));
+    let origin = fresh_key(5);
+    let start = sim.now().as_ms();
+    for i in 0..100 {
+        sim.inject(1, 0, announce_from(&origin, start + 1 + i));
+    }
+    let counters = sim.node(1).router.counters();
+    // The first makes it a known node; six updates (the burst) follow.
+    assert_eq!(counters.announces_origin_limited, 100 - 1 - 6, "{counters:?}");
+}
+
+/// Path requests and packets for destinations nobody knows make a node
+/// flood and store: so many a second per link, the rest dropped and counted.
+#[test]
+fn path_requests_and_unknown_destinations_are_rate_limited_per_link() {
+    let limits = weft_core::routing::limits::RouterLimits {
+        path_requests_per_link_per_s: 20.0,
+        unknown_per_link_per_s: 30.0,
+        ..Default::default()
+    };
+    let mut sim = converged(Topology::line(3), limited(limits));
+    for i in 0..500u64 {
+        let body = Body::PathRequest { request: 1_000 + i, target: fresh_key(i).address(), known_sequence: 0 };
+        sim.inject(1, 0, Packet { hops: Hops::fresh(8), body }.encode());
+        let data = Body::Data { destination: fresh_key(50_000 + i).address(), port: 7, flags: 0, inner: b"x" };
+        sim.inject(1, 0, Packet { hops: Hops::fresh(8), body: data }.encode());
+    }
+    let counters = sim.node(1).router.counters();
+    assert_eq!(counters.path_requests_rate_limited, 480, "{counters:?}");
+    assert_eq!(counters.unknown_rate_limited, 470, "{counters:?}");
+    assert!(sim.node(1).router.held() <= 30);
+}
+
+/// A search for a destination that never answers gives up after
+/// `path_request_tries`; at most `max_searches` run at once.
+#[test]
+fn searches_give_up_and_are_capped() {
+    let limits =
+        weft_core::routing::limits::RouterLimits { path_request_tries: 3, max_searches: 10, ..Default::default() };
+    let mut sim = converged(Topology::line(2), limited(limits));
+    let before = sim.node(0).router.counters().path_requests;
+    for i in 0..50u64 {
+        sim.send_to(0, fresh_key(i).address(), 7, b"hello", false);
+    }
+    sim.run_for(10 * 60 * 1000);
+    let counters = sim.node(0).router.counters();
+    assert_eq!(counters.path_requests - before, 10 * 3, "ten searches, three requests each: {counters:?}");
+    assert_eq!(counters.searches_given_up, 10, "{counters:?}");
+    assert!(counters.searches_refused >= 40, "{counters:?}");
+}

@@ -305,6 +305,25 @@ fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
     if routing.quic_link_bandwidth_bps < 1000 {
         return fail("quic_link_bandwidth_bps", "expected at least 1000 bits/s");
     }
+    if routing.max_nodes < 16 {
+        return fail("max_nodes", "expected at least 16");
+    }
+    if routing.max_searches == 0 {
+        return fail("max_searches", "expected at least 1");
+    }
+    if routing.path_request_tries == 0 {
+        return fail("path_request_tries", "expected at least 1");
+    }
+    for (key, rate) in [
+        ("announces_per_link_per_s", routing.announces_per_link_per_s),
+        ("path_requests_per_link_per_s", routing.path_requests_per_link_per_s),
+        ("unknown_per_link_per_s", routing.unknown_per_link_per_s),
+        ("announces_per_origin_per_min", routing.announces_per_origin_per_min),
+    ] {
+        if !(rate.is_finite() && rate >= 1.0) {
+            return fail(key, "expected a rate of at least 1");
+        }
+    }
     Ok(())
 }
 

@@ -73,6 +73,21 @@ pub struct RoutingSection {
     /// written to the store while the node runs, seconds (also at a clean
     /// stop), so a crash loses at most this much of it.
     pub persist_interval_s: u64,
+    /// Nodes the routing table knows at most; past it the node without a
+    /// route heard from longest ago makes room, or the newcomer is refused.
+    pub max_nodes: usize,
+    /// Destinations searched for at once.
+    pub max_searches: usize,
+    /// Path requests for one destination before its search gives up.
+    pub path_request_tries: u32,
+    /// Announces per second one link may make this node verify.
+    pub announces_per_link_per_s: f64,
+    /// Path requests per second one link may make this node handle.
+    pub path_requests_per_link_per_s: f64,
+    /// Packets per second for unknown destinations one link may make this node hold.
+    pub unknown_per_link_per_s: f64,
+    /// New announces per minute accepted from one origin.
+    pub announces_per_origin_per_min: f64,
 }
 
 impl RoutingSection {
@@ -90,6 +105,15 @@ impl RoutingSection {
                 per_destination: self.hold_per_destination,
                 total: self.hold_total,
             },
+            limits: weft_core::routing::limits::RouterLimits {
+                max_nodes: self.max_nodes,
+                max_searches: self.max_searches,
+                path_request_tries: self.path_request_tries,
+                announces_per_link_per_s: self.announces_per_link_per_s,
+                path_requests_per_link_per_s: self.path_requests_per_link_per_s,
+                unknown_per_link_per_s: self.unknown_per_link_per_s,
+                announces_per_origin_per_min: self.announces_per_origin_per_min,
+            },
             ..weft_core::routing::RouterConfig::default()
         }
     }
@@ -97,6 +121,7 @@ impl RoutingSection {
 
 impl Default for RoutingSection {
     fn default() -> Self {
+        let limits = weft_core::routing::limits::RouterLimits::default();
         Self {
             max_hops: 32,
             announce_interval_s: 600,
@@ -110,6 +135,13 @@ impl Default for RoutingSection {
             quic_link_cost: 1,
             quic_link_bandwidth_bps: 10_000_000,
             persist_interval_s: 300,
+            max_nodes: limits.max_nodes,
+            max_searches: limits.max_searches,
+            path_request_tries: limits.path_request_tries,
+            announces_per_link_per_s: limits.announces_per_link_per_s,
+            path_requests_per_link_per_s: limits.path_requests_per_link_per_s,
+            unknown_per_link_per_s: limits.unknown_per_link_per_s,
+            announces_per_origin_per_min: limits.announces_per_origin_per_min,
         }
     }
 }
@@ -154,6 +186,9 @@ pub struct QuicSection {
     pub reconnect_min_ms: u64,
     /// Reconnect delay cap.
     pub reconnect_max_ms: u64,
+    /// Links dialed by others kept at once; past it new ones are refused
+    /// (counted in `weft ctl status` as `links_refused`).
+    pub max_inbound: usize,
 }
 
 impl Default for QuicSection {
@@ -165,6 +200,7 @@ impl Default for QuicSection {
             max_frame_bytes: 64 * 1024,
             reconnect_min_ms: 250,
             reconnect_max_ms: 30_000,
+            max_inbound: 256,
         }
     }
 }

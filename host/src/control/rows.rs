@@ -25,6 +25,12 @@ pub struct Status {
     pub listen: String,
     /// Links up.
     pub links_up: usize,
+    /// Connections others dialed that were refused (`quic.max_inbound` open).
+    #[serde(default)]
+    pub links_refused: u64,
+    /// Nodes known (with or without a route), at most `routing.max_nodes`.
+    #[serde(default)]
+    pub nodes_known: usize,
     /// Static peers configured.
     pub peers_configured: usize,
     /// Loaded plugins.

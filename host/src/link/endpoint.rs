@@ -31,6 +31,8 @@ pub struct LinkSettings {
     pub reconnect_max: Duration,
     /// Bytes a link queues for sending before refusing more ("congested").
     pub send_queue_bytes: usize,
+    /// Links others dialed kept open at once.
+    pub max_inbound: usize,
 }
 
 impl From<&QuicSection> for LinkSettings {
@@ -42,6 +44,7 @@ impl From<&QuicSection> for LinkSettings {
             reconnect_min: Duration::from_millis(q.reconnect_min_ms),
             reconnect_max: Duration::from_millis(q.reconnect_max_ms),
             send_queue_bytes: 4 << 20,
+            max_inbound: q.max_inbound,
         }
     }
 }

@@ -446,6 +446,14 @@ impl NodeMetrics {
             ("path_response", r.path_responses),
             ("unopenable", r.unopenable),
             ("lost", r.lost),
+            ("announce_rate_limited", r.announces_rate_limited),
+            ("announce_origin_limited", r.announces_origin_limited),
+            ("node_refused", r.nodes_refused),
+            ("node_evicted", r.nodes_evicted),
+            ("path_request_rate_limited", r.path_requests_rate_limited),
+            ("unknown_rate_limited", r.unknown_rate_limited),
+            ("search_given_up", r.searches_given_up),
+            ("search_refused", r.searches_refused),
         ] {
             set_counter(&self.routing, &[event], value);
         }

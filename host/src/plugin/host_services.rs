@@ -51,6 +51,13 @@ impl HostServices {
         address
     }
 
+    /// Forgets the key of `address` (the routing table let the node go).
+    pub fn forget_key(&self, address: &Address) {
+        if let Ok(mut keys) = self.known_keys.write() {
+            keys.remove(address);
+        }
+    }
+
     fn key_of(&self, address: &Address) -> Option<VerifyingKey> {
         self.known_keys.read().ok()?.get(address).copied()
     }

@@ -3,6 +3,7 @@
 //! them, and what happens when a path is found.
 
 use super::*;
+use crate::routing::limits::TokenBucket;
 use crate::time::Millis;
 
 impl<M: AnnounceCheck> Router<M> {
@@ -100,17 +101,32 @@ impl<M: AnnounceCheck> Router<M> {
             }
             return;
         }
+        // Verifying costs a signature check: at most so many per link.
+        if let Some(state) = self.links.get_mut(&link)
+            && !state.ingress.announces.take(now)
+        {
+            self.counters.announces_rate_limited += 1;
+            return;
+        }
         let checked = self.memo.check(&announce);
         let Some(shared) = checked else {
             self.counters.announces_forged += 1;
             return;
         };
         if verdict.accepted() {
-            self.counters.announces_accepted += 1;
             let known = self.table.entry(&address).is_some();
+            if known && verdict == super::super::table::Verdict::Newer && !self.origin_may_announce(address, now) {
+                self.counters.announces_origin_limited += 1;
+                return;
+            }
+            if !known && !self.make_room(now) {
+                self.counters.nodes_refused += 1;
+                return;
+            }
+            self.counters.announces_accepted += 1;
             let route =
                 Route { link, neighbour, hops: distance, cost, expires: now.after_ms(self.config.route_ttl_ms) };
-            self.table.accept(shared, route);
+            self.table.accept(shared, route, now);
             if !known {
                 self.out.push(RouterOutput::KeyLearned { address, signing_key: announce.signing_key });
                 self.sessions.learn(&self.table, address, now);
@@ -140,14 +156,48 @@ impl<M: AnnounceCheck> Router<M> {
         }
     }
 
+    /// Whether `origin` may have one more new announce accepted now.
+    fn origin_may_announce(&mut self, origin: Address, now: Millis) -> bool {
+        let per_min = self.config.limits.announces_per_origin_per_min;
+        self.origin_buckets.entry(origin).or_insert_with(|| TokenBucket::new(per_min / 60.0, per_min, now)).take(now)
+    }
+
+    /// Room in the table for one more node: at once below `max_nodes`, else
+    /// by forgetting the node without a route heard from longest ago.
+    fn make_room(&mut self, now: Millis) -> bool {
+        if self.table.len() < self.config.limits.max_nodes {
+            return true;
+        }
+        let Some(evicted) = self.table.evictable(now) else { return false };
+        self.table.forget(&evicted);
+        self.sessions.forget(&evicted);
+        self.origin_buckets.remove(&evicted);
+        self.counters.nodes_evicted += 1;
+        self.out.push(RouterOutput::KeyForgotten { address: evicted });
+        true
+    }
+
     // ---- path discovery -------------------------------------------------
 
     pub(super) fn request_path(&mut self, to: Address, now: Millis) {
         let interval = self.config.path_request_interval_ms.max(1);
-        let search = self.searches.entry(to).or_insert(PathSearch { next: Millis::ZERO, interval_ms: interval });
-        if search.next > now {
+        let (max_searches, tries) = (self.config.limits.max_searches, self.config.limits.path_request_tries);
+        if !self.searches.contains_key(&to) && self.searches.len() >= max_searches {
+            self.counters.searches_refused += 1;
             return;
         }
+        let search =
+            self.searches.entry(to).or_insert(PathSearch { next: Millis::ZERO, interval_ms: interval, tries: 0 });
+        if search.next > now || search.tries > tries {
+            return;
+        }
+        if search.tries == tries {
+            // Given up: the destination's own announce still finds what waits.
+            search.tries += 1;
+            self.counters.searches_given_up += 1;
+            return;
+        }
+        search.tries += 1;
         search.next = now.after_ms(search.interval_ms);
         search.interval_ms = (search.interval_ms * 2).min(MAX_PATH_REQUEST_INTERVAL_MS);
         let request = self.rng.next_u64();
@@ -170,6 +220,12 @@ impl<M: AnnounceCheck> Router<M> {
         (request, target, known): (u64, Address, u64),
         now: Millis,
     ) {
+        if let Some(state) = self.links.get_mut(&link)
+            && !state.ingress.path_requests.take(now)
+        {
+            self.counters.path_requests_rate_limited += 1;
+            return;
+        }
         if !self.seen.first_time(request, Came::Link(link), now) {
             self.counters.duplicates += 1;
             return;

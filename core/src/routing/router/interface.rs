@@ -6,6 +6,7 @@ use super::super::link_id::LinkId;
 use super::super::pending::{Held, HoldChange, HoldLimits};
 #[cfg(doc)]
 use super::Router;
+use crate::routing::limits::RouterLimits;
 use weft_plugin_api::Address;
 
 /// Capability bit: the node forwards packets for others.
@@ -36,6 +37,8 @@ pub struct RouterConfig {
     pub hold: HoldLimits,
     /// Capability flags announced.
     pub capabilities: u16,
+    /// Caps and per-neighbour rates.
+    pub limits: RouterLimits,
 }
 
 impl Default for RouterConfig {
@@ -51,6 +54,7 @@ impl Default for RouterConfig {
             dedup_capacity: 65_536,
             hold: HoldLimits::default(),
             capabilities: CAPABILITY_RELAY | CAPABILITY_STORE,
+            limits: RouterLimits::default(),
         }
     }
 }
@@ -134,6 +138,11 @@ pub enum RouterOutput {
         address: Address,
         /// Its Ed25519 key.
         signing_key: [u8; 32],
+    },
+    /// A node was forgotten to make room (its key is no longer known).
+    KeyForgotten {
+        /// The node.
+        address: Address,
     },
     /// A trace came back.
     TraceDone {
@@ -239,6 +248,22 @@ pub struct RouterCounters {
     pub unopenable: u64,
     /// Replies whose way back was forgotten, traces with no route.
     pub lost: u64,
+    /// Announces not verified: their link was over its announce rate.
+    pub announces_rate_limited: u64,
+    /// Genuine announces refused: their origin was over its rate.
+    pub announces_origin_limited: u64,
+    /// New nodes refused: the table was full of nodes with routes.
+    pub nodes_refused: u64,
+    /// Nodes forgotten to make room for new ones.
+    pub nodes_evicted: u64,
+    /// Path requests dropped: their link was over its rate.
+    pub path_requests_rate_limited: u64,
+    /// Packets for unknown destinations dropped: their link was over its rate.
+    pub unknown_rate_limited: u64,
+    /// Searches (path requests for one destination) that gave up.
+    pub searches_given_up: u64,
+    /// Searches not started: `max_searches` were running.
+    pub searches_refused: u64,
 }
 
 /// A route, for display.

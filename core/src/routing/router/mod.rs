@@ -32,6 +32,7 @@ pub use interface::*;
 use super::announce::{Announce, AnnounceCheck, VerifyMemo};
 use super::budget::AnnounceBudget;
 use super::fast_hash::FastMap;
+use super::limits::{Ingress, TokenBucket};
 use super::link_id::LinkId;
 use super::pending::{Held, HoldChange, HoldCounters, HoldQueue};
 use super::seen::{Came, Seen};
@@ -59,6 +60,7 @@ struct WaitingTrace {
 struct LinkState {
     params: LinkParams,
     budget: AnnounceBudget,
+    ingress: Ingress,
 }
 
 /// An announce waiting for its random rebroadcast delay.
@@ -73,6 +75,8 @@ struct Rebroadcast {
 struct PathSearch {
     next: Millis,
     interval_ms: u64,
+    /// Path requests sent so far.
+    tries: u32,
 }
 
 const HOUSEKEEPING_MS: u64 = 1000;
@@ -99,6 +103,9 @@ pub struct Router<M: AnnounceCheck = VerifyMemo> {
     rebroadcasts: FastMap<Address, Rebroadcast>,
     rebroadcast_order: BinaryHeap<Reverse<(Millis, Address)>>,
     searches: FastMap<Address, PathSearch>,
+    /// New announces each origin may still have accepted (only origins
+    /// below their burst are remembered).
+    origin_buckets: FastMap<Address, TokenBucket>,
     traces: Vec<WaitingTrace>,
     next_housekeeping: Millis,
     out: Vec<RouterOutput>,
@@ -152,6 +159,7 @@ impl<M: AnnounceCheck> Router<M> {
             rebroadcasts: FastMap::default(),
             rebroadcast_order: BinaryHeap::new(),
             searches: FastMap::default(),
+            origin_buckets: FastMap::default(),
             traces: Vec::new(),
             next_housekeeping: Millis::ZERO,
             out: Vec::new(),
@@ -294,7 +302,8 @@ impl<M: AnnounceCheck> Router<M> {
     pub fn link_up(&mut self, link: LinkId, params: LinkParams, now: Millis) {
         let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);
         let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now);
-        self.links.insert(link, LinkState { params, budget });
+        let ingress = Ingress::new(&self.config.limits, now);
+        self.links.insert(link, LinkState { params, budget, ingress });
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
         self.send_announce(link, self.own, 0, packet.into(), now);
     }
@@ -372,6 +381,7 @@ impl<M: AnnounceCheck> Router<M> {
         self.traces.retain(|trace| trace.since.after_ms(TRACE_WAIT_MS) > now);
         self.counters.lost += (lost - self.traces.len()) as u64;
         self.searches.retain(|to, _| self.table.route(to, now).is_none());
+        self.origin_buckets.retain(|_, bucket| !bucket.is_full(now));
     }
 
     // ---- announces ------------------------------------------------------

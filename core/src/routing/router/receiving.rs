@@ -164,6 +164,14 @@ impl<M: AnnounceCheck> Router<M> {
             }
             _ => {
                 self.table.forget_route(&to);
+                // Holding stores the packet and starts a search: at most so
+                // many a second per link for destinations nobody knows.
+                if let Some(state) = self.links.get_mut(&from)
+                    && !state.ingress.unknown.take(now)
+                {
+                    self.counters.unknown_rate_limited += 1;
+                    return;
+                }
                 self.hold_packet(to, packet, false, now);
             }
         }

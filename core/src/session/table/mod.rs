@@ -315,6 +315,23 @@ impl Sessions {
         }
     }
 
+    /// Forgets everything about `node` (the routing table let it go): its
+    /// sessions, queued messages and index.
+    pub fn forget(&mut self, node: &Address) {
+        if let Some(peer) = self.peers.remove(node) {
+            self.counters.given_up += (peer.queue.len()
+                + peer.current.map_or(0, |s| s.unacked.len())
+                + peer.previous.map_or(0, |(s, _)| s.unacked.len())) as u64;
+        }
+        let index = self.index_for(node);
+        if let Some(known) = self.by_index.get_mut(&index) {
+            known.retain(|a| a != node);
+            if known.is_empty() {
+                self.by_index.remove(&index);
+            }
+        }
+    }
+
     fn peer_mut(&mut self, node: Address) -> &mut Peer {
         let my_index = self.index_for(&node);
         let by_index = &mut self.by_index;

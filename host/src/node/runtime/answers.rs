@@ -150,6 +150,8 @@ impl Actor {
             uptime_s: self.started.elapsed().as_secs(),
             listen: self.listen.to_string(),
             links_up: self.links.len(),
+            links_refused: self.inbound.refused(),
+            nodes_known: self.core.router().table().len(),
             peers_configured: self.peers_configured,
             plugins: self.plugins.rows(),
             counters: self.core.counters(),

@@ -96,7 +96,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         shutdown: shutdown_rx.clone(),
     };
 
-    tokio::spawn(listener::accept_loop(endpoint.clone(), settings.clone(), link_tx.clone()));
+    let inbound = Arc::new(listener::Inbound::default());
+    tokio::spawn(listener::accept_loop(endpoint.clone(), settings.clone(), link_tx.clone(), inbound.clone()));
     for peer in &config.peers {
         if book.register(peer.node, &peer.address, PeerSource::Static) {
             tokio::spawn(dial_loop(dial.clone(), peer.node, peer.address.clone(), None));
@@ -154,6 +155,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         next_routing_persist: Millis::from_ms(config.routing.persist_interval_s.saturating_mul(1000)),
         holds: super::holds::HoldBatch::default(),
         bulk: std::collections::VecDeque::new(),
+        inbound,
     };
     let inputs = Inputs {
         link_events: link_rx,

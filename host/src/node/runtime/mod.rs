@@ -206,6 +206,8 @@ struct Actor {
     holds: holds::HoldBatch,
     /// Bulk sends in progress (see `bulk`).
     bulk: std::collections::VecDeque<bulk::BulkSend>,
+    /// Connections others dialed: open and refused.
+    inbound: Arc<crate::link::listener::Inbound>,
 }
 
 /// Everything the actor listens to.

@@ -258,6 +258,10 @@ impl Actor {
                 }
                 Err(_) => tracing::warn!(%address, "announce carried an unusable key"),
             },
+            Output::KeyForgotten { address } => {
+                self.services.forget_key(&address);
+                tracing::debug!(%address, "node forgotten to make room in the routing table");
+            }
             Output::TraceDone { id, path } => {
                 if let Some((waiting, started, destination)) = self.traces.remove(&id) {
                     let report = TraceReport {
