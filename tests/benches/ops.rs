@@ -20,6 +20,11 @@
 //!   `status` is asked every 10 ms over the admin socket: the worst and
 //!   p99 status latency, and how long the bulk send took (issue 17,
 //!   finding 6; target: status under 50 ms).
+//! - **attack**: a hostile neighbour over real QUIC floods a node for ten
+//!   seconds (garbage frames, packets for random destinations, path
+//!   requests, announces from fresh keys; `weft_tests::hostile_peer`) while
+//!   `status` is asked every 10 ms: worst and p99 status latency, the node's
+//!   resident memory before and at its peak, and what it refused.
 //!
 //! `docs/BENCHMARKS.md` records the results with this command.
 
@@ -269,6 +274,49 @@ fn bulk_hold(root: &Path) {
     n.stop();
 }
 
+fn attack(root: &Path) {
+    use weft_host::control::{Query, Request};
+    let mut v = TestNode::new(root, "victim");
+    v.start(&NodeSpec::default());
+    let socket = v.socket();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let status: Request = Query::Status.into();
+    let ask = |rt: &tokio::runtime::Runtime| {
+        let started = Instant::now();
+        let response =
+            rt.block_on(weft_host::admin::client::request(&socket, &status, Duration::from_secs(60))).expect("status");
+        (started.elapsed().as_secs_f64() * 1000.0, response)
+    };
+    let rss_before = v.rss_bytes().unwrap_or(0);
+    let victim = v.address.parse().expect("address");
+    let at = format!("127.0.0.1:{}", v.port).parse().expect("socket address");
+    let attacker = std::thread::spawn(move || weft_tests::hostile_peer::attack(at, victim, Duration::from_secs(10)));
+    let (mut times, mut peak) = (Vec::new(), rss_before);
+    while !attacker.is_finished() {
+        times.push(ask(&rt).0);
+        peak = peak.max(v.rss_bytes().unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = attacker.join().expect("attacker").expect("attack ran");
+    let result = ask(&rt).1.result.unwrap_or_default();
+    let routing = &result["routing"];
+    let asked = times.len();
+    let (p50, p99, max) = percentiles(times);
+    println!(
+        "hostile neighbour for 10 s ({sent:?}): status asked {asked} times: p50 {p50:.2} ms, p99 {p99:.2} ms, worst {max:.2} ms; RSS {} MiB -> peak {} MiB; nodes known {}; refused: undecodable {}, announces rate-limited {}, path requests rate-limited {}, unknown destinations rate-limited {}, searches refused {}, own path requests deferred {}",
+        rss_before >> 20,
+        peak >> 20,
+        result["nodes_known"],
+        routing["undecodable"],
+        routing["announces_rate_limited"],
+        routing["path_requests_rate_limited"],
+        routing["unknown_rate_limited"],
+        routing["searches_refused"],
+        routing["path_requests_deferred"],
+    );
+    v.stop();
+}
+
 fn get_metrics(port: u16) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -307,5 +355,8 @@ fn main() {
     }
     if wants("bulk-hold") {
         bulk_hold(root.path());
+    }
+    if wants("attack") {
+        attack(root.path());
     }
 }

@@ -5,6 +5,7 @@
 //! plugin files; a missing file is a hard failure naming the command to run,
 //! never a skip.
 
+pub mod hostile_peer;
 pub mod node;
 
 use std::path::{Path, PathBuf};

@@ -37,6 +37,10 @@ pub struct RouterLimits {
     /// New announces per minute accepted from one origin (a genuine node
     /// signing sequence after sequence to keep every table busy).
     pub announces_per_origin_per_min: f64,
+    /// Path requests per second this node sends, all searches together (a
+    /// neighbour sending packets for thousands of unknown destinations must
+    /// not turn the node into a flood source); the rest wait their turn.
+    pub path_requests_out_per_s: f64,
 }
 
 impl Default for RouterLimits {
@@ -45,10 +49,11 @@ impl Default for RouterLimits {
             max_nodes: 16_384,
             max_searches: 1_024,
             path_request_tries: 8,
-            announces_per_link_per_s: 200.0,
+            announces_per_link_per_s: 500.0,
             path_requests_per_link_per_s: 50.0,
             unknown_per_link_per_s: 200.0,
             announces_per_origin_per_min: 12.0,
+            path_requests_out_per_s: 20.0,
         }
     }
 }

@@ -319,6 +319,7 @@ fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
         ("path_requests_per_link_per_s", routing.path_requests_per_link_per_s),
         ("unknown_per_link_per_s", routing.unknown_per_link_per_s),
         ("announces_per_origin_per_min", routing.announces_per_origin_per_min),
+        ("path_requests_out_per_s", routing.path_requests_out_per_s),
     ] {
         if !(rate.is_finite() && rate >= 1.0) {
             return fail(key, "expected a rate of at least 1");

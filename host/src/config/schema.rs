@@ -88,6 +88,8 @@ pub struct RoutingSection {
     pub unknown_per_link_per_s: f64,
     /// New announces per minute accepted from one origin.
     pub announces_per_origin_per_min: f64,
+    /// Path requests per second this node sends, all searches together.
+    pub path_requests_out_per_s: f64,
 }
 
 impl RoutingSection {
@@ -113,6 +115,7 @@ impl RoutingSection {
                 path_requests_per_link_per_s: self.path_requests_per_link_per_s,
                 unknown_per_link_per_s: self.unknown_per_link_per_s,
                 announces_per_origin_per_min: self.announces_per_origin_per_min,
+                path_requests_out_per_s: self.path_requests_out_per_s,
             },
             ..weft_core::routing::RouterConfig::default()
         }
@@ -142,6 +145,7 @@ impl Default for RoutingSection {
             path_requests_per_link_per_s: limits.path_requests_per_link_per_s,
             unknown_per_link_per_s: limits.unknown_per_link_per_s,
             announces_per_origin_per_min: limits.announces_per_origin_per_min,
+            path_requests_out_per_s: limits.path_requests_out_per_s,
         }
     }
 }

@@ -454,6 +454,7 @@ impl NodeMetrics {
             ("unknown_rate_limited", r.unknown_rate_limited),
             ("search_given_up", r.searches_given_up),
             ("search_refused", r.searches_refused),
+            ("path_request_deferred", r.path_requests_deferred),
         ] {
             set_counter(&self.routing, &[event], value);
         }

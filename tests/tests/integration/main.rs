@@ -11,6 +11,7 @@
 //! `cargo xtask plugins` and `cargo build -p weft-host`, which builds the
 //! `weft` binary the node tests start).
 
+mod attack;
 mod authoring;
 mod crash;
 mod fapp;

@@ -197,6 +197,11 @@ impl<M: AnnounceCheck> Router<M> {
             self.counters.searches_given_up += 1;
             return;
         }
+        if !self.requests_out.take(now) {
+            // Over this node's own rate: the next housekeeping tries again.
+            self.counters.path_requests_deferred += 1;
+            return;
+        }
         search.tries += 1;
         search.next = now.after_ms(search.interval_ms);
         search.interval_ms = (search.interval_ms * 2).min(MAX_PATH_REQUEST_INTERVAL_MS);

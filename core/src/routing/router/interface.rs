@@ -264,6 +264,8 @@ pub struct RouterCounters {
     pub searches_given_up: u64,
     /// Searches not started: `max_searches` were running.
     pub searches_refused: u64,
+    /// Path requests put off: this node's own request rate was reached.
+    pub path_requests_deferred: u64,
 }
 
 /// A route, for display.

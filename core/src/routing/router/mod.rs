@@ -106,6 +106,8 @@ pub struct Router<M: AnnounceCheck = VerifyMemo> {
     /// New announces each origin may still have accepted (only origins
     /// below their burst are remembered).
     origin_buckets: FastMap<Address, TokenBucket>,
+    /// Path requests this node may still send now (all searches together).
+    requests_out: TokenBucket,
     traces: Vec<WaitingTrace>,
     next_housekeeping: Millis,
     out: Vec<RouterOutput>,
@@ -136,6 +138,8 @@ impl<M: AnnounceCheck> Router<M> {
             chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
         }
         let sessions = Sessions::new(&identity, session_config, wall_start, session_seed);
+        let requests_per_s = config.limits.path_requests_out_per_s;
+        let requests_out = TokenBucket::new(requests_per_s, requests_per_s, Millis::ZERO);
         let mut crypto_seed = [0u8; 32];
         for chunk in crypto_seed.chunks_mut(8) {
             chunk.copy_from_slice(&expand.next_u64().to_le_bytes());
@@ -160,6 +164,7 @@ impl<M: AnnounceCheck> Router<M> {
             rebroadcast_order: BinaryHeap::new(),
             searches: FastMap::default(),
             origin_buckets: FastMap::default(),
+            requests_out,
             traces: Vec::new(),
             next_housekeeping: Millis::ZERO,
             out: Vec::new(),

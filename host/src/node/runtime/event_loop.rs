@@ -7,7 +7,7 @@
 //! routing state, links closed). Must not: decide what an input means (the
 //! core's) or run its consequences (the work queue's).
 
-use super::{Actor, BURST, Inputs, QuicLinkParams};
+use super::{Actor, BURST, Inputs, QuicLinkParams, TURN_BUDGET};
 use crate::link::table::Offer;
 use crate::link::{LinkEvent, connection::close_code};
 use std::collections::HashSet;
@@ -48,9 +48,14 @@ impl Actor {
             }
             tokio::select! {
                 Some(event) = link_events.recv() => {
+                    let turn = std::time::Instant::now();
                     self.on_link_event(event);
-                    // Take what else is already waiting before re-arming anything.
+                    // Take what else is already waiting before re-arming
+                    // anything, within the turn's budget.
                     for _ in 1..BURST {
+                        if turn.elapsed() >= TURN_BUDGET {
+                            break;
+                        }
                         let Ok(event) = link_events.try_recv() else { break };
                         self.on_link_event(event);
                     }

@@ -66,6 +66,11 @@ const MAX_CALLS_PER_INPUT: usize = 10_000;
 /// the others again (bounded so links, requests and timers all get turns).
 const BURST: usize = 64;
 
+/// How long one turn of the loop may spend on link events before the other
+/// inputs get their chance: a neighbour that floods the node cannot keep an
+/// operator's `status` (or another neighbour) waiting longer than this.
+const TURN_BUDGET: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
