@@ -399,9 +399,12 @@ impl NodeCore {
                         tag: send.tag,
                         reply_to: None,
                     };
-                    self.router.send(message, now);
+                    let sent = self.router.send(message, now);
                     let refused = refuse(String::new());
                     out.extend(self.router_outputs(Some((plugin, &refused))));
+                    if sent == Sent::Congested {
+                        out.push(Output::Refuse { plugin, refused: refuse(congested(send.to)) });
+                    }
                 }
                 Action::Flood(flood) => {
                     self.router.flood(flood.port, &flood.payload, flood.hops, !flood.anonymous, now);
@@ -421,8 +424,11 @@ impl NodeCore {
                                     tag: 0,
                                     reply_to: Some(origin.tag),
                                 };
-                                self.router.send(message, now);
+                                let sent = self.router.send(message, now);
                                 out.extend(self.router_outputs(Some((plugin, &refused))));
+                                if sent == Sent::Congested {
+                                    out.push(Output::Refuse { plugin, refused: refuse(congested(to)) });
+                                }
                             }
                             ReplyPath::Flood(flood) => {
                                 let reply_to = Some(origin.tag);
@@ -478,3 +484,8 @@ impl NodeCore {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+/// Why a send to `to` was refused when its session had no room.
+fn congested(to: Address) -> String {
+    format!("congested: the session to {to} has as many messages waiting as it may; send again later")
+}

@@ -350,3 +350,34 @@ fn on_lossy_links_every_message_arrives_exactly_once() {
     let receiver = sim.node(2).router.sessions().counters();
     assert!(receiver.acks_sent > 0, "{receiver:?}");
 }
+
+/// A session whose peer cannot be reached holds at most its window and its
+/// queue; past that a send is refused as congested (the sender is told,
+/// nothing is kept and counted as sent), and everything accepted arrives once
+/// the peer is back.
+#[test]
+fn a_full_session_refuses_and_everything_accepted_arrives() {
+    use weft_core::routing::Sent;
+    let mut sim = converged(3);
+    sim.send(0, 2, 7, &payload(0), true);
+    sim.run_for(2_000);
+    assert_eq!(sim.node(2).delivered.len(), 1, "a session is up");
+    sim.isolate(2);
+    let (mut accepted, mut congested) = (0usize, 0usize);
+    for i in 1..6_000 {
+        match sim.send(0, 2, 7, &payload(i), true) {
+            Sent::Congested => congested += 1,
+            _ => accepted += 1,
+        }
+    }
+    assert!(congested > 0 && accepted >= 4_000, "accepted {accepted}, congested {congested}");
+    let counters = sim.node(0).router.sessions().counters();
+    assert_eq!(counters.queue_full as usize, congested, "{counters:?}");
+    sim.reconnect(2);
+    sim.run_for(120_000);
+    let mut got: Vec<Vec<u8>> = sim.node(2).delivered.iter().map(|(_, d)| d.payload.clone()).collect();
+    let received = got.len();
+    got.sort();
+    got.dedup();
+    assert_eq!((got.len(), received), (1 + accepted, 1 + accepted), "every accepted message once, none twice");
+}

@@ -92,6 +92,9 @@ fn render(request: &Request, response: &Response) -> Result<String, String> {
                 SendOutcome::Delivered => "delivered on this node\n".to_string(),
                 SendOutcome::Held => "held: no path yet; it goes out when one appears\n".to_string(),
                 SendOutcome::Lost => "lost: nothing can be sealed to the destination's key\n".to_string(),
+                SendOutcome::Congested => {
+                    "not sent: the session to the destination is congested; send again\n".to_string()
+                }
             })
         }
         Request::Traffic(Traffic::SendMany { payloads, .. }) => {

@@ -62,6 +62,8 @@ pub enum SendOutcome {
     Held,
     /// Not sent: nothing can be sealed to the destination's key (counted lost).
     Lost,
+    /// Not sent: the session to the destination has no room (send again later).
+    Congested,
 }
 
 impl From<Sent> for SendOutcome {
@@ -71,6 +73,7 @@ impl From<Sent> for SendOutcome {
             Sent::Local => SendOutcome::Delivered,
             Sent::Held | Sent::Queued => SendOutcome::Held,
             Sent::Lost => SendOutcome::Lost,
+            Sent::Congested => SendOutcome::Congested,
         }
     }
 }

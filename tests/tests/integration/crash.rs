@@ -119,3 +119,64 @@ fn has_route(node: &TestNode, to: &TestNode) -> bool {
     let (_, value, _) = node.ctl(&["routes"]);
     value["result"].as_array().into_iter().flatten().any(|r| r["destination"] == to.address.as_str())
 }
+
+/// A relay holding packets for an offline node is killed with -9, once in
+/// the middle of a burst and once while holding, and restarted each time;
+/// then the node comes online and its plugin gets every message exactly
+/// once. What the relay had committed comes back from its store; what died
+/// with it in memory is sent again by the sender's session.
+#[test]
+fn a_relay_killed_while_holding_for_an_offline_node_delivers_everything_once() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b, mut c) =
+        (TestNode::new(root.path(), "a"), TestNode::new(root.path(), "b"), TestNode::new(root.path(), "c"));
+    // Fast idle timeouts here: C goes away for good, and B must notice.
+    let with_echo = |extra: String| NodeSpec { plugins: NodeSpec::echo().plugins, extra, ..NodeSpec::default() };
+    b.start(&NodeSpec::default());
+    a.start(&with_echo(sequence_toml()).peer(&b));
+    c.start(&with_echo(sequence_toml()).peer(&b));
+    a.linked_with(&b, Duration::from_secs(10));
+    c.linked_with(&b, Duration::from_secs(10));
+    a.wait_until("a route to c", Duration::from_secs(15), |a| has_route(a, &c));
+    // A and C hold a session before C goes away.
+    let (code, value, err) = a.ping(&c, "hello");
+    assert_eq!(code, 0, "{err} {value}");
+
+    c.kill();
+    b.wait_until("b sees c gone", Duration::from_secs(10), |b| !b.linked_to(&c));
+    // 200 numbered messages over two seconds. A still routes to C through B
+    // (nobody withdraws a route), so B holds them; B is killed in the middle
+    // of the burst, holding some, and restarted at once.
+    let total = 200u64;
+    let args = format!("{{\"to\": \"{}\", \"count\": {total}, \"per_tick\": 1, \"tick_ms\": 10}}", c.address);
+    let (code, value, err) = a.ctl(&["call", "sequence", "blast", &args]);
+    assert_eq!(code, 0, "blast failed: {err} {value}");
+    b.wait_until("b holds for c", Duration::from_secs(10), |b| status(b)["held"].as_u64() >= Some(50));
+    b.kill();
+    b.launch();
+    let restored = status(&b)["held"].as_u64().unwrap_or(0);
+    assert!(restored >= 50, "what B held came back from its store: {}", status(&b));
+    c.launch();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while stats(&c, &a)["distinct"].as_u64() != Some(total) {
+        assert!(
+            Instant::now() < deadline,
+            "not every message arrived: {}\nA: {}\nB: {}\nC: {}",
+            stats(&c, &a),
+            status(&a),
+            status(&b),
+            status(&c)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = stats(&c, &a);
+    assert_eq!(s["distinct"].as_u64(), Some(total), "{s}");
+    assert_eq!(s["repeats"].as_u64(), Some(0), "nothing reached the plugin twice: {s}");
+}
+
+fn status(node: &TestNode) -> Value {
+    let (code, value, err) = node.ctl(&["status"]);
+    assert_eq!(code, 0, "status: {err} {value}");
+    value["result"].clone()
+}

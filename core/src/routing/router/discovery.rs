@@ -6,6 +6,16 @@ use super::*;
 use crate::routing::limits::TokenBucket;
 use crate::time::Millis;
 
+/// What a path request asks, as decoded from the wire.
+pub(super) struct PathRequestFields {
+    /// Its id (duplicate suppression, the way back for the answer).
+    pub(super) request: u64,
+    /// The node whose announce is wanted.
+    pub(super) target: Address,
+    /// The newest sequence of it the requester knows.
+    pub(super) known_sequence: u64,
+}
+
 impl<M: AnnounceCheck> Router<M> {
     pub(super) fn announce_packet(&self, announce: &Announce, count: u8, request: Option<u64>) -> Vec<u8> {
         let body = announce.to_body();
@@ -222,7 +232,7 @@ impl<M: AnnounceCheck> Router<M> {
         link: LinkId,
         mut packet: Vec<u8>,
         hops: Hops,
-        (request, target, known): (u64, Address, u64),
+        PathRequestFields { request, target, known_sequence: known }: PathRequestFields,
         now: Millis,
     ) {
         if let Some(state) = self.links.get_mut(&link)

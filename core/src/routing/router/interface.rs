@@ -201,6 +201,10 @@ pub enum Sent {
     /// be sealed to (a low-order point; announces with such keys fail strict
     /// verification, so a key in the table never is one).
     Lost,
+    /// Not sent: the session with the destination has as many messages
+    /// waiting as it may (`queue_limit`, behind the unacknowledged ones).
+    /// The sender is told and may offer it again; nothing was kept.
+    Congested,
 }
 
 /// How far ahead of this node's clock an announce sequence may lie, ms.

@@ -77,7 +77,8 @@ impl<M: AnnounceCheck> Router<M> {
                 self.on_announce(link, hops, request, announce, now);
             }
             Body::PathRequest { request, target, known_sequence } => {
-                self.on_path_request(link, packet, hops, (request, target, known_sequence), now);
+                let fields = super::discovery::PathRequestFields { request, target, known_sequence };
+                self.on_path_request(link, packet, hops, fields, now);
             }
             Body::Trace { reply, id, destination, origin, path } => {
                 self.on_trace(hops, trace::TraceProbe { reply, id, destination, origin, path: path.to_vec() }, now);

@@ -146,7 +146,7 @@ impl<M: AnnounceCheck> Router<M> {
                 (SessionSend::Sealed, Some(route)) => Sent::Transmitted(route.link),
                 (SessionSend::Sealed, None) => Sent::Held,
                 (SessionSend::Queued, _) => Sent::Queued,
-                (SessionSend::Refused, _) => Sent::Held,
+                (SessionSend::Refused, _) => Sent::Congested,
             };
         }
         let flags = inner.flags() | if message.sealed { FLAG_SEALED } else { 0 };

@@ -203,10 +203,15 @@ impl Sessions {
             return;
         };
         self.counters.resets_taken += 1;
-        // Messages the dead run acknowledged were delivered; the rest from
-        // the first refused counter on go again in the new session.
-        let again: Vec<Plain> =
-            session.unacked.iter().filter(|u| u.counter >= reset.counter).map(|u| u.plain.clone()).collect();
+        // Messages the dead run acknowledged were delivered. Every other one
+        // goes again in the new session, whatever counter the reset names:
+        // copies of it may still be held on the way (sealed under keys the
+        // restarted node no longer has), and the first one that reached it
+        // need not be the oldest. A message the dead run opened but had not
+        // acknowledged yet (at most an ack interval's worth) arrives twice:
+        // at least once, since the receiver's memory of it died with it.
+        let previous = peer.previous.as_ref().map(|(s, _)| s.unacked.iter()).into_iter().flatten();
+        let again: Vec<Plain> = previous.chain(session.unacked.iter()).map(|u| u.plain.clone()).collect();
         self.counters.resent += again.len() as u64;
         for plain in again.into_iter().rev() {
             peer.queue.push_front(plain);

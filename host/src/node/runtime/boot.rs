@@ -61,7 +61,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     if !held.is_empty() {
         tracing::info!(held = held.len() - unreadable, unreadable, "store-and-forward packets restored");
     }
-    let known = kv.get(ROUTING_NAMESPACE, ANNOUNCES_KEY).ok().flatten().unwrap_or_default();
+    let mut known = kv.get(ROUTING_NAMESPACE, ANNOUNCES_KEY).ok().flatten().unwrap_or_default();
+    known.extend(announce_records(&*kv));
     let (taken, restored_outputs) = core.import_announces(&known);
     if taken > 0 {
         tracing::info!(nodes = taken, "routing state restored: keys and sequences of known nodes");
@@ -156,6 +157,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         holds: super::holds::HoldBatch::default(),
         bulk: std::collections::VecDeque::new(),
         inbound,
+        announce_records: Vec::new(),
     };
     let inputs = Inputs {
         link_events: link_rx,
@@ -169,4 +171,25 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     actor.execute(restored_outputs, false);
     let task = tokio::spawn(actor.run(inputs, init_actions, endpoint, admin_task));
     Ok(RunningNode { handle, address, listen, shutdown: shutdown_tx, task, finished: false })
+}
+
+/// The bodies of every per-node announce record, concatenated (unreadable
+/// ones are skipped: the router verifies each body again anyway).
+fn announce_records(kv: &dyn crate::kv::KvStore) -> Vec<u8> {
+    let mut bodies = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    while let Ok(keys) = kv.keys(ROUTING_NAMESPACE, super::ANNOUNCE_RECORD_PREFIX, after.as_deref(), 1024) {
+        for key in &keys {
+            if let Ok(Some(body)) = kv.get(ROUTING_NAMESPACE, key)
+                && body.len() == weft_core::routing::wire::ANNOUNCE_BODY
+            {
+                bodies.extend_from_slice(&body);
+            }
+        }
+        match keys.last() {
+            Some(last) if keys.len() == 1024 => after = Some(last.clone()),
+            _ => break,
+        }
+    }
+    bodies
 }

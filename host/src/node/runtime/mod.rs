@@ -55,6 +55,10 @@ use weft_plugin_api::Address;
 /// contain `:`).
 const ROUTING_NAMESPACE: &str = "weft:routing";
 const ANNOUNCES_KEY: &[u8] = b"announces";
+/// Prefix of the per-node announce records written as keys are learned
+/// (`announce/` + the 16-byte address); the periodic blob above refreshes
+/// sequences, these make a crash right after a first contact survivable.
+const ANNOUNCE_RECORD_PREFIX: &[u8] = b"announce/";
 
 /// Plugin and driver calls one input may cause; past it, further calls of
 /// that input are skipped (a plugin messaging itself forever, or a driver
@@ -213,6 +217,8 @@ struct Actor {
     bulk: std::collections::VecDeque<bulk::BulkSend>,
     /// Connections others dialed: open and refused.
     inbound: Arc<crate::link::listener::Inbound>,
+    /// Announce records to write with this input's batch (see `work`).
+    announce_records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 /// Everything the actor listens to.

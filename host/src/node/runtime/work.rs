@@ -43,9 +43,16 @@ pub(super) struct Queue {
 }
 
 impl Actor {
-    /// Commits the held-packet changes inputs caused since the last time.
+    /// Commits what inputs caused since the last time: held-packet changes
+    /// and the announce records of nodes learned or forgotten.
     pub(super) fn flush_holds(&mut self) {
         self.holds.flush(&self.store);
+        if !self.announce_records.is_empty() {
+            let records = std::mem::take(&mut self.announce_records);
+            if let Err(e) = self.kv.commit(super::ROUTING_NAMESPACE, &records) {
+                tracing::error!("could not persist {} new nodes' announces: {e}", records.len());
+            }
+        }
     }
 
     /// Runs `outputs` and everything they cause.
@@ -136,9 +143,12 @@ impl Actor {
             }
         }
         self.run_work(caused);
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(send.sent),
+        match (failure, send.sent) {
+            (Some(e), _) => Err(e),
+            (None, Sent::Congested) => {
+                Err(format!("congested: the session to {to} has as many messages waiting as it may; send again later"))
+            }
+            (None, sent) => Ok(sent),
         }
     }
 
@@ -255,11 +265,21 @@ impl Actor {
                 Ok(key) => {
                     self.services.learn_key(key);
                     tracing::debug!(%address, "node key learned");
+                    // A new node's announce goes to the store with this
+                    // input's batch, not only at the next periodic write:
+                    // after a crash the node must still know who its session
+                    // peers were, to ask them for new sessions.
+                    if let Some(entry) = self.core.router().table().entry(&address) {
+                        let key = [super::ANNOUNCE_RECORD_PREFIX, &address.0[..]].concat();
+                        self.announce_records.push((key, Some(entry.announce.to_body().to_vec())));
+                    }
                 }
                 Err(_) => tracing::warn!(%address, "announce carried an unusable key"),
             },
             Output::KeyForgotten { address } => {
                 self.services.forget_key(&address);
+                let key = [super::ANNOUNCE_RECORD_PREFIX, &address.0[..]].concat();
+                self.announce_records.push((key, None));
                 tracing::debug!(%address, "node forgotten to make room in the routing table");
             }
             Output::TraceDone { id, path } => {
