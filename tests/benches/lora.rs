@@ -63,7 +63,7 @@ impl Pair {
         b.start(&NodeSpec { extra: radio(&device("b"), extra), plugins: sink, ..NodeSpec::default() });
         for (x, y) in [(&a, &b), (&b, &a)] {
             x.wait_until("neighbour heard", Duration::from_secs(30), |n| {
-                links(n)["neighbour"].as_str() == Some(y.address.as_str())
+                weft_tests::node::radio_hears(&links(n), &y.address)
             });
         }
         // Let the announces of the link's first seconds pass.

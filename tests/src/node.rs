@@ -318,3 +318,8 @@ pub fn multicast_works(port: u16) -> Result<(), String> {
     let mut buf = [0u8; 16];
     receiver.recv_from(&mut buf).map(|_| ()).map_err(|e| format!("no multicast delivery on loopback: {e}"))
 }
+
+/// Whether a `weft ctl links` row lists `address` as a neighbour that is up.
+pub fn radio_hears(row: &serde_json::Value, address: &str) -> bool {
+    row["neighbours"].as_array().is_some_and(|list| list.iter().any(|n| n["address"] == address && n["up"] == true))
+}

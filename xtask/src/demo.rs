@@ -370,11 +370,14 @@ fn wait_for_links(weft: &Path, nodes: &[Node]) -> Result<()> {
     while started.elapsed() < Duration::from_secs(30) {
         let up =
             |n: &Node| ctl_json(weft, n, &["status"]).ok().and_then(|v| v["result"]["links_up"].as_u64()).unwrap_or(0);
-        let radio = |n: &Node| {
-            ctl_json(weft, n, &["links"]).ok().and_then(|v| v["result"][0]["neighbour"].as_str().map(str::to_string))
+        let hears = |n: &Node, other: &Node| {
+            ctl_json(weft, n, &["links"]).ok().is_some_and(|v| {
+                v["result"][0]["neighbours"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|x| x["address"] == other.address.as_str() && x["up"] == true))
+            })
         };
-        let lora = radio(&nodes[1]).as_deref() == Some(nodes[2].address.as_str())
-            && radio(&nodes[2]).as_deref() == Some(nodes[1].address.as_str());
+        let lora = hears(&nodes[1], &nodes[2]) && hears(&nodes[2], &nodes[1]);
         if up(&nodes[0]) == 1 && up(&nodes[1]) == 1 && lora {
             return Ok(());
         }

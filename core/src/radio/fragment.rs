@@ -92,7 +92,12 @@ pub struct ReassemblyCounters {
     pub malformed: u64,
     /// Fragments received twice.
     pub duplicates: u64,
+    /// First fragments refused: [`MAX_PARTIAL`] packets were waiting.
+    pub refused: u64,
 }
+
+/// Packets one link reassembles at once at most (from all senders).
+pub const MAX_PARTIAL: usize = 64;
 
 #[derive(Debug)]
 struct Partial {
@@ -101,11 +106,11 @@ struct Partial {
     deadline: Micros,
 }
 
-/// Reassembles fragments from one link.
+/// Reassembles fragments from one link, each sender's apart.
 #[derive(Debug)]
 pub struct Reassembler {
     timeout_us: u64,
-    partial: HashMap<u8, Partial>,
+    partial: HashMap<(u32, u8), Partial>,
     /// What happened so far.
     pub counters: ReassemblyCounters,
 }
@@ -117,9 +122,9 @@ impl Reassembler {
         Self { timeout_us, partial: HashMap::new(), counters: ReassemblyCounters::default() }
     }
 
-    /// Takes one fragment frame; returns the whole packet once its last
-    /// missing fragment arrived.
-    pub fn push(&mut self, frame: &[u8], now: Micros) -> Option<Vec<u8>> {
+    /// Takes one fragment frame from `sender` (any number naming it);
+    /// returns the whole packet once its last missing fragment arrived.
+    pub fn push(&mut self, sender: u32, frame: &[u8], now: Micros) -> Option<Vec<u8>> {
         self.expire(now);
         let Some((&[first, index, id], part)) = frame.split_first_chunk::<HEADER>() else {
             self.counters.malformed += 1;
@@ -132,7 +137,12 @@ impl Reassembler {
             return None;
         }
         let timeout = self.timeout_us;
-        let partial = self.partial.entry(id).or_insert_with(|| Partial {
+        let key = (sender, id);
+        if !self.partial.contains_key(&key) && self.partial.len() >= MAX_PARTIAL {
+            self.counters.refused += 1;
+            return None;
+        }
+        let partial = self.partial.entry(key).or_insert_with(|| Partial {
             parts: vec![None; count],
             have: 0,
             deadline: now.after_us(timeout),
@@ -154,7 +164,7 @@ impl Reassembler {
         if partial.have < count {
             return None;
         }
-        let done = self.partial.remove(&id)?;
+        let done = self.partial.remove(&key)?;
         self.counters.completed += 1;
         Some(done.parts.into_iter().flatten().flatten().collect())
     }
@@ -203,7 +213,7 @@ mod tests {
         let mut out = None;
         for (i, f) in frames.iter().enumerate() {
             assert_eq!(out, None, "nothing before the last fragment");
-            out = reassembler.push(f, Micros::from_us(i as u64 * 1_000));
+            out = reassembler.push(1, f, Micros::from_us(i as u64 * 1_000));
         }
         assert_eq!(out, Some(p));
         assert_eq!(reassembler.counters.completed, 1);
@@ -217,7 +227,7 @@ mod tests {
         frames.reverse();
         frames.insert(1, frames[0].clone());
         let mut reassembler = Reassembler::new(10_000_000);
-        let out: Vec<Vec<u8>> = frames.iter().filter_map(|f| reassembler.push(f, Micros::ZERO)).collect();
+        let out: Vec<Vec<u8>> = frames.iter().filter_map(|f| reassembler.push(1, f, Micros::ZERO)).collect();
         assert_eq!(out, vec![p]);
         assert_eq!(reassembler.counters.duplicates, 1);
     }
@@ -229,7 +239,7 @@ mod tests {
         let mut reassembler = Reassembler::new(5_000_000);
         for (i, f) in frames.iter().enumerate() {
             if i != 5 {
-                assert_eq!(reassembler.push(f, Micros::ZERO), None);
+                assert_eq!(reassembler.push(1, f, Micros::ZERO), None);
             }
         }
         assert_eq!(reassembler.next_deadline(), Some(Micros::from_us(5_000_000)));
@@ -237,7 +247,7 @@ mod tests {
         assert_eq!((reassembler.counters.timed_out, reassembler.waiting()), (1, 0));
         // The missing fragment arriving late starts a new packet, which
         // never completes: the stale parts are gone.
-        assert_eq!(reassembler.push(&frames[5], Micros::from_us(5_000_001)), None);
+        assert_eq!(reassembler.push(1, &frames[5], Micros::from_us(5_000_001)), None);
         assert_eq!(reassembler.counters.completed, 0);
     }
 
@@ -247,8 +257,8 @@ mod tests {
         let new_packet = packet(600);
         let new = fragment(&new_packet, 255, 7).unwrap();
         let mut reassembler = Reassembler::new(10_000_000);
-        assert_eq!(reassembler.push(&old[0], Micros::ZERO), None);
-        let out: Vec<Vec<u8>> = new.iter().filter_map(|f| reassembler.push(f, Micros::from_us(1))).collect();
+        assert_eq!(reassembler.push(1, &old[0], Micros::ZERO), None);
+        let out: Vec<Vec<u8>> = new.iter().filter_map(|f| reassembler.push(1, f, Micros::from_us(1))).collect();
         assert_eq!(out, vec![new_packet]);
         assert_eq!(reassembler.counters.timed_out, 1);
     }
@@ -274,11 +284,30 @@ mod tests {
             if let Some(b) = frame.first_mut() {
                 *b = 0x20 | (*b & 0x0f); // mostly well-formed headers, random rest
             }
-            if let Some(out) = reassembler.push(&frame, Micros::from_us(round)) {
+            if let Some(out) = reassembler.push(1, &frame, Micros::from_us(round)) {
                 assert!(!out.is_empty());
             }
         }
         assert!(reassembler.counters.malformed > 0);
-        assert!(reassembler.waiting() <= 256);
+        assert!(reassembler.waiting() <= MAX_PARTIAL);
+    }
+
+    #[test]
+    fn senders_reassemble_apart_even_with_the_same_id_and_partials_are_bounded() {
+        let (p, q) = (packet(700), packet(900));
+        let (fp, fq) = (fragment(&p, 255, 5).unwrap(), fragment(&q, 255, 5).unwrap());
+        let mut reassembler = Reassembler::new(10_000_000);
+        let mut out = Vec::new();
+        for (a, b) in fp.iter().zip(&fq) {
+            out.extend(reassembler.push(1, a, Micros::ZERO));
+            out.extend(reassembler.push(2, b, Micros::ZERO));
+        }
+        out.extend(fq[fp.len()..].iter().filter_map(|f| reassembler.push(2, f, Micros::ZERO)));
+        assert_eq!(out, vec![p, q]);
+        for sender in 0..(MAX_PARTIAL as u32 + 10) {
+            reassembler.push(sender, &fp[0], Micros::ZERO);
+        }
+        assert_eq!(reassembler.waiting(), MAX_PARTIAL);
+        assert_eq!(reassembler.counters.refused, 10);
     }
 }

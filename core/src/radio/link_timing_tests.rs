@@ -5,14 +5,21 @@
 //! are both lost.
 
 use super::link::{
-    DEGRADED_AFTER_FAILURES, HELLO_STARTUP_JITTER_US, LinkHealth, RadioLink, RadioOutput, RadioSettings, params_of,
+    DEGRADED_AFTER_FAILURES, HELLO_STARTUP_JITTER_US, LinkHealth, RadioDest, RadioLink, RadioOutput, RadioSettings,
+    params_of,
 };
 use super::test_support::{done, info, transmits};
-use crate::time::Micros;
+use crate::crypto::NodeIdentity;
+use crate::time::{Micros, UnixMillis};
 use weft_plugin_api::actions::{FrameReceived, LinkState, TransmitDone};
-use weft_plugin_api::{Action, Address, Event, LogLevel};
+use weft_plugin_api::{Action, Event, LogLevel};
 
 const MS: u64 = 1_000;
+const WALL: UnixMillis = UnixMillis::from_unix_ms(1_800_000_000_000);
+
+fn identity(n: u8) -> NodeIdentity {
+    NodeIdentity::from_secret([n; 32])
+}
 
 fn bring_up(link: &mut RadioLink, now: Micros, out: &mut Vec<RadioOutput>) {
     let up = Action::LinkState(LinkState { up: true, detail: "configured".into() });
@@ -33,7 +40,7 @@ struct OnAir {
 /// that never did within `limit_us`.
 fn meet_on_a_shared_channel(seeds: [u64; 2], settings: &RadioSettings, limit_us: u64) -> [Option<u64>; 2] {
     let mut links: Vec<RadioLink> =
-        (0..2).map(|i| RadioLink::new(Address([i as u8 + 1; 16]), settings.clone(), seeds[i])).collect();
+        (0..2).map(|i| RadioLink::new(&identity(i as u8 + 1), WALL, settings.clone(), seeds[i])).collect();
     let mut outs: Vec<Vec<RadioOutput>> = vec![Vec::new(), Vec::new()];
     let mut met = [None, None];
     let mut air: Vec<OnAir> = Vec::new();
@@ -107,7 +114,7 @@ fn identical_timing_collides_forever_on_the_test_channel() {
 /// An up link with a packet in flight at the driver; returns the link, the
 /// transmit id and the airtime the hello already used.
 fn link_sending_a_packet(packet_len: usize) -> (RadioLink, u64, u64) {
-    let mut link = RadioLink::new(Address([1; 16]), RadioSettings::default(), 1);
+    let mut link = RadioLink::new(&identity(1), WALL, RadioSettings::default(), 1);
     let mut out = Vec::new();
     bring_up(&mut link, Micros::ZERO, &mut out);
     link.poll(Micros::from_us(HELLO_STARTUP_JITTER_US), &mut out);
@@ -118,7 +125,7 @@ fn link_sending_a_packet(packet_len: usize) -> (RadioLink, u64, u64) {
     let hello_airtime = link.status(Micros::from_us(t)).used_us;
     assert!(hello_airtime > 0);
     let packet = vec![0x40; packet_len];
-    link.send_packet(&packet, Micros::from_us(t), &mut out).unwrap();
+    link.send_packet(RadioDest::Everyone, &packet, Micros::from_us(t), &mut out).unwrap();
     let sent = transmits(&mut out);
     assert_eq!(sent.len(), 1);
     (link, sent[0].id, hello_airtime)

@@ -2,9 +2,10 @@
 //!
 //! Owns, sans-IO: the duty-cycle ledger per sub-band ([`duty_cycle`]),
 //! fragmentation and reassembly of routed packets over radio frames
-//! ([`fragment`]), the prioritised, duty-cycle-gated transmit queue
+//! ([`fragment`]), the frames on the air (hellos, unicast and broadcast
+//! frames, [`frame`]), the prioritised, duty-cycle-gated transmit queue
 //! ([`tx_queue`]), and one link tying them together between the router and
-//! the driver plugin ([`link`]: hellos, neighbour, health, the driver's
+//! the driver plugin ([`link`]: hellos, neighbours, health, the driver's
 //! timers and swaps). Nothing here opens a port or reads a clock: the
 //! serial port is `weft-host`'s (`serial`). Airtime itself is computed by
 //! `weft_plugin_api::radio`, shared with driver plugins and the virtual
@@ -13,6 +14,7 @@
 
 pub mod duty_cycle;
 pub mod fragment;
+pub mod frame;
 pub mod link;
 pub mod tx_queue;
 

@@ -75,7 +75,7 @@ fn edge_link(edge: usize) -> LinkId {
 fn link_edge(link: LinkId) -> Option<usize> {
     match link {
         LinkId::Quic(edge) => usize::try_from(edge).ok(),
-        LinkId::Radio(_) => None,
+        LinkId::Radio { .. } | LinkId::RadioChannel(_) => None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod boundary;
 mod determinism;
+mod radio_channel;
 mod routing_hostile;
 mod routing_sim;
 mod sessions;

@@ -193,6 +193,32 @@ pub fn render_plugins(rows: &[PluginRow]) -> String {
     out
 }
 
+/// The neighbours of one radio, a line each.
+fn render_neighbours(neighbours: &serde_json::Value, out: &mut String) {
+    let Some(list) = neighbours.as_array().filter(|l| !l.is_empty()) else {
+        out.push_str("  neighbours none heard yet\n");
+        return;
+    };
+    let up = list.iter().filter(|n| n["up"].as_bool() == Some(true)).count();
+    out.push_str(&format!("  neighbours {up} up of {} heard\n", list.len()));
+    for n in list {
+        let signal = match (n["rssi_dbm"].as_i64(), n["snr_db"].as_f64()) {
+            (Some(rssi), Some(snr)) => format!("{rssi} dBm, SNR {snr:.1} dB"),
+            (Some(rssi), None) => format!("{rssi} dBm"),
+            _ => "no signal report".into(),
+        };
+        out.push_str(&format!(
+            "    #{} {} {}: {signal}, heard {:.1} s ago, {} frames in, {} out\n",
+            n["number"],
+            text(&n["address"]),
+            if n["up"].as_bool() == Some(true) { "up" } else { "quiet" },
+            n["last_heard_ms_ago"].as_f64().unwrap_or(0.0) / 1e3,
+            n["frames_in"],
+            n["frames_out"],
+        ));
+    }
+}
+
 /// Text form of `links` (rendered from JSON: the rows are the node's).
 pub fn render_links(rows: &serde_json::Value) -> String {
     let Some(rows) = rows.as_array().filter(|r| !r.is_empty()) else { return "no radio links\n".into() };
@@ -212,8 +238,7 @@ pub fn render_links(rows: &serde_json::Value) -> String {
         if let Some(failure) = r["driver_failure"].as_str() {
             out.push_str(&format!("  FAILED    {failure}\n"));
         }
-        let neighbour = r["neighbour"].as_str().unwrap_or("none heard yet");
-        out.push_str(&format!("  neighbour {neighbour}\n"));
+        render_neighbours(&r["neighbours"], &mut out);
         let radio = &r["radio"];
         if radio.is_object() {
             out.push_str(&format!(

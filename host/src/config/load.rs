@@ -491,6 +491,15 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
     if entry.reassembly_timeout_ms < 100 {
         return fail("reassembly_timeout_ms", "expected at least 100 ms".into());
     }
+    if !(1..=1024).contains(&entry.max_neighbours) {
+        return fail("max_neighbours", format!("expected 1 to 1024, found {}", entry.max_neighbours));
+    }
+    if !(10..=MAX_INTERVAL_S).contains(&u64::from(entry.hello_max_clock_skew_s)) {
+        return fail(
+            "hello_max_clock_skew_s",
+            format!("expected 10 to {MAX_INTERVAL_S} seconds, found {}", entry.hello_max_clock_skew_s),
+        );
+    }
     let driver_config_cbor =
         codec::encode(&entry.driver_config).map_err(|e| ("driver_config".to_string(), e.to_string()))?;
     let settings = weft_core::radio::link::RadioSettings {
@@ -500,6 +509,8 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
         neighbour_timeout_us: entry.neighbour_timeout_s.saturating_mul(1_000_000),
         duty_cycle_percent: entry.duty_cycle_percent,
         peer: entry.peer,
+        max_neighbours: entry.max_neighbours,
+        hello_max_clock_skew_s: entry.hello_max_clock_skew_s,
         ..Default::default()
     };
     Ok(RadioConfig {

@@ -360,8 +360,16 @@ pub struct RadioEntry {
     /// The driver's own settings (radio parameters, ...), handed to its `init`.
     #[serde(default)]
     pub driver_config: toml::Table,
-    /// Only this neighbour may use the link (default: the first heard).
+    /// Only this neighbour may use the link (default: every node whose
+    /// signed hello is heard).
     pub peer: Option<Address>,
+    /// Neighbours up at once at most on this radio.
+    #[serde(default = "default_max_neighbours")]
+    pub max_neighbours: usize,
+    /// How far a neighbour's first hello may be from this node's clock,
+    /// seconds (older hellos played back are refused).
+    #[serde(default = "default_hello_skew")]
+    pub hello_max_clock_skew_s: u32,
     /// Duty cycle in percent (default: the EU868 sub-band's limit for the
     /// radio's frequency, none outside EU868).
     pub duty_cycle_percent: Option<f64>,
@@ -396,6 +404,12 @@ fn default_hello_interval() -> u64 {
 }
 fn default_neighbour_timeout() -> u64 {
     600
+}
+fn default_max_neighbours() -> usize {
+    32
+}
+fn default_hello_skew() -> u32 {
+    900
 }
 fn default_reassembly_timeout() -> u64 {
     30_000

@@ -25,9 +25,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use weft_core::radio::link::{RadioLink, RadioOutput};
+use weft_core::crypto::NodeIdentity;
+use weft_core::radio::link::{RadioDest, RadioLink, RadioOutput};
 use weft_core::routing::LinkId;
-use weft_core::time::{Micros, Millis};
+use weft_core::time::{Micros, Millis, UnixMillis};
 use weft_plugin_api::actions::CommandReply;
 use weft_plugin_api::{Action, Address, Event, PluginKind, ShutdownReason};
 
@@ -117,6 +118,14 @@ pub struct RadioStartError {
     pub message: String,
 }
 
+/// Who the node is and what its clock read at its origin: what a radio
+/// link signs hellos with.
+#[derive(Clone, Copy)]
+struct NodeClock<'a> {
+    identity: &'a NodeIdentity,
+    wall_start: UnixMillis,
+}
+
 /// A driver plugin loaded and instantiated (not yet initialised), ready
 /// to take over a link.
 pub struct Driver(Prepared);
@@ -127,7 +136,8 @@ struct PendingSwap {
 
 struct RadioSlot {
     name: String,
-    link_id: LinkId,
+    /// The radio's index, as the router's link ids name it.
+    radio: u32,
     cost: u32,
     device: PathBuf,
     link: RadioLink,
@@ -183,10 +193,12 @@ impl RadioHost {
         config: &NodeConfig,
         runtime: &PluginRuntime,
         services: &Arc<HostServices>,
-        own: Address,
+        identity: &NodeIdentity,
+        wall_start: UnixMillis,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
         retired: Releaser<PluginInstance>,
     ) -> Result<(Self, Vec<RadioWork>), RadioStartError> {
+        let own = NodeClock { identity, wall_start };
         let mut host = Self { slots: Vec::new(), services: services.clone(), retired };
         let mut pending = Vec::new();
         for (index, radio) in config.radios.iter().enumerate() {
@@ -209,7 +221,7 @@ impl RadioHost {
         radio: &RadioConfig,
         runtime: &PluginRuntime,
         trust: &crate::config::TrustConfig,
-        own: Address,
+        own: NodeClock<'_>,
         serial_events: &mpsc::Sender<(usize, SerialEvent)>,
     ) -> Result<(RadioSlot, Vec<Action>), String> {
         let config = radio.driver_config_cbor.clone();
@@ -223,10 +235,10 @@ impl RadioHost {
         tracing::info!(link = %radio.name, device = %radio.device.display(), driver = %label, "radio link starting");
         let slot = RadioSlot {
             name: radio.name.clone(),
-            link_id: LinkId::Radio(u32::try_from(index).unwrap_or(u32::MAX)),
+            radio: u32::try_from(index).unwrap_or(u32::MAX),
             cost: radio.cost,
             device: radio.device.clone(),
-            link: RadioLink::new(own, radio.settings.clone(), rand::random()),
+            link: RadioLink::new(own.identity, own.wall_start, radio.settings.clone(), rand::random()),
             driver,
             pending: None,
             serial,
@@ -235,10 +247,10 @@ impl RadioHost {
         Ok((slot, init))
     }
 
-    /// The index of the link with router id `link`, if it is a radio link.
+    /// The index of the radio of router link `link`, if it is a radio's
+    /// (one neighbour on it, or its whole channel).
     pub fn index_of(&self, link: LinkId) -> Option<usize> {
-        let LinkId::Radio(index) = link else { return None };
-        let index = usize::try_from(index).ok()?;
+        let index = usize::try_from(link.channel()?).ok()?;
         (index < self.slots.len()).then_some(index)
     }
 
@@ -252,12 +264,16 @@ impl RadioHost {
         self.slots.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// The router hands a packet to radio link `link`; what the link does
-    /// about it comes back as work.
+    /// The router hands a packet to radio link `link` (one neighbour, or
+    /// everyone in range); what the link does about it comes back as work.
     pub fn send(&mut self, link: LinkId, packet: &[u8], now: Micros) -> Result<Vec<RadioWork>, String> {
         let index = self.index_of(link).ok_or("no such radio link")?;
+        let dest = match link {
+            LinkId::Radio { neighbour, .. } => RadioDest::Neighbour(neighbour),
+            _ => RadioDest::Everyone,
+        };
         let mut out = Vec::new();
-        self.slots[index].link.send_packet(packet, now, &mut out).map_err(|e| e.to_string())?;
+        self.slots[index].link.send_packet(dest, packet, now, &mut out).map_err(|e| e.to_string())?;
         Ok(work(index, out))
     }
 
@@ -411,14 +427,17 @@ impl RadioHost {
                 slot.serial.write(bytes);
                 None
             }
-            RadioOutput::Packet(packet) => Some(RadioNote::Packet { link: slot.link_id, packet }),
-            RadioOutput::NeighbourUp { neighbour, bandwidth_bps } => {
-                tracing::info!(link = %slot.name, %neighbour, "radio neighbour heard");
-                Some(RadioNote::NeighbourUp { link: slot.link_id, neighbour, cost: slot.cost, bandwidth_bps })
+            RadioOutput::Packet { neighbour, packet } => {
+                Some(RadioNote::Packet { link: LinkId::Radio { radio: slot.radio, neighbour }, packet })
             }
-            RadioOutput::NeighbourDown(neighbour) => {
-                tracing::info!(link = %slot.name, %neighbour, "radio neighbour gone");
-                Some(RadioNote::NeighbourDown { link: slot.link_id })
+            RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps } => {
+                tracing::info!(link = %slot.name, number = neighbour, neighbour = %address, "radio neighbour verified");
+                let link = LinkId::Radio { radio: slot.radio, neighbour };
+                Some(RadioNote::NeighbourUp { link, neighbour: address, cost: slot.cost, bandwidth_bps })
+            }
+            RadioOutput::NeighbourDown { neighbour, address } => {
+                tracing::info!(link = %slot.name, number = neighbour, neighbour = %address, "radio neighbour gone quiet");
+                Some(RadioNote::NeighbourDown { link: LinkId::Radio { radio: slot.radio, neighbour } })
             }
             RadioOutput::Log(level, message) => {
                 let driver = slot.driver.instance().manifest().name.as_str();

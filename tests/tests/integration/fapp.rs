@@ -288,8 +288,8 @@ fn fapp_flow_across_a_lora_hop_with_one_frame_announces() {
     b.start(&spec(radio(&root.path().join("tty-b")) + &fapp(Binding::Wasm, RELAY)));
     a.start(&spec(fapp(Binding::Wasm, PATIENT)).peer(&b));
     a.linked_with(&b, WAIT);
-    b.wait_until("b hears c over the radio", WAIT, |n| lora_row(n)["neighbour"] == c.address.as_str());
-    c.wait_until("c hears b over the radio", WAIT, |n| lora_row(n)["neighbour"] == b.address.as_str());
+    b.wait_until("b hears c over the radio", WAIT, |n| weft_tests::node::radio_hears(&lora_row(n), &c.address));
+    c.wait_until("c hears b over the radio", WAIT, |n| weft_tests::node::radio_hears(&lora_row(n), &b.address));
 
     // A radio loses frames that collide (both ends transmitting at once, as
     // routing announces do when links come up), and floods are not

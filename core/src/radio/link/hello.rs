@@ -1,7 +1,10 @@
-//! Hellos and frames in: who the neighbour is (the first hello heard, or
-//! the configured peer), when the next hello goes, and reassembly of the
-//! frames that carry packets.
+//! Hellos and frames in: who is a neighbour (a hello whose signature holds,
+//! newer than the last one taken from that node), which frames are a
+//! neighbour's (a unicast's tag, a broadcast's short id), when hellos go
+//! out, and reassembly of the frames that carry packets.
 
+use super::super::frame::{self, Frame, ShortId};
+use super::neighbours::Adopted;
 use super::*;
 use crate::time::Micros;
 
@@ -14,78 +17,147 @@ impl RadioLink {
         let jitter = self.rng.up_to(spread.saturating_mul(2));
         now.after_us(interval).after_us(jitter).before_us(spread).max(now.after_us(1))
     }
-    pub(super) fn frame_in(&mut self, frame: Vec<u8>, now: Micros, out: &mut Vec<RadioOutput>) {
-        let Some(&first) = frame.first() else {
-            self.counters.malformed += 1;
-            return;
+
+    /// This node's clock in Unix seconds at `now`.
+    fn wall_s(&self, now: Micros) -> u32 {
+        let ms = self.wall_start.after_ms(now.to_millis().as_ms()).as_unix_ms();
+        u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+    }
+
+    pub(super) fn frame_in(&mut self, bytes: &[u8], signal: Signal, now: Micros, out: &mut Vec<RadioOutput>) {
+        let decoded = match Frame::decode(bytes) {
+            Ok(frame) => frame,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
         };
-        if first == HELLO {
-            self.hello_in(&frame, now, out);
-            return;
-        }
-        let packet = if fragment::is_fragment(&frame) {
-            match self.reassembler.push(&frame, now) {
+        let (from, content) = match decoded {
+            Frame::Hello(hello) => {
+                self.hello_in(hello, signal, now, out);
+                return;
+            }
+            Frame::Unicast { to, from, content, covered, tag } => {
+                if to != self.short {
+                    self.counters.overheard += 1;
+                    return;
+                }
+                let Some(n) = self.neighbours.up_by_short(from) else {
+                    self.unknown_sender(now, out);
+                    return;
+                };
+                if !frame::tag_holds(&n.key, covered, &tag) {
+                    self.counters.bad_tag += 1;
+                    return;
+                }
+                // Only a tagged frame proves the neighbour is still there.
+                n.last_heard = now;
+                (from, content)
+            }
+            Frame::Broadcast { from, content } => {
+                if self.neighbours.up_by_short(from).is_none() {
+                    self.unknown_sender(now, out);
+                    return;
+                }
+                (from, content)
+            }
+        };
+        let Some(n) = self.neighbours.up_by_short(from) else { return };
+        n.frames_in += 1;
+        n.rssi_dbm = signal.rssi_dbm.or(n.rssi_dbm);
+        n.snr_db = signal.snr_db.or(n.snr_db);
+        let number = n.number;
+        let packet = if fragment::is_fragment(content) {
+            match self.reassembler.push(from.0, content, now) {
                 Some(packet) => packet,
                 None => return,
             }
-        } else if first >> 6 == 0 {
-            // Link control this build does not know.
+        } else if content.first().is_none_or(|b| b >> 6 == 0) {
+            // Link control where a packet belongs.
             self.counters.malformed += 1;
             return;
         } else {
-            frame
+            content.to_vec()
         };
-        match &mut self.neighbour {
-            Some(n) => {
-                n.last_heard = now;
-                self.counters.packets_in += 1;
-                out.push(RadioOutput::Packet(packet));
-            }
-            None => {
-                // Someone talks but we do not know who: ask for a hello.
-                self.counters.foreign += 1;
-                self.queue_hello(true, now, out);
-            }
+        self.counters.packets_in += 1;
+        out.push(RadioOutput::Packet { neighbour: number, packet });
+    }
+
+    /// A frame from a node that is not a verified neighbour: ignored,
+    /// counted, and this node's hello offered (asking for theirs), at most
+    /// once per [`HELLO_ANSWER_GAP_US`].
+    fn unknown_sender(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+        self.counters.unverified += 1;
+        if !self.answered_recently(now) {
+            self.last_hello_answer = Some(now);
+            self.queue_hello(true, now, out);
         }
     }
 
-    pub(super) fn hello_in(&mut self, frame: &[u8], now: Micros, out: &mut Vec<RadioOutput>) {
-        let Some(address) = frame.get(2..).and_then(|rest| <[u8; 16]>::try_from(rest).ok()).map(Address) else {
-            self.counters.malformed += 1;
+    fn answered_recently(&self, now: Micros) -> bool {
+        self.last_hello_answer.is_some_and(|t| now.us_since(t) < HELLO_ANSWER_GAP_US)
+    }
+
+    pub(super) fn hello_in(&mut self, hello: frame::Hello, signal: Signal, now: Micros, out: &mut Vec<RadioOutput>) {
+        self.counters.hellos_in += 1;
+        if !self.hello_checks.take(now.to_millis()) {
+            self.counters.hellos_rate_limited += 1;
+            return;
+        }
+        let Ok(hello) = hello.verify() else {
+            self.counters.hellos_forged += 1;
             return;
         };
-        self.counters.hellos_in += 1;
-        if address == self.own || self.settings.peer.is_some_and(|p| p != address) {
+        if hello.address == self.own {
+            // Our own hello, heard back (a repeater, or a replay).
+            self.counters.hellos_replayed += 1;
+            return;
+        }
+        if self.settings.peer.is_some_and(|p| p != hello.address) {
             self.counters.foreign += 1;
             return;
         }
-        let answer = frame[1] & HELLO_ANSWER != 0;
-        match &mut self.neighbour {
-            Some(n) if n.address == address => n.last_heard = now,
-            Some(_) => {
-                // Another node on the channel: this link serves one neighbour.
-                self.counters.foreign += 1;
+        let wall_s = self.wall_s(now);
+        let identity = &self.identity;
+        let adopted = self
+            .neighbours
+            .hello(&hello, now, wall_s, self.settings.hello_max_clock_skew_s, || frame::link_key(identity, &hello.key));
+        match adopted {
+            Adopted::Up(neighbour) => {
+                let bandwidth_bps = self.params().map_or(1_000, |p| p.bitrate_bps() as u64);
+                out.push(RadioOutput::NeighbourUp { neighbour, address: hello.address, bandwidth_bps });
+            }
+            Adopted::Refreshed => {}
+            Adopted::Replayed => {
+                self.counters.hellos_replayed += 1;
                 return;
             }
-            None => {
-                self.neighbour = Some(Neighbour { address, last_heard: now });
-                let bandwidth_bps = self.params().map_or(1_000, |p| p.bitrate_bps() as u64);
-                out.push(RadioOutput::NeighbourUp { neighbour: address, bandwidth_bps });
+            Adopted::Skewed => {
+                self.counters.hellos_skewed += 1;
+                return;
+            }
+            Adopted::Full | Adopted::ShortIdTaken | Adopted::NoKey => {
+                self.counters.neighbours_refused += 1;
+                return;
             }
         }
-        let recently = self.last_hello_answer.is_some_and(|t| now.us_since(t) < HELLO_ANSWER_GAP_US);
-        if answer && !recently {
+        if let Some(n) = self.neighbours.up_by_short(ShortId::of(&hello.address)) {
+            n.frames_in += 1;
+            n.rssi_dbm = signal.rssi_dbm.or(n.rssi_dbm);
+            n.snr_db = signal.snr_db.or(n.snr_db);
+        }
+        if hello.ask && !self.answered_recently(now) && self.answer_at.is_none() {
             self.last_hello_answer = Some(now);
-            self.queue_hello(false, now, out);
+            self.answer_at = Some(now.after_us(self.rng.up_to(HELLO_ANSWER_JITTER_US)));
         }
     }
 
     pub(super) fn queue_hello(&mut self, ask: bool, now: Micros, out: &mut Vec<RadioOutput>) {
         let Some(radio) = self.radio else { return };
-        let mut hello = Vec::with_capacity(HELLO_LEN);
-        hello.push(HELLO);
-        hello.push(if ask { HELLO_ANSWER } else { 0 });
-        hello.extend_from_slice(self.own.as_bytes());
+        // Strictly newer than our last hello, or hearers take it for a replay.
+        let time_s = self.wall_s(now).max(self.last_hello_sent_s.saturating_add(1));
+        self.last_hello_sent_s = time_s;
+        let hello = frame::hello(&self.identity, ask, time_s);
         let airtime = params_of(radio).time_on_air_us(hello.len());
         if self.queue.push(hello, Priority::Control, airtime, now).is_ok() {
             self.counters.hellos_out += 1;

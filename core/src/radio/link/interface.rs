@@ -5,6 +5,7 @@
 use super::super::fragment::{self, FragmentError};
 use super::super::tx_queue::QueueError;
 use super::super::tx_queue::TxCounters;
+pub use super::neighbours::NeighbourRow;
 
 use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
 use weft_plugin_api::{Address, Event, LogLevel};
@@ -25,6 +26,11 @@ pub struct RadioSettings {
     pub duty_cycle_percent: Option<f64>,
     /// Accept only this neighbour.
     pub peer: Option<Address>,
+    /// Neighbours up at once at most (a further one is refused, counted).
+    pub max_neighbours: usize,
+    /// How far a first hello's time may lie from this node's clock, s (a
+    /// hello recorded earlier and played back later is refused).
+    pub hello_max_clock_skew_s: u32,
     /// How long a driver swap waits for the outstanding transmit, µs.
     pub swap_wait_us: u64,
 }
@@ -38,6 +44,8 @@ impl Default for RadioSettings {
             neighbour_timeout_us: 600_000_000,
             duty_cycle_percent: None,
             peer: None,
+            max_neighbours: 32,
+            hello_max_clock_skew_s: 900,
             swap_wait_us: 5_000_000,
         }
     }
@@ -50,17 +58,29 @@ pub enum RadioOutput {
     Driver(Event),
     /// Write these bytes to the serial port.
     Serial(Vec<u8>),
-    /// A packet from the neighbour, for the router.
-    Packet(Vec<u8>),
-    /// The neighbour is heard: the router may use the link.
+    /// A packet from a neighbour, for the router.
+    Packet {
+        /// The neighbour's number on this radio.
+        neighbour: u32,
+        /// The packet.
+        packet: Vec<u8>,
+    },
+    /// A neighbour's hello was verified: the router may use it.
     NeighbourUp {
+        /// Its number on this radio.
+        neighbour: u32,
         /// Its address.
-        neighbour: Address,
+        address: Address,
         /// The radio's nominal bit rate (sizes the announce budget).
         bandwidth_bps: u64,
     },
-    /// The neighbour is gone.
-    NeighbourDown(Address),
+    /// A neighbour went quiet.
+    NeighbourDown {
+        /// Its number on this radio.
+        neighbour: u32,
+        /// Its address.
+        address: Address,
+    },
     /// The driver logged a line.
     Log(LogLevel, String),
     /// The driver reported a metric.
@@ -94,8 +114,24 @@ pub struct RadioCounters {
     pub hellos_out: u64,
     /// Hellos received.
     pub hellos_in: u64,
-    /// Frames from a node that is not this link's neighbour.
+    /// Hellos from a node other than the configured `peer`.
     pub foreign: u64,
+    /// Hellos whose signature did not hold.
+    pub hellos_forged: u64,
+    /// Hellos not newer than one taken before from the same node.
+    pub hellos_replayed: u64,
+    /// First hellos whose time was too far from this node's clock.
+    pub hellos_skewed: u64,
+    /// Hellos not checked: more came in than the link verifies a second.
+    pub hellos_rate_limited: u64,
+    /// Verified nodes refused: the table was full, or their short id taken.
+    pub neighbours_refused: u64,
+    /// Frames from a sender that is not a verified neighbour (ignored).
+    pub unverified: u64,
+    /// Unicast frames whose tag did not hold (ignored).
+    pub bad_tag: u64,
+    /// Unicast frames for another node (ignored).
+    pub overheard: u64,
     /// Frames that were neither packet, fragment nor hello.
     pub malformed: u64,
     /// Times the link became degraded (transmits failing in a row).
@@ -137,8 +173,8 @@ pub struct RadioStatus {
     pub health_detail: Option<String>,
     /// Whether the serial port is open.
     pub serial_open: bool,
-    /// The neighbour, when one is heard.
-    pub neighbour: Option<Address>,
+    /// Every neighbour heard, up or gone quiet.
+    pub neighbours: Vec<NeighbourRow>,
     /// What the modem applied, once known.
     pub radio: Option<RadioInfo>,
     /// The duty-cycle sub-band in force.
@@ -165,12 +201,24 @@ pub struct RadioStatus {
     pub max_swap_stall_us: u64,
 }
 
+/// Where a packet goes on the air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RadioDest {
+    /// One neighbour, by its number on this radio (a tagged unicast frame).
+    Neighbour(u32),
+    /// Every node in range, once (a broadcast frame).
+    Everyone,
+}
+
 /// Why a radio link refused a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendRefused {
     /// The driver has not reported the radio up yet.
     #[error("the radio link has not come up yet")]
     NotUp,
+    /// No neighbour with this number is up on the radio.
+    #[error("neighbour {0} is not up on this radio")]
+    NoSuchNeighbour(u32),
     /// The packet cannot be cut into frames of the driver's MTU.
     #[error(transparent)]
     Fragment(#[from] FragmentError),

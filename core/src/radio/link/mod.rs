@@ -23,25 +23,28 @@
 //! row the link reports itself degraded (logged once, counted) until a
 //! transmit succeeds.
 //!
-//! A radio link joins this node to one neighbour (the first whose hello it
-//! hears, or the configured `peer`). Hellos live in the link-control space of
-//! the first byte (`docs/WIRE.md`):
-//!
-//! ```text
-//! 0x10 | flags u8 (bit 0: please answer) | sender address (16)
-//! ```
+//! A radio link serves every node in range: a neighbour is adopted from a
+//! hello whose signature holds (bound to the node's identity, newer than
+//! any hello taken from it before), each gets a number (the router sees
+//! `radio#R.N` as one link per neighbour), unicast frames name their next
+//! hop and carry a tag only the two ends can make, and a flood goes on the
+//! air once for all. Frames from anyone else are ignored and counted. The
+//! frame layouts are in `radio/frame.rs` and `docs/WIRE.md`.
 //!
 //! Its files, one idea each (`impl RadioLink` blocks but `interface`):
 //!
 //! - [`interface`]: settings, outputs, counters, health and status.
 //! - this one: the link's state, the driver's actions and timers, polling,
 //!   swaps.
-//! - `hello`: hellos and frames in: who the neighbour is, reassembly.
+//! - `neighbours`: the table of verified neighbours.
+//! - `hello`: hellos and frames in: who is a neighbour, which frames are
+//!   theirs, reassembly.
 //! - `transmit`: packets out: queueing, the one outstanding transmit,
 //!   retries with backoff, health.
 
 mod hello;
 pub mod interface;
+mod neighbours;
 #[cfg(test)]
 mod tests;
 mod transmit;
@@ -51,22 +54,26 @@ pub use transmit::priority_of;
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
 use super::fragment::{self, Reassembler};
+use super::frame::ShortId;
 use super::tx_queue::{MaybeOnAir, Next, Priority, TxFrame, TxQueue};
-use crate::time::Micros;
+use crate::crypto::NodeIdentity;
+use crate::routing::limits::TokenBucket;
+use crate::time::{Micros, UnixMillis};
+use neighbours::Neighbours;
 use std::collections::{BTreeMap, HashMap};
 use weft_plugin_api::actions::RadioInfo;
 use weft_plugin_api::internal::rng::SplitMix64;
 use weft_plugin_api::radio::LoraParams;
 use weft_plugin_api::{Action, Address, Event, LogLevel, SerialStatus, TimerFired, TransmitRequest};
 
-/// First byte of a hello frame.
-pub const HELLO: u8 = 0x10;
-/// Bytes of a hello frame.
-pub const HELLO_LEN: usize = 2 + 16;
-const HELLO_ANSWER: u8 = 0x01;
-/// Hellos answered at most this often (a chatty neighbour cannot make this
-/// node spend its airtime on answers).
+/// Hellos answered (or asked for) at most this often: a chatty or hostile
+/// node cannot make this node spend its airtime on hellos.
 const HELLO_ANSWER_GAP_US: u64 = 2_000_000;
+/// An answer to a hello waits a random moment up to this long, so the
+/// nodes that heard one ask do not all answer at once.
+pub const HELLO_ANSWER_JITTER_US: u64 = 1_500_000;
+/// Hello signatures checked per second at most (and burst).
+pub const HELLOS_VERIFIED_PER_S: f64 = 20.0;
 /// The first hello after the driver comes up waits up to this long (at most
 /// half the hello interval), so links started together do not collide.
 pub const HELLO_STARTUP_JITTER_US: u64 = 2_000_000;
@@ -86,10 +93,11 @@ struct InFlight {
     frame: TxFrame,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Neighbour {
-    address: Address,
-    last_heard: Micros,
+/// The signal a frame arrived with, as the driver reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Signal {
+    rssi_dbm: Option<i16>,
+    snr_db: Option<f32>,
 }
 
 /// The phase of a driver swap.
@@ -106,7 +114,10 @@ enum Swap {
 /// One radio link's state.
 #[derive(Debug)]
 pub struct RadioLink {
+    identity: NodeIdentity,
     own: Address,
+    short: ShortId,
+    wall_start: UnixMillis,
     settings: RadioSettings,
     radio: Option<RadioInfo>,
     driver_up: bool,
@@ -121,9 +132,14 @@ pub struct RadioLink {
     retry_at: Option<Micros>,
     reassembler: Reassembler,
     next_fragment_id: u8,
-    neighbour: Option<Neighbour>,
+    neighbours: Neighbours,
     next_hello: Option<Micros>,
+    /// When an answer to a hello that asked for one goes out.
+    answer_at: Option<Micros>,
     last_hello_answer: Option<Micros>,
+    /// The time our last hello carried, Unix seconds.
+    last_hello_sent_s: u32,
+    hello_checks: TokenBucket,
     /// The driver's timers: id to deadline.
     timers: BTreeMap<u64, Micros>,
     swap: Swap,
@@ -140,16 +156,25 @@ pub struct RadioLink {
 }
 
 impl RadioLink {
-    /// A link of node `own` with `settings`; nothing is known of the radio
-    /// yet. `seed` seeds the jitter of periodic transmissions (the runtime
-    /// draws it from the OS; tests fix it).
-    pub fn new(own: Address, settings: RadioSettings, seed: u64) -> Self {
+    /// A link of node `identity` with `settings`; nothing is known of the
+    /// radio yet. `wall_start` is the Unix time at the monotonic clock's
+    /// origin (hellos carry the time). `seed` seeds the jitter of periodic
+    /// transmissions (the runtime draws it from the OS; tests fix it).
+    pub fn new(identity: &NodeIdentity, wall_start: UnixMillis, settings: RadioSettings, seed: u64) -> Self {
+        let own = identity.address();
         let ledger = match settings.duty_cycle_percent {
             Some(percent) => DutyCycle::new(percent_budget(percent)),
             None => DutyCycle::new(HOUR_US),
         };
         Self {
+            identity: NodeIdentity::from_secret(identity.secret_seed()),
             own,
+            short: ShortId::of(&own),
+            wall_start,
+            neighbours: Neighbours::new(settings.max_neighbours),
+            hello_checks: TokenBucket::new(HELLOS_VERIFIED_PER_S, HELLOS_VERIFIED_PER_S, crate::time::Millis::ZERO),
+            answer_at: None,
+            last_hello_sent_s: 0,
             queue: TxQueue::new(ledger, settings.queue_limit_bytes),
             reassembler: Reassembler::new(settings.reassembly_timeout_us),
             settings,
@@ -163,7 +188,6 @@ impl RadioLink {
             next_tx_id: 1,
             retry_at: None,
             next_fragment_id: 0,
-            neighbour: None,
             next_hello: None,
             last_hello_answer: None,
             timers: BTreeMap::new(),
@@ -186,9 +210,14 @@ impl RadioLink {
         }
     }
 
-    /// The neighbour, when one is heard.
-    pub fn neighbour(&self) -> Option<Address> {
-        self.neighbour.map(|n| n.address)
+    /// The neighbours that are up: number and address.
+    pub fn neighbours(&self) -> Vec<(u32, Address)> {
+        self.neighbours.up().map(|n| (n.number, n.address)).collect()
+    }
+
+    /// This node's short id on the channel.
+    pub fn short_id(&self) -> ShortId {
+        self.short
     }
 
     /// Whether the serial port is open.
@@ -215,7 +244,7 @@ impl RadioLink {
             health,
             health_detail,
             serial_open: self.serial_open,
-            neighbour: self.neighbour(),
+            neighbours: self.neighbours.rows(now),
             radio: self.radio,
             band: self.band.clone(),
             budget_us: self.queue.budget_us(),
@@ -252,7 +281,8 @@ impl RadioLink {
                     self.counters.bytes_in += frame.frame.len() as u64;
                     self.counters.last_rssi_dbm = frame.rssi_dbm.or(self.counters.last_rssi_dbm);
                     self.counters.last_snr_db = frame.snr_db.or(self.counters.last_snr_db);
-                    self.frame_in(frame.frame, now, out);
+                    let signal = Signal { rssi_dbm: frame.rssi_dbm, snr_db: frame.snr_db };
+                    self.frame_in(&frame.frame, signal, now, out);
                 }
                 Action::TransmitDone(done) => self.transmit_done(done.id, done.ok, now, out),
                 Action::LinkState(state) => self.link_state(state.up, state.detail, now),
@@ -336,14 +366,17 @@ impl RadioLink {
         if self.next_hello.is_some_and(|t| t <= now) {
             self.next_hello = Some(self.next_hello_after(now));
             if self.driver_up {
-                self.queue_hello(self.neighbour.is_none(), now, out);
+                self.queue_hello(!self.neighbours.any_up(), now, out);
             }
         }
-        if let Some(n) = self.neighbour
-            && now.us_since(n.last_heard) >= self.settings.neighbour_timeout_us
-        {
-            self.neighbour = None;
-            out.push(RadioOutput::NeighbourDown(n.address));
+        if self.answer_at.is_some_and(|t| t <= now) {
+            self.answer_at = None;
+            if self.driver_up {
+                self.queue_hello(false, now, out);
+            }
+        }
+        for (neighbour, address) in self.neighbours.expire(now, self.settings.neighbour_timeout_us) {
+            out.push(RadioOutput::NeighbourDown { neighbour, address });
         }
         if let Swap::Draining { deadline } = self.swap
             && deadline <= now
@@ -374,7 +407,8 @@ impl RadioLink {
             self.timers.values().min().copied(),
             self.reassembler.next_deadline(),
             self.next_hello,
-            self.neighbour.map(|n| n.last_heard.after_us(self.settings.neighbour_timeout_us)),
+            self.answer_at,
+            self.neighbours.next_timeout(self.settings.neighbour_timeout_us),
             swap,
             retry,
         ]

@@ -2,14 +2,24 @@
 
 use super::super::test_support::{done, info, received, transmits};
 use super::*;
-use crate::time::Micros;
+use crate::time::{Micros, UnixMillis};
 use weft_plugin_api::actions::LinkState;
 
 const MS: u64 = 1_000;
+/// The Unix time at the links' clock origin.
+const WALL: UnixMillis = UnixMillis::from_unix_ms(1_800_000_000_000);
+
+fn identity(n: u8) -> NodeIdentity {
+    NodeIdentity::from_secret([n; 32])
+}
+
+fn address(n: u8) -> Address {
+    identity(n).address()
+}
 
 /// A link whose driver reported `mtu` and came up.
 fn up(own: u8, mtu: u16, settings: RadioSettings) -> (RadioLink, Vec<RadioOutput>) {
-    let mut link = RadioLink::new(Address([own; 16]), settings, u64::from(own));
+    let mut link = RadioLink::new(&identity(own), WALL, settings, u64::from(own));
     let mut out = Vec::new();
     let actions =
         vec![Action::RadioInfo(info(mtu)), Action::LinkState(LinkState { up: true, detail: "configured".into() })];
@@ -48,7 +58,20 @@ fn carry(
 }
 
 fn packets(out: &[RadioOutput]) -> Vec<Vec<u8>> {
-    out.iter().filter_map(|o| if let RadioOutput::Packet(p) = o { Some(p.clone()) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| if let RadioOutput::Packet { packet, .. } = o { Some(packet.clone()) } else { None })
+        .collect()
+}
+
+/// The number `link` gave the neighbour of node `n`.
+fn number_of(link: &RadioLink, n: u8) -> u32 {
+    link.neighbours().into_iter().find(|(_, a)| *a == address(n)).map(|(number, _)| number).expect("a neighbour")
+}
+
+/// `a` sends `packet` to its neighbour `n`.
+fn send_to(a: &mut RadioLink, n: u8, packet: &[u8], now: Micros, out: &mut Vec<RadioOutput>) {
+    let dest = RadioDest::Neighbour(number_of(a, n));
+    a.send_packet(dest, packet, now, out).expect("queued");
 }
 
 /// Two links that heard each other's hellos.
@@ -79,8 +102,9 @@ fn data_packet(len: usize) -> Vec<u8> {
 #[test]
 fn hellos_make_the_two_ends_neighbours() {
     let (a, b) = pair(255, RadioSettings::default());
-    assert_eq!(a.neighbour(), Some(Address([2; 16])));
-    assert_eq!(b.neighbour(), Some(Address([1; 16])));
+    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+    assert_eq!(b.neighbours(), vec![(1, address(1))]);
+    assert_eq!(a.counters.hellos_forged + a.counters.unverified + a.counters.hellos_replayed, 0);
 }
 
 #[test]
@@ -88,13 +112,13 @@ fn a_two_kilobyte_packet_crosses_255_byte_frames_intact() {
     let (mut a, mut b) = pair(255, RadioSettings::default());
     let packet = data_packet(2048);
     let mut out = Vec::new();
-    a.send_packet(&packet, Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &packet, Micros::from_us(MS), &mut out);
     let mut frames = 0;
     let delivered = carry(&mut a, &mut out, &mut b, Micros::from_us(MS), |_| {
         frames += 1;
         false
     });
-    assert_eq!(frames, 9, "2048 bytes in frames of 252 payload bytes");
+    assert_eq!(frames, 9, "2048 bytes in frames of 239 payload bytes (255 - 13 link - 3 fragment)");
     assert_eq!(packets(&delivered), vec![packet]);
 }
 
@@ -103,7 +127,7 @@ fn a_lost_fragment_loses_the_packet_and_is_counted_never_delivered_corrupt() {
     let settings = RadioSettings { reassembly_timeout_us: 5_000 * MS, ..RadioSettings::default() };
     let (mut a, mut b) = pair(255, settings);
     let mut out = Vec::new();
-    a.send_packet(&data_packet(2048), Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &data_packet(2048), Micros::from_us(MS), &mut out);
     let delivered = carry(&mut a, &mut out, &mut b, Micros::from_us(MS), |n| n == 4);
     assert!(packets(&delivered).is_empty());
     let mut later = Vec::new();
@@ -112,7 +136,7 @@ fn a_lost_fragment_loses_the_packet_and_is_counted_never_delivered_corrupt() {
     assert_eq!(b.status(Micros::from_us(MS + 5_001 * MS)).reassembly.timed_out, 1);
     // The next packet is unaffected.
     let packet = data_packet(600);
-    a.send_packet(&packet, Micros::from_us(6_000 * MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &packet, Micros::from_us(6_000 * MS), &mut out);
     let delivered = carry(&mut a, &mut out, &mut b, Micros::from_us(6_000 * MS), |_| false);
     assert_eq!(packets(&delivered), vec![packet]);
 }
@@ -122,8 +146,8 @@ fn a_failed_transmit_is_sent_again_first_and_order_holds() {
     let (mut a, mut b) = pair(255, RadioSettings::default());
     let mut out = Vec::new();
     let (one, two) = (data_packet(100), data_packet(120));
-    a.send_packet(&one, Micros::from_us(MS), &mut out).expect("queued");
-    a.send_packet(&two, Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &one, Micros::from_us(MS), &mut out);
+    send_to(&mut a, 2, &two, Micros::from_us(MS), &mut out);
     let first = transmits(&mut out);
     assert_eq!(first.len(), 1, "one transmit outstanding at a time");
     a.driver_actions(vec![done(first[0].id, false)], Micros::from_us(MS), &mut out);
@@ -149,7 +173,7 @@ fn an_hour_of_full_load_stays_within_the_duty_cycle_and_loses_nothing() {
     let mut delivered = 0;
     // Two simulated hours in 100 ms steps, a 200-byte packet offered every step.
     while now < 2 * HOUR_US {
-        if a.send_packet(&data_packet(200), Micros::from_us(now), &mut out).is_ok() {
+        if a.send_packet(RadioDest::Neighbour(1), &data_packet(200), Micros::from_us(now), &mut out).is_ok() {
             offered += 1;
         }
         a.poll(Micros::from_us(now), &mut out);
@@ -184,8 +208,8 @@ fn an_hour_of_full_load_stays_within_the_duty_cycle_and_loses_nothing() {
 fn a_swap_waits_for_the_outstanding_frame_then_pauses_until_the_new_driver_is_up() {
     let (mut a, mut b) = pair(255, RadioSettings::default());
     let mut out = Vec::new();
-    a.send_packet(&data_packet(100), Micros::from_us(MS), &mut out).expect("queued");
-    a.send_packet(&data_packet(110), Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &data_packet(100), Micros::from_us(MS), &mut out);
+    send_to(&mut a, 2, &data_packet(110), Micros::from_us(MS), &mut out);
     let outstanding = transmits(&mut out);
     a.begin_swap(Micros::from_us(2 * MS), &mut out);
     assert!(!out.contains(&RadioOutput::SwapReady), "must wait for the outstanding frame");
@@ -210,7 +234,7 @@ fn a_swap_whose_old_driver_never_answers_requeues_the_frame() {
     let settings = RadioSettings { swap_wait_us: 100 * MS, ..RadioSettings::default() };
     let (mut a, _) = pair(255, settings);
     let mut out = Vec::new();
-    a.send_packet(&data_packet(100), Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &data_packet(100), Micros::from_us(MS), &mut out);
     assert_eq!(transmits(&mut out).len(), 1);
     a.begin_swap(Micros::from_us(2 * MS), &mut out);
     a.poll(Micros::from_us(102 * MS), &mut out);
@@ -222,11 +246,10 @@ fn a_swap_whose_old_driver_never_answers_requeues_the_frame() {
 fn only_the_configured_peer_becomes_the_neighbour() {
     let settings = RadioSettings { peer: Some(Address([9; 16])), ..RadioSettings::default() };
     let (mut a, _) = up(1, 255, settings);
-    let mut hello = vec![HELLO, 0];
-    hello.extend_from_slice(&[2; 16]);
+    let hello = super::super::frame::hello(&identity(2), false, 1_800_000_000);
     let mut out = Vec::new();
     a.driver_actions(vec![received(hello)], Micros::from_us(MS), &mut out);
-    assert_eq!(a.neighbour(), None);
+    assert!(a.neighbours().is_empty());
     assert_eq!(a.counters.foreign, 1);
 }
 
@@ -253,8 +276,8 @@ fn a_driver_that_faults_mid_transmit_loses_nothing_once_its_restart_reports_up()
     let (mut a, mut b) = pair(255, RadioSettings::default());
     let mut out = Vec::new();
     let (one, two) = (data_packet(100), data_packet(120));
-    a.send_packet(&one, Micros::from_us(MS), &mut out).expect("queued");
-    a.send_packet(&two, Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &one, Micros::from_us(MS), &mut out);
+    send_to(&mut a, 2, &two, Micros::from_us(MS), &mut out);
     assert_eq!(transmits(&mut out).len(), 1, "the first frame went to the driver");
     a.driver_actions(
         vec![Action::SetTimer(weft_plugin_api::actions::SetTimer { id: 9, after_ms: 5 })],
@@ -284,7 +307,7 @@ fn a_transmit_the_runtime_did_not_hand_over_is_sent_at_the_next_poll() {
     let (mut a, mut b) = pair(255, RadioSettings::default());
     let mut out = Vec::new();
     let one = data_packet(100);
-    a.send_packet(&one, Micros::from_us(MS), &mut out).expect("queued");
+    send_to(&mut a, 2, &one, Micros::from_us(MS), &mut out);
     let skipped = transmits(&mut out);
     assert_eq!(skipped.len(), 1);
     a.transmit_not_taken(skipped[0].id, Micros::from_us(MS));
@@ -293,4 +316,158 @@ fn a_transmit_the_runtime_did_not_hand_over_is_sent_at_the_next_poll() {
     let delivered = carry(&mut a, &mut out, &mut b, Micros::from_us(MS), |_| false);
     assert_eq!(packets(&delivered), vec![one]);
     assert_eq!(a.counters.tx_failed, 0, "it never reached the radio");
+}
+
+/// Links on one channel where everyone hears everyone: every frame one
+/// transmits reaches all the others (and is acknowledged), until the air
+/// is quiet. Returns what each produced for the router, and the number of
+/// frames that went on the air.
+fn air(links: &mut [RadioLink], outs: &mut [Vec<RadioOutput>], now: Micros) -> (Vec<Vec<RadioOutput>>, usize) {
+    let mut produced: Vec<Vec<RadioOutput>> = vec![Vec::new(); links.len()];
+    let mut on_air = 0;
+    for _ in 0..64 {
+        let mut moved = false;
+        for i in 0..links.len() {
+            for t in transmits(&mut outs[i]) {
+                moved = true;
+                on_air += 1;
+                for j in (0..links.len()).filter(|&j| j != i) {
+                    let mut heard = Vec::new();
+                    links[j].driver_actions(vec![received(t.frame.clone())], now, &mut heard);
+                    produced[j].extend(heard.iter().filter(|o| !matches!(o, RadioOutput::Driver(_))).cloned());
+                    outs[j].extend(heard);
+                }
+                let mut more = Vec::new();
+                links[i].driver_actions(vec![done(t.id, true)], now, &mut more);
+                outs[i].extend(more);
+            }
+        }
+        for (link, out) in links.iter_mut().zip(outs.iter_mut()) {
+            link.poll(now, out);
+        }
+        if !moved && outs.iter().all(|o| !o.iter().any(|x| matches!(x, RadioOutput::Driver(Event::Transmit(_))))) {
+            break;
+        }
+    }
+    (produced, on_air)
+}
+
+/// Three links on one channel that heard each other's hellos.
+fn three() -> Vec<RadioLink> {
+    let mut links = Vec::new();
+    let mut outs = Vec::new();
+    for n in 1..=3 {
+        let (link, out) = up(n, 255, RadioSettings::default());
+        links.push(link);
+        outs.push(out);
+    }
+    // Startup hellos ask for answers; answers wait up to the jitter.
+    for step in 0..4 {
+        air(&mut links, &mut outs, Micros::from_us(HELLO_STARTUP_JITTER_US + step * HELLO_ANSWER_JITTER_US));
+    }
+    links
+}
+
+#[test]
+fn one_radio_serves_every_node_in_range_and_a_broadcast_goes_on_the_air_once() {
+    let mut links = three();
+    for (i, link) in links.iter().enumerate() {
+        let others: Vec<Address> = (1..=3u8).filter(|&n| n != i as u8 + 1).map(address).collect();
+        let mut heard: Vec<Address> = link.neighbours().into_iter().map(|(_, a)| a).collect();
+        heard.sort();
+        let mut want = others.clone();
+        want.sort();
+        assert_eq!(heard, want, "node {} hears both others", i + 1);
+    }
+    let now = Micros::from_us(60_000 * MS);
+    let mut outs = vec![Vec::new(), Vec::new(), Vec::new()];
+    let flood = data_packet(150);
+    links[0].send_packet(RadioDest::Everyone, &flood, now, &mut outs[0]).expect("queued");
+    let (produced, on_air) = air(&mut links, &mut outs, now);
+    assert_eq!(on_air, 1, "one broadcast frame for both neighbours");
+    assert_eq!(packets(&produced[1]), vec![flood.clone()]);
+    assert_eq!(packets(&produced[2]), vec![flood]);
+    // A unicast reaches its addressee only; the third node overhears it.
+    let unicast = data_packet(90);
+    let to_c = number_of(&links[0], 3);
+    links[0].send_packet(RadioDest::Neighbour(to_c), &unicast, now, &mut outs[0]).expect("queued");
+    let (produced, _) = air(&mut links, &mut outs, now);
+    assert_eq!(packets(&produced[2]), vec![unicast]);
+    assert!(packets(&produced[1]).is_empty());
+    assert_eq!(links[1].counters.overheard, 1);
+    // Each delivery names the neighbour it came from.
+    let from = produced[2].iter().find_map(|o| match o {
+        RadioOutput::Packet { neighbour, .. } => Some(*neighbour),
+        _ => None,
+    });
+    assert_eq!(from, Some(number_of(&links[2], 1)));
+}
+
+#[test]
+fn a_spoofed_or_replayed_hello_is_not_adopted() {
+    let (mut a, _) = up(1, 255, RadioSettings::default());
+    let now = Micros::from_us(10_000 * MS);
+    let mut out = Vec::new();
+    // A hello claiming node 2's key, signed by someone else.
+    let mut forged = super::super::frame::hello(&identity(9), false, 1_800_000_010);
+    forged[2..34].copy_from_slice(&identity(2).public_key().to_bytes());
+    a.driver_actions(vec![received(forged)], now, &mut out);
+    assert!(a.neighbours().is_empty());
+    assert_eq!(a.counters.hellos_forged, 1);
+    // A genuine hello of node 2 recorded long ago and played back now.
+    let old = super::super::frame::hello(&identity(2), false, 1_800_000_000 - 3600);
+    a.driver_actions(vec![received(old)], now, &mut out);
+    assert!(a.neighbours().is_empty());
+    assert_eq!(a.counters.hellos_skewed, 1);
+    // A fresh one is taken; playing it back again is a replay.
+    let fresh = super::super::frame::hello(&identity(2), false, 1_800_000_010);
+    a.driver_actions(vec![received(fresh.clone())], now, &mut out);
+    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+    a.driver_actions(vec![received(fresh)], now, &mut out);
+    assert_eq!(a.counters.hellos_replayed, 1);
+    // Our own hello heard back is not a neighbour either.
+    let own = super::super::frame::hello(&identity(1), false, 1_800_000_011);
+    a.driver_actions(vec![received(own)], now, &mut out);
+    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+}
+
+#[test]
+fn frames_from_anyone_but_a_verified_neighbour_are_ignored_and_counted() {
+    let (mut a, mut b) = pair(255, RadioSettings::default());
+    let now = Micros::from_us(10_000 * MS);
+    let packet = data_packet(80);
+    let (short_a, short_b) = (ShortId::of(&address(1)), ShortId::of(&address(2)));
+    let mut out = Vec::new();
+    // A stranger (node 7, no hello) sends to a, broadcasts, or claims to be
+    // b with a tag it cannot make.
+    let stranger_key = super::super::frame::link_key(&identity(7), &identity(1).public_key()).unwrap();
+    let from_stranger = super::super::frame::unicast(short_a, ShortId::of(&address(7)), &packet, &stranger_key);
+    let as_b = super::super::frame::unicast(short_a, short_b, &packet, &stranger_key);
+    let broadcast = super::super::frame::broadcast(ShortId::of(&address(7)), &packet);
+    for frame in [from_stranger, as_b, broadcast] {
+        a.driver_actions(vec![received(frame)], now, &mut out);
+    }
+    assert!(packets(&out).is_empty(), "nothing reached the router");
+    assert_eq!((a.counters.unverified, a.counters.bad_tag), (2, 1));
+    // b's own frames still arrive.
+    let mut b_out = Vec::new();
+    send_to(&mut b, 1, &packet, now, &mut b_out);
+    let delivered = carry(&mut b, &mut b_out, &mut a, now, |_| false);
+    assert_eq!(packets(&delivered), vec![packet]);
+}
+
+#[test]
+fn a_neighbour_that_goes_quiet_goes_down_and_a_fresh_hello_brings_it_back() {
+    let settings = RadioSettings { neighbour_timeout_us: 1_000 * MS, ..RadioSettings::default() };
+    let (mut a, mut b) = pair(255, settings);
+    let mut out = Vec::new();
+    a.poll(Micros::from_us(1_001 * MS), &mut out);
+    assert!(out.contains(&RadioOutput::NeighbourDown { neighbour: 1, address: address(2) }));
+    assert!(a.neighbours().is_empty());
+    assert!(a.send_packet(RadioDest::Neighbour(1), &data_packet(50), Micros::from_us(1_001 * MS), &mut out).is_err());
+    // b's next hello (its clock moved on) brings it back under its number.
+    let mut b_out = Vec::new();
+    b.queue_hello(false, Micros::from_us(2_000 * MS), &mut b_out);
+    let at_a = carry(&mut b, &mut b_out, &mut a, Micros::from_us(2_000 * MS), |_| false);
+    assert!(at_a.iter().any(|o| matches!(o, RadioOutput::NeighbourUp { neighbour: 1, .. })));
 }

@@ -2,38 +2,66 @@
 //! the one transmit the driver may have outstanding, retries with a growing
 //! pause after a failure, and the link's health.
 
+use super::super::frame;
 use super::*;
 use crate::time::Micros;
 
 impl RadioLink {
-    /// The router hands a packet to the link. It is fragmented to the
-    /// driver's MTU and queued whole or not at all; the error says why not.
-    pub fn send_packet(&mut self, packet: &[u8], now: Micros, out: &mut Vec<RadioOutput>) -> Result<(), SendRefused> {
-        let Some(radio) = self.radio else {
-            self.counters.packets_refused += 1;
-            return Err(SendRefused::NotUp);
+    /// The router hands a packet to the link, for one neighbour or for
+    /// everyone in range. It is fragmented to what a frame of the driver's
+    /// MTU holds after the link header, and queued whole or not at all; the
+    /// error says why not.
+    pub fn send_packet(
+        &mut self,
+        dest: RadioDest,
+        packet: &[u8],
+        now: Micros,
+        out: &mut Vec<RadioOutput>,
+    ) -> Result<(), SendRefused> {
+        let refused = |link: &mut Self, why: SendRefused| {
+            link.counters.packets_refused += 1;
+            Err(why)
+        };
+        let Some(radio) = self.radio else { return refused(self, SendRefused::NotUp) };
+        let (overhead, to) = match dest {
+            RadioDest::Everyone => (frame::BROADCAST_OVERHEAD, None),
+            RadioDest::Neighbour(number) => match self.neighbours.up_by_number(number) {
+                Some(n) => (frame::UNICAST_OVERHEAD, Some((n.short, n.key))),
+                None => return refused(self, SendRefused::NoSuchNeighbour(number)),
+            },
         };
         let id = self.next_fragment_id;
-        let frames = match fragment::fragment(packet, usize::from(radio.mtu), id) {
-            Ok(frames) => frames,
-            Err(e) => {
-                self.counters.packets_refused += 1;
-                return Err(SendRefused::Fragment(e));
-            }
+        let room = usize::from(radio.mtu).saturating_sub(overhead);
+        let contents = match fragment::fragment(packet, room, id) {
+            Ok(contents) => contents,
+            Err(e) => return refused(self, SendRefused::Fragment(e)),
         };
-        if frames.len() > 1 {
+        if contents.len() > 1 {
             self.next_fragment_id = self.next_fragment_id.wrapping_add(1);
         }
+        let frames: Vec<Vec<u8>> = contents
+            .iter()
+            .map(|content| match &to {
+                Some((short, key)) => frame::unicast(*short, self.short, content, key),
+                None => frame::broadcast(self.short, content),
+            })
+            .collect();
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
+        let count = frames.len() as u64;
         if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now) {
-            self.counters.packets_refused += 1;
-            return Err(SendRefused::Queue(e));
+            return refused(self, SendRefused::Queue(e));
+        }
+        if let RadioDest::Neighbour(number) = dest
+            && let Some(n) = self.neighbours.up_by_number(number)
+        {
+            n.frames_out += count;
         }
         self.counters.packets_out += 1;
         self.pump(now, out);
         Ok(())
     }
+
     pub(super) fn transmit_done(&mut self, id: u64, ok: bool, now: Micros, out: &mut Vec<RadioOutput>) {
         let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
             out.push(RadioOutput::Log(LogLevel::Debug, format!("transmit {id} reported done but was not outstanding")));

@@ -39,15 +39,20 @@ impl<M: AnnounceCheck> Router<M> {
         self.next_announce = now.after_ms(self.config.announce_interval_ms.saturating_sub(jitter));
         self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now));
         let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, None).into();
-        let links: Vec<LinkId> = self.links.keys().copied().collect();
-        for link in links {
+        for link in self.outlets(|_| false) {
             self.send_announce(link, self.own, 0, packet.clone(), now);
         }
     }
 
+    /// Offers an announce to the budget of `link` (a link, or a radio
+    /// channel): it goes now, or when the budget allows.
     pub(super) fn send_announce(&mut self, link: LinkId, origin: Address, hops: u8, packet: Arc<[u8]>, now: Millis) {
-        let Some(state) = self.links.get_mut(&link) else { return };
-        if let Some(packet) = state.budget.offer(origin, hops, packet, now) {
+        let budget = match link {
+            LinkId::RadioChannel(radio) => self.channels.get_mut(&radio),
+            _ => self.links.get_mut(&link).map(|state| &mut state.budget),
+        };
+        let Some(budget) = budget else { return };
+        if let Some(packet) = budget.offer(origin, hops, packet, now) {
             self.counters.announce_bytes += packet.len() as u64;
             self.out.push(RouterOutput::Transmit { link, packet: packet.to_vec() });
         }
@@ -67,8 +72,7 @@ impl<M: AnnounceCheck> Router<M> {
         }
         .encode()
         .into();
-        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| !pending.heard.contains(l)).collect();
-        for link in links {
+        for link in self.outlets(|l| pending.heard.contains(l)) {
             self.send_announce(link, address, route.hops, packet.clone(), now);
         }
     }

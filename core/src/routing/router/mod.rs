@@ -90,6 +90,9 @@ pub struct Router<M: AnnounceCheck = VerifyMemo> {
     own: Address,
     config: RouterConfig,
     links: BTreeMap<LinkId, LinkState>,
+    /// Announce budgets of radio channels (a flood goes on a channel once,
+    /// for all its neighbours), by radio, while a neighbour is up on it.
+    channels: BTreeMap<u32, AnnounceBudget>,
     table: RoutingTable,
     seen: Seen,
     memo: M,
@@ -154,6 +157,7 @@ impl<M: AnnounceCheck> Router<M> {
             identity,
             config,
             links: BTreeMap::new(),
+            channels: BTreeMap::new(),
             table: RoutingTable::default(),
             memo,
             rng: SplitMix64::new(seed),
@@ -260,7 +264,11 @@ impl<M: AnnounceCheck> Router<M> {
 
     /// The earliest time [`Router::poll`] has work.
     pub fn next_deadline(&self) -> Option<Millis> {
-        let budgets = self.links.values().filter_map(|l| l.budget.next_release());
+        let budgets = self
+            .links
+            .values()
+            .filter_map(|l| l.budget.next_release())
+            .chain(self.channels.values().filter_map(|b| b.next_release()));
         let rebroadcast = self.rebroadcast_order.peek().map(|Reverse((at, _))| *at);
         [Some(self.next_announce), Some(self.next_housekeeping), rebroadcast].into_iter().flatten().chain(budgets).min()
     }
@@ -304,11 +312,18 @@ impl<M: AnnounceCheck> Router<M> {
     }
 
     /// A link came up; the neighbour hears this node's announce at once.
+    /// A [`LinkId::RadioChannel`] is not a link and is ignored.
     pub fn link_up(&mut self, link: LinkId, params: LinkParams, now: Millis) {
+        if matches!(link, LinkId::RadioChannel(_)) {
+            return;
+        }
         let burst = 4 * (3 + super::wire::ANNOUNCE_BODY);
-        let budget = AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now);
+        let budget = || AnnounceBudget::new(params.bandwidth_bps, self.config.announce_share, burst, now);
+        if let Some(radio) = link.channel() {
+            self.channels.entry(radio).or_insert_with(budget);
+        }
         let ingress = Ingress::new(&self.config.limits, now);
-        self.links.insert(link, LinkState { params, budget, ingress });
+        self.links.insert(link, LinkState { params, budget: budget(), ingress });
         let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
         self.send_announce(link, self.own, 0, packet.into(), now);
     }
@@ -317,6 +332,28 @@ impl<M: AnnounceCheck> Router<M> {
     pub fn link_down(&mut self, link: LinkId) {
         self.links.remove(&link);
         self.table.link_lost(link);
+        if let Some(radio) = link.channel()
+            && !self.links.keys().any(|l| l.channel() == Some(radio))
+        {
+            self.channels.remove(&radio);
+        }
+    }
+
+    /// Where a packet for every link but those `skip` picks goes: each
+    /// QUIC link, and each radio channel once if any of its neighbours is
+    /// not skipped (they all hear one broadcast).
+    pub(super) fn outlets(&self, skip: impl Fn(&LinkId) -> bool) -> Vec<LinkId> {
+        let mut outlets: Vec<LinkId> = Vec::new();
+        for link in self.links.keys().filter(|l| !skip(l)) {
+            let outlet = match link.channel() {
+                Some(radio) => LinkId::RadioChannel(radio),
+                None => *link,
+            };
+            if outlets.last() != Some(&outlet) && !outlets.contains(&outlet) {
+                outlets.push(outlet);
+            }
+        }
+        outlets
     }
 
     /// Links up.
@@ -347,6 +384,11 @@ impl<M: AnnounceCheck> Router<M> {
         for (id, link) in &mut self.links {
             if link.budget.next_release().is_some_and(|at| at <= now) {
                 released.extend(link.budget.release(now).into_iter().map(|p| (*id, p)));
+            }
+        }
+        for (radio, budget) in &mut self.channels {
+            if budget.next_release().is_some_and(|at| at <= now) {
+                released.extend(budget.release(now).into_iter().map(|p| (LinkId::RadioChannel(*radio), p)));
             }
         }
         for (link, packet) in released {

@@ -103,8 +103,9 @@ impl<M: AnnounceCheck> Router<M> {
 
     // ---- sending --------------------------------------------------------
 
+    /// Floods `packet` on every link but `except` (a radio channel once).
     pub(super) fn send_on_all_links(&mut self, except: Option<LinkId>, packet: Vec<u8>) {
-        let links: Vec<LinkId> = self.links.keys().copied().filter(|l| Some(*l) != except).collect();
+        let links = self.outlets(|l| Some(*l) == except);
         if let Some((last, rest)) = links.split_last() {
             for link in rest {
                 self.out.push(RouterOutput::Transmit { link: *link, packet: packet.clone() });

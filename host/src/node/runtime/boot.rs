@@ -82,7 +82,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let (serial_tx, serial_rx) = mpsc::channel(1024);
     let (background_tx, background_rx) = mpsc::channel(8);
     let (radios, radio_start) =
-        RadioHost::start(&config, &runtime, &services, address, &serial_tx, plugins.releaser())?;
+        RadioHost::start(&config, &runtime, &services, &identity, wall_start, &serial_tx, plugins.releaser())?;
     let (request_tx, request_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (connected_tx, connected_rx) = watch::channel(HashSet::new());

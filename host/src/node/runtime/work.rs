@@ -114,7 +114,7 @@ impl Actor {
     /// Queues `packet` on link `id`; a radio link's notes join `queue`.
     fn transmit(&mut self, id: LinkId, packet: Vec<u8>, queue: &mut VecDeque<Work>) -> Result<(), String> {
         match id {
-            LinkId::Radio(_) => {
+            LinkId::Radio { .. } | LinkId::RadioChannel(_) => {
                 let items = self.radios.send(id, &packet, self.now_micros())?;
                 queue.extend(items.into_iter().map(Work::Radio));
                 Ok(())

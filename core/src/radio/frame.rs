@@ -1,0 +1,342 @@
+//! Radio frames on the air: what a Weft radio link puts around routed
+//! packets so that one radio serves every node in range.
+//!
+//! Owns: the byte layout of hellos, unicast and broadcast frames, the
+//! signature of a hello and the tag of a unicast frame (given the key).
+//! No state: who is a neighbour, and which key belongs to whom, is the
+//! link's business (`link/neighbours.rs`). The layouts are in
+//! `docs/WIRE.md`; keep both in step.
+//!
+//! Every frame starts in the link-control space of the first byte (top two
+//! bits `00`):
+//!
+//! ```text
+//! hello      0x11 | flags u8 | signing key (32) | time u32 BE | signature (64)     102 B
+//!            flags bit 0: please answer; time: Unix seconds of the sender's clock;
+//!            signed: "weft radio hello v1" | flags | key | time
+//! unicast    0x30 | to u32 BE | from u32 BE | content | tag (4)                   13 B + content
+//!            to/from: short ids (first four bytes of the address);
+//!            tag: HMAC-SHA256(link key of from and to, every byte before it), 4 bytes
+//! broadcast  0x31 | from u32 BE | content                                         5 B + content
+//! content    a routed packet (top bits 01), or a fragment of one (0x2n, see `fragment`)
+//! ```
+//!
+//! The link key of two nodes is HKDF-SHA256 over their X25519 shared secret
+//! (the keys derive from their Ed25519 identities), salted with
+//! [`LINK_KEY_SALT`], with both addresses, lower first, as info: either end
+//! computes it from the other's hello alone.
+
+use crate::crypto::NodeIdentity;
+use ed25519_dalek::{Signature, VerifyingKey};
+use hkdf::Hkdf;
+use hkdf::hmac::{Hmac, Mac};
+use sha2::Sha256;
+use weft_plugin_api::Address;
+
+/// First byte of a hello.
+pub const HELLO: u8 = 0x11;
+/// Bytes of a hello.
+pub const HELLO_LEN: usize = 1 + 1 + 32 + 4 + 64;
+/// Hello flag: the sender asks every hearer for a hello back.
+pub const HELLO_ASK: u8 = 0x01;
+/// First byte of a unicast frame.
+pub const UNICAST: u8 = 0x30;
+/// First byte of a broadcast frame.
+pub const BROADCAST: u8 = 0x31;
+/// Bytes a unicast frame adds to its content (kind, to, from, tag).
+pub const UNICAST_OVERHEAD: usize = 1 + 4 + 4 + TAG_LEN;
+/// Bytes a broadcast frame adds to its content (kind, from).
+pub const BROADCAST_OVERHEAD: usize = 1 + 4;
+/// Bytes of a unicast frame's tag.
+pub const TAG_LEN: usize = 4;
+/// What a hello's signature covers first.
+pub const HELLO_CONTEXT: &[u8] = b"weft radio hello v1";
+/// The HKDF salt of link keys.
+pub const LINK_KEY_SALT: &[u8] = b"weft radio link key v1";
+
+/// A node's short id on a channel: the first four bytes of its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ShortId(pub u32);
+
+impl ShortId {
+    /// The short id of `address`.
+    pub fn of(address: &Address) -> ShortId {
+        let b = address.as_bytes();
+        ShortId(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// A hello as it was on the air (its signature not yet checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hello {
+    /// Flags ([`HELLO_ASK`]).
+    pub flags: u8,
+    /// The sender's Ed25519 key.
+    pub signing_key: [u8; 32],
+    /// The sender's clock, Unix seconds.
+    pub time_s: u32,
+    /// Its signature over [`HELLO_CONTEXT`], flags, key and time.
+    pub signature: [u8; 64],
+}
+
+/// A hello whose signature held: who sent it and the key it proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedHello {
+    /// The sender.
+    pub address: Address,
+    /// Its key.
+    pub key: VerifyingKey,
+    /// Whether it asked for an answer.
+    pub ask: bool,
+    /// The sender's clock, Unix seconds.
+    pub time_s: u32,
+}
+
+/// Why a frame was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Shorter than its kind needs, or a kind this build does not know.
+    #[error("malformed frame")]
+    Malformed,
+    /// A hello whose signature does not hold (or whose key is weak).
+    #[error("hello with a bad signature")]
+    BadSignature,
+}
+
+/// A frame as it was on the air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A hello.
+    Hello(Hello),
+    /// For one node.
+    Unicast {
+        /// The addressee.
+        to: ShortId,
+        /// The sender.
+        from: ShortId,
+        /// What it carries.
+        content: &'a [u8],
+        /// The bytes the tag covers.
+        covered: &'a [u8],
+        /// The tag.
+        tag: [u8; TAG_LEN],
+    },
+    /// For every node in range.
+    Broadcast {
+        /// The sender.
+        from: ShortId,
+        /// What it carries.
+        content: &'a [u8],
+    },
+}
+
+impl<'a> Frame<'a> {
+    /// Reads a frame's layout (no signature or tag is checked here).
+    pub fn decode(bytes: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+        match bytes.first() {
+            Some(&HELLO) => {
+                if bytes.len() != HELLO_LEN {
+                    return Err(FrameError::Malformed);
+                }
+                let mut signing_key = [0; 32];
+                signing_key.copy_from_slice(&bytes[2..34]);
+                let time_s = u32::from_be_bytes([bytes[34], bytes[35], bytes[36], bytes[37]]);
+                let mut signature = [0; 64];
+                signature.copy_from_slice(&bytes[38..]);
+                Ok(Frame::Hello(Hello { flags: bytes[1], signing_key, time_s, signature }))
+            }
+            Some(&UNICAST) => {
+                if bytes.len() <= UNICAST_OVERHEAD {
+                    return Err(FrameError::Malformed);
+                }
+                let (covered, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+                Ok(Frame::Unicast {
+                    to: short_at(bytes, 1),
+                    from: short_at(bytes, 5),
+                    content: &covered[9..],
+                    covered,
+                    tag: [tag[0], tag[1], tag[2], tag[3]],
+                })
+            }
+            Some(&BROADCAST) => {
+                if bytes.len() <= BROADCAST_OVERHEAD {
+                    return Err(FrameError::Malformed);
+                }
+                Ok(Frame::Broadcast { from: short_at(bytes, 1), content: &bytes[BROADCAST_OVERHEAD..] })
+            }
+            _ => Err(FrameError::Malformed),
+        }
+    }
+}
+
+fn short_at(bytes: &[u8], at: usize) -> ShortId {
+    ShortId(u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]))
+}
+
+fn hello_signed_part(flags: u8, key: &[u8; 32], time_s: u32) -> Vec<u8> {
+    let mut message = Vec::with_capacity(HELLO_CONTEXT.len() + 1 + 32 + 4);
+    message.extend_from_slice(HELLO_CONTEXT);
+    message.push(flags);
+    message.extend_from_slice(key);
+    message.extend_from_slice(&time_s.to_be_bytes());
+    message
+}
+
+/// A hello from `identity` at `time_s`.
+pub fn hello(identity: &NodeIdentity, ask: bool, time_s: u32) -> Vec<u8> {
+    let flags = if ask { HELLO_ASK } else { 0 };
+    let key = identity.public_key().to_bytes();
+    let signature = identity.sign(&hello_signed_part(flags, &key, time_s));
+    let mut frame = Vec::with_capacity(HELLO_LEN);
+    frame.push(HELLO);
+    frame.push(flags);
+    frame.extend_from_slice(&key);
+    frame.extend_from_slice(&time_s.to_be_bytes());
+    frame.extend_from_slice(&signature.to_bytes());
+    frame
+}
+
+impl Hello {
+    /// Checks the signature (strictly: weak keys and malleable signatures
+    /// fail) and says who sent it.
+    pub fn verify(&self) -> Result<VerifiedHello, FrameError> {
+        let key = VerifyingKey::from_bytes(&self.signing_key).map_err(|_| FrameError::BadSignature)?;
+        let message = hello_signed_part(self.flags, &self.signing_key, self.time_s);
+        key.verify_strict(&message, &Signature::from_bytes(&self.signature)).map_err(|_| FrameError::BadSignature)?;
+        Ok(VerifiedHello {
+            address: crate::crypto::address_of(&key),
+            key,
+            ask: self.flags & HELLO_ASK != 0,
+            time_s: self.time_s,
+        })
+    }
+}
+
+/// The link key `identity` shares with the node of `their_key`, or `None`
+/// when the exchange is degenerate (a key of small order).
+pub fn link_key(identity: &NodeIdentity, their_key: &VerifyingKey) -> Option<[u8; 32]> {
+    let theirs = x25519_dalek::PublicKey::from(their_key.to_montgomery().to_bytes());
+    let shared = identity.x25519_secret().diffie_hellman(&theirs);
+    if !shared.was_contributory() {
+        return None;
+    }
+    let (own, other) = (identity.address(), crate::crypto::address_of(their_key));
+    let (low, high) = if own <= other { (own, other) } else { (other, own) };
+    let mut info = [0u8; 32];
+    info[..16].copy_from_slice(low.as_bytes());
+    info[16..].copy_from_slice(high.as_bytes());
+    let mut key = [0u8; 32];
+    Hkdf::<Sha256>::new(Some(LINK_KEY_SALT), shared.as_bytes()).expand(&info, &mut key).ok()?;
+    Some(key)
+}
+
+fn tag_of(key: &[u8; 32], covered: &[u8]) -> [u8; TAG_LEN] {
+    // HMAC takes keys of any length: a 32-byte key cannot be refused.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(covered);
+    let full = mac.finalize().into_bytes();
+    [full[0], full[1], full[2], full[3]]
+}
+
+/// A unicast frame carrying `content` from `from` to `to`, tagged with
+/// their link `key`.
+pub fn unicast(to: ShortId, from: ShortId, content: &[u8], key: &[u8; 32]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(UNICAST_OVERHEAD + content.len());
+    frame.push(UNICAST);
+    frame.extend_from_slice(&to.0.to_be_bytes());
+    frame.extend_from_slice(&from.0.to_be_bytes());
+    frame.extend_from_slice(content);
+    let tag = tag_of(key, &frame);
+    frame.extend_from_slice(&tag);
+    frame
+}
+
+/// Whether a unicast frame's tag holds under `key` (constant time).
+pub fn tag_holds(key: &[u8; 32], covered: &[u8], tag: &[u8; TAG_LEN]) -> bool {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(covered);
+    mac.verify_truncated_left(tag).is_ok()
+}
+
+/// A broadcast frame carrying `content` from `from`.
+pub fn broadcast(from: ShortId, content: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(BROADCAST_OVERHEAD + content.len());
+    frame.push(BROADCAST);
+    frame.extend_from_slice(&from.0.to_be_bytes());
+    frame.extend_from_slice(content);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(n: u8) -> NodeIdentity {
+        NodeIdentity::from_secret([n; 32])
+    }
+
+    #[test]
+    fn a_hello_names_its_sender_and_any_changed_byte_breaks_it() {
+        let a = node(1);
+        let frame = hello(&a, true, 1_700_000_000);
+        assert_eq!(frame.len(), HELLO_LEN);
+        let Ok(Frame::Hello(h)) = Frame::decode(&frame) else { panic!("not a hello") };
+        let v = h.verify().unwrap();
+        assert_eq!((v.address, v.ask, v.time_s), (a.address(), true, 1_700_000_000));
+        for i in 1..frame.len() {
+            let mut bad = frame.clone();
+            bad[i] ^= 0x01;
+            let verdict = match Frame::decode(&bad) {
+                Ok(Frame::Hello(h)) => h.verify().map(|v| v.address),
+                other => panic!("byte {i}: {other:?}"),
+            };
+            assert!(verdict.is_err(), "byte {i} changed and the hello still verified");
+        }
+    }
+
+    #[test]
+    fn both_ends_derive_the_same_link_key_and_a_third_cannot() {
+        let (a, b, c) = (node(1), node(2), node(3));
+        let ab = link_key(&a, &b.public_key()).unwrap();
+        assert_eq!(Some(ab), link_key(&b, &a.public_key()));
+        assert_ne!(Some(ab), link_key(&c, &a.public_key()));
+        assert_ne!(Some(ab), link_key(&c, &b.public_key()));
+    }
+
+    #[test]
+    fn a_unicast_tag_holds_only_unchanged_and_under_its_key() {
+        let (a, b, c) = (node(1), node(2), node(3));
+        let key = link_key(&a, &b.public_key()).unwrap();
+        let other = link_key(&a, &c.public_key()).unwrap();
+        let (to, from) = (ShortId::of(&b.address()), ShortId::of(&a.address()));
+        let frame = unicast(to, from, b"\x40hello", &key);
+        assert_eq!(frame.len(), UNICAST_OVERHEAD + 6);
+        let Ok(Frame::Unicast { to: t, from: f, content, covered, tag }) = Frame::decode(&frame) else { panic!() };
+        assert_eq!((t, f, content), (to, from, &b"\x40hello"[..]));
+        assert!(tag_holds(&key, covered, &tag));
+        assert!(!tag_holds(&other, covered, &tag));
+        for i in 1..frame.len() {
+            let mut bad = frame.clone();
+            bad[i] ^= 0x80;
+            let Ok(Frame::Unicast { covered, tag, .. }) = Frame::decode(&bad) else { panic!() };
+            assert!(!tag_holds(&key, covered, &tag), "byte {i} changed and the tag still held");
+        }
+    }
+
+    #[test]
+    fn short_or_unknown_frames_are_malformed() {
+        for bad in [
+            &[][..],
+            &[HELLO, 0, 1],
+            &[UNICAST, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            &[BROADCAST, 1, 2, 3, 4],
+            &[0x12],
+        ] {
+            assert_eq!(Frame::decode(bad), Err(FrameError::Malformed), "{bad:?}");
+        }
+        assert!(matches!(
+            Frame::decode(&broadcast(ShortId(7), b"\x40x")),
+            Ok(Frame::Broadcast { from: ShortId(7), .. })
+        ));
+    }
+}
