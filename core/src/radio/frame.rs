@@ -18,6 +18,11 @@
 //!            to/from: short ids (first four bytes of the address);
 //!            tag: HMAC-SHA256(link key of from and to, every byte before it), 4 bytes
 //! broadcast  0x31 | from u32 BE | content                                         5 B + content
+//! confirm    0x32 / 0x33 | to u32 BE | from u32 BE | tag (4)                      13 B
+//!            "I have your hello": tagged like a unicast, so it proves the
+//!            sender holds the pair's link key; a neighbour is used only
+//!            once each side has proof the other heard it. 0x32 asks for a
+//!            confirm back (the sender has no proof yet), 0x33 does not
 //! content    a routed packet (top bits 01), or a fragment of one (0x2n, see `fragment`)
 //! ```
 //!
@@ -43,6 +48,12 @@ pub const HELLO_ASK: u8 = 0x01;
 pub const UNICAST: u8 = 0x30;
 /// First byte of a broadcast frame.
 pub const BROADCAST: u8 = 0x31;
+/// First byte of a confirm frame that asks for one back.
+pub const CONFIRM: u8 = 0x32;
+/// First byte of a confirm frame that answers one.
+pub const CONFIRM_ANSWER: u8 = 0x33;
+/// Bytes of a confirm frame.
+pub const CONFIRM_LEN: usize = 1 + 4 + 4 + TAG_LEN;
 /// Bytes a unicast frame adds to its content (kind, to, from, tag).
 pub const UNICAST_OVERHEAD: usize = 1 + 4 + 4 + TAG_LEN;
 /// Bytes a broadcast frame adds to its content (kind, from).
@@ -121,6 +132,19 @@ pub enum Frame<'a> {
         /// The tag.
         tag: [u8; TAG_LEN],
     },
+    /// "I have your hello", from a node that holds the link key.
+    Confirm {
+        /// Whether it asks for a confirm back.
+        ask: bool,
+        /// The addressee.
+        to: ShortId,
+        /// The sender.
+        from: ShortId,
+        /// The bytes the tag covers.
+        covered: &'a [u8],
+        /// The tag.
+        tag: [u8; TAG_LEN],
+    },
     /// For every node in range.
     Broadcast {
         /// The sender.
@@ -154,6 +178,19 @@ impl<'a> Frame<'a> {
                     to: short_at(bytes, 1),
                     from: short_at(bytes, 5),
                     content: &covered[9..],
+                    covered,
+                    tag: [tag[0], tag[1], tag[2], tag[3]],
+                })
+            }
+            Some(&kind @ (CONFIRM | CONFIRM_ANSWER)) => {
+                if bytes.len() != CONFIRM_LEN {
+                    return Err(FrameError::Malformed);
+                }
+                let (covered, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+                Ok(Frame::Confirm {
+                    ask: kind == CONFIRM,
+                    to: short_at(bytes, 1),
+                    from: short_at(bytes, 5),
                     covered,
                     tag: [tag[0], tag[1], tag[2], tag[3]],
                 })
@@ -241,8 +278,18 @@ fn tag_of(key: &[u8; 32], covered: &[u8]) -> [u8; TAG_LEN] {
 /// A unicast frame carrying `content` from `from` to `to`, tagged with
 /// their link `key`.
 pub fn unicast(to: ShortId, from: ShortId, content: &[u8], key: &[u8; 32]) -> Vec<u8> {
+    tagged(UNICAST, to, from, content, key)
+}
+
+/// A confirm frame from `from` to `to` (asking for one back if `ask`),
+/// tagged with their link `key`.
+pub fn confirm(ask: bool, to: ShortId, from: ShortId, key: &[u8; 32]) -> Vec<u8> {
+    tagged(if ask { CONFIRM } else { CONFIRM_ANSWER }, to, from, &[], key)
+}
+
+fn tagged(kind: u8, to: ShortId, from: ShortId, content: &[u8], key: &[u8; 32]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(UNICAST_OVERHEAD + content.len());
-    frame.push(UNICAST);
+    frame.push(kind);
     frame.extend_from_slice(&to.0.to_be_bytes());
     frame.extend_from_slice(&from.0.to_be_bytes());
     frame.extend_from_slice(content);

@@ -53,7 +53,10 @@ impl Service for Presence {
         description: "floods a beacon and lists the nodes heard recently",
         ports: &[PORT],
         permissions: &[Permission::Flood],
-        commands: &[CommandDef { name: "who", help: "the nodes heard within expiry_s, as JSON" }],
+        commands: &[
+            CommandDef { name: "who", help: "the nodes heard within expiry_s, as JSON" },
+            CommandDef { name: "beacon", help: "flood this node's beacon now (as the timer does)" },
+        ],
     };
 
     fn init(ctx: &mut ServiceCtx<'_>, init: InitArgs) -> Result<Self, String> {
@@ -80,8 +83,7 @@ impl Service for Presence {
     fn on_timer(&mut self, ctx: &mut ServiceCtx<'_>, id: u64) {
         match id {
             BEACON_TIMER => {
-                let beacon = Beacon { name: self.config.name.clone() };
-                ctx.flood(PORT, cbor::to_vec(&beacon).unwrap_or_default(), self.config.hops);
+                self.beacon(ctx);
                 ctx.set_timer(BEACON_TIMER, self.config.interval_s * 1_000);
             }
             EXPIRY_TIMER => {
@@ -95,6 +97,10 @@ impl Service for Presence {
     }
 
     fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
+        if command.name == "beacon" {
+            self.beacon(ctx);
+            return ctx.command_reply(command.id, true, "beacon flooded".to_string());
+        }
         if command.name != "who" {
             return ctx.command_reply(command.id, false, format!("unknown command {:?}", command.name));
         }
@@ -103,6 +109,14 @@ impl Service for Presence {
             .map(|(node, (name, at))| json!({ "node": node, "name": name, "seen_s_ago": now.saturating_sub(*at) / 1000 }))
             .collect();
         ctx.command_reply(command.id, true, json!(rows).to_string());
+    }
+}
+
+impl Presence {
+    /// Floods this node's beacon within `hops`.
+    fn beacon(&self, ctx: &mut ServiceCtx<'_>) {
+        let beacon = Beacon { name: self.config.name.clone() };
+        ctx.flood(PORT, cbor::to_vec(&beacon).unwrap_or_default(), self.config.hops);
     }
 }
 

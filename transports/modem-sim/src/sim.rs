@@ -552,6 +552,23 @@ impl Sim {
         true
     }
 
+    /// Puts `frame` on the air from `device`'s antenna now, with `params`,
+    /// bypassing its firmware: a rogue transmitter on the channel (tests of
+    /// what a node does with frames it did not expect). `frame` is the
+    /// on-air bytes (an RNode receiver strips its 1-byte header). False if
+    /// the device is unknown.
+    pub fn transmit_raw(&self, device: &str, params: LoraParams, frame: Vec<u8>) -> bool {
+        let mut world = self.shared.lock();
+        let Some(i) = world.index(device) else { return false };
+        let now = world.now(&self.shared.clock);
+        world.advance(now);
+        let node = world.devices[i].node;
+        world.medium.transmit(node, params, frame, now);
+        drop(world);
+        self.shared.wake.notify_all();
+        true
+    }
+
     /// The device's counters; `None` if unknown.
     pub fn stats(&self, device: &str) -> Option<DeviceStats> {
         let world = self.shared.lock();

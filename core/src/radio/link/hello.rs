@@ -37,27 +37,30 @@ impl RadioLink {
                 self.hello_in(hello, signal, now, out);
                 return;
             }
+            Frame::Confirm { ask, to, from, covered, tag } => {
+                if self.tagged_in(to, from, covered, &tag, now, out) && ask {
+                    self.queue_confirm(false, from, now, out);
+                }
+                return;
+            }
             Frame::Unicast { to, from, content, covered, tag } => {
-                if to != self.short {
-                    self.counters.overheard += 1;
+                if !self.tagged_in(to, from, covered, &tag, now, out) {
                     return;
                 }
-                let Some(n) = self.neighbours.up_by_short(from) else {
-                    self.unknown_sender(now, out);
-                    return;
-                };
-                if !frame::tag_holds(&n.key, covered, &tag) {
-                    self.counters.bad_tag += 1;
-                    return;
-                }
-                // Only a tagged frame proves the neighbour is still there.
-                n.last_heard = now;
                 (from, content)
             }
             Frame::Broadcast { from, content } => {
-                if self.neighbours.up_by_short(from).is_none() {
-                    self.unknown_sender(now, out);
-                    return;
+                match self.neighbours.up_by_short(from) {
+                    Some(n) if n.confirmed => {}
+                    // Adopted, not yet confirmed: our confirm is on its way.
+                    Some(_) => {
+                        self.counters.unverified += 1;
+                        return;
+                    }
+                    None => {
+                        self.unknown_sender(now, out);
+                        return;
+                    }
                 }
                 (from, content)
             }
@@ -81,6 +84,63 @@ impl RadioLink {
         };
         self.counters.packets_in += 1;
         out.push(RadioOutput::Packet { neighbour: number, packet });
+    }
+
+    /// A tagged frame (unicast or confirm): whether it is for this node
+    /// from an adopted neighbour whose tag holds. Such a frame proves the
+    /// sender heard our hello, so it confirms the neighbour (the router
+    /// hears of it now) and shows it is still there.
+    fn tagged_in(
+        &mut self,
+        to: ShortId,
+        from: ShortId,
+        covered: &[u8],
+        tag: &[u8; frame::TAG_LEN],
+        now: Micros,
+        out: &mut Vec<RadioOutput>,
+    ) -> bool {
+        if to != self.short {
+            self.counters.overheard += 1;
+            return false;
+        }
+        let Some(n) = self.neighbours.up_by_short(from) else {
+            self.unknown_sender(now, out);
+            return false;
+        };
+        if !frame::tag_holds(&n.key, covered, tag) {
+            self.counters.bad_tag += 1;
+            return false;
+        }
+        n.last_heard = now;
+        if let Some((neighbour, address)) = self.neighbours.confirmed_by(from) {
+            let bandwidth_bps = self.params().map_or(1_000, |p| p.bitrate_bps() as u64);
+            out.push(RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps });
+        }
+        true
+    }
+
+    /// Sends the confirms that are due (to neighbours that have not shown
+    /// they hear us yet), each asking for one back.
+    pub(super) fn send_confirms(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+        for (short, key) in self.neighbours.confirms_due(now, self.settings.hello_interval_us) {
+            self.push_confirm(true, short, &key, now);
+        }
+        self.pump(now, out);
+    }
+
+    fn queue_confirm(&mut self, ask: bool, to: ShortId, now: Micros, out: &mut Vec<RadioOutput>) {
+        let Some(key) = self.neighbours.up_by_short(to).map(|n| n.key) else { return };
+        self.push_confirm(ask, to, &key, now);
+        self.pump(now, out);
+    }
+
+    fn push_confirm(&mut self, ask: bool, to: ShortId, key: &[u8; 32], now: Micros) {
+        let Some(radio) = self.radio else { return };
+        let confirm = frame::confirm(ask, to, self.short, key);
+        let airtime = params_of(radio).time_on_air_us(confirm.len());
+        if self.queue.push(confirm, Priority::Control, airtime, now).is_ok() {
+            self.counters.confirms_out += 1;
+        }
     }
 
     /// A frame from a node that is not a verified neighbour: ignored,
@@ -123,11 +183,8 @@ impl RadioLink {
             .neighbours
             .hello(&hello, now, wall_s, self.settings.hello_max_clock_skew_s, || frame::link_key(identity, &hello.key));
         match adopted {
-            Adopted::Up(neighbour) => {
-                let bandwidth_bps = self.params().map_or(1_000, |p| p.bitrate_bps() as u64);
-                out.push(RadioOutput::NeighbourUp { neighbour, address: hello.address, bandwidth_bps });
-            }
-            Adopted::Refreshed => {}
+            // Usable once it confirms; ours goes out now (see `send_confirms`).
+            Adopted::Up(_) | Adopted::Refreshed => self.send_confirms(now, out),
             Adopted::Replayed => {
                 self.counters.hellos_replayed += 1;
                 return;

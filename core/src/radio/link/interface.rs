@@ -65,7 +65,8 @@ pub enum RadioOutput {
         /// The packet.
         packet: Vec<u8>,
     },
-    /// A neighbour's hello was verified: the router may use it.
+    /// A neighbour's hello was verified and it confirmed it hears this
+    /// node (a tagged frame): the router may use it.
     NeighbourUp {
         /// Its number on this radio.
         neighbour: u32,
@@ -114,6 +115,8 @@ pub struct RadioCounters {
     pub hellos_out: u64,
     /// Hellos received.
     pub hellos_in: u64,
+    /// Confirms sent ("I have your hello", tagged).
+    pub confirms_out: u64,
     /// Hellos from a node other than the configured `peer`.
     pub foreign: u64,
     /// Hellos whose signature did not hold.

@@ -212,7 +212,7 @@ impl RadioLink {
 
     /// The neighbours that are up: number and address.
     pub fn neighbours(&self) -> Vec<(u32, Address)> {
-        self.neighbours.up().map(|n| (n.number, n.address)).collect()
+        self.neighbours.usable().map(|n| (n.number, n.address)).collect()
     }
 
     /// This node's short id on the channel.
@@ -366,7 +366,7 @@ impl RadioLink {
         if self.next_hello.is_some_and(|t| t <= now) {
             self.next_hello = Some(self.next_hello_after(now));
             if self.driver_up {
-                self.queue_hello(!self.neighbours.any_up(), now, out);
+                self.queue_hello(!self.neighbours.any_usable(), now, out);
             }
         }
         if self.answer_at.is_some_and(|t| t <= now) {
@@ -377,6 +377,9 @@ impl RadioLink {
         }
         for (neighbour, address) in self.neighbours.expire(now, self.settings.neighbour_timeout_us) {
             out.push(RadioOutput::NeighbourDown { neighbour, address });
+        }
+        if self.driver_up && self.neighbours.next_confirm().is_some_and(|t| t <= now) {
+            self.send_confirms(now, out);
         }
         if let Swap::Draining { deadline } = self.swap
             && deadline <= now
@@ -408,6 +411,7 @@ impl RadioLink {
             self.reassembler.next_deadline(),
             self.next_hello,
             self.answer_at,
+            self.neighbours.next_confirm().filter(|_| self.driver_up),
             self.neighbours.next_timeout(self.settings.neighbour_timeout_us),
             swap,
             retry,

@@ -1,7 +1,8 @@
 //! The nodes one radio hears: a bounded table of verified neighbours.
 //!
 //! Owns: who is a neighbour on this radio (adopted only from a hello whose
-//! signature held), each one's link key, short id, number (the router's
+//! signature held; used only once confirmed: a tagged frame from it proves
+//! it heard our hello too, so links are two-way), each one's link key, short id, number (the router's
 //! link id for it), the newest hello time taken from it (older or equal
 //! ones are replays), when it was last heard (hellos and tagged unicasts
 //! only: anyone can put a short id on a broadcast), signal and frame
@@ -17,6 +18,10 @@ use super::super::frame::{ShortId, VerifiedHello};
 use crate::time::Micros;
 use weft_plugin_api::Address;
 
+/// The first confirm to a neighbour that has not confirmed us is repeated
+/// after this long, µs; each later one waits twice as long.
+pub const CONFIRM_FIRST_GAP_US: u64 = 2_000_000;
+
 /// One node heard on this radio.
 #[derive(Debug, Clone)]
 pub(super) struct Neighbour {
@@ -29,8 +34,15 @@ pub(super) struct Neighbour {
     /// The newest hello time taken from it, Unix seconds.
     pub last_hello_s: u32,
     pub last_heard: Micros,
-    /// Whether the router knows it as reachable.
+    /// Adopted and not timed out.
     pub up: bool,
+    /// It proved it holds our hello (a tagged frame from it): the router
+    /// knows it as reachable while it is up.
+    pub confirmed: bool,
+    /// When our confirm goes (again) while it has not confirmed us.
+    pub confirm_at: Option<Micros>,
+    /// Confirms sent since it was adopted.
+    pub confirms_sent: u32,
     pub rssi_dbm: Option<i16>,
     pub snr_db: Option<f32>,
     pub frames_in: u64,
@@ -40,7 +52,8 @@ pub(super) struct Neighbour {
 /// What a verified hello did to the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Adopted {
-    /// A neighbour came up under this number.
+    /// A neighbour was adopted (or came back) under this number: it is
+    /// used once it confirms.
     Up(u32),
     /// A neighbour that was up is fresh again.
     Refreshed,
@@ -63,8 +76,10 @@ pub struct NeighbourRow {
     pub number: u32,
     /// Its address (verified by its hello's signature).
     pub address: Address,
-    /// Whether it counts as reachable.
+    /// Whether it counts as reachable (heard, and it confirmed it hears us).
     pub up: bool,
+    /// Heard, but it has not yet shown that it hears us.
+    pub unconfirmed: bool,
     /// Signal strength of its last frame, dBm.
     pub rssi_dbm: Option<i16>,
     /// Signal-to-noise ratio of its last frame, dB.
@@ -96,19 +111,53 @@ impl Neighbours {
         self.list.iter_mut().find(|n| n.up && n.short == short)
     }
 
-    /// The neighbour that is up with number `number`.
-    pub fn up_by_number(&mut self, number: u32) -> Option<&mut Neighbour> {
-        self.list.iter_mut().find(|n| n.up && n.number == number)
+    /// The neighbour that is up and confirmed with number `number`.
+    pub fn usable_by_number(&mut self, number: u32) -> Option<&mut Neighbour> {
+        self.list.iter_mut().find(|n| n.up && n.confirmed && n.number == number)
     }
 
-    /// The neighbours that are up.
+    /// The neighbours that are up (confirmed or not).
     pub fn up(&self) -> impl Iterator<Item = &Neighbour> {
         self.list.iter().filter(|n| n.up)
     }
 
-    /// Whether any neighbour is up.
-    pub fn any_up(&self) -> bool {
-        self.list.iter().any(|n| n.up)
+    /// The neighbours the router may use: up and confirmed.
+    pub fn usable(&self) -> impl Iterator<Item = &Neighbour> {
+        self.list.iter().filter(|n| n.up && n.confirmed)
+    }
+
+    /// Whether any neighbour is up and confirmed.
+    pub fn any_usable(&self) -> bool {
+        self.usable().next().is_some()
+    }
+
+    /// Neighbours whose confirm is due at `now`: their number, short id
+    /// and key. Each next one waits twice as long, up to `max_gap_us`.
+    pub fn confirms_due(&mut self, now: Micros, max_gap_us: u64) -> Vec<(ShortId, [u8; 32])> {
+        let mut due = Vec::new();
+        for n in self.list.iter_mut().filter(|n| n.up && !n.confirmed && n.confirm_at.is_some_and(|t| t <= now)) {
+            due.push((n.short, n.key));
+            let gap = CONFIRM_FIRST_GAP_US.saturating_mul(1 << n.confirms_sent.min(16)).min(max_gap_us);
+            n.confirms_sent = n.confirms_sent.saturating_add(1);
+            n.confirm_at = Some(now.after_us(gap));
+        }
+        due
+    }
+
+    /// A tagged frame from `short` proved it holds our hello: returns its
+    /// number and address if that makes it usable just now.
+    pub fn confirmed_by(&mut self, short: ShortId) -> Option<(u32, Address)> {
+        let n = self.up_by_short(short)?;
+        n.confirm_at = None;
+        if std::mem::replace(&mut n.confirmed, true) {
+            return None;
+        }
+        Some((n.number, n.address))
+    }
+
+    /// When the next confirm is due, if any.
+    pub fn next_confirm(&self) -> Option<Micros> {
+        self.up().filter(|n| !n.confirmed).filter_map(|n| n.confirm_at).min()
     }
 
     /// Takes a verified hello heard at `now` (this node's clock reading
@@ -129,6 +178,10 @@ impl Neighbours {
             n.last_hello_s = hello.time_s;
             n.last_heard = now;
             if n.up {
+                if !n.confirmed {
+                    // It may have missed our confirm: send it again now.
+                    n.confirm_at = Some(now);
+                }
                 return Adopted::Refreshed;
             }
             let number = n.number;
@@ -156,6 +209,9 @@ impl Neighbours {
             last_hello_s: hello.time_s,
             last_heard: now,
             up: true,
+            confirmed: false,
+            confirm_at: Some(now),
+            confirms_sent: 0,
             rssi_dbm: None,
             snr_db: None,
             frames_in: 0,
@@ -170,6 +226,9 @@ impl Neighbours {
         }
         if let Some(n) = self.list.iter_mut().find(|n| n.number == number) {
             n.up = true;
+            n.confirmed = false;
+            n.confirm_at = Some(n.last_heard);
+            n.confirms_sent = 0;
         }
         Adopted::Up(number)
     }
@@ -187,13 +246,17 @@ impl Neighbours {
         }
     }
 
-    /// Neighbours not heard for `timeout_us` go down; returns them.
+    /// Neighbours not heard for `timeout_us` go down; returns those the
+    /// router knew (confirmed ones).
     pub fn expire(&mut self, now: Micros, timeout_us: u64) -> Vec<(u32, Address)> {
         let mut gone = Vec::new();
         for n in self.list.iter_mut().filter(|n| n.up) {
             if now.us_since(n.last_heard) >= timeout_us {
                 n.up = false;
-                gone.push((n.number, n.address));
+                n.confirm_at = None;
+                if std::mem::take(&mut n.confirmed) {
+                    gone.push((n.number, n.address));
+                }
             }
         }
         gone
@@ -212,7 +275,8 @@ impl Neighbours {
             .map(|n| NeighbourRow {
                 number: n.number,
                 address: n.address,
-                up: n.up,
+                up: n.up && n.confirmed,
+                unconfirmed: n.up && !n.confirmed,
                 rssi_dbm: n.rssi_dbm,
                 snr_db: n.snr_db,
                 last_heard_ms_ago: now.us_since(n.last_heard) / 1000,
@@ -237,6 +301,22 @@ mod tests {
     const NOW_S: u32 = 1_800_000_000;
 
     #[test]
+    fn confirms_repeat_with_backoff_until_the_neighbour_confirms() {
+        let mut table = Neighbours::new(4);
+        table.hello(&hello(1, NOW_S), Micros::ZERO, NOW_S, 60, || Some([1; 32]));
+        let mut sent_at = Vec::new();
+        for ms in (0..20_000).step_by(100) {
+            let now = Micros::from_us(ms * 1000);
+            if !table.confirms_due(now, 8_000_000).is_empty() {
+                sent_at.push(ms);
+            }
+        }
+        assert_eq!(sent_at, vec![0, 2_000, 6_000, 14_000], "at once, then 2, 4, 8 s later (capped)");
+        table.confirmed_by(ShortId::of(&hello(1, 0).address));
+        assert_eq!(table.next_confirm(), None);
+    }
+
+    #[test]
     fn a_neighbour_is_adopted_once_and_replays_are_refused() {
         let mut table = Neighbours::new(4);
         let t = Micros::ZERO;
@@ -256,6 +336,12 @@ mod tests {
         assert_eq!(table.hello(&hello(1, NOW_S), at(0), NOW_S, 60, || Some([1; 32])), Adopted::Up(1));
         assert_eq!(table.hello(&hello(2, NOW_S), at(1), NOW_S, 60, || Some([2; 32])), Adopted::Up(2));
         assert_eq!(table.hello(&hello(3, NOW_S), at(2), NOW_S, 60, || Some([3; 32])), Adopted::Full);
+        // Usable only once confirmed (a tagged frame from it).
+        assert_eq!(table.usable().count(), 0);
+        let one = ShortId::of(&hello(1, 0).address);
+        assert_eq!(table.confirmed_by(one), Some((1, hello(1, 0).address)));
+        assert_eq!(table.confirmed_by(one), None, "once");
+        assert_eq!(table.usable().count(), 1);
         assert_eq!(table.expire(at(100), 100_000_000), vec![(1, hello(1, 0).address)]);
         assert_eq!(table.hello(&hello(1, NOW_S), at(101), NOW_S, 60, || Some([1; 32])), Adopted::Replayed);
         assert_eq!(table.hello(&hello(3, NOW_S), at(102), NOW_S, 60, || Some([3; 32])), Adopted::Up(3));

@@ -361,9 +361,10 @@ fn three() -> Vec<RadioLink> {
         links.push(link);
         outs.push(out);
     }
-    // Startup hellos ask for answers; answers wait up to the jitter.
-    for step in 0..4 {
-        air(&mut links, &mut outs, Micros::from_us(HELLO_STARTUP_JITTER_US + step * HELLO_ANSWER_JITTER_US));
+    // Startup hellos ask for answers (which wait up to the jitter), then
+    // confirms go both ways.
+    for step in 0..60 {
+        air(&mut links, &mut outs, Micros::from_us(HELLO_STARTUP_JITTER_US + step * 500 * MS));
     }
     links
 }
@@ -389,12 +390,13 @@ fn one_radio_serves_every_node_in_range_and_a_broadcast_goes_on_the_air_once() {
     assert_eq!(packets(&produced[2]), vec![flood]);
     // A unicast reaches its addressee only; the third node overhears it.
     let unicast = data_packet(90);
+    let overheard_before = links[1].counters.overheard;
     let to_c = number_of(&links[0], 3);
     links[0].send_packet(RadioDest::Neighbour(to_c), &unicast, now, &mut outs[0]).expect("queued");
     let (produced, _) = air(&mut links, &mut outs, now);
     assert_eq!(packets(&produced[2]), vec![unicast]);
     assert!(packets(&produced[1]).is_empty());
-    assert_eq!(links[1].counters.overheard, 1);
+    assert_eq!(links[1].counters.overheard - overheard_before, 1);
     // Each delivery names the neighbour it came from.
     let from = produced[2].iter().find_map(|o| match o {
         RadioOutput::Packet { neighbour, .. } => Some(*neighbour),
@@ -420,15 +422,17 @@ fn a_spoofed_or_replayed_hello_is_not_adopted() {
     assert!(a.neighbours().is_empty());
     assert_eq!(a.counters.hellos_skewed, 1);
     // A fresh one is taken; playing it back again is a replay.
+    let heard = |a: &mut RadioLink| -> Vec<Address> { a.status(now).neighbours.iter().map(|n| n.address).collect() };
+    assert!(heard(&mut a).is_empty());
     let fresh = super::super::frame::hello(&identity(2), false, 1_800_000_010);
     a.driver_actions(vec![received(fresh.clone())], now, &mut out);
-    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+    assert_eq!(heard(&mut a), vec![address(2)], "adopted (usable once it confirms)");
     a.driver_actions(vec![received(fresh)], now, &mut out);
     assert_eq!(a.counters.hellos_replayed, 1);
     // Our own hello heard back is not a neighbour either.
     let own = super::super::frame::hello(&identity(1), false, 1_800_000_011);
     a.driver_actions(vec![received(own)], now, &mut out);
-    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+    assert_eq!(heard(&mut a), vec![address(2)]);
 }
 
 #[test]
@@ -467,7 +471,35 @@ fn a_neighbour_that_goes_quiet_goes_down_and_a_fresh_hello_brings_it_back() {
     assert!(a.send_packet(RadioDest::Neighbour(1), &data_packet(50), Micros::from_us(1_001 * MS), &mut out).is_err());
     // b's next hello (its clock moved on) brings it back under its number.
     let mut b_out = Vec::new();
-    b.queue_hello(false, Micros::from_us(2_000 * MS), &mut b_out);
-    let at_a = carry(&mut b, &mut b_out, &mut a, Micros::from_us(2_000 * MS), |_| false);
+    let t = Micros::from_us(2_000 * MS);
+    b.queue_hello(false, t, &mut b_out);
+    let mut at_a = carry(&mut b, &mut b_out, &mut a, t, |_| false);
+    // a confirms (asking for one back); b answers; a may use b again.
+    let at_b = carry(&mut a, &mut at_a, &mut b, t, |_| false);
+    b_out.extend(at_b);
+    let at_a = carry(&mut b, &mut b_out, &mut a, t, |_| false);
     assert!(at_a.iter().any(|o| matches!(o, RadioOutput::NeighbourUp { neighbour: 1, .. })));
+    assert_eq!(a.neighbours(), vec![(1, address(2))]);
+}
+
+#[test]
+fn a_neighbour_heard_one_way_only_is_never_used() {
+    let (mut a, mut a_out) = up(1, 255, RadioSettings::default());
+    let (mut b, mut b_out) = up(2, 255, RadioSettings::default());
+    let mut ups = 0;
+    for step in 0..60u64 {
+        let now = Micros::from_us(HELLO_STARTUP_JITTER_US + step * 500 * MS);
+        a.poll(now, &mut a_out);
+        b.poll(now, &mut b_out);
+        // b's frames reach a; a's never reach b (they are acknowledged and lost).
+        let at_a = carry(&mut b, &mut b_out, &mut a, now, |_| false);
+        ups += at_a.iter().filter(|o| matches!(o, RadioOutput::NeighbourUp { .. })).count();
+        a_out.extend(at_a);
+        carry(&mut a, &mut a_out, &mut b, now, |_| true);
+    }
+    assert_eq!(ups, 0, "a heard b, but b never showed it hears a");
+    assert!(a.neighbours().is_empty());
+    let row = &a.status(Micros::from_us(30_000 * MS)).neighbours[0];
+    assert!(row.unconfirmed && !row.up, "{row:?}");
+    assert!(a.counters.confirms_out >= 3, "a kept offering its confirm");
 }

@@ -25,7 +25,7 @@ impl RadioLink {
         let Some(radio) = self.radio else { return refused(self, SendRefused::NotUp) };
         let (overhead, to) = match dest {
             RadioDest::Everyone => (frame::BROADCAST_OVERHEAD, None),
-            RadioDest::Neighbour(number) => match self.neighbours.up_by_number(number) {
+            RadioDest::Neighbour(number) => match self.neighbours.usable_by_number(number) {
                 Some(n) => (frame::UNICAST_OVERHEAD, Some((n.short, n.key))),
                 None => return refused(self, SendRefused::NoSuchNeighbour(number)),
             },
@@ -53,7 +53,7 @@ impl RadioLink {
             return refused(self, SendRefused::Queue(e));
         }
         if let RadioDest::Neighbour(number) = dest
-            && let Some(n) = self.neighbours.up_by_number(number)
+            && let Some(n) = self.neighbours.usable_by_number(number)
         {
             n.frames_out += count;
         }

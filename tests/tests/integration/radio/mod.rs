@@ -7,6 +7,8 @@
 //! about 15 ms on air) so the tests run in seconds; the airtime, duty-cycle
 //! and fragmentation rules are the same at any setting.
 
+mod mesh;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
