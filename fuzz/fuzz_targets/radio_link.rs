@@ -66,7 +66,8 @@ fuzz_target!(|data: &[u8]| {
     let mut outstanding: Option<u64> = None;
     let mut heard = false;
     for (op, bytes) in Steps::new(data) {
-        let received = |frame: Vec<u8>| vec![Action::FrameReceived(FrameReceived { frame, rssi_dbm: None, snr_db: Some(7.5) })];
+        let received =
+            |frame: Vec<u8>| vec![Action::FrameReceived(FrameReceived { frame, rssi_dbm: None, snr_db: Some(7.5) })];
         let actions = match op % 11 {
             0 => {
                 vec![Action::FrameReceived(FrameReceived { frame: bytes.to_vec(), rssi_dbm: Some(-90), snr_db: None })]

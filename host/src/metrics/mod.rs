@@ -119,6 +119,8 @@ pub struct NodeMetrics {
     radio_hold_max: GaugeVec,
     radio_failed: IntCounterVec,
     radio_reassembly: IntCounterVec,
+    radio_neighbours: IntGaugeVec,
+    radio_refused: IntCounterVec,
     routes: IntGauge,
     routing: IntCounterVec,
     sessions: IntCounterVec,
@@ -339,6 +341,18 @@ impl NodeMetrics {
                 "Fragmented packets, by outcome.",
                 &["link", "outcome"],
             ),
+            radio_neighbours: int_gauge(
+                &r,
+                "weft_radio_neighbours",
+                "Neighbours on the radio: up (verified both ways), unconfirmed (heard, not yet shown to hear us), quiet.",
+                &["link", "state"],
+            ),
+            radio_refused: counter(
+                &r,
+                "weft_radio_refused_total",
+                "Radio frames and hellos ignored, by reason.",
+                &["link", "reason"],
+            ),
             routes,
             routing: counter(&r, "weft_routing_packets_total", "Routed packets by what happened to them.", &["event"]),
             sessions: counter(
@@ -420,6 +434,28 @@ impl NodeMetrics {
             set_counter(&self.radio_reassembly, &[name, "completed"], s.reassembly.completed);
             set_counter(&self.radio_reassembly, &[name, "timed_out"], s.reassembly.timed_out);
             set_counter(&self.radio_reassembly, &[name, "malformed"], s.reassembly.malformed);
+            set_counter(&self.radio_reassembly, &[name, "refused"], s.reassembly.refused);
+            let up = s.neighbours.iter().filter(|n| n.up).count();
+            let unconfirmed = s.neighbours.iter().filter(|n| n.unconfirmed).count();
+            let quiet = s.neighbours.len() - up - unconfirmed;
+            for (state, count) in [("up", up), ("unconfirmed", unconfirmed), ("quiet", quiet)] {
+                self.radio_neighbours.with_label_values(&[name, state]).set(count as i64);
+            }
+            let c = &s.counters;
+            for (reason, value) in [
+                ("hello_forged", c.hellos_forged),
+                ("hello_replayed", c.hellos_replayed),
+                ("hello_skewed", c.hellos_skewed),
+                ("hello_rate_limited", c.hellos_rate_limited),
+                ("hello_foreign", c.foreign),
+                ("neighbour_refused", c.neighbours_refused),
+                ("unverified", c.unverified),
+                ("bad_tag", c.bad_tag),
+                ("overheard", c.overheard),
+                ("malformed", c.malformed),
+            ] {
+                set_counter(&self.radio_refused, &[name, reason], value);
+            }
             for (metric, v) in &radio.reported.values {
                 let labels = [name, metric.as_str()];
                 if v.counter {
