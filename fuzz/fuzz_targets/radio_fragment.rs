@@ -6,7 +6,7 @@
 //! (the reassembly timeout is 30 s, so timeouts happen).
 //!
 //! Properties: no panic; a packet put together is no longer than 16 parts
-//! of at most 252 bytes (a 255-byte frame); no more than 256 packets wait;
+//! of at most 252 bytes (a 255-byte frame); no more than `MAX_PARTIAL` packets wait (fragments of four senders);
 //! counters only grow. And the other direction: the whole input, cut into
 //! fragments for an MTU taken from its first byte, reassembles to itself.
 #![no_main]
@@ -24,11 +24,12 @@ fuzz_target!(|data: &[u8]| {
     let mut before = reassembler.counters;
     for (op, frame) in Steps::new(data) {
         now = now.after_us(u64::from(op) * 100_000);
-        if let Some(packet) = reassembler.push(frame, now) {
+        // Four senders, told apart by the step.
+        if let Some(packet) = reassembler.push(u32::from(op % 4), frame, now) {
             assert!(!packet.is_empty());
             assert!(packet.len() <= MAX_FRAGMENTS * (255 - HEADER), "{} bytes reassembled", packet.len());
         }
-        assert!(reassembler.waiting() <= 256);
+        assert!(reassembler.waiting() <= fragment::MAX_PARTIAL);
         assert!(reassembler.next_deadline().is_none_or(|d| d > now && d <= now.after_us(TIMEOUT_US)));
         let c = reassembler.counters;
         assert!(c.completed >= before.completed && c.timed_out >= before.timed_out);
@@ -51,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let last = frames.len() - 1;
     for (i, frame) in frames.iter().enumerate() {
         assert!(frame.len() <= mtu && fragment::is_fragment(frame));
-        let out = fresh.push(frame, Micros::ZERO);
+        let out = fresh.push(1, frame, Micros::ZERO);
         if i < last {
             assert_eq!(out, None);
         } else {

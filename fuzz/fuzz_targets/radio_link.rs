@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => {
                 let dest = match link.neighbours().first() {
-                    Some((number, _)) if byte(bytes, 0) % 2 == 0 => RadioDest::Neighbour(*number),
+                    Some((number, _)) if byte(bytes, 0).is_multiple_of(2) => RadioDest::Neighbour(*number),
                     _ => RadioDest::Everyone,
                 };
                 let _ = link.send_packet(dest, bytes, now, &mut out);
