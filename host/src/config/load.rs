@@ -500,6 +500,12 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
             format!("expected 10 to {MAX_INTERVAL_S} seconds, found {}", entry.hello_max_clock_skew_s),
         );
     }
+    if entry.flood_suppress_copies > 64 {
+        return fail(
+            "flood_suppress_copies",
+            format!("expected 0 (relay every flood) to 64, found {}", entry.flood_suppress_copies),
+        );
+    }
     let driver_config_cbor =
         codec::encode(&entry.driver_config).map_err(|e| ("driver_config".to_string(), e.to_string()))?;
     let settings = weft_core::radio::link::RadioSettings {
@@ -511,6 +517,7 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
         peer: entry.peer,
         max_neighbours: entry.max_neighbours,
         hello_max_clock_skew_s: entry.hello_max_clock_skew_s,
+        flood_suppress_copies: entry.flood_suppress_copies,
         ..Default::default()
     };
     Ok(RadioConfig {

@@ -373,6 +373,11 @@ pub struct RadioEntry {
     /// Duty cycle in percent (default: the EU868 sub-band's limit for the
     /// radio's frequency, none outside EU868).
     pub duty_cycle_percent: Option<f64>,
+    /// Managed flooding: a relayed flood is dropped when this many copies
+    /// (the first included) were heard while it waited; 0 relays every
+    /// flood at once.
+    #[serde(default = "default_flood_suppress_copies")]
+    pub flood_suppress_copies: u32,
     /// Routing cost of the link (routes of equal hops prefer cheaper links).
     #[serde(default = "default_radio_cost")]
     pub cost: u32,
@@ -407,6 +412,9 @@ fn default_neighbour_timeout() -> u64 {
 }
 fn default_max_neighbours() -> usize {
     32
+}
+fn default_flood_suppress_copies() -> u32 {
+    weft_core::radio::link::DEFAULT_FLOOD_SUPPRESS_COPIES
 }
 fn default_hello_skew() -> u32 {
     900

@@ -32,6 +32,7 @@ impl RadioLink {
                 return;
             }
         };
+        let broadcast = matches!(decoded, Frame::Broadcast { .. });
         let (from, content) = match decoded {
             Frame::Hello(hello) => {
                 self.hello_in(hello, signal, now, out);
@@ -83,6 +84,9 @@ impl RadioLink {
             content.to_vec()
         };
         self.counters.packets_in += 1;
+        if broadcast {
+            self.copy_heard(&packet, signal, now);
+        }
         out.push(RadioOutput::Packet { neighbour: number, packet });
     }
 

@@ -10,6 +10,11 @@ pub use super::neighbours::NeighbourRow;
 use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
 use weft_plugin_api::{Address, Event, LogLevel};
 
+/// Copies of a flood (the first included) after which a waiting relay is
+/// dropped, by default (chosen with `weft sim --radio`; see
+/// docs/BENCHMARKS.md).
+pub const DEFAULT_FLOOD_SUPPRESS_COPIES: u32 = 2;
+
 /// Settings of one radio link (from the node config).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RadioSettings {
@@ -33,6 +38,10 @@ pub struct RadioSettings {
     pub hello_max_clock_skew_s: u32,
     /// How long a driver swap waits for the outstanding transmit, µs.
     pub swap_wait_us: u64,
+    /// Managed flooding: a relayed flood is dropped when this many copies
+    /// of it (the first included) were heard before its moment; 0 relays
+    /// every flood at once (naive flooding).
+    pub flood_suppress_copies: u32,
 }
 
 impl Default for RadioSettings {
@@ -47,6 +56,7 @@ impl Default for RadioSettings {
             max_neighbours: 32,
             hello_max_clock_skew_s: 900,
             swap_wait_us: 5_000_000,
+            flood_suppress_copies: DEFAULT_FLOOD_SUPPRESS_COPIES,
         }
     }
 }
@@ -137,6 +147,10 @@ pub struct RadioCounters {
     pub overheard: u64,
     /// Frames that were neither packet, fragment nor hello.
     pub malformed: u64,
+    /// Relayed floods sent after their wait (managed flooding).
+    pub relays_sent: u64,
+    /// Relayed floods dropped: enough copies were heard while they waited.
+    pub relays_suppressed: u64,
     /// Times the link became degraded (transmits failing in a row).
     pub degraded: u64,
     /// Driver swaps completed.
@@ -192,6 +206,8 @@ pub struct RadioStatus {
     pub queued_bytes: usize,
     /// Packets waiting for fragments.
     pub reassembling: usize,
+    /// Relayed floods waiting for their moment (managed flooding).
+    pub relays_waiting: usize,
     /// Transmit queue counters.
     pub tx: TxCounters,
     /// Reassembly counters.

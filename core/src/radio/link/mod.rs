@@ -41,15 +41,19 @@
 //!   theirs, reassembly.
 //! - `transmit`: packets out: queueing, the one outstanding transmit,
 //!   retries with backoff, health.
+//! - `relay`: managed flooding: relayed floods wait (low SNR first) and
+//!   are cancelled when enough copies are overheard.
 
 mod hello;
 pub mod interface;
 mod neighbours;
+mod relay;
 #[cfg(test)]
 mod tests;
 mod transmit;
 
 pub use interface::*;
+pub use relay::{COPIES_REMEMBERED, JITTER_SLOTS, RELAYS_WAITING, SNR_SLOTS, snr_share};
 pub use transmit::priority_of;
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};
@@ -133,6 +137,7 @@ pub struct RadioLink {
     reassembler: Reassembler,
     next_fragment_id: u8,
     neighbours: Neighbours,
+    relays: relay::Relays,
     next_hello: Option<Micros>,
     /// When an answer to a hello that asked for one goes out.
     answer_at: Option<Micros>,
@@ -172,6 +177,7 @@ impl RadioLink {
             short: ShortId::of(&own),
             wall_start,
             neighbours: Neighbours::new(settings.max_neighbours),
+            relays: relay::Relays::default(),
             hello_checks: TokenBucket::new(HELLOS_VERIFIED_PER_S, HELLOS_VERIFIED_PER_S, crate::time::Millis::ZERO),
             answer_at: None,
             last_hello_sent_s: 0,
@@ -252,6 +258,7 @@ impl RadioLink {
             queued_frames: self.queue.len() + usize::from(self.in_flight.is_some()),
             queued_bytes: self.queue.queued_bytes(),
             reassembling: self.reassembler.waiting(),
+            relays_waiting: self.relays.waiting(),
             tx: self.queue.counters,
             reassembly: self.reassembler.counters,
             counters: self.counters,
@@ -363,6 +370,7 @@ impl RadioLink {
             out.push(RadioOutput::Driver(Event::Timer(TimerFired { id })));
         }
         self.reassembler.expire(now);
+        self.relays_due(now, out);
         if self.next_hello.is_some_and(|t| t <= now) {
             self.next_hello = Some(self.next_hello_after(now));
             if self.driver_up {
@@ -411,6 +419,7 @@ impl RadioLink {
             self.reassembler.next_deadline(),
             self.next_hello,
             self.answer_at,
+            self.relays.next_due(),
             self.neighbours.next_confirm().filter(|_| self.driver_up),
             self.neighbours.next_timeout(self.settings.neighbour_timeout_us),
             swap,

@@ -503,3 +503,114 @@ fn a_neighbour_heard_one_way_only_is_never_used() {
     assert!(row.unconfirmed && !row.up, "{row:?}");
     assert!(a.counters.confirms_out >= 3, "a kept offering its confirm");
 }
+
+/// A flood packet (kind 1) with hop count `hops`.
+fn flood_packet(hops: u8) -> Vec<u8> {
+    let mut p = vec![0x48, hops, 8];
+    p.extend((0..60).map(|i| (i * 13 % 251) as u8));
+    p
+}
+
+/// Moves time on from `from` to `to` in steps of `step`, polling every
+/// link; each frame one transmits reaches every other link, heard at the
+/// SNR `snr(sender, hearer)` gives. Returns the frames that went on air
+/// and what each link produced for the router.
+fn air_over_time(
+    links: &mut [RadioLink],
+    outs: &mut [Vec<RadioOutput>],
+    (from, to, step): (Micros, Micros, u64),
+    snr: impl Fn(usize, usize) -> f32,
+) -> (usize, Vec<Vec<RadioOutput>>) {
+    let mut on_air = 0;
+    let mut produced: Vec<Vec<RadioOutput>> = vec![Vec::new(); links.len()];
+    let mut now = from;
+    while now <= to {
+        for (link, out) in links.iter_mut().zip(outs.iter_mut()) {
+            link.poll(now, out);
+        }
+        for i in 0..links.len() {
+            for t in transmits(&mut outs[i]) {
+                on_air += 1;
+                for j in (0..links.len()).filter(|&j| j != i) {
+                    let heard = Action::FrameReceived(weft_plugin_api::actions::FrameReceived {
+                        frame: t.frame.clone(),
+                        rssi_dbm: Some(-100),
+                        snr_db: Some(snr(i, j)),
+                    });
+                    let mut got = Vec::new();
+                    links[j].driver_actions(vec![heard], now, &mut got);
+                    produced[j].extend(got.iter().filter(|o| !matches!(o, RadioOutput::Driver(_))).cloned());
+                    outs[j].extend(got);
+                }
+                let mut more = Vec::new();
+                links[i].driver_actions(vec![done(t.id, true)], now, &mut more);
+                outs[i].extend(more);
+            }
+        }
+        now = now.after_us(step);
+    }
+    (on_air, produced)
+}
+
+/// Node 1 floods; nodes 2 and 3 hear it (2 faintly, 3 loudly) and relay it
+/// as the router would. Returns the frames on air and the three links.
+fn flood_relayed_by_two(settings: RadioSettings) -> (usize, Vec<RadioLink>) {
+    let mut links = three();
+    for link in &mut links {
+        link.settings.flood_suppress_copies = settings.flood_suppress_copies;
+    }
+    let start = Micros::from_us(60_000 * MS);
+    let mut outs = vec![Vec::new(), Vec::new(), Vec::new()];
+    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), start, &mut outs[0]).expect("queued");
+    // Node 2 hears node 1 at -15 dB, node 3 at +8 dB; they hear each other well.
+    let snr = |from: usize, to: usize| if from == 0 && to == 1 { -15.0 } else { 8.0 };
+    let window = (start, start.after_us(50 * MS), MS);
+    let (mut on_air, produced) = air_over_time(&mut links, &mut outs, window, snr);
+    for (i, link) in links.iter_mut().enumerate().skip(1) {
+        assert_eq!(packets(&produced[i]), vec![flood_packet(0)], "node {} hears the flood", i + 1);
+        link.send_packet(RadioDest::Everyone, &flood_packet(1), start.after_us(50 * MS), &mut outs[i]).expect("taken");
+    }
+    let window = (start.after_us(50 * MS), start.after_us(5_000 * MS), MS);
+    on_air += air_over_time(&mut links, &mut outs, window, snr).0;
+    (on_air, links)
+}
+
+#[test]
+fn managed_flooding_relays_once_where_two_would_and_the_faint_hearer_goes_first() {
+    let (on_air, links) = flood_relayed_by_two(RadioSettings::default());
+    assert_eq!(on_air, 2, "the flood and one relay");
+    assert_eq!((links[1].counters.relays_sent, links[1].counters.relays_suppressed), (1, 0), "the far node relays");
+    assert_eq!((links[2].counters.relays_sent, links[2].counters.relays_suppressed), (0, 1), "the near one is quiet");
+    assert_eq!(links[2].relays.waiting(), 0);
+}
+
+#[test]
+fn naive_flooding_relays_every_copy_at_once() {
+    let (on_air, links) = flood_relayed_by_two(RadioSettings { flood_suppress_copies: 0, ..RadioSettings::default() });
+    assert_eq!(on_air, 3, "the flood and both relays");
+    assert_eq!(links[1].counters.relays_suppressed + links[2].counters.relays_suppressed, 0);
+}
+
+#[test]
+fn a_relay_of_a_flood_not_heard_on_this_channel_and_an_own_flood_go_at_once() {
+    let (mut a, _) = pair(255, RadioSettings::default());
+    let now = Micros::from_us(10_000 * MS);
+    let mut out = Vec::new();
+    // Came in over another link (QUIC): nobody on this channel has it yet.
+    a.send_packet(RadioDest::Everyone, &flood_packet(3), now, &mut out).expect("queued");
+    assert_eq!(transmits(&mut out).len(), 1);
+    a.driver_actions(vec![done(a.next_tx_id - 1, true)], now, &mut out);
+    a.send_packet(RadioDest::Everyone, &flood_packet(0), now, &mut out).expect("queued");
+    assert_eq!(transmits(&mut out).len(), 1);
+    assert_eq!(a.relays.waiting(), 0);
+}
+
+#[test]
+fn the_snr_share_puts_faint_first_copies_early() {
+    assert_eq!(snr_share(Some(-30.0)), 0.0);
+    assert_eq!(snr_share(Some(-20.0)), 0.0);
+    assert!((snr_share(Some(-5.0)) - 0.5).abs() < 1e-9);
+    assert_eq!(snr_share(Some(25.0)), 1.0);
+    assert_eq!(snr_share(None), 0.5);
+    assert_eq!(snr_share(Some(f32::NAN)), 0.5);
+}

@@ -10,8 +10,24 @@ impl RadioLink {
     /// The router hands a packet to the link, for one neighbour or for
     /// everyone in range. It is fragmented to what a frame of the driver's
     /// MTU holds after the link header, and queued whole or not at all; the
-    /// error says why not.
+    /// error says why not. A flood relayed on the channel it was heard on
+    /// waits its moment instead, and may be cancelled (see `relay`).
     pub fn send_packet(
+        &mut self,
+        dest: RadioDest,
+        packet: &[u8],
+        now: Micros,
+        out: &mut Vec<RadioOutput>,
+    ) -> Result<(), SendRefused> {
+        if dest == RadioDest::Everyone && self.radio.is_some() && self.relay_later(packet, now) {
+            self.counters.packets_out += 1;
+            return Ok(());
+        }
+        self.enqueue(dest, packet, now, out)
+    }
+
+    /// Fragments and queues a packet (see [`RadioLink::send_packet`]).
+    pub(super) fn enqueue(
         &mut self,
         dest: RadioDest,
         packet: &[u8],

@@ -1,0 +1,195 @@
+//! Managed flooding: a flood this node relays on the channel it heard it
+//! on waits, and is cancelled if enough copies are overheard meanwhile.
+//!
+//! A broadcast packet from a neighbour is a *copy*: the link remembers each
+//! one by a hash of the packet with its hop fields masked (relays rewrite
+//! those), with how many copies came in and the SNR of the first. When the
+//! router then hands the link the same packet to broadcast (a relay: hop
+//! count above zero), the link does not queue it at once. It waits
+//!
+//! `slot × (SNR share × SNR_SLOTS + uniform(0, JITTER_SLOTS))`
+//!
+//! where `slot` is the time on air of the packet's first frame and the SNR
+//! share runs from 0 at -20 dB to 1 at +10 dB: a node that heard the first
+//! copy faintly (far from its sender, so it reaches most new ground) goes
+//! first, as Meshtastic does. When the wait is over the relay is dropped if
+//! [`RadioSettings::flood_suppress_copies`] copies or more were heard in
+//! all (someone nearby relayed it already; Trickle's suppression), else
+//! queued like any packet. Packets this node starts go out at once.
+//!
+//! The table of copies is bounded ([`COPIES_REMEMBERED`], oldest dropped
+//! first) and forgets a copy after [`COPY_MEMORY_US`]. Only copies from
+//! verified neighbours count, so a stranger on the channel cannot silence
+//! this node's relays by replaying packets.
+
+use super::*;
+use crate::routing::fast_hash::FastMap;
+use std::collections::VecDeque;
+use std::hash::Hasher;
+
+/// Copies remembered at most (the oldest is forgotten first).
+pub const COPIES_REMEMBERED: usize = 512;
+/// How long a copy is remembered, µs.
+pub const COPY_MEMORY_US: u64 = 120_000_000;
+/// Relays waiting at most (a further one goes out at once, unmanaged).
+pub const RELAYS_WAITING: usize = 128;
+/// Slots of delay the SNR of the first copy adds at most (at +10 dB).
+pub const SNR_SLOTS: f64 = 4.0;
+/// Slots of random delay added to every relay.
+pub const JITTER_SLOTS: f64 = 2.0;
+/// SNR at and below which a relay gets no SNR delay, dB.
+pub const SNR_FLOOR_DB: f32 = -20.0;
+/// SNR at and above which a relay gets the full SNR delay, dB.
+pub const SNR_CEILING_DB: f32 = 10.0;
+
+/// What the link heard of one flooded packet.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    copies: u32,
+    first_snr_db: Option<f32>,
+    first_at: Micros,
+}
+
+/// A relay waiting for its moment.
+#[derive(Debug, Clone)]
+struct Waiting {
+    key: u64,
+    due: Micros,
+    packet: Vec<u8>,
+}
+
+/// Copies heard and relays waiting.
+#[derive(Debug, Default)]
+pub(super) struct Relays {
+    heard: FastMap<u64, Heard>,
+    order: VecDeque<(Micros, u64)>,
+    waiting: Vec<Waiting>,
+}
+
+/// The key of a flooded packet: its bytes with the hop count and hop
+/// limit (bytes 1 and 2, which relays rewrite) left out.
+pub(super) fn flood_key(packet: &[u8]) -> u64 {
+    let mut hasher = crate::routing::fast_hash::FoldHasher::default();
+    hasher.write(packet.get(..1).unwrap_or_default());
+    hasher.write(packet.get(3..).unwrap_or_default());
+    hasher.write_u64(packet.len() as u64);
+    hasher.finish()
+}
+
+/// Whether a packet was relayed (its hop count is above zero).
+fn is_relay(packet: &[u8]) -> bool {
+    packet.get(1).is_some_and(|hops| *hops > 0)
+}
+
+/// The share of the SNR delay a first copy heard at `snr_db` gets.
+pub fn snr_share(snr_db: Option<f32>) -> f64 {
+    match snr_db {
+        Some(snr) if snr.is_finite() => {
+            f64::from((snr.clamp(SNR_FLOOR_DB, SNR_CEILING_DB) - SNR_FLOOR_DB) / (SNR_CEILING_DB - SNR_FLOOR_DB))
+        }
+        // No SNR reported: the middle of the window.
+        _ => 0.5,
+    }
+}
+
+impl Relays {
+    /// A broadcast packet came in at `now`.
+    fn copy_in(&mut self, packet: &[u8], snr_db: Option<f32>, now: Micros) {
+        self.forget(now);
+        let key = flood_key(packet);
+        if let Some(heard) = self.heard.get_mut(&key) {
+            heard.copies = heard.copies.saturating_add(1);
+            return;
+        }
+        if self.heard.len() >= COPIES_REMEMBERED
+            && let Some((_, oldest)) = self.order.pop_front()
+        {
+            self.heard.remove(&oldest);
+        }
+        self.heard.insert(key, Heard { copies: 1, first_snr_db: snr_db, first_at: now });
+        self.order.push_back((now, key));
+    }
+
+    fn forget(&mut self, now: Micros) {
+        while let Some(&(at, key)) = self.order.front() {
+            if now.us_since(at) < COPY_MEMORY_US {
+                break;
+            }
+            self.order.pop_front();
+            if self.heard.get(&key).is_some_and(|h| h.first_at == at) {
+                self.heard.remove(&key);
+            }
+        }
+    }
+
+    /// The earliest moment a waiting relay is due.
+    pub(super) fn next_due(&self) -> Option<Micros> {
+        self.waiting.iter().map(|w| w.due).min()
+    }
+
+    /// Relays waiting now.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+impl RadioLink {
+    /// Notes a broadcast packet heard from a verified neighbour.
+    pub(super) fn copy_heard(&mut self, packet: &[u8], signal: Signal, now: Micros) {
+        if self.settings.flood_suppress_copies > 0 {
+            self.relays.copy_in(packet, signal.snr_db, now);
+        }
+    }
+
+    /// Whether a broadcast of `packet` waits (managed flooding): it is a
+    /// relay of a packet heard on this channel, and managed flooding is on.
+    /// If so it is taken, and goes out (or not) at its moment.
+    pub(super) fn relay_later(&mut self, packet: &[u8], now: Micros) -> bool {
+        if self.settings.flood_suppress_copies == 0 || !is_relay(packet) || self.relays.waiting.len() >= RELAYS_WAITING
+        {
+            return false;
+        }
+        let key = flood_key(packet);
+        let Some(heard) = self.relays.heard.get(&key).copied() else { return false };
+        if self.relays.waiting.iter().any(|w| w.key == key) {
+            // Already waiting: one relay per packet.
+            self.counters.relays_suppressed += 1;
+            return true;
+        }
+        let slot = self.slot_us(packet.len());
+        let slots = snr_share(heard.first_snr_db) * SNR_SLOTS + self.rng.unit() * JITTER_SLOTS;
+        let due = now.after_us((slot as f64 * slots) as u64);
+        self.relays.waiting.push(Waiting { key, due, packet: packet.to_vec() });
+        true
+    }
+
+    /// The time on air of the first frame of a broadcast packet of `len`
+    /// bytes: one slot of the relay delay.
+    fn slot_us(&self, len: usize) -> u64 {
+        let Some(radio) = self.radio else { return 0 };
+        let frame_len = len.saturating_add(super::super::frame::BROADCAST_OVERHEAD).min(usize::from(radio.mtu));
+        params_of(radio).time_on_air_us(frame_len)
+    }
+
+    /// Relays whose moment came: dropped if enough copies were heard,
+    /// queued otherwise.
+    pub(super) fn relays_due(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+        if self.relays.next_due().is_none_or(|due| due > now) {
+            return;
+        }
+        let (due, waiting): (Vec<Waiting>, Vec<Waiting>) =
+            std::mem::take(&mut self.relays.waiting).into_iter().partition(|w| w.due <= now);
+        self.relays.waiting = waiting;
+        for relay in due {
+            let copies = self.relays.heard.get(&relay.key).map_or(0, |h| h.copies);
+            if copies >= self.settings.flood_suppress_copies {
+                self.counters.relays_suppressed += 1;
+                continue;
+            }
+            self.counters.relays_sent += 1;
+            // A refusal is counted by `enqueue`; the router was told "sent"
+            // when it handed the packet over, as for any flood on a link.
+            let _ = self.enqueue(RadioDest::Everyone, &relay.packet, now, out);
+        }
+    }
+}
