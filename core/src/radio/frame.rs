@@ -11,9 +11,12 @@
 //! bits `00`):
 //!
 //! ```text
-//! hello      0x11 | flags u8 | signing key (32) | time u32 BE | signature (64)     102 B
+//! hello      0x11 | flags u8 | signing key (32) | time u32 BE | neighbours (16) | signature (64)   118 B
 //!            flags bit 0: please answer; time: Unix seconds of the sender's clock;
-//!            signed: "weft radio hello v1" | flags | key | time
+//!            neighbours: a 128-bit Bloom filter of the short ids of the
+//!            sender's confirmed neighbours (three bits each: bytes 0, 1, 2 of
+//!            the id, low seven bits), for managed flooding;
+//!            signed: "weft radio hello v2" | flags | key | time | neighbours
 //! unicast    0x30 | to u32 BE | from u32 BE | content | tag (4)                   13 B + content
 //!            to/from: short ids (first four bytes of the address);
 //!            tag: HMAC-SHA256(link key of from and to, every byte before it), 4 bytes
@@ -41,7 +44,9 @@ use weft_plugin_api::Address;
 /// First byte of a hello.
 pub const HELLO: u8 = 0x11;
 /// Bytes of a hello.
-pub const HELLO_LEN: usize = 1 + 1 + 32 + 4 + 64;
+pub const HELLO_LEN: usize = 1 + 1 + 32 + 4 + FILTER_LEN + 64;
+/// Bytes of a hello's neighbour filter.
+pub const FILTER_LEN: usize = 16;
 /// Hello flag: the sender asks every hearer for a hello back.
 pub const HELLO_ASK: u8 = 0x01;
 /// First byte of a unicast frame.
@@ -61,7 +66,7 @@ pub const BROADCAST_OVERHEAD: usize = 1 + 4;
 /// Bytes of a unicast frame's tag.
 pub const TAG_LEN: usize = 4;
 /// What a hello's signature covers first.
-pub const HELLO_CONTEXT: &[u8] = b"weft radio hello v1";
+pub const HELLO_CONTEXT: &[u8] = b"weft radio hello v2";
 /// The HKDF salt of link keys.
 pub const LINK_KEY_SALT: &[u8] = b"weft radio link key v1";
 
@@ -77,6 +82,41 @@ impl ShortId {
     }
 }
 
+/// Which nodes a neighbour hears: a Bloom filter of short ids (false
+/// positives possible, about 1.5 % at 12 neighbours, 15 % at 32; no false
+/// negatives).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NeighbourFilter(pub [u8; FILTER_LEN]);
+
+impl NeighbourFilter {
+    fn bits(id: ShortId) -> [usize; 3] {
+        let b = id.0.to_be_bytes();
+        [usize::from(b[0] & 0x7f), usize::from(b[1] & 0x7f), usize::from(b[2] & 0x7f)]
+    }
+
+    /// Adds `id`.
+    pub fn insert(&mut self, id: ShortId) {
+        for bit in Self::bits(id) {
+            self.0[bit / 8] |= 1 << (bit % 8);
+        }
+    }
+
+    /// Whether `id` may be in it.
+    pub fn contains(&self, id: ShortId) -> bool {
+        Self::bits(id).iter().all(|bit| self.0[bit / 8] & (1 << (bit % 8)) != 0)
+    }
+}
+
+impl FromIterator<ShortId> for NeighbourFilter {
+    fn from_iter<I: IntoIterator<Item = ShortId>>(ids: I) -> Self {
+        let mut filter = NeighbourFilter::default();
+        for id in ids {
+            filter.insert(id);
+        }
+        filter
+    }
+}
+
 /// A hello as it was on the air (its signature not yet checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hello {
@@ -86,7 +126,10 @@ pub struct Hello {
     pub signing_key: [u8; 32],
     /// The sender's clock, Unix seconds.
     pub time_s: u32,
-    /// Its signature over [`HELLO_CONTEXT`], flags, key and time.
+    /// The sender's confirmed neighbours.
+    pub neighbours: NeighbourFilter,
+    /// Its signature over [`HELLO_CONTEXT`], flags, key, time and
+    /// neighbours.
     pub signature: [u8; 64],
 }
 
@@ -101,6 +144,8 @@ pub struct VerifiedHello {
     pub ask: bool,
     /// The sender's clock, Unix seconds.
     pub time_s: u32,
+    /// The sender's confirmed neighbours.
+    pub neighbours: NeighbourFilter,
 }
 
 /// Why a frame was not taken.
@@ -165,9 +210,11 @@ impl<'a> Frame<'a> {
                 let mut signing_key = [0; 32];
                 signing_key.copy_from_slice(&bytes[2..34]);
                 let time_s = u32::from_be_bytes([bytes[34], bytes[35], bytes[36], bytes[37]]);
+                let mut neighbours = NeighbourFilter::default();
+                neighbours.0.copy_from_slice(&bytes[38..38 + FILTER_LEN]);
                 let mut signature = [0; 64];
-                signature.copy_from_slice(&bytes[38..]);
-                Ok(Frame::Hello(Hello { flags: bytes[1], signing_key, time_s, signature }))
+                signature.copy_from_slice(&bytes[38 + FILTER_LEN..]);
+                Ok(Frame::Hello(Hello { flags: bytes[1], signing_key, time_s, neighbours, signature }))
             }
             Some(&UNICAST) => {
                 if bytes.len() <= UNICAST_OVERHEAD {
@@ -210,25 +257,27 @@ fn short_at(bytes: &[u8], at: usize) -> ShortId {
     ShortId(u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]))
 }
 
-fn hello_signed_part(flags: u8, key: &[u8; 32], time_s: u32) -> Vec<u8> {
-    let mut message = Vec::with_capacity(HELLO_CONTEXT.len() + 1 + 32 + 4);
+fn hello_signed_part(flags: u8, key: &[u8; 32], time_s: u32, neighbours: &NeighbourFilter) -> Vec<u8> {
+    let mut message = Vec::with_capacity(HELLO_CONTEXT.len() + 1 + 32 + 4 + FILTER_LEN);
     message.extend_from_slice(HELLO_CONTEXT);
     message.push(flags);
     message.extend_from_slice(key);
     message.extend_from_slice(&time_s.to_be_bytes());
+    message.extend_from_slice(&neighbours.0);
     message
 }
 
-/// A hello from `identity` at `time_s`.
-pub fn hello(identity: &NodeIdentity, ask: bool, time_s: u32) -> Vec<u8> {
+/// A hello from `identity` at `time_s`, naming the neighbours it hears.
+pub fn hello(identity: &NodeIdentity, ask: bool, time_s: u32, neighbours: &NeighbourFilter) -> Vec<u8> {
     let flags = if ask { HELLO_ASK } else { 0 };
     let key = identity.public_key().to_bytes();
-    let signature = identity.sign(&hello_signed_part(flags, &key, time_s));
+    let signature = identity.sign(&hello_signed_part(flags, &key, time_s, neighbours));
     let mut frame = Vec::with_capacity(HELLO_LEN);
     frame.push(HELLO);
     frame.push(flags);
     frame.extend_from_slice(&key);
     frame.extend_from_slice(&time_s.to_be_bytes());
+    frame.extend_from_slice(&neighbours.0);
     frame.extend_from_slice(&signature.to_bytes());
     frame
 }
@@ -238,13 +287,14 @@ impl Hello {
     /// fail) and says who sent it.
     pub fn verify(&self) -> Result<VerifiedHello, FrameError> {
         let key = VerifyingKey::from_bytes(&self.signing_key).map_err(|_| FrameError::BadSignature)?;
-        let message = hello_signed_part(self.flags, &self.signing_key, self.time_s);
+        let message = hello_signed_part(self.flags, &self.signing_key, self.time_s, &self.neighbours);
         key.verify_strict(&message, &Signature::from_bytes(&self.signature)).map_err(|_| FrameError::BadSignature)?;
         Ok(VerifiedHello {
             address: crate::crypto::address_of(&key),
             key,
             ask: self.flags & HELLO_ASK != 0,
             time_s: self.time_s,
+            neighbours: self.neighbours,
         })
     }
 }
@@ -325,11 +375,14 @@ mod tests {
     #[test]
     fn a_hello_names_its_sender_and_any_changed_byte_breaks_it() {
         let a = node(1);
-        let frame = hello(&a, true, 1_700_000_000);
+        let hears: NeighbourFilter = [ShortId(7), ShortId(0xdead_beef)].into_iter().collect();
+        let frame = hello(&a, true, 1_700_000_000, &hears);
         assert_eq!(frame.len(), HELLO_LEN);
         let Ok(Frame::Hello(h)) = Frame::decode(&frame) else { panic!("not a hello") };
         let v = h.verify().unwrap();
         assert_eq!((v.address, v.ask, v.time_s), (a.address(), true, 1_700_000_000));
+        assert_eq!(v.neighbours, hears);
+        assert!(v.neighbours.contains(ShortId(7)) && v.neighbours.contains(ShortId(0xdead_beef)));
         for i in 1..frame.len() {
             let mut bad = frame.clone();
             bad[i] ^= 0x01;
@@ -339,6 +392,17 @@ mod tests {
             };
             assert!(verdict.is_err(), "byte {i} changed and the hello still verified");
         }
+    }
+
+    #[test]
+    fn a_neighbour_filter_has_no_false_negatives_and_few_false_positives() {
+        let mut rng = weft_plugin_api::internal::rng::SplitMix64::new(5);
+        let members: Vec<ShortId> = (0..12).map(|_| ShortId(rng.next_u64() as u32)).collect();
+        let filter: NeighbourFilter = members.iter().copied().collect();
+        assert!(members.iter().all(|id| filter.contains(*id)));
+        let false_positives = (0..10_000).filter(|_| filter.contains(ShortId(rng.next_u64() as u32))).count();
+        assert!(false_positives < 400, "{false_positives} of 10000 (about 1.5 % expected)");
+        assert!(!NeighbourFilter::default().contains(members[0]));
     }
 
     #[test]

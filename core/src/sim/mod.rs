@@ -7,6 +7,7 @@
 //! only the links are emulated. Deterministic for a given seed. Used by
 //! tests, by `weft sim` and by the routing benchmarks.
 
+pub mod radio;
 pub mod report;
 pub mod topology;
 
@@ -18,7 +19,7 @@ use crate::time::{Millis, UnixMillis};
 use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-pub use topology::Topology;
+pub use topology::{Placement, Topology};
 use weft_plugin_api::Address;
 use weft_plugin_api::internal::rng::SplitMix64;
 

@@ -52,17 +52,7 @@ impl Topology {
     /// average. Redrawn (new points) until connected, at most 100 times;
     /// then the largest draw is returned as is.
     pub fn random_geometric(nodes: usize, mean_degree: f64, seed: u64) -> Topology {
-        let mut rng = SplitMix64::new(seed);
-        let radius = (mean_degree / (nodes.max(1) as f64 * std::f64::consts::PI)).sqrt();
-        let mut last = Topology { nodes, edges: Vec::new() };
-        for _ in 0..100 {
-            let points: Vec<(f64, f64)> = (0..nodes).map(|_| (rng.unit(), rng.unit())).collect();
-            last = geometric(&points, radius);
-            if last.is_connected() {
-                break;
-            }
-        }
-        last
+        Placement::random(nodes, mean_degree, seed).topology
     }
 
     /// Whether every node can reach every other.
@@ -118,6 +108,40 @@ impl Topology {
             .map(|n| self.distances(n).into_iter().filter(|d| *d != usize::MAX).max().unwrap_or(0))
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// Where the nodes of a random geometric graph stand, and the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// Each node's position in the unit square.
+    pub points: Vec<(f64, f64)>,
+    /// Nodes closer than this are linked (they hear each other).
+    pub radius: f64,
+    /// The links.
+    pub topology: Topology,
+}
+
+impl Placement {
+    /// See [`Topology::random_geometric`].
+    pub fn random(nodes: usize, mean_degree: f64, seed: u64) -> Placement {
+        let mut rng = SplitMix64::new(seed);
+        let radius = (mean_degree / (nodes.max(1) as f64 * std::f64::consts::PI)).sqrt();
+        let mut last = Placement { points: Vec::new(), radius, topology: Topology { nodes, edges: Vec::new() } };
+        for _ in 0..100 {
+            let points: Vec<(f64, f64)> = (0..nodes).map(|_| (rng.unit(), rng.unit())).collect();
+            last = Placement { topology: geometric(&points, radius), points, radius };
+            if last.topology.is_connected() {
+                break;
+            }
+        }
+        last
+    }
+
+    /// The distance between nodes `a` and `b`.
+    pub fn distance(&self, a: usize, b: usize) -> f64 {
+        let ((ax, ay), (bx, by)) = (self.points[a], self.points[b]);
+        ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt()
     }
 }
 

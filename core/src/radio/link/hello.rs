@@ -32,7 +32,7 @@ impl RadioLink {
                 return;
             }
         };
-        let broadcast = matches!(decoded, Frame::Broadcast { .. });
+        let mut sender = None;
         let (from, content) = match decoded {
             Frame::Hello(hello) => {
                 self.hello_in(hello, signal, now, out);
@@ -51,6 +51,7 @@ impl RadioLink {
                 (from, content)
             }
             Frame::Broadcast { from, content } => {
+                sender = Some(from);
                 match self.neighbours.up_by_short(from) {
                     Some(n) if n.confirmed => {}
                     // Adopted, not yet confirmed: our confirm is on its way.
@@ -84,8 +85,8 @@ impl RadioLink {
             content.to_vec()
         };
         self.counters.packets_in += 1;
-        if broadcast {
-            self.copy_heard(&packet, signal, now);
+        if let Some(from) = sender {
+            self.copy_heard(&packet, from, signal, now);
         }
         out.push(RadioOutput::Packet { neighbour: number, packet });
     }
@@ -218,7 +219,8 @@ impl RadioLink {
         // Strictly newer than our last hello, or hearers take it for a replay.
         let time_s = self.wall_s(now).max(self.last_hello_sent_s.saturating_add(1));
         self.last_hello_sent_s = time_s;
-        let hello = frame::hello(&self.identity, ask, time_s);
+        let hears: frame::NeighbourFilter = self.neighbours.usable().map(|n| n.short).collect();
+        let hello = frame::hello(&self.identity, ask, time_s, &hears);
         let airtime = params_of(radio).time_on_air_us(hello.len());
         if self.queue.push(hello, Priority::Control, airtime, now).is_ok() {
             self.counters.hellos_out += 1;

@@ -14,7 +14,7 @@
 //! last hello time still refuses replays, until room is needed (the one
 //! heard longest ago goes first), at most `capacity` of them.
 
-use super::super::frame::{ShortId, VerifiedHello};
+use super::super::frame::{NeighbourFilter, ShortId, VerifiedHello};
 use crate::time::Micros;
 use weft_plugin_api::Address;
 
@@ -47,6 +47,8 @@ pub(super) struct Neighbour {
     pub snr_db: Option<f32>,
     pub frames_in: u64,
     pub frames_out: u64,
+    /// The nodes it said it hears, in its last hello.
+    pub hears: NeighbourFilter,
 }
 
 /// What a verified hello did to the table.
@@ -177,6 +179,7 @@ impl Neighbours {
             }
             n.last_hello_s = hello.time_s;
             n.last_heard = now;
+            n.hears = hello.neighbours;
             if n.up {
                 if !n.confirmed {
                     // It may have missed our confirm: send it again now.
@@ -216,6 +219,7 @@ impl Neighbours {
             snr_db: None,
             frames_in: 0,
             frames_out: 0,
+            hears: hello.neighbours,
         });
         Adopted::Up(number)
     }
@@ -295,7 +299,8 @@ mod tests {
 
     fn hello(n: u8, time_s: u32) -> VerifiedHello {
         let identity = crate::crypto::NodeIdentity::from_secret([n; 32]);
-        VerifiedHello { address: identity.address(), key: identity.public_key(), ask: false, time_s }
+        let neighbours = NeighbourFilter::default();
+        VerifiedHello { address: identity.address(), key: identity.public_key(), ask: false, time_s, neighbours }
     }
 
     const NOW_S: u32 = 1_800_000_000;

@@ -12,16 +12,22 @@
 //! where `slot` is the time on air of the packet's first frame and the SNR
 //! share runs from 0 at -20 dB to 1 at +10 dB: a node that heard the first
 //! copy faintly (far from its sender, so it reaches most new ground) goes
-//! first, as Meshtastic does. When the wait is over the relay is dropped if
-//! [`RadioSettings::flood_suppress_copies`] copies or more were heard in
-//! all (someone nearby relayed it already; Trickle's suppression), else
-//! queued like any packet. Packets this node starts go out at once.
+//! first, as Meshtastic does. When the wait is over the relay is dropped
+//! if it would tell no neighbour anything new: every neighbour either sent
+//! a copy itself or is named in the hello of a node that sent one (each
+//! hello carries a Bloom filter of its sender's neighbours: self-pruning
+//! with two-hop knowledge), and at least
+//! [`RadioSettings::flood_suppress_copies`] copies were heard in all. Else
+//! it is queued like any packet. A count alone (Meshtastic's "heard it
+//! again, stay quiet") lost whole branches of sparse meshes in `weft sim
+//! --radio`. Packets this node starts go out at once.
 //!
 //! The table of copies is bounded ([`COPIES_REMEMBERED`], oldest dropped
 //! first) and forgets a copy after [`COPY_MEMORY_US`]. Only copies from
 //! verified neighbours count, so a stranger on the channel cannot silence
 //! this node's relays by replaying packets.
 
+use super::super::frame::ShortId;
 use super::*;
 use crate::routing::fast_hash::FastMap;
 use std::collections::VecDeque;
@@ -33,10 +39,12 @@ pub const COPIES_REMEMBERED: usize = 512;
 pub const COPY_MEMORY_US: u64 = 120_000_000;
 /// Relays waiting at most (a further one goes out at once, unmanaged).
 pub const RELAYS_WAITING: usize = 128;
+/// Senders of copies remembered per flood.
+const SENDERS_KEPT: usize = 8;
 /// Slots of delay the SNR of the first copy adds at most (at +10 dB).
-pub const SNR_SLOTS: f64 = 4.0;
+pub const SNR_SLOTS: f64 = 16.0;
 /// Slots of random delay added to every relay.
-pub const JITTER_SLOTS: f64 = 2.0;
+pub const JITTER_SLOTS: f64 = 8.0;
 /// SNR at and below which a relay gets no SNR delay, dB.
 pub const SNR_FLOOR_DB: f32 = -20.0;
 /// SNR at and above which a relay gets the full SNR delay, dB.
@@ -46,6 +54,8 @@ pub const SNR_CEILING_DB: f32 = 10.0;
 #[derive(Debug, Clone, Copy)]
 struct Heard {
     copies: u32,
+    /// Who sent the copies (the first few).
+    senders: [Option<ShortId>; SENDERS_KEPT],
     first_snr_db: Option<f32>,
     first_at: Micros,
 }
@@ -94,11 +104,14 @@ pub fn snr_share(snr_db: Option<f32>) -> f64 {
 
 impl Relays {
     /// A broadcast packet came in at `now`.
-    fn copy_in(&mut self, packet: &[u8], snr_db: Option<f32>, now: Micros) {
+    fn copy_in(&mut self, packet: &[u8], from: ShortId, snr_db: Option<f32>, now: Micros) {
         self.forget(now);
         let key = flood_key(packet);
         if let Some(heard) = self.heard.get_mut(&key) {
             heard.copies = heard.copies.saturating_add(1);
+            if let Some(slot) = heard.senders.iter_mut().find(|s| s.is_none_or(|s| s == from)) {
+                *slot = Some(from);
+            }
             return;
         }
         if self.heard.len() >= COPIES_REMEMBERED
@@ -106,7 +119,9 @@ impl Relays {
         {
             self.heard.remove(&oldest);
         }
-        self.heard.insert(key, Heard { copies: 1, first_snr_db: snr_db, first_at: now });
+        let mut senders = [None; SENDERS_KEPT];
+        senders[0] = Some(from);
+        self.heard.insert(key, Heard { copies: 1, senders, first_snr_db: snr_db, first_at: now });
         self.order.push_back((now, key));
     }
 
@@ -135,10 +150,21 @@ impl Relays {
 
 impl RadioLink {
     /// Notes a broadcast packet heard from a verified neighbour.
-    pub(super) fn copy_heard(&mut self, packet: &[u8], signal: Signal, now: Micros) {
+    pub(super) fn copy_heard(&mut self, packet: &[u8], from: ShortId, signal: Signal, now: Micros) {
         if self.settings.flood_suppress_copies > 0 {
-            self.relays.copy_in(packet, signal.snr_db, now);
+            self.relays.copy_in(packet, from, signal.snr_db, now);
         }
+    }
+
+    /// Whether every neighbour of this node is known to have the flood
+    /// `heard`: it sent a copy, or a sender of a copy says it hears it.
+    fn all_covered(&self, heard: &Heard) -> bool {
+        let senders: Vec<ShortId> = heard.senders.iter().flatten().copied().collect();
+        let filters: Vec<_> =
+            senders.iter().filter_map(|s| self.neighbours.usable().find(|n| n.short == *s)).map(|n| n.hears).collect();
+        self.neighbours
+            .usable()
+            .all(|n| senders.contains(&n.short) || filters.iter().any(|filter| filter.contains(n.short)))
     }
 
     /// Whether a broadcast of `packet` waits (managed flooding): it is a
@@ -181,8 +207,10 @@ impl RadioLink {
             std::mem::take(&mut self.relays.waiting).into_iter().partition(|w| w.due <= now);
         self.relays.waiting = waiting;
         for relay in due {
-            let copies = self.relays.heard.get(&relay.key).map_or(0, |h| h.copies);
-            if copies >= self.settings.flood_suppress_copies {
+            let suppressed = self.relays.heard.get(&relay.key).is_some_and(|heard| {
+                heard.copies >= self.settings.flood_suppress_copies && self.all_covered(heard)
+            });
+            if suppressed {
                 self.counters.relays_suppressed += 1;
                 continue;
             }

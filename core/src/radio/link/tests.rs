@@ -246,7 +246,7 @@ fn a_swap_whose_old_driver_never_answers_requeues_the_frame() {
 fn only_the_configured_peer_becomes_the_neighbour() {
     let settings = RadioSettings { peer: Some(Address([9; 16])), ..RadioSettings::default() };
     let (mut a, _) = up(1, 255, settings);
-    let hello = super::super::frame::hello(&identity(2), false, 1_800_000_000);
+    let hello = super::super::frame::hello(&identity(2), false, 1_800_000_000, &Default::default());
     let mut out = Vec::new();
     a.driver_actions(vec![received(hello)], Micros::from_us(MS), &mut out);
     assert!(a.neighbours().is_empty());
@@ -411,26 +411,26 @@ fn a_spoofed_or_replayed_hello_is_not_adopted() {
     let now = Micros::from_us(10_000 * MS);
     let mut out = Vec::new();
     // A hello claiming node 2's key, signed by someone else.
-    let mut forged = super::super::frame::hello(&identity(9), false, 1_800_000_010);
+    let mut forged = super::super::frame::hello(&identity(9), false, 1_800_000_010, &Default::default());
     forged[2..34].copy_from_slice(&identity(2).public_key().to_bytes());
     a.driver_actions(vec![received(forged)], now, &mut out);
     assert!(a.neighbours().is_empty());
     assert_eq!(a.counters.hellos_forged, 1);
     // A genuine hello of node 2 recorded long ago and played back now.
-    let old = super::super::frame::hello(&identity(2), false, 1_800_000_000 - 3600);
+    let old = super::super::frame::hello(&identity(2), false, 1_800_000_000 - 3600, &Default::default());
     a.driver_actions(vec![received(old)], now, &mut out);
     assert!(a.neighbours().is_empty());
     assert_eq!(a.counters.hellos_skewed, 1);
     // A fresh one is taken; playing it back again is a replay.
     let heard = |a: &mut RadioLink| -> Vec<Address> { a.status(now).neighbours.iter().map(|n| n.address).collect() };
     assert!(heard(&mut a).is_empty());
-    let fresh = super::super::frame::hello(&identity(2), false, 1_800_000_010);
+    let fresh = super::super::frame::hello(&identity(2), false, 1_800_000_010, &Default::default());
     a.driver_actions(vec![received(fresh.clone())], now, &mut out);
     assert_eq!(heard(&mut a), vec![address(2)], "adopted (usable once it confirms)");
     a.driver_actions(vec![received(fresh)], now, &mut out);
     assert_eq!(a.counters.hellos_replayed, 1);
     // Our own hello heard back is not a neighbour either.
-    let own = super::super::frame::hello(&identity(1), false, 1_800_000_011);
+    let own = super::super::frame::hello(&identity(1), false, 1_800_000_011, &Default::default());
     a.driver_actions(vec![received(own)], now, &mut out);
     assert_eq!(heard(&mut a), vec![address(2)]);
 }

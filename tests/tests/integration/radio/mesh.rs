@@ -116,7 +116,7 @@ fn five_nodes_on_one_channel_each_hear_the_other_four_and_a_flood_goes_on_the_ai
     let a_row = || links(&nodes[0])["counters"].clone();
     let before = a_row();
     let rogue = NodeIdentity::from_secret([0x66; 32]);
-    let mut forged = frame::hello(&rogue, true, u32::MAX - 1);
+    let mut forged = frame::hello(&rogue, true, u32::MAX - 1, &Default::default());
     forged[40] ^= 0xff;
     let a_short = ShortId(u32::from_str_radix(&nodes[0].address[..8], 16).expect("hex"));
     let b_short = ShortId(u32::from_str_radix(&nodes[1].address[..8], 16).expect("hex"));
