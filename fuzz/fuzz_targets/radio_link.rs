@@ -74,7 +74,12 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 hello_time += 1;
-                received(frame::hello(&neighbour, byte(bytes, 0) % 2 == 1, hello_time, &frame::NeighbourFilter([byte(bytes, 1); 16])))
+                received(frame::hello(
+                    &neighbour,
+                    byte(bytes, 0) % 2 == 1,
+                    hello_time,
+                    &frame::NeighbourFilter([byte(bytes, 1); 16]),
+                ))
             }
             9 => received(frame::unicast(own_short, neighbour_short, bytes, &key)),
             10 => received(frame::broadcast(neighbour_short, bytes)),

@@ -13,7 +13,7 @@ use weft_plugin_api::{Address, Event, LogLevel};
 /// Copies of a flood (the first included) after which a waiting relay is
 /// dropped, by default (chosen with `weft sim --radio`; see
 /// docs/BENCHMARKS.md).
-pub const DEFAULT_FLOOD_SUPPRESS_COPIES: u32 = 2;
+pub const DEFAULT_FLOOD_SUPPRESS_COPIES: u32 = 1;
 
 /// Settings of one radio link (from the node config).
 #[derive(Debug, Clone, PartialEq)]

@@ -207,9 +207,10 @@ impl RadioLink {
             std::mem::take(&mut self.relays.waiting).into_iter().partition(|w| w.due <= now);
         self.relays.waiting = waiting;
         for relay in due {
-            let suppressed = self.relays.heard.get(&relay.key).is_some_and(|heard| {
-                heard.copies >= self.settings.flood_suppress_copies && self.all_covered(heard)
-            });
+            let suppressed =
+                self.relays.heard.get(&relay.key).is_some_and(|heard| {
+                    heard.copies >= self.settings.flood_suppress_copies && self.all_covered(heard)
+                });
             if suppressed {
                 self.counters.relays_suppressed += 1;
                 continue;

@@ -102,7 +102,16 @@ impl Medium {
             snr_of[a * nodes + b] = snr;
             snr_of[b * nodes + a] = snr;
         }
-        Medium { nodes, in_range, snr: snr_of, on_air: Vec::new(), next_id: 1, loss, rng: SplitMix64::new(seed), stats: MediumStats::default() }
+        Medium {
+            nodes,
+            in_range,
+            snr: snr_of,
+            on_air: Vec::new(),
+            next_id: 1,
+            loss,
+            rng: SplitMix64::new(seed),
+            stats: MediumStats::default(),
+        }
     }
 
     /// The SNR `b` hears `a` at, if in range.
