@@ -121,6 +121,7 @@ pub struct NodeMetrics {
     radio_reassembly: IntCounterVec,
     radio_neighbours: IntGaugeVec,
     radio_refused: IntCounterVec,
+    radio_relays: IntCounterVec,
     routes: IntGauge,
     routing: IntCounterVec,
     sessions: IntCounterVec,
@@ -353,6 +354,12 @@ impl NodeMetrics {
                 "Radio frames and hellos ignored, by reason.",
                 &["link", "reason"],
             ),
+            radio_relays: counter(
+                &r,
+                "weft_radio_relays_total",
+                "Floods relayed on the radio they were heard on (managed flooding): sent, or suppressed because every neighbour had them.",
+                &["link", "outcome"],
+            ),
             routes,
             routing: counter(&r, "weft_routing_packets_total", "Routed packets by what happened to them.", &["event"]),
             sessions: counter(
@@ -456,6 +463,8 @@ impl NodeMetrics {
             ] {
                 set_counter(&self.radio_refused, &[name, reason], value);
             }
+            set_counter(&self.radio_relays, &[name, "sent"], c.relays_sent);
+            set_counter(&self.radio_relays, &[name, "suppressed"], c.relays_suppressed);
             for (metric, v) in &radio.reported.values {
                 let labels = [name, metric.as_str()];
                 if v.counter {
