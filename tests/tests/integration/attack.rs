@@ -70,7 +70,12 @@ fn a_hostile_neighbour_cannot_grow_a_relay_or_silence_it() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while stats(&c, &a)["distinct"].as_u64() != Some(total) {
-        assert!(Instant::now() < deadline, "honest messages lost: {}", stats(&c, &a));
+        assert!(
+            Instant::now() < deadline,
+            "honest messages lost: {}; sender's sessions: {}",
+            stats(&c, &a),
+            a.ctl(&["status"]).1["result"]["sessions"]
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(stats(&c, &a)["repeats"].as_u64(), Some(0));

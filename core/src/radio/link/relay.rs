@@ -1,5 +1,5 @@
 //! Managed flooding: a flood this node relays on the channel it heard it
-//! on waits, and is cancelled if enough copies are overheard meanwhile.
+//! on waits, and is cancelled if by then every neighbour has it.
 //!
 //! A broadcast packet from a neighbour is a *copy*: the link remembers each
 //! one by a hash of the packet with its hop fields masked (relays rewrite
@@ -7,10 +7,11 @@
 //! router then hands the link the same packet to broadcast (a relay: hop
 //! count above zero), the link does not queue it at once. It waits
 //!
-//! `slot × (SNR share × SNR_SLOTS + uniform(0, JITTER_SLOTS))`
+//! `slot × (SNR share × 16 + uniform(0, 8))`
 //!
 //! where `slot` is the time on air of the packet's first frame and the SNR
-//! share runs from 0 at -20 dB to 1 at +10 dB: a node that heard the first
+//! share runs from 0 at -20 dB to 1 at +10 dB (see [`SNR_SLOTS`],
+//! [`JITTER_SLOTS`]): a node that heard the first
 //! copy faintly (far from its sender, so it reaches most new ground) goes
 //! first, as Meshtastic does. When the wait is over the relay is dropped
 //! if it would tell no neighbour anything new: every neighbour either sent

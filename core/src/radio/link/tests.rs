@@ -511,17 +511,20 @@ fn flood_packet(hops: u8) -> Vec<u8> {
     p
 }
 
+/// Who hears whom, and how well: `None` out of range, else the SNR.
+type Air<'a> = &'a dyn Fn(usize, usize) -> Option<f32>;
+
 /// Moves time on from `from` to `to` in steps of `step`, polling every
-/// link; each frame one transmits reaches every other link, heard at the
-/// SNR `snr(sender, hearer)` gives. Returns the frames that went on air
+/// link; each frame one transmits reaches the links `air` says hear it,
+/// at the SNR it gives. Returns the broadcast frames that went on the air
 /// and what each link produced for the router.
 fn air_over_time(
     links: &mut [RadioLink],
     outs: &mut [Vec<RadioOutput>],
     (from, to, step): (Micros, Micros, u64),
-    snr: impl Fn(usize, usize) -> f32,
+    air: Air<'_>,
 ) -> (usize, Vec<Vec<RadioOutput>>) {
-    let mut on_air = 0;
+    let mut broadcasts = 0;
     let mut produced: Vec<Vec<RadioOutput>> = vec![Vec::new(); links.len()];
     let mut now = from;
     while now <= to {
@@ -530,12 +533,13 @@ fn air_over_time(
         }
         for i in 0..links.len() {
             for t in transmits(&mut outs[i]) {
-                on_air += 1;
+                broadcasts += usize::from(t.frame.first() == Some(&super::super::frame::BROADCAST));
                 for j in (0..links.len()).filter(|&j| j != i) {
+                    let Some(snr) = air(i, j) else { continue };
                     let heard = Action::FrameReceived(weft_plugin_api::actions::FrameReceived {
                         frame: t.frame.clone(),
                         rssi_dbm: Some(-100),
-                        snr_db: Some(snr(i, j)),
+                        snr_db: Some(snr),
                     });
                     let mut got = Vec::new();
                     links[j].driver_actions(vec![heard], now, &mut got);
@@ -549,44 +553,72 @@ fn air_over_time(
         }
         now = now.after_us(step);
     }
-    (on_air, produced)
+    (broadcasts, produced)
 }
 
-/// Node 1 floods; nodes 2 and 3 hear it (2 faintly, 3 loudly) and relay it
-/// as the router would. Returns the frames on air and the three links.
-fn flood_relayed_by_two(settings: RadioSettings) -> (usize, Vec<RadioLink>) {
-    let mut links = three();
-    for link in &mut links {
-        link.settings.flood_suppress_copies = settings.flood_suppress_copies;
+/// A diamond: node 1 (index 0) floods; 2 and 3 hear it (2 faintly, at
+/// -15 dB; 3 loudly) and each other; 4 hears only 2 and 3. With `diagonal`
+/// 4 hears 1 as well (then everyone has the flood from 1 alone). Hellos
+/// every 10 s, so after 40 s every hello names the sender's neighbours.
+/// Nodes 2 and 3 relay the flood as the router would; returns the
+/// broadcast frames on air and the links.
+fn flood_in_a_diamond(flood_suppress_copies: u32, diagonal: bool) -> (usize, Vec<RadioLink>) {
+    let settings = RadioSettings { hello_interval_us: 10_000 * MS, flood_suppress_copies, ..RadioSettings::default() };
+    let mut links = Vec::new();
+    let mut outs = Vec::new();
+    for n in 1..=4 {
+        let (link, out) = up(n, 255, settings.clone());
+        links.push(link);
+        outs.push(out);
     }
-    let start = Micros::from_us(60_000 * MS);
-    let mut outs = vec![Vec::new(), Vec::new(), Vec::new()];
-    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), start, &mut outs[0]).expect("queued");
-    // Node 2 hears node 1 at -15 dB, node 3 at +8 dB; they hear each other well.
-    let snr = |from: usize, to: usize| if from == 0 && to == 1 { -15.0 } else { 8.0 };
-    let window = (start, start.after_us(50 * MS), MS);
-    let (mut on_air, produced) = air_over_time(&mut links, &mut outs, window, snr);
-    for (i, link) in links.iter_mut().enumerate().skip(1) {
+    let air = move |from: usize, to: usize| match (from.min(to), from.max(to)) {
+        (0, 3) if !diagonal => None,
+        (0, 1) => Some(-15.0),
+        _ => Some(8.0),
+    };
+    let start = Micros::from_us(HELLO_STARTUP_JITTER_US);
+    let setup = (start, start.after_us(40_000 * MS), 10 * MS);
+    air_over_time(&mut links, &mut outs, setup, &air);
+    for (i, link) in links.iter().enumerate() {
+        let want = if i == 0 || i == 3 { 2 + usize::from(diagonal) } else { 3 };
+        assert_eq!(link.neighbours().len(), want, "node {} knows its neighbours", i + 1);
+    }
+    let t0 = start.after_us(40_000 * MS);
+    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
+    let heard = (t0, t0.after_us(50 * MS), MS);
+    let (mut broadcasts, produced) = air_over_time(&mut links, &mut outs, heard, &air);
+    let t1 = t0.after_us(50 * MS);
+    for (i, link) in links.iter_mut().enumerate().skip(1).take(2) {
         assert_eq!(packets(&produced[i]), vec![flood_packet(0)], "node {} hears the flood", i + 1);
-        link.send_packet(RadioDest::Everyone, &flood_packet(1), start.after_us(50 * MS), &mut outs[i]).expect("taken");
+        link.send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[i]).expect("taken");
     }
-    let window = (start.after_us(50 * MS), start.after_us(5_000 * MS), MS);
-    on_air += air_over_time(&mut links, &mut outs, window, snr).0;
-    (on_air, links)
+    broadcasts += air_over_time(&mut links, &mut outs, (t1, t1.after_us(5_000 * MS), MS), &air).0;
+    (broadcasts, links)
 }
 
 #[test]
-fn managed_flooding_relays_once_where_two_would_and_the_faint_hearer_goes_first() {
-    let (on_air, links) = flood_relayed_by_two(RadioSettings::default());
-    assert_eq!(on_air, 2, "the flood and one relay");
+fn managed_flooding_relays_where_a_neighbour_lacks_the_flood_and_the_faint_hearer_goes_first() {
+    let (on_air, links) = flood_in_a_diamond(1, false);
+    assert_eq!(on_air, 2, "the flood and one relay, for node 4");
     assert_eq!((links[1].counters.relays_sent, links[1].counters.relays_suppressed), (1, 0), "the far node relays");
-    assert_eq!((links[2].counters.relays_sent, links[2].counters.relays_suppressed), (0, 1), "the near one is quiet");
+    assert_eq!(
+        (links[2].counters.relays_sent, links[2].counters.relays_suppressed),
+        (0, 1),
+        "the near one hears it and knows from 2's hello that 4 has it"
+    );
     assert_eq!(links[2].relays.waiting(), 0);
 }
 
 #[test]
+fn a_flood_every_neighbour_heard_from_its_source_is_not_relayed() {
+    let (on_air, links) = flood_in_a_diamond(1, true);
+    assert_eq!(on_air, 1, "1's hello names everyone: nobody relays");
+    assert_eq!(links[1].counters.relays_suppressed + links[2].counters.relays_suppressed, 2);
+}
+
+#[test]
 fn naive_flooding_relays_every_copy_at_once() {
-    let (on_air, links) = flood_relayed_by_two(RadioSettings { flood_suppress_copies: 0, ..RadioSettings::default() });
+    let (on_air, links) = flood_in_a_diamond(0, false);
     assert_eq!(on_air, 3, "the flood and both relays");
     assert_eq!(links[1].counters.relays_suppressed + links[2].counters.relays_suppressed, 0);
 }

@@ -10,6 +10,10 @@
 //!   `stats` returns the counters as JSON.
 //! - **Generator**: `blast {"to": ADDRESS, "count": N, "per_tick": K,
 //!   "tick_ms": T}` sends 1..=N to `to`'s port 9, K messages every T ms.
+//!   Each send carries its number as the tag; a send the host refuses (a
+//!   full session queue says so) comes back as `ActionRefused` with that
+//!   tag and is sent again on the next tick, before any new number, as a
+//!   careful service would.
 //! - **State**: the counters and a running blast are handed to the next
 //!   instance on hot swap and persisted when the node stops.
 //! - **Goodbye**: with config `goodbye_to = ADDRESS` the shutdown hook sends
@@ -66,6 +70,9 @@ struct Blast {
     count: u64,
     per_tick: u64,
     tick_ms: u64,
+    /// Numbers the host refused, to send again.
+    #[serde(default)]
+    retry: Vec<u64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -115,16 +122,28 @@ pub struct Sequence {
 impl Sequence {
     fn tick(&mut self, ctx: &mut ServiceCtx<'_>) {
         let Some(blast) = &mut self.state.blast else { return };
+        let send = |ctx: &mut ServiceCtx<'_>, n: u64| ctx.request(blast.to, PORT, n.to_string().into_bytes(), n);
+        if !blast.retry.is_empty() {
+            // Refused before: those first, and nothing new while the host
+            // pushes back.
+            let take = blast.retry.len().min(usize::try_from(blast.per_tick).unwrap_or(usize::MAX));
+            for n in blast.retry.drain(..take).collect::<Vec<_>>() {
+                send(ctx, n);
+            }
+            ctx.set_timer(TICK, blast.tick_ms);
+            return;
+        }
+        if blast.next > blast.count {
+            // One quiet tick after the last number: any refusal of it is in.
+            self.state.blast = None;
+            return;
+        }
         let end = (blast.next + blast.per_tick).min(blast.count + 1);
         for n in blast.next..end {
-            ctx.send(blast.to, PORT, n.to_string().into_bytes());
+            send(ctx, n);
         }
         blast.next = end;
-        if blast.next > blast.count {
-            self.state.blast = None;
-        } else {
-            ctx.set_timer(TICK, blast.tick_ms);
-        }
+        ctx.set_timer(TICK, blast.tick_ms);
     }
 }
 
@@ -212,6 +231,15 @@ impl Service for Sequence {
         }
     }
 
+    fn on_action_refused(&mut self, _ctx: &mut ServiceCtx<'_>, refused: ActionRefused) {
+        if let Some(blast) = &mut self.state.blast
+            && refused.tag != 0
+            && refused.tag <= blast.count
+        {
+            blast.retry.push(refused.tag);
+        }
+    }
+
     fn on_command(&mut self, ctx: &mut ServiceCtx<'_>, command: Command) {
         match command.name.as_str() {
             "blast" => match command.args_as::<BlastArgs>() {
@@ -223,6 +251,7 @@ impl Service for Sequence {
                         count: args.count,
                         per_tick: args.per_tick.max(1),
                         tick_ms,
+                        retry: Vec::new(),
                     });
                     self.tick(ctx);
                     ctx.command_reply(command.id, true, format!("sending {} messages", args.count));
@@ -307,5 +336,31 @@ mod tests {
         assert_eq!(sent(&last), 50);
         let Some(Action::Send(send)) = last.iter().rev().find(|a| matches!(a, Action::Send(_))) else { panic!() };
         assert_eq!(send.payload, b"250");
+    }
+
+    #[test]
+    fn a_refused_send_is_sent_again_before_anything_new() {
+        let (mut generator, _) = ServiceHarness::<Sequence>::init(TestHost::default(), &(), None).expect("init");
+        let args = r#"{"to": "02020202020202020202020202020202", "count": 4, "per_tick": 2, "tick_ms": 5}"#;
+        let numbers = |actions: &[Action]| -> Vec<String> {
+            actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Send(send) => Some(String::from_utf8_lossy(&send.payload).into_owned()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let first =
+            generator.event(Event::Command(Command { id: 1, name: "blast".into(), args: args.into() })).expect("blast");
+        assert_eq!(numbers(&first), ["1", "2"]);
+        let refused = ActionRefused { action: 0, index: 1, reason: "congested".into(), tag: 2 };
+        generator.event(Event::ActionRefused(refused)).expect("refused");
+        let again = generator.event(Event::Timer(TimerFired { id: TICK })).expect("tick");
+        assert_eq!(numbers(&again), ["2"], "the refused one, nothing new");
+        let next = generator.event(Event::Timer(TimerFired { id: TICK })).expect("tick");
+        assert_eq!(numbers(&next), ["3", "4"]);
+        let done = generator.event(Event::Timer(TimerFired { id: TICK })).expect("tick");
+        assert!(numbers(&done).is_empty() && !done.iter().any(|a| matches!(a, Action::SetTimer(_))), "finished");
     }
 }
