@@ -101,6 +101,11 @@ impl NeighbourFilter {
         }
     }
 
+    /// Bits set (at most 128).
+    pub fn bits_set(&self) -> u32 {
+        self.0.iter().map(|b| b.count_ones()).sum()
+    }
+
     /// Whether `id` may be in it.
     pub fn contains(&self, id: ShortId) -> bool {
         Self::bits(id).iter().all(|bit| self.0[bit / 8] & (1 << (bit % 8)) != 0)

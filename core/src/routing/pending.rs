@@ -12,7 +12,7 @@
 //! packet stays sealed on their disk.
 
 use crate::time::UnixMillis;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use weft_plugin_api::Address;
 
 /// Limits of the store.
@@ -104,7 +104,7 @@ pub struct HoldCounters {
 /// The store.
 #[derive(Debug, Default)]
 pub struct HoldQueue {
-    by_destination: HashMap<Address, VecDeque<Held>>,
+    by_destination: BTreeMap<Address, VecDeque<Held>>,
     order: BTreeMap<u64, Address>,
     next_key: u64,
     limits: HoldLimits,

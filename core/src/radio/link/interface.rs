@@ -10,9 +10,9 @@ pub use super::neighbours::NeighbourRow;
 use weft_plugin_api::actions::{CommandReply, Metric, RadioInfo};
 use weft_plugin_api::{Address, Event, LogLevel};
 
-/// Copies of a flood (the first included) after which a waiting relay is
-/// dropped, by default (chosen with `weft sim --radio`; see
-/// docs/BENCHMARKS.md).
+/// Copies of a flood (the first included) a waiting relay needs heard
+/// before it may be dropped, by default: 1, coverage alone decides (chosen
+/// with `weft sim --radio`; see docs/BENCHMARKS.md).
 pub const DEFAULT_FLOOD_SUPPRESS_COPIES: u32 = 1;
 
 /// Settings of one radio link (from the node config).
@@ -38,9 +38,10 @@ pub struct RadioSettings {
     pub hello_max_clock_skew_s: u32,
     /// How long a driver swap waits for the outstanding transmit, µs.
     pub swap_wait_us: u64,
-    /// Managed flooding: a relayed flood is dropped when this many copies
-    /// of it (the first included) were heard before its moment; 0 relays
-    /// every flood at once (naive flooding).
+    /// Managed flooding: a relayed flood is dropped when, by its moment,
+    /// every neighbour has it (sent a copy, or is named in the hello of a
+    /// node that sent one) and at least this many copies (the first
+    /// included) were heard; 0 relays every flood at once (naive flooding).
     pub flood_suppress_copies: u32,
 }
 
@@ -149,7 +150,7 @@ pub struct RadioCounters {
     pub malformed: u64,
     /// Relayed floods sent after their wait (managed flooding).
     pub relays_sent: u64,
-    /// Relayed floods dropped: enough copies were heard while they waited.
+    /// Relayed floods dropped: every neighbour had them by their moment.
     pub relays_suppressed: u64,
     /// Times the link became degraded (transmits failing in a row).
     pub degraded: u64,

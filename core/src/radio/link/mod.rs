@@ -42,7 +42,7 @@
 //! - `transmit`: packets out: queueing, the one outstanding transmit,
 //!   retries with backoff, health.
 //! - `relay`: managed flooding: relayed floods wait (low SNR first) and
-//!   are cancelled when enough copies are overheard.
+//!   are cancelled when every neighbour already has them.
 
 mod hello;
 pub mod interface;
@@ -53,7 +53,7 @@ mod tests;
 mod transmit;
 
 pub use interface::*;
-pub use relay::{COPIES_REMEMBERED, JITTER_SLOTS, RELAYS_WAITING, SNR_SLOTS, snr_share};
+pub use relay::{COPIES_REMEMBERED, JITTER_SLOTS, MAX_FILTER_BITS, RELAYS_WAITING, SNR_SLOTS, snr_share};
 pub use transmit::priority_of;
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};

@@ -24,15 +24,17 @@
 //! --radio`. Packets this node starts go out at once.
 //!
 //! The table of copies is bounded ([`COPIES_REMEMBERED`], oldest dropped
-//! first) and forgets a copy after [`COPY_MEMORY_US`]. Only copies from
-//! verified neighbours count, so a stranger on the channel cannot silence
-//! this node's relays by replaying packets.
+//! first) and forgets a copy after [`COPY_MEMORY_US`]. Only copies under a
+//! confirmed neighbour's short id count. Broadcast frames carry no tag, so
+//! a transmitter in range that plays a flood back under a neighbour's
+//! short id can make this node think that neighbour's neighbours have it
+//! and stay quiet: an attacker in range can silence relays as it can jam
+//! them. A filter with more than [`MAX_FILTER_BITS`] bits set is not used.
 
 use super::super::frame::ShortId;
 use super::*;
 use crate::routing::fast_hash::FastMap;
 use std::collections::VecDeque;
-use std::hash::Hasher;
 
 /// Copies remembered at most (the oldest is forgotten first).
 pub const COPIES_REMEMBERED: usize = 512;
@@ -40,6 +42,10 @@ pub const COPIES_REMEMBERED: usize = 512;
 pub const COPY_MEMORY_US: u64 = 120_000_000;
 /// Relays waiting at most (a further one goes out at once, unmanaged).
 pub const RELAYS_WAITING: usize = 128;
+/// A neighbour filter with more bits set than this names too many nodes
+/// to be trusted (false positives pile up: about 20 neighbours' worth); it
+/// is not used to call anyone covered.
+pub const MAX_FILTER_BITS: u32 = 48;
 /// Senders of copies remembered per flood.
 const SENDERS_KEPT: usize = 8;
 /// Slots of delay the SNR of the first copy adds at most (at +10 dB).
@@ -78,13 +84,16 @@ pub(super) struct Relays {
 }
 
 /// The key of a flooded packet: its bytes with the hop count and hop
-/// limit (bytes 1 and 2, which relays rewrite) left out.
+/// limit (bytes 1 and 2, which relays rewrite) left out, hashed with
+/// SHA-256 (packet contents are chosen by whoever sends them: a weak hash
+/// would let a crafted packet pass for another).
 pub(super) fn flood_key(packet: &[u8]) -> u64 {
-    let mut hasher = crate::routing::fast_hash::FoldHasher::default();
-    hasher.write(packet.get(..1).unwrap_or_default());
-    hasher.write(packet.get(3..).unwrap_or_default());
-    hasher.write_u64(packet.len() as u64);
-    hasher.finish()
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(packet.get(..1).unwrap_or_default());
+    hasher.update(packet.get(3..).unwrap_or_default());
+    let digest = hasher.finalize();
+    u64::from_le_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
 }
 
 /// Whether a packet was relayed (its hop count is above zero).
@@ -126,7 +135,7 @@ impl Relays {
         self.order.push_back((now, key));
     }
 
-    fn forget(&mut self, now: Micros) {
+    pub(super) fn forget(&mut self, now: Micros) {
         while let Some(&(at, key)) = self.order.front() {
             if now.us_since(at) < COPY_MEMORY_US {
                 break;
@@ -161,8 +170,12 @@ impl RadioLink {
     /// `heard`: it sent a copy, or a sender of a copy says it hears it.
     fn all_covered(&self, heard: &Heard) -> bool {
         let senders: Vec<ShortId> = heard.senders.iter().flatten().copied().collect();
-        let filters: Vec<_> =
-            senders.iter().filter_map(|s| self.neighbours.usable().find(|n| n.short == *s)).map(|n| n.hears).collect();
+        let filters: Vec<_> = senders
+            .iter()
+            .filter_map(|s| self.neighbours.usable().find(|n| n.short == *s))
+            .map(|n| n.hears)
+            .filter(|filter| filter.bits_set() <= MAX_FILTER_BITS)
+            .collect();
         self.neighbours
             .usable()
             .all(|n| senders.contains(&n.short) || filters.iter().any(|filter| filter.contains(n.short)))
@@ -172,16 +185,19 @@ impl RadioLink {
     /// relay of a packet heard on this channel, and managed flooding is on.
     /// If so it is taken, and goes out (or not) at its moment.
     pub(super) fn relay_later(&mut self, packet: &[u8], now: Micros) -> bool {
-        if self.settings.flood_suppress_copies == 0 || !is_relay(packet) || self.relays.waiting.len() >= RELAYS_WAITING
-        {
+        if self.settings.flood_suppress_copies == 0 || !is_relay(packet) {
             return false;
         }
+        self.relays.forget(now);
         let key = flood_key(packet);
         let Some(heard) = self.relays.heard.get(&key).copied() else { return false };
         if self.relays.waiting.iter().any(|w| w.key == key) {
             // Already waiting: one relay per packet.
             self.counters.relays_suppressed += 1;
             return true;
+        }
+        if self.relays.waiting.len() >= RELAYS_WAITING {
+            return false;
         }
         let slot = self.slot_us(packet.len());
         let slots = snr_share(heard.first_snr_db) * SNR_SLOTS + self.rng.unit() * JITTER_SLOTS;
@@ -216,10 +232,12 @@ impl RadioLink {
                 self.counters.relays_suppressed += 1;
                 continue;
             }
-            self.counters.relays_sent += 1;
-            // A refusal is counted by `enqueue`; the router was told "sent"
-            // when it handed the packet over, as for any flood on a link.
-            let _ = self.enqueue(RadioDest::Everyone, &relay.packet, now, out);
+            // A refusal is counted by `enqueue` (`packets_refused`); the
+            // router was told "sent" when it handed the packet over, as for
+            // any flood on a link.
+            if self.enqueue(RadioDest::Everyone, &relay.packet, now, out).is_ok() {
+                self.counters.relays_sent += 1;
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ impl RadioLink {
         out: &mut Vec<RadioOutput>,
     ) -> Result<(), SendRefused> {
         if dest == RadioDest::Everyone && self.radio.is_some() && self.relay_later(packet, now) {
-            self.counters.packets_out += 1;
+            // Counted in `packets_out` when (if) it is queued.
             return Ok(());
         }
         self.enqueue(dest, packet, now, out)

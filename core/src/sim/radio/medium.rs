@@ -35,9 +35,6 @@ pub const SNR_MAX_DB: f64 = 15.0;
 pub const CAPTURE_DB: f32 = 6.0;
 /// Largest random backoff after a busy channel, µs.
 pub const CSMA_BACKOFF_US: u64 = 100_000;
-/// Frames are remembered this long after their end for overlap checks, µs
-/// (longer than any frame's time on air).
-const REMEMBER_US: u64 = 20_000_000;
 
 /// A frame on (or recently on) the air.
 #[derive(Debug, Clone)]
@@ -46,6 +43,8 @@ struct OnAir {
     from: usize,
     start: u64,
     end: u64,
+    /// Its receptions were decided ([`Medium::finish`]).
+    finished: bool,
 }
 
 /// What happened to receptions on the channel.
@@ -145,7 +144,7 @@ impl Medium {
         self.next_id += 1;
         self.stats.frames += 1;
         self.stats.airtime_us += airtime_us;
-        self.on_air.push(OnAir { id, from, start: now, end: now.saturating_add(airtime_us) });
+        self.on_air.push(OnAir { id, from, start: now, end: now.saturating_add(airtime_us), finished: false });
         id
     }
 
@@ -174,8 +173,13 @@ impl Medium {
             self.stats.lost += (before - received.len()) as u64;
         }
         self.stats.received += received.len() as u64;
-        let horizon = frame.end.saturating_sub(REMEMBER_US);
-        self.on_air.retain(|f| f.end >= horizon);
+        // Keep the frames not finished yet, and every finished one they
+        // may overlap.
+        if let Some(f) = self.on_air.iter_mut().find(|f| f.id == id) {
+            f.finished = true;
+        }
+        let earliest_open = self.on_air.iter().filter(|f| !f.finished).map(|f| f.start).min();
+        self.on_air.retain(|f| !f.finished || earliest_open.is_some_and(|start| f.end > start));
         received
     }
 }

@@ -313,7 +313,7 @@ impl RadioSim {
     /// channel to clear.
     fn transmit(&mut self, node: usize, request: Request) {
         if let Some(until) = self.medium.busy_until(node, self.now) {
-            let at = until + self.medium.backoff();
+            let at = until.saturating_add(self.medium.backoff());
             self.push(at, Event::Sense { node, request });
             return;
         }
@@ -325,7 +325,7 @@ impl RadioSim {
             cost.airtime_us += airtime;
         }
         let frame = self.medium.start(node, self.now, airtime);
-        self.push(self.now + airtime, Event::FrameEnd { node, frame, request });
+        self.push(self.now.saturating_add(airtime), Event::FrameEnd { node, frame, request });
     }
 
     /// Carries node `i`'s outputs between its link and its router until

@@ -195,21 +195,6 @@ fn a_chain_of_five_radios_carries_a_message_through_three_relays() {
     }
 }
 
-/// Waits until `sink` has every number `1..=total` from `sender`, in any
-/// order (a retransmission arrives after later numbers), and checks none
-/// came twice.
-fn assert_all_once(sink: &TestNode, sender: &TestNode, total: u64, limit: Duration) -> Value {
-    sink.wait_until(&format!("{} has all {total} numbers", sink.name), limit, |n| {
-        sink_stats(n, sender)["distinct"].as_u64() == Some(total)
-    });
-    // A copy still on its way would show up as a repeat: give it a moment.
-    std::thread::sleep(Duration::from_millis(2_000));
-    let stats = sink_stats(sink, sender);
-    assert_eq!(stats["distinct"].as_u64(), Some(total), "{stats}");
-    assert_eq!(stats["repeats"].as_u64(), Some(0), "no number reached the plugin twice: {stats}");
-    stats
-}
-
 /// Makes `names` a chain on the emulated channel: each hears only the
 /// next, with `loss` on the links that remain.
 fn chain(bench: &Bench, names: &[&str], loss: f64) {
