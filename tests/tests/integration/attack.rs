@@ -89,7 +89,10 @@ fn a_hostile_neighbour_cannot_grow_a_relay_or_silence_it() {
     // however fast the attacker signs.
     assert!(refused("announces_accepted") <= 500 * (seconds + 1), "{routing}");
     assert!(refused("path_requests_rate_limited") > 0, "{routing}");
-    assert!(refused("unknown_rate_limited") > 0, "{routing}");
+    // Packets for unknown destinations are refused by the per-link rate or,
+    // when a slow machine slows the attacker below that rate, by the cap on
+    // searches: either way counted.
+    assert!(refused("unknown_rate_limited") + refused("searches_refused") > 0, "{routing}");
     // The victim does not become a flood source: its own path requests stay
     // within 20 a second (and a burst of 20), whatever it is asked to hold.
     let requests = refused("path_requests") - requests_before;
