@@ -4,8 +4,9 @@
 //! floods from the same sources in both modes.
 //!
 //! Run with `cargo bench -p weft-core --bench radio_flooding` (or `cargo
-//! xtask bench --bench radio_flooding`); `-- NODES DEGREE FLOODS COPIES`
-//! picks one case (COPIES: `flood_suppress_copies`). Results go to
+//! xtask bench --bench radio_flooding`); `-- NODES DEGREE FLOODS COPIES
+//! [LOSS]` picks one case (COPIES: `flood_suppress_copies`; LOSS: share of
+//! receptions lost on top of collisions). Results go to
 //! docs/BENCHMARKS.md.
 
 use weft_core::sim::Placement;
@@ -23,14 +24,15 @@ fn main() {
     let floods = number(2, 20.0) as usize;
     let mut config = RadioSimConfig::default();
     if args.len() > 3 {
-        config.link.flood_suppress_copies = number(3, 2.0) as u32;
+        config.link.flood_suppress_copies = number(3, 1.0) as u32;
     }
+    config.loss = number(4, 0.0).clamp(0.0, 0.9);
     for (nodes, degree) in cases {
         let placement = Placement::random(nodes, degree, 1);
         let comparison = compare_flooding(&placement, &config, floods, SETTLE_US);
         println!(
-            "\nmean degree {degree}, suppress at {} copies, wall {} ms naive / {} ms managed",
-            config.link.flood_suppress_copies, comparison.naive.wall_ms, comparison.managed.wall_ms
+            "\nmean degree {degree}, suppress at {} copies, loss {}, wall {} ms naive / {} ms managed",
+            config.link.flood_suppress_copies, config.loss, comparison.naive.wall_ms, comparison.managed.wall_ms
         );
         print!("{comparison}");
     }
