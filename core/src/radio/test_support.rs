@@ -8,16 +8,7 @@ use weft_plugin_api::{Action, Event, TransmitRequest};
 
 /// What a driver reports for the default LoRa settings and `mtu`.
 pub fn info(mtu: u16) -> RadioInfo {
-    let p = LoraParams::default();
-    RadioInfo {
-        mtu,
-        frequency_hz: p.frequency_hz,
-        bandwidth_hz: p.bandwidth_hz,
-        spreading_factor: p.spreading_factor,
-        coding_rate: p.coding_rate,
-        preamble_symbols: p.preamble_symbols,
-        tx_power_dbm: p.tx_power_dbm,
-    }
+    super::link::info_of(&LoraParams::default(), mtu)
 }
 
 /// Takes the transmit requests out of `out`, in order.

@@ -268,10 +268,7 @@ impl RadioHost {
     /// everyone in range); what the link does about it comes back as work.
     pub fn send(&mut self, link: LinkId, packet: &[u8], now: Micros) -> Result<Vec<RadioWork>, String> {
         let index = self.index_of(link).ok_or("no such radio link")?;
-        let dest = match link {
-            LinkId::Radio { neighbour, .. } => RadioDest::Neighbour(neighbour),
-            _ => RadioDest::Everyone,
-        };
+        let dest = RadioDest::of_link(link);
         let mut out = Vec::new();
         self.slots[index].link.send_packet(dest, packet, now, &mut out).map_err(|e| e.to_string())?;
         Ok(work(index, out))

@@ -230,6 +230,17 @@ pub enum RadioDest {
     Everyone,
 }
 
+impl RadioDest {
+    /// Where a router's transmit on `link` goes: one neighbour for
+    /// `LinkId::Radio`, everyone in range for a radio channel.
+    pub fn of_link(link: crate::routing::LinkId) -> RadioDest {
+        match link {
+            crate::routing::LinkId::Radio { neighbour, .. } => RadioDest::Neighbour(neighbour),
+            _ => RadioDest::Everyone,
+        }
+    }
+}
+
 /// Why a radio link refused a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendRefused {

@@ -484,6 +484,20 @@ fn percent_budget(percent: f64) -> u64 {
     (HOUR_US as f64 * percent.clamp(0.0, 100.0) / 100.0) as u64
 }
 
+/// What a driver with `mtu` reports for `params` (the inverse of
+/// [`params_of`]).
+pub fn info_of(params: &LoraParams, mtu: u16) -> RadioInfo {
+    RadioInfo {
+        mtu,
+        frequency_hz: params.frequency_hz,
+        bandwidth_hz: params.bandwidth_hz,
+        spreading_factor: params.spreading_factor,
+        coding_rate: params.coding_rate,
+        preamble_symbols: params.preamble_symbols,
+        tx_power_dbm: params.tx_power_dbm,
+    }
+}
+
 /// The LoRa parameters a driver reported.
 pub fn params_of(info: RadioInfo) -> LoraParams {
     LoraParams {

@@ -17,7 +17,7 @@ pub mod report;
 
 use crate::crypto::NodeIdentity;
 use crate::radio::frame::Frame;
-use crate::radio::link::{RadioDest, RadioLink, RadioOutput, RadioSettings};
+use crate::radio::link::{RadioDest, RadioLink, RadioOutput, RadioSettings, info_of};
 use crate::routing::announce::SharedMemo;
 use crate::routing::wire::{Body, Packet};
 use crate::routing::{Delivery, LinkId, LinkParams, Router, RouterConfig, RouterOutput};
@@ -27,7 +27,7 @@ use medium::Medium;
 use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use weft_plugin_api::actions::{FrameReceived, LinkState, RadioInfo, TransmitDone};
+use weft_plugin_api::actions::{FrameReceived, LinkState, TransmitDone};
 use weft_plugin_api::radio::LoraParams;
 use weft_plugin_api::{Action, Address, Event as DriverEvent, TransmitRequest};
 
@@ -127,15 +127,7 @@ impl RadioSim {
     /// Places the nodes and switches their radios on at time 0.
     pub fn new(placement: Placement, config: RadioSimConfig) -> RadioSim {
         let memo = SharedMemo::default();
-        let info = RadioInfo {
-            mtu: config.mtu,
-            frequency_hz: config.lora.frequency_hz,
-            bandwidth_hz: config.lora.bandwidth_hz,
-            spreading_factor: config.lora.spreading_factor,
-            coding_rate: config.lora.coding_rate,
-            preamble_symbols: config.lora.preamble_symbols,
-            tx_power_dbm: config.lora.tx_power_dbm,
-        };
+        let info = info_of(&config.lora, config.mtu);
         let nodes = (0..placement.points.len())
             .map(|i| {
                 let mut secret = [0u8; 32];
@@ -368,10 +360,10 @@ impl RadioSim {
             for output in router_out.drain(..) {
                 match output {
                     RouterOutput::Transmit { link, packet } => {
-                        let _ = node.link.send_packet(dest_of(link), &packet, now, &mut link_out);
+                        let _ = node.link.send_packet(RadioDest::of_link(link), &packet, now, &mut link_out);
                     }
                     RouterOutput::TransmitHeld { link, packet, held } => {
-                        match node.link.send_packet(dest_of(link), &packet, now, &mut link_out) {
+                        match node.link.send_packet(RadioDest::of_link(link), &packet, now, &mut link_out) {
                             Ok(()) => node.router.held_sent(&held),
                             Err(_) => node.router.held_refused(held),
                         }
@@ -394,14 +386,6 @@ impl RadioSim {
                 self.push(at, Event::Wake { node: i });
             }
         }
-    }
-}
-
-/// Where a router's transmit goes on the radio.
-fn dest_of(link: LinkId) -> RadioDest {
-    match link {
-        LinkId::Radio { neighbour, .. } => RadioDest::Neighbour(neighbour),
-        _ => RadioDest::Everyone,
     }
 }
 
