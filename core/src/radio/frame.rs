@@ -26,6 +26,13 @@
 //!            sender holds the pair's link key; a neighbour is used only
 //!            once each side has proof the other heard it. 0x32 asks for a
 //!            confirm back (the sender has no proof yet), 0x33 does not
+//! session    0x34..0x37 | to u32 BE | from u32 BE | index u32 BE | counter (3..6 B) | sealed   13 B + counter + sealed
+//!            a session message (routed kind 6) on its last hop: `to` is its
+//!            destination, so the 16-byte destination, the hop fields and the
+//!            link tag are left out; the counter takes 3 + (kind - 0x34)
+//!            bytes. The receiver puts the routed packet back together with
+//!            its own address; the session's AEAD, not a link tag, proves
+//!            the frame, and its replay window refuses a copy played again
 //! content    a routed packet (top bits 01), or a fragment of one (0x2n, see `fragment`)
 //! ```
 //!
@@ -57,6 +64,13 @@ pub const BROADCAST: u8 = 0x31;
 pub const CONFIRM: u8 = 0x32;
 /// First byte of a confirm frame that answers one.
 pub const CONFIRM_ANSWER: u8 = 0x33;
+/// First byte of a compact session frame whose counter takes three bytes;
+/// `SESSION + k` takes `3 + k` bytes (k up to 3).
+pub const SESSION: u8 = 0x34;
+/// Bytes of a compact session frame before its counter (kind, to, from, index).
+pub const SESSION_HEADER: usize = 1 + 4 + 4 + 4;
+/// Shortest counter of a compact session frame, bytes.
+const SESSION_COUNTER_MIN: usize = 3;
 /// Bytes of a confirm frame.
 pub const CONFIRM_LEN: usize = 1 + 4 + 4 + TAG_LEN;
 /// Bytes a unicast frame adds to its content (kind, to, from, tag).
@@ -195,6 +209,20 @@ pub enum Frame<'a> {
         /// The tag.
         tag: [u8; TAG_LEN],
     },
+    /// A session message on its last hop, for `to` (see [`session`]).
+    Session {
+        /// The addressee: the session message's destination.
+        to: ShortId,
+        /// The sender (a confirmed neighbour; not tagged: the session's AEAD
+        /// proves the message).
+        from: ShortId,
+        /// The session index (the routed packet's field).
+        index: u32,
+        /// The message counter (the routed packet's field).
+        counter: u64,
+        /// The sealed flags, port and inner fields with the AEAD tag.
+        sealed: &'a [u8],
+    },
     /// For every node in range.
     Broadcast {
         /// The sender.
@@ -245,6 +273,22 @@ impl<'a> Frame<'a> {
                     from: short_at(bytes, 5),
                     covered,
                     tag: [tag[0], tag[1], tag[2], tag[3]],
+                })
+            }
+            Some(&kind @ SESSION..=0x37) => {
+                let counter_len = SESSION_COUNTER_MIN + usize::from(kind - SESSION);
+                let fixed = SESSION_HEADER + counter_len;
+                if bytes.len() <= fixed {
+                    return Err(FrameError::Malformed);
+                }
+                let mut counter = [0u8; 8];
+                counter[8 - counter_len..].copy_from_slice(&bytes[SESSION_HEADER..fixed]);
+                Ok(Frame::Session {
+                    to: short_at(bytes, 1),
+                    from: short_at(bytes, 5),
+                    index: u32::from_be_bytes([bytes[9], bytes[10], bytes[11], bytes[12]]),
+                    counter: u64::from_be_bytes(counter),
+                    sealed: &bytes[fixed..],
                 })
             }
             Some(&BROADCAST) => {
@@ -360,6 +404,25 @@ pub fn tag_holds(key: &[u8; 32], covered: &[u8], tag: &[u8; TAG_LEN]) -> bool {
     mac.verify_truncated_left(tag).is_ok()
 }
 
+/// A compact session frame from `from` to `to` carrying a session message
+/// (`index`, `counter`, `sealed`) whose destination is `to`; the counter
+/// takes as few bytes as it needs (at least three). `None` when the counter
+/// is beyond 48 bits (the routed form's limit).
+pub fn session(to: ShortId, from: ShortId, index: u32, counter: u64, sealed: &[u8]) -> Option<Vec<u8>> {
+    let needed = (8 - counter.leading_zeros() as usize / 8).max(SESSION_COUNTER_MIN);
+    if needed > 6 {
+        return None;
+    }
+    let mut frame = Vec::with_capacity(SESSION_HEADER + needed + sealed.len());
+    frame.push(SESSION + (needed - SESSION_COUNTER_MIN) as u8);
+    frame.extend_from_slice(&to.0.to_be_bytes());
+    frame.extend_from_slice(&from.0.to_be_bytes());
+    frame.extend_from_slice(&index.to_be_bytes());
+    frame.extend_from_slice(&counter.to_be_bytes()[8 - needed..]);
+    frame.extend_from_slice(sealed);
+    Some(frame)
+}
+
 /// A broadcast frame carrying `content` from `from`.
 pub fn broadcast(from: ShortId, content: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(BROADCAST_OVERHEAD + content.len());
@@ -440,6 +503,30 @@ mod tests {
     }
 
     #[test]
+    fn a_session_frame_takes_the_fewest_counter_bytes_and_reads_back() {
+        let sealed = [7u8; 20];
+        for (counter, kind, len) in [
+            (0u64, SESSION, 3),
+            (0xff_ffff, SESSION, 3),
+            (0x100_0000, SESSION + 1, 4),
+            (0xffff_ffff_ff, SESSION + 2, 5),
+            ((1 << 48) - 1, SESSION + 3, 6),
+        ] {
+            let frame = session(ShortId(1), ShortId(2), 0xdead_beef, counter, &sealed).unwrap();
+            assert_eq!((frame[0], frame.len()), (kind, SESSION_HEADER + len + sealed.len()), "counter {counter:#x}");
+            let Ok(Frame::Session { to, from, index, counter: c, sealed: s }) = Frame::decode(&frame) else {
+                panic!("counter {counter:#x}: not a session frame")
+            };
+            assert_eq!((to, from, index, c, s), (ShortId(1), ShortId(2), 0xdead_beef, counter, &sealed[..]));
+        }
+        assert_eq!(session(ShortId(1), ShortId(2), 1, 1 << 48, &sealed), None);
+        for kind in SESSION..=SESSION + 3 {
+            let bare = [&[kind][..], &[0; SESSION_HEADER - 1], &vec![0; 3 + usize::from(kind - SESSION)]].concat();
+            assert_eq!(Frame::decode(&bare), Err(FrameError::Malformed), "kind {kind:#x} with nothing sealed");
+        }
+    }
+
+    #[test]
     fn short_or_unknown_frames_are_malformed() {
         for bad in [
             &[][..],
@@ -447,6 +534,7 @@ mod tests {
             &[UNICAST, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
             &[BROADCAST, 1, 2, 3, 4],
             &[0x12],
+            &[0x38, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
         ] {
             assert_eq!(Frame::decode(bad), Err(FrameError::Malformed), "{bad:?}");
         }

@@ -50,6 +50,10 @@ impl RadioLink {
                 }
                 (from, content)
             }
+            Frame::Session { to, from, index, counter, sealed } => {
+                self.last_hop_in(last_hop::LastHop { to, from, index, counter, sealed }, signal, now, out);
+                return;
+            }
             Frame::Broadcast { from, content } => {
                 sender = Some(from);
                 match self.neighbours.up_by_short(from) {
@@ -151,7 +155,7 @@ impl RadioLink {
     /// A frame from a node that is not a verified neighbour: ignored,
     /// counted, and this node's hello offered (asking for theirs), at most
     /// once per [`HELLO_ANSWER_GAP_US`].
-    fn unknown_sender(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+    pub(super) fn unknown_sender(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         self.counters.unverified += 1;
         if !self.answered_recently(now) {
             self.last_hello_answer = Some(now);

@@ -148,6 +148,11 @@ pub struct RadioCounters {
     pub overheard: u64,
     /// Frames that were neither packet, fragment nor hello.
     pub malformed: u64,
+    /// Session messages sent on their last hop as compact frames.
+    pub last_hop_out: u64,
+    /// Compact session frames taken for this node (the router's sessions
+    /// still judge them).
+    pub last_hop_in: u64,
     /// Relayed floods sent after their wait (managed flooding).
     pub relays_sent: u64,
     /// Relayed floods dropped: every neighbour had them by their moment.

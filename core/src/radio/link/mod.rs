@@ -41,11 +41,13 @@
 //!   theirs, reassembly.
 //! - `transmit`: packets out: queueing, the one outstanding transmit,
 //!   retries with backoff, health.
+//! - `last_hop`: session messages on their last hop as compact frames.
 //! - `relay`: managed flooding: relayed floods wait (low SNR first) and
 //!   are cancelled when every neighbour already has them.
 
 mod hello;
 pub mod interface;
+mod last_hop;
 mod neighbours;
 mod relay;
 #[cfg(test)]

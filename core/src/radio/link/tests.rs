@@ -646,3 +646,80 @@ fn the_snr_share_puts_faint_first_copies_early() {
     assert_eq!(snr_share(None), 0.5);
     assert_eq!(snr_share(Some(f32::NAN)), 0.5);
 }
+
+/// A session message (routed kind 6) for node `to`, `sealed` bytes long.
+fn session_packet(to: u8, counter: u64, sealed: usize) -> Vec<u8> {
+    use crate::routing::wire::{Body, Hops, Packet};
+    let sealed: Vec<u8> = (0..sealed).map(|i| (i * 13 % 251) as u8).collect();
+    let body = Body::Session { destination: address(to), index: 0x0102_0304, counter, sealed: &sealed };
+    Packet { hops: Hops { count: 2, limit: 9 }, body }.encode()
+}
+
+/// The routed packet as its destination gets it from a compact frame: one
+/// hop travelled, no further to go, every other byte as sent.
+fn as_last_hop(mut packet: Vec<u8>) -> Vec<u8> {
+    packet[1..3].copy_from_slice(&[1, 1]);
+    packet
+}
+
+#[test]
+fn a_session_message_on_its_last_hop_goes_as_a_compact_frame_and_arrives_whole() {
+    use super::super::frame::{SESSION, SESSION_HEADER, UNICAST, UNICAST_OVERHEAD};
+    let (mut a, mut b) = pair(255, RadioSettings::default());
+    let now = Micros::from_us(10_000 * MS);
+    // 100 bytes of payload sealed: flags, port, payload and the 16-byte tag.
+    let packet = session_packet(2, 5, 1 + 1 + 100 + 16);
+    let mut out = Vec::new();
+    send_to(&mut a, 2, &packet, now, &mut out);
+    let sent = transmits(&mut out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].frame[0], SESSION, "a counter below 2^24 takes three bytes");
+    assert_eq!(sent[0].frame.len(), SESSION_HEADER + 3 + 118, "34 bytes beyond the payload before the modem's");
+    assert_eq!(packet.len() + UNICAST_OVERHEAD - sent[0].frame.len(), 26, "26 bytes fewer than a general unicast");
+    let mut delivered = Vec::new();
+    b.driver_actions(vec![received(sent[0].frame.clone())], now, &mut delivered);
+    a.driver_actions(vec![done(sent[0].id, true)], now, &mut out);
+    assert_eq!(packets(&delivered), vec![as_last_hop(packet.clone())]);
+    assert!(matches!(delivered.last(), Some(RadioOutput::Packet { neighbour: 1, .. })));
+    assert_eq!((a.counters.last_hop_out, b.counters.last_hop_in), (1, 1));
+
+    // A session message for a node beyond b, through b: a general unicast,
+    // tagged, arriving byte for byte.
+    let onward = session_packet(3, 6, 118);
+    send_to(&mut a, 2, &onward, now, &mut out);
+    let sent = transmits(&mut out);
+    assert_eq!(sent[0].frame[0], UNICAST);
+    let mut delivered = Vec::new();
+    b.driver_actions(vec![received(sent[0].frame.clone())], now, &mut delivered);
+    a.driver_actions(vec![done(sent[0].id, true)], now, &mut out);
+    assert_eq!(packets(&delivered), vec![onward]);
+
+    // Too big for one compact frame: fragments of general unicasts, whole.
+    let big = session_packet(2, 7, 400);
+    send_to(&mut a, 2, &big, now, &mut out);
+    let delivered = carry(&mut a, &mut out, &mut b, now, |_| false);
+    assert_eq!(packets(&delivered), vec![big]);
+    assert_eq!((a.counters.last_hop_out, b.counters.last_hop_in), (1, 1));
+}
+
+#[test]
+fn compact_frames_for_others_or_from_strangers_never_reach_the_router() {
+    use super::super::frame::session;
+    let (mut a, _b) = pair(255, RadioSettings::default());
+    let now = Micros::from_us(10_000 * MS);
+    let (short_a, short_b, short_c) = (ShortId::of(&address(1)), ShortId::of(&address(2)), ShortId::of(&address(7)));
+    let sealed = [9u8; 40];
+    let mut out = Vec::new();
+    let for_someone_else = session(short_c, short_b, 1, 1, &sealed).unwrap();
+    let from_a_stranger = session(short_a, short_c, 1, 1, &sealed).unwrap();
+    for frame in [for_someone_else, from_a_stranger] {
+        a.driver_actions(vec![received(frame)], now, &mut out);
+    }
+    assert!(packets(&out).is_empty(), "nothing reached the router");
+    assert_eq!((a.counters.overheard, a.counters.unverified, a.counters.last_hop_in), (1, 1, 0));
+    // Claiming to be b is possible (nothing on the frame proves the sender):
+    // it reaches the router as b's, where the session cannot open it.
+    let as_b = session(short_a, short_b, 1, 1, &sealed).unwrap();
+    a.driver_actions(vec![received(as_b)], now, &mut out);
+    assert_eq!(packets(&out).len(), 1);
+}

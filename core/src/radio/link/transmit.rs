@@ -42,26 +42,35 @@ impl RadioLink {
         let (overhead, to) = match dest {
             RadioDest::Everyone => (frame::BROADCAST_OVERHEAD, None),
             RadioDest::Neighbour(number) => match self.neighbours.usable_by_number(number) {
-                Some(n) => (frame::UNICAST_OVERHEAD, Some((n.short, n.key))),
+                Some(n) => (frame::UNICAST_OVERHEAD, Some((n.short, n.key, n.address))),
                 None => return refused(self, SendRefused::NoSuchNeighbour(number)),
             },
         };
-        let id = self.next_fragment_id;
-        let room = usize::from(radio.mtu).saturating_sub(overhead);
-        let contents = match fragment::fragment(packet, room, id) {
-            Ok(contents) => contents,
-            Err(e) => return refused(self, SendRefused::Fragment(e)),
+        let mtu = usize::from(radio.mtu);
+        let last_hop = to.and_then(|(short, _, address)| self.last_hop_frame(short, &address, packet, mtu));
+        let frames: Vec<Vec<u8>> = match last_hop {
+            Some(frame) => {
+                self.counters.last_hop_out += 1;
+                vec![frame]
+            }
+            None => {
+                let id = self.next_fragment_id;
+                let contents = match fragment::fragment(packet, mtu.saturating_sub(overhead), id) {
+                    Ok(contents) => contents,
+                    Err(e) => return refused(self, SendRefused::Fragment(e)),
+                };
+                if contents.len() > 1 {
+                    self.next_fragment_id = self.next_fragment_id.wrapping_add(1);
+                }
+                contents
+                    .iter()
+                    .map(|content| match &to {
+                        Some((short, key, _)) => frame::unicast(*short, self.short, content, key),
+                        None => frame::broadcast(self.short, content),
+                    })
+                    .collect()
+            }
         };
-        if contents.len() > 1 {
-            self.next_fragment_id = self.next_fragment_id.wrapping_add(1);
-        }
-        let frames: Vec<Vec<u8>> = contents
-            .iter()
-            .map(|content| match &to {
-                Some((short, key)) => frame::unicast(*short, self.short, content, key),
-                None => frame::broadcast(self.short, content),
-            })
-            .collect();
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
         let count = frames.len() as u64;
