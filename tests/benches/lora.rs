@@ -105,7 +105,7 @@ fn goodput(payload: usize, count: u64) {
     // The link's goodput: from the first message's frame going on air (its
     // arrival minus one frame time) to the last arrival, as the sink saw it.
     let params = LoraParams::default();
-    let frame = params.time_on_air_us(payload + ROUTED_HEADER + 1) as f64 / 1e6;
+    let frame = params.time_on_air_us(payload + LAST_HOP_OVERHEAD) as f64 / 1e6;
     let span = (stats["latest_ms"].as_f64().unwrap_or(0.0) - stats["first_ms"].as_f64().unwrap_or(0.0)) / 1e3 + frame;
     let max = payload as f64 / (params.time_on_air_us(payload) as f64 / 1e6);
     let got = (payload as u64 * count) as f64 / span;
@@ -119,8 +119,10 @@ fn goodput(payload: usize, count: u64) {
     );
 }
 
-/// Routed header of an operator message to a port below 128 (docs/WIRE.md).
-const ROUTED_HEADER: usize = 20;
+/// Bytes on air beyond the payload of a sealed, sender-verified message on
+/// its last hop: the compact session frame and the RNode's header byte
+/// (docs/WIRE.md, "Per-packet overhead on LoRa").
+const LAST_HOP_OVERHEAD: usize = 35;
 
 fn swap_stall(swaps: usize) {
     let pair = Pair::start("");

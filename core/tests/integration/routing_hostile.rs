@@ -233,3 +233,30 @@ fn searches_give_up_and_are_capped() {
     assert_eq!(counters.searches_given_up, 10, "{counters:?}");
     assert!(counters.searches_refused >= 40, "{counters:?}");
 }
+
+/// One neighbour sending packets for destinations nobody knows fills the
+/// relay's hold only up to its own share: another neighbour's held packets
+/// stay, and what was pushed out is counted.
+#[test]
+fn a_neighbour_filling_the_hold_pushes_out_only_its_own_packets() {
+    let mut config =
+        limited(weft_core::routing::limits::RouterLimits { unknown_per_link_per_s: 10_000.0, ..Default::default() });
+    config.router.hold = weft_core::routing::pending::HoldLimits { per_source: 50, total: 120, ..config.router.hold };
+    // 0 - 1 - 2: node 0 floods the relay 1, node 2 is an honest neighbour.
+    let mut sim = converged(Topology::line(3), config);
+    let unknown = |i: u64| {
+        let data = Body::Data { destination: fresh_key(70_000 + i).address(), port: 7, flags: 0, inner: b"x" };
+        Packet { hops: Hops::fresh(8), body: data }.encode()
+    };
+    for i in 0..20 {
+        sim.inject(1, 2, unknown(i));
+    }
+    for i in 100..1_100 {
+        sim.inject(1, 0, unknown(i));
+    }
+    let relay = &sim.node(1).router;
+    assert_eq!(relay.held_from(&sim.address(2)), 20, "the honest neighbour's packets stay");
+    assert_eq!(relay.held_from(&sim.address(0)), 50, "the flooder keeps its share");
+    let counters = relay.hold_counters();
+    assert_eq!((counters.evicted, counters.evicted_per_source), (950, 950), "{counters:?}");
+}

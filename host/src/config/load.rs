@@ -302,6 +302,9 @@ fn check_routing(routing: &RoutingSection) -> Result<(), KeyError> {
     if routing.hold_per_destination == 0 || routing.hold_total < routing.hold_per_destination {
         return fail("hold_total", "expected hold_per_destination >= 1 and hold_total >= hold_per_destination");
     }
+    if routing.hold_per_source == 0 || routing.hold_per_source > routing.hold_total {
+        return fail("hold_per_source", "expected at least 1 and at most hold_total");
+    }
     if routing.quic_link_bandwidth_bps < 1000 {
         return fail("quic_link_bandwidth_bps", "expected at least 1000 bits/s");
     }

@@ -63,6 +63,8 @@ pub struct RoutingSection {
     pub hold_ttl_s: u64,
     /// Held packets per destination.
     pub hold_per_destination: usize,
+    /// Held packets per neighbour that handed them over.
+    pub hold_per_source: usize,
     /// Held packets in total.
     pub hold_total: usize,
     /// Cost of a QUIC link (routes of equal hops prefer cheaper links).
@@ -105,6 +107,7 @@ impl RoutingSection {
             hold: weft_core::routing::pending::HoldLimits {
                 ttl_ms: self.hold_ttl_s.saturating_mul(1000),
                 per_destination: self.hold_per_destination,
+                per_source: self.hold_per_source,
                 total: self.hold_total,
             },
             limits: weft_core::routing::limits::RouterLimits {
@@ -134,6 +137,7 @@ impl Default for RoutingSection {
             path_request_interval_ms: 1000,
             hold_ttl_s: 24 * 3600,
             hold_per_destination: 256,
+            hold_per_source: 2048,
             hold_total: 8192,
             quic_link_cost: 1,
             quic_link_bandwidth_bps: 10_000_000,

@@ -535,6 +535,7 @@ impl NodeMetrics {
             ("delivered", h.delivered),
             ("expired", h.expired),
             ("evicted", h.evicted),
+            ("evicted_per_source", h.evicted_per_source),
             ("requeued", h.requeued),
         ] {
             set_counter(&self.store, &[outcome], value);

@@ -181,6 +181,7 @@ mod tests {
             destination: weft_plugin_api::Address([key as u8; 16]),
             expires: weft_core::time::UnixMillis::from_unix_ms(9),
             needs_seal: false,
+            source: (key % 2 == 0).then_some(weft_plugin_api::Address([7; 16])),
             packet: vec![0x40, key as u8],
         };
         {

@@ -169,6 +169,7 @@ fn config_check_and_run_refuse_the_same_bad_configs_with_the_same_message() {
         ("hold_ttl_s 0", format!("{base}\n[routing]\nhold_ttl_s = 0\n"), "routing.hold_ttl_s"),
         ("announce share", format!("{base}\n[routing]\nannounce_share = 2.0\n"), "routing.announce_share"),
         ("hold totals", format!("{base}\n[routing]\nhold_total = 1\nhold_per_destination = 2\n"), "hold_total"),
+        ("hold per source", format!("{base}\n[routing]\nhold_per_source = 0\n"), "hold_per_source"),
         ("unknown key", format!("{base}\n[routing]\nmax_hopz = 3\n"), "unknown field"),
         ("invalid TOML", format!("{base}\n[routing\n"), "invalid TOML"),
         ("missing plugin file", format!("{base}\n[[plugins]]\nfile = \"gone.wasm\"\n"), "no such file"),

@@ -221,6 +221,11 @@ impl<M: AnnounceCheck> Router<M> {
         self.hold.len()
     }
 
+    /// Packets held that the neighbour `source` handed over.
+    pub fn held_from(&self, source: &Address) -> usize {
+        self.hold.held_from(source)
+    }
+
     /// The routing table.
     pub fn table(&self) -> &RoutingTable {
         &self.table

@@ -173,7 +173,9 @@ impl<M: AnnounceCheck> Router<M> {
                     self.counters.unknown_rate_limited += 1;
                     return;
                 }
-                self.hold_packet(to, packet, false, now);
+                // Held on the account of the neighbour that handed it over.
+                let source = self.links.get(&from).map(|state| state.params.neighbour);
+                self.hold_packet(to, packet, false, source, now);
             }
         }
     }

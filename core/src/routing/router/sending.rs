@@ -68,7 +68,7 @@ impl<M: AnnounceCheck> Router<M> {
     pub(super) fn route_or_hold(&mut self, to: Address, packet: Vec<u8>, now: Millis) {
         match self.table.route(&to, now) {
             Some(route) => self.out.push(RouterOutput::Transmit { link: route.link, packet }),
-            None => self.hold_packet(to, packet, false, now),
+            None => self.hold_packet(to, packet, false, None, now),
         }
     }
 
@@ -84,9 +84,18 @@ impl<M: AnnounceCheck> Router<M> {
         Some(Packet { hops: packet.hops, body: Body::Data { destination, port, flags, inner: &sealed } }.encode())
     }
 
-    pub(super) fn hold_packet(&mut self, to: Address, packet: Vec<u8>, needs_seal: bool, now: Millis) {
+    /// Holds `packet` for `to` until a path appears; `source` is the
+    /// neighbour that handed it over (`None`: it originated here).
+    pub(super) fn hold_packet(
+        &mut self,
+        to: Address,
+        packet: Vec<u8>,
+        needs_seal: bool,
+        source: Option<Address>,
+        now: Millis,
+    ) {
         let expires = self.wall(now).after_ms(self.hold.limits().ttl_ms);
-        for change in self.hold.hold(to, packet, needs_seal, expires) {
+        for change in self.hold.hold(to, packet, needs_seal, source, expires) {
             self.out.push(RouterOutput::Hold(change));
         }
         self.request_path(to, now);
@@ -181,7 +190,7 @@ impl<M: AnnounceCheck> Router<M> {
                     body: Body::Data { destination: message.to, port: message.port, flags, inner: &plain },
                 }
                 .encode();
-                self.hold_packet(message.to, packet, message.sealed, now);
+                self.hold_packet(message.to, packet, message.sealed, None, now);
                 Sent::Held
             }
         }

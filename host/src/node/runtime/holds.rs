@@ -67,6 +67,7 @@ mod tests {
             destination: Address([1; 16]),
             expires: UnixMillis::from_unix_ms(9),
             needs_seal: false,
+            source: None,
             packet: vec![0x40, key as u8],
         }
     }
