@@ -20,8 +20,10 @@ pub struct Message {
     /// anonymous: the sender hid itself, or claimed an address the host
     /// could not verify (a plaintext packet from a host older than ABI 1.4).
     /// Exception: a flood, or an answer to one (`Flood`, `Reply` to a flood),
-    /// is never sealed and names the source it *claims*; check signed content
-    /// with `known_key` where it matters (FAPP's slot announces do).
+    /// is never sealed and names its source unless it hid: a host that knows
+    /// that node's key delivers it only if that node signed it; from a node
+    /// the host does not know yet it is a claim. Check signed content with
+    /// `known_key` where it matters (FAPP's slot announces do).
     /// Before 1.4 an addressed message also named its claimed source.
     pub from: Option<Address>,
     /// The service port the message was addressed to.

@@ -509,7 +509,7 @@ mod tests {
             (0u64, SESSION, 3),
             (0xff_ffff, SESSION, 3),
             (0x100_0000, SESSION + 1, 4),
-            (0xffff_ffff_ff, SESSION + 2, 5),
+            (0x00ff_ffff_ffff, SESSION + 2, 5),
             ((1 << 48) - 1, SESSION + 3, 6),
         ] {
             let frame = session(ShortId(1), ShortId(2), 0xdead_beef, counter, &sealed).unwrap();

@@ -10,8 +10,8 @@
 //! byte 1   hop count    hops travelled so far (relays increment it in place)
 //! byte 2   hop limit    dropped once the count reaches it
 //! Data     destination (16) | port varint | inner or sealed inner
-//! Flood    flood id u64 BE  | port varint | inner
-//! Return   flood id u64 BE  | port varint | inner
+//! Flood    flood id u64 BE  | port varint | inner | [signature (64)]
+//! Return   flood id u64 BE  | port varint | inner | [signature (64)]
 //! Announce [request id u64 BE, when a path response] | announce body (138)
 //! PathReq  request id u64 BE | target (16) | known sequence varint
 //! Trace    trace id u64 BE | destination (16) | origin (16) | path (16 each)
@@ -35,6 +35,13 @@ pub const FLAG_SOURCE: u8 = 0b100;
 pub const FLAG_SEALED: u8 = 0b010;
 /// Flag: the inner fields carry an extension byte (tag, reply_to).
 pub const FLAG_EXT: u8 = 0b001;
+/// Flag (flood and return, only with [`FLAG_SOURCE`]): the source's Ed25519
+/// signature over [`flood_signed_bytes`] follows the inner fields.
+pub const FLAG_SIGNED: u8 = 0b010;
+/// Bytes of a flood's (or return's) signature.
+pub const FLOOD_SIGNATURE: usize = 64;
+/// What a flood's signature covers first.
+pub const FLOOD_CONTEXT: &[u8] = b"weft flood v1\0";
 /// Flag (announce): a path response, routed back along a request's path.
 pub const FLAG_PATH_RESPONSE: u8 = 0b001;
 /// Flag (trace): the answer travelling back to the origin.
@@ -126,10 +133,12 @@ pub enum Body<'a> {
         id: u64,
         /// Service port on every receiving node.
         port: u16,
-        /// [`FLAG_SOURCE`], [`FLAG_EXT`].
+        /// [`FLAG_SOURCE`], [`FLAG_EXT`] ([`FLAG_SIGNED`] follows `signature`).
         flags: u8,
         /// [`Inner`] fields.
         inner: &'a [u8],
+        /// The source's signature over [`flood_signed_bytes`], when signed.
+        signature: Option<&'a [u8; FLOOD_SIGNATURE]>,
     },
     /// See [`Kind::Return`].
     Return {
@@ -137,10 +146,12 @@ pub enum Body<'a> {
         id: u64,
         /// Service port at the flood's origin.
         port: u16,
-        /// [`FLAG_SOURCE`], [`FLAG_EXT`].
+        /// [`FLAG_SOURCE`], [`FLAG_EXT`] ([`FLAG_SIGNED`] follows `signature`).
         flags: u8,
         /// [`Inner`] fields.
         inner: &'a [u8],
+        /// The source's signature over [`flood_signed_bytes`], when signed.
+        signature: Option<&'a [u8; FLOOD_SIGNATURE]>,
     },
     /// See [`Kind::Announce`].
     Announce {
@@ -240,7 +251,10 @@ impl<'a> Packet<'a> {
 
     fn flags(&self) -> u8 {
         match &self.body {
-            Body::Data { flags, .. } | Body::Flood { flags, .. } | Body::Return { flags, .. } => *flags & 0b111,
+            Body::Data { flags, .. } => *flags & 0b111,
+            Body::Flood { flags, signature, .. } | Body::Return { flags, signature, .. } => {
+                (*flags & (FLAG_SOURCE | FLAG_EXT)) | if signature.is_some() { FLAG_SIGNED } else { 0 }
+            }
             Body::Announce { request, .. } => {
                 if request.is_some() {
                     FLAG_PATH_RESPONSE
@@ -272,10 +286,13 @@ impl<'a> Packet<'a> {
                 put_varint(out, u64::from(*port));
                 out.extend_from_slice(inner);
             }
-            Body::Flood { id, port, inner, .. } | Body::Return { id, port, inner, .. } => {
+            Body::Flood { id, port, inner, signature, .. } | Body::Return { id, port, inner, signature, .. } => {
                 out.extend_from_slice(&id.to_be_bytes());
                 put_varint(out, u64::from(*port));
                 out.extend_from_slice(inner);
+                if let Some(signature) = signature {
+                    out.extend_from_slice(&signature[..]);
+                }
             }
             Body::Announce { request, body } => {
                 if let Some(request) = request {
@@ -332,16 +349,24 @@ impl<'a> Packet<'a> {
                 Body::Data { destination, port, flags, inner: r.rest() }
             }
             Kind::Flood | Kind::Return => {
-                if flags & FLAG_SEALED != 0 {
-                    return Err(DecodeError::Bad("flags (floods and returns are never sealed)").into());
+                if flags & FLAG_SIGNED != 0 && flags & FLAG_SOURCE == 0 {
+                    return Err(DecodeError::Bad("flags (a signed flood names its source)").into());
                 }
                 let id = r.u64("flood id")?;
                 let port = port(&mut r)?;
-                let inner = r.rest();
-                if kind == Kind::Flood {
-                    Body::Flood { id, port, flags, inner }
+                let rest = r.rest();
+                let (inner, signature) = if flags & FLAG_SIGNED != 0 {
+                    let at =
+                        rest.len().checked_sub(FLOOD_SIGNATURE).ok_or(DecodeError::Truncated("flood signature"))?;
+                    let (inner, signature) = rest.split_at(at);
+                    (inner, Some(signature.try_into().map_err(|_| DecodeError::Truncated("flood signature"))?))
                 } else {
-                    Body::Return { id, port, flags, inner }
+                    (rest, None)
+                };
+                if kind == Kind::Flood {
+                    Body::Flood { id, port, flags, inner, signature }
+                } else {
+                    Body::Return { id, port, flags, inner, signature }
                 }
             }
             Kind::Announce => {
@@ -485,6 +510,20 @@ impl<'a> Inner<'a> {
     }
 }
 
+/// What the source of a flood or a return signs (the hop fields, which
+/// relays rewrite, are left out): [`FLOOD_CONTEXT`] | the packet's first
+/// byte (version, kind, flags with [`FLAG_SIGNED`]) | flood id u64 BE |
+/// port u16 BE | the inner fields.
+pub fn flood_signed_bytes(kind: Kind, id: u64, port: u16, flags: u8, inner: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FLOOD_CONTEXT.len() + 1 + 8 + 2 + inner.len());
+    out.extend_from_slice(FLOOD_CONTEXT);
+    out.push((VERSION << 6) | ((kind as u8) << 3) | (flags & (FLAG_SOURCE | FLAG_EXT)) | FLAG_SIGNED);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&port.to_be_bytes());
+    out.extend_from_slice(inner);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,8 +537,10 @@ mod tests {
         let bodies = [
             Body::Data { destination: B, port: 7, flags: 0, inner: b"x" },
             Body::Data { destination: B, port: 40_000, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner },
-            Body::Flood { id: 1 << 60, port: 9, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner },
-            Body::Return { id: 5, port: 9, flags: 0, inner: b"r" },
+            Body::Flood { id: 1 << 60, port: 9, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner, signature: None },
+            Body::Flood { id: 3, port: 9, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner, signature: Some(&[5; 64]) },
+            Body::Return { id: 5, port: 9, flags: 0, inner: b"r", signature: None },
+            Body::Return { id: 6, port: 9, flags: FLAG_SOURCE, inner: &inner[..20], signature: Some(&[6; 64]) },
             Body::Announce { request: None, body: &body },
             Body::Announce { request: Some(77), body: &body },
             Body::PathRequest { request: 3, target: B, known_sequence: 1_700_000_000_000 },
@@ -548,6 +589,35 @@ mod tests {
             bytes[0] = 0x58 | flags;
             assert_eq!(Packet::decode(&bytes), Err(WireError::Decode(DecodeError::Bad("path request flags"))));
         }
+    }
+
+    #[test]
+    fn a_signed_flood_names_its_source_and_carries_the_whole_signature() {
+        let inner = Inner { source: Some(A), tag: 0, reply_to: None, payload: b"hi" }.encode();
+        let signed = Body::Flood { id: 1, port: 9, flags: FLAG_SOURCE, inner: &inner, signature: Some(&[7; 64]) };
+        let bytes = Packet { hops: Hops::fresh(8), body: signed }.encode();
+        assert_eq!(bytes[0] & 0b111, FLAG_SOURCE | FLAG_SIGNED);
+        let Ok(Packet { body: Body::Flood { inner: i, signature: Some(sig), .. }, .. }) = Packet::decode(&bytes) else {
+            panic!("not a signed flood")
+        };
+        assert_eq!((i, sig), (&inner[..], &[7; 64]));
+        // Signed without a source: nothing to check the signature against.
+        let mut sourceless = bytes.clone();
+        sourceless[0] &= !FLAG_SOURCE;
+        assert_eq!(
+            Packet::decode(&sourceless),
+            Err(WireError::Decode(DecodeError::Bad("flags (a signed flood names its source)")))
+        );
+        // Shorter than a signature after the port.
+        let short = &bytes[..3 + 8 + 1 + 40];
+        assert_eq!(Packet::decode(short), Err(WireError::Decode(DecodeError::Truncated("flood signature"))));
+        // The signed bytes bind kind, flags, id, port and fields, not the hops.
+        let flood = flood_signed_bytes(Kind::Flood, 1, 9, FLAG_SOURCE, &inner);
+        assert_ne!(flood, flood_signed_bytes(Kind::Return, 1, 9, FLAG_SOURCE, &inner));
+        assert_ne!(flood, flood_signed_bytes(Kind::Flood, 2, 9, FLAG_SOURCE, &inner));
+        assert_ne!(flood, flood_signed_bytes(Kind::Flood, 1, 10, FLAG_SOURCE, &inner));
+        assert_ne!(flood, flood_signed_bytes(Kind::Flood, 1, 9, FLAG_SOURCE | FLAG_EXT, &inner));
+        assert_eq!(flood, flood_signed_bytes(Kind::Flood, 1, 9, FLAG_SOURCE | FLAG_SIGNED, &inner));
     }
 
     #[test]

@@ -9,3 +9,4 @@ mod radio_channel;
 mod routing_hostile;
 mod routing_sim;
 mod sessions;
+mod signed_floods;

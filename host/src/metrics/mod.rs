@@ -481,6 +481,8 @@ impl NodeMetrics {
             ("forwarded", r.forwarded),
             ("hop_limit", r.hop_limit),
             ("duplicate", r.duplicates),
+            ("flood_forged", r.floods_forged),
+            ("flood_unsigned", r.floods_unsigned),
             ("announce_accepted", r.announces_accepted),
             ("announce_forged", r.announces_forged),
             ("announce_stale", r.announces_stale),

@@ -228,6 +228,12 @@ pub struct RouterCounters {
     pub hop_limit: u64,
     /// Floods and path requests seen before.
     pub duplicates: u64,
+    /// Floods and answers to floods whose signature failed under the key of
+    /// the node they name (neither delivered nor relayed).
+    pub floods_forged: u64,
+    /// Floods and answers to floods naming a node whose key is known here
+    /// without its signature (neither delivered nor relayed).
+    pub floods_unsigned: u64,
     /// Announces taken (new or better).
     pub announces_accepted: u64,
     /// Announces with a bad signature.

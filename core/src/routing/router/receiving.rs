@@ -2,7 +2,30 @@
 //! here, forwarded toward its destination, or dropped and counted.
 
 use super::*;
+use crate::routing::wire::{FLOOD_SIGNATURE, Kind, flood_signed_bytes};
 use crate::time::Millis;
+
+/// What a flood's signature says of its revealed source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FloodSigner {
+    /// It names no source.
+    Anonymous,
+    /// Signed by the node it names, under that node's announced key.
+    Verified,
+    /// It names a node whose key is not known here: a claim, taken as one.
+    Claim,
+    /// It names a node whose key is known here, without a signature.
+    Unsigned,
+    /// The signature fails under the named node's key.
+    Forged,
+}
+
+impl FloodSigner {
+    /// Whether the flood is refused: neither delivered nor relayed.
+    fn refused(self) -> bool {
+        matches!(self, FloodSigner::Unsigned | FloodSigner::Forged)
+    }
+}
 
 impl<M: AnnounceCheck> Router<M> {
     /// A packet arrived on `link`.
@@ -34,14 +57,26 @@ impl<M: AnnounceCheck> Router<M> {
                     self.forward(link, destination, packet, now);
                 }
             }
-            Body::Flood { id, port, flags, inner } => {
-                if !self.seen.first_time(id, Came::Link(link), now) {
+            Body::Flood { id, port, flags, inner, signature } => {
+                if self.seen.came(id, now).is_some() {
                     self.counters.duplicates += 1;
                     return;
                 }
-                match Inner::decode(flags, inner) {
+                let fields = Inner::decode(flags, inner);
+                // Judged before the id is remembered: a forged copy must not
+                // make the genuine flood look like a duplicate.
+                let signer = match &fields {
+                    Ok(fields) => self.flood_signer(Kind::Flood, id, port, flags, fields, inner, signature),
+                    Err(_) => FloodSigner::Anonymous,
+                };
+                if signer.refused() {
+                    self.count_refused_flood(signer);
+                    return;
+                }
+                self.seen.first_time(id, Came::Link(link), now);
+                match fields {
                     Ok(fields) => {
-                        self.deliver(port, &fields, false, false, ReplyPath::Flood(id));
+                        self.deliver(port, &fields, false, signer == FloodSigner::Verified, ReplyPath::Flood(id));
                         self.mark_flooded();
                     }
                     Err(_) => self.counters.undecodable += 1,
@@ -55,11 +90,16 @@ impl<M: AnnounceCheck> Router<M> {
                     self.counters.hop_limit += 1;
                 }
             }
-            Body::Return { id, port, flags, inner } => match self.seen.came(id, now) {
+            Body::Return { id, port, flags, inner, signature } => match self.seen.came(id, now) {
                 Some(Came::Here) => match Inner::decode(flags, inner) {
                     Ok(fields) => {
+                        let signer = self.flood_signer(Kind::Return, id, port, flags, &fields, inner, signature);
+                        if signer.refused() {
+                            self.count_refused_flood(signer);
+                            return;
+                        }
                         let reply = fields.source.map_or(ReplyPath::None, ReplyPath::Node);
-                        self.deliver(port, &fields, false, false, reply);
+                        self.deliver(port, &fields, false, signer == FloodSigner::Verified, reply);
                         self.mark_flooded();
                     }
                     Err(_) => self.counters.undecodable += 1,
@@ -99,6 +139,40 @@ impl<M: AnnounceCheck> Router<M> {
                     self.forward(link, destination, packet, now);
                 }
             }
+        }
+    }
+
+    /// Who signed a flood or a return: its revealed source, checked
+    /// against the signing key of that node's announce when this node knows
+    /// it. A node this node knows must have signed what names it (a missing
+    /// or failing signature is refused); a node not known yet can only be
+    /// claimed.
+    #[allow(clippy::too_many_arguments, reason = "the signed fields of one packet")]
+    fn flood_signer(
+        &self,
+        kind: Kind,
+        id: u64,
+        port: u16,
+        flags: u8,
+        fields: &Inner<'_>,
+        inner: &[u8],
+        signature: Option<&[u8; FLOOD_SIGNATURE]>,
+    ) -> FloodSigner {
+        let Some(source) = fields.source else { return FloodSigner::Anonymous };
+        let Some(entry) = self.table.entry(&source) else { return FloodSigner::Claim };
+        let Some(signature) = signature else { return FloodSigner::Unsigned };
+        let signed = flood_signed_bytes(kind, id, port, flags, inner);
+        if crate::crypto::verify(&entry.announce.signing_key, &signed, signature) {
+            FloodSigner::Verified
+        } else {
+            FloodSigner::Forged
+        }
+    }
+
+    fn count_refused_flood(&mut self, signer: FloodSigner) {
+        match signer {
+            FloodSigner::Unsigned => self.counters.floods_unsigned += 1,
+            _ => self.counters.floods_forged += 1,
         }
     }
 

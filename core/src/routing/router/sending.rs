@@ -3,6 +3,7 @@
 //! held until a path or a session exists.
 
 use super::*;
+use crate::routing::wire::{FLOOD_SIGNATURE, Kind, flood_signed_bytes};
 use crate::time::Millis;
 
 impl<M: AnnounceCheck> Router<M> {
@@ -203,9 +204,10 @@ impl<M: AnnounceCheck> Router<M> {
         self.seen.first_time(id, Came::Here, now);
         let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to: None, payload };
         let encoded = inner.encode();
+        let signature = reveal.then(|| self.sign_flood(Kind::Flood, id, port, inner.flags(), &encoded));
         let packet = Packet {
             hops: Hops::fresh(hops.min(self.config.max_hops)),
-            body: Body::Flood { id, port, flags: inner.flags(), inner: &encoded },
+            body: Body::Flood { id, port, flags: inner.flags(), inner: &encoded, signature: signature.as_ref() },
         }
         .encode();
         self.send_on_all_links(None, packet);
@@ -229,12 +231,24 @@ impl<M: AnnounceCheck> Router<M> {
         };
         let inner = Inner { source: reveal.then_some(self.own), tag: 0, reply_to, payload };
         let encoded = inner.encode();
+        let signature = reveal.then(|| self.sign_flood(Kind::Return, flood, port, inner.flags(), &encoded));
         let packet = Packet {
             hops: Hops::fresh(self.config.max_hops),
-            body: Body::Return { id: flood, port, flags: inner.flags(), inner: &encoded },
+            body: Body::Return {
+                id: flood,
+                port,
+                flags: inner.flags(),
+                inner: &encoded,
+                signature: signature.as_ref(),
+            },
         }
         .encode();
         self.out.push(RouterOutput::Transmit { link: back, packet });
         Ok(Sent::Transmitted(back))
+    }
+
+    /// This node's signature on a flood or return it sends revealing itself.
+    fn sign_flood(&self, kind: Kind, id: u64, port: u16, flags: u8, inner: &[u8]) -> [u8; FLOOD_SIGNATURE] {
+        self.identity.sign(&flood_signed_bytes(kind, id, port, flags, inner)).to_bytes()
     }
 }
