@@ -26,7 +26,7 @@ fn overhead() {
         Packet { hops: Hops::fresh(32), body: Body::Data { destination: to, port: 7, flags: 0, inner: &payload } };
     let inner = Inner { source: None, tag: 0, reply_to: None, payload: &payload };
     let announce = Announce::create(&NodeIdentity::generate(), 0, 1).to_body();
-    let announce = Packet { hops: Hops::fresh(32), body: Body::Announce { request: None, body: &announce } };
+    let announce = Packet { hops: Hops::fresh(32), body: Body::Announce { request: None, body: &announce, cost: 0 } };
     println!("header and sealing overhead:");
     println!("| what | bytes |\n|---|---|");
     println!("| routed unicast header (port < 128, sender hidden) | {} |", plain.encode().len() - payload.len());

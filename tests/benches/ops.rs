@@ -25,6 +25,13 @@
 //!   requests, announces from fresh keys; `weft_tests::hostile_peer`) while
 //!   `status` is asked every 10 ms: worst and p99 status latency, the node's
 //!   resident memory before and at its peak, and what it refused.
+//! - **relay**: A -> B -> C as three `weft run` processes linked by QUIC on
+//!   127.0.0.1; A sends 20,000 messages of 100 bytes to C (sealed in a
+//!   session with the sender verified: the default), to a port C has no
+//!   service on (C counts them): messages delivered per second at C, and the
+//!   relay's CPU per message. Then Reticulum in the same shape (three
+//!   `RNS` instances, TCP on 127.0.0.1, `tests/benches/reticulum_relay.py`)
+//!   when `python3` can import `RNS`; otherwise it says how to install it.
 //!
 //! `docs/BENCHMARKS.md` records the results with this command.
 
@@ -358,5 +365,95 @@ fn main() {
     }
     if wants("attack") {
         attack(root.path());
+    }
+    if wants("relay") {
+        relay(root.path());
+    }
+}
+
+/// Messages in the relay benchmark, and their payload size.
+const RELAY_MESSAGES: usize = 20_000;
+const RELAY_PAYLOAD: usize = 100;
+
+fn relay(root: &Path) {
+    use weft_host::control::{Query, Request, Traffic};
+    let (mut a, mut b, mut c) = (TestNode::new(root, "ra"), TestNode::new(root, "rb"), TestNode::new(root, "rc"));
+    b.start(&NodeSpec::default());
+    a.start(&NodeSpec::default().peer(&b));
+    c.start(&NodeSpec::default().peer(&b));
+    a.linked_with(&b, Duration::from_secs(10));
+    c.linked_with(&b, Duration::from_secs(10));
+    a.wait_until("a route to c", Duration::from_secs(15), |a| {
+        let (_, routes, _) = a.ctl(&["routes"]);
+        routes["result"].as_array().into_iter().flatten().any(|r| r["destination"] == c.address.as_str())
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let ask = |node: &TestNode, request: Request| {
+        rt.block_on(weft_host::admin::client::request(&node.socket(), &request, Duration::from_secs(60)))
+            .expect("the node answers")
+            .result
+            .unwrap_or_default()
+    };
+    let arrived = |c: &TestNode| ask(c, Query::Status.into())["counters"]["no_service"].as_u64().unwrap_or(0);
+    let to: weft_plugin_api::Address = c.address.parse().expect("address");
+    // One message first: the session's handshake is not what is measured.
+    ask(&a, Traffic::SendMany { to, port: 33, payloads: vec!["warm-up".into()] }.into());
+    c.wait_until("the first message", Duration::from_secs(10), |c| arrived(c) >= 1);
+    let payloads: Vec<String> = (0..RELAY_MESSAGES).map(|i| format!("{i:0width$}", width = RELAY_PAYLOAD)).collect();
+    let (cpu_before, started) = (b.cpu_seconds().unwrap_or(0.0), Instant::now());
+    let mut next = 0;
+    while next < payloads.len() {
+        // A session takes what fits its queue; the rest is offered again.
+        let chunk = payloads[next..(next + 4_000).min(payloads.len())].to_vec();
+        let outcome = ask(&a, Traffic::SendMany { to, port: 33, payloads: chunk }.into());
+        let accepted = outcome["accepted"].as_u64().unwrap_or(0) as usize;
+        next += accepted;
+        if accepted == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while arrived(&c) < 1 + RELAY_MESSAGES as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (elapsed, got) = (started.elapsed().as_secs_f64(), arrived(&c) - 1);
+    let relay_cpu = b.cpu_seconds().unwrap_or(0.0) - cpu_before;
+    println!(
+        "relay A -> B -> C, three weft processes, QUIC on 127.0.0.1: {got} of {RELAY_MESSAGES} sealed, sender-verified \
+         {RELAY_PAYLOAD}-byte messages in {elapsed:.2} s = {:.0} msgs/s delivered; relay CPU {:.1} µs/msg",
+        got as f64 / elapsed,
+        relay_cpu * 1e6 / got.max(1) as f64
+    );
+    for node in [&mut a, &mut b, &mut c] {
+        node.stop();
+    }
+    reticulum_relay(root);
+}
+
+/// The same shape on Reticulum, side by side, when `python3` has `RNS`.
+fn reticulum_relay(root: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reticulum_relay.py");
+    let python = std::env::var("RETICULUM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_rns = std::process::Command::new(&python)
+        .args(["-c", "import RNS"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_rns {
+        println!(
+            "reticulum: not run ({python} cannot import RNS). To compare side by side: \
+             python3 -m venv target/rns && target/rns/bin/pip install rns && \
+             RETICULUM_PYTHON=$PWD/target/rns/bin/python cargo xtask bench-ops relay"
+        );
+        return;
+    }
+    let dir = root.join("reticulum");
+    let status = std::process::Command::new(&python)
+        .arg(&script)
+        .args(["--dir", &dir.display().to_string(), "--messages", &RELAY_MESSAGES.to_string()])
+        .args(["--payload", &RELAY_PAYLOAD.to_string()])
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!("reticulum: the comparison run failed (see above)");
     }
 }

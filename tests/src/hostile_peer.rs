@@ -80,7 +80,7 @@ pub fn attack(at: SocketAddr, victim: Address, duration: Duration) -> Result<Sen
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(1, |d| d.as_millis() as u64);
                     let body = Announce::create(&key, 0, sequence).to_body();
-                    let announce = Body::Announce { request: None, body: &body };
+                    let announce = Body::Announce { request: None, body: &body, cost: 0 };
                     encode_prefixed(
                         &LinkFrame::Packet(Packet { hops: Hops::fresh(64), body: announce }.encode()),
                         &mut buffer,

@@ -9,7 +9,7 @@
 //! - `cargo xtask bench [ARGS]`: build plugins, then run the benchmarks.
 //! - `cargo xtask bench-lora [goodput|swap]`: the LoRa benchmarks over the
 //!   virtual modem, with a release `weft`.
-//! - `cargo xtask bench-ops [reload|reload-new|reload-first|start|scrape|bulk-hold|attack]`: the operations benchmarks.
+//! - `cargo xtask bench-ops [reload|reload-new|reload-first|start|scrape|bulk-hold|attack|relay]`: the operations benchmarks.
 //! - `cargo xtask demo [--duration SECS]`: build plugins and the node, then
 //!   run a three-node mesh on 127.0.0.1 (see `demo.rs`).
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz
@@ -59,7 +59,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--duration SECS] | plugins [NAME...] | lint | test [cargo test args] | fuzz [--build] [--seconds N] [TARGET...] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape|bulk-hold|attack]>"
+                "usage: cargo xtask <demo [--duration SECS] | plugins [NAME...] | lint | test [cargo test args] | fuzz [--build] [--seconds N] [TARGET...] | bench [cargo bench args] | bench-lora [goodput|swap] | bench-ops [reload|reload-new|reload-first|start|scrape|bulk-hold|attack|relay]>"
             );
             std::process::exit(2);
         }

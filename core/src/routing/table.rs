@@ -2,8 +2,9 @@
 //! next hop.
 //!
 //! Owns: choosing between routes ([`RoutingTable::judge`]): a newer
-//! announce sequence always wins; for the same sequence fewer hops win, then
-//! a lower link cost. Routes expire, and die with their link, but the node's
+//! announce sequence always wins; for the same sequence a lower path cost
+//! wins (the sum of the link costs along it: 1 per QUIC link, a radio
+//! link's time on air; see docs/links.md), then fewer hops. Routes expire, and die with their link, but the node's
 //! newest sequence and announce are kept so replays stay recognisable and
 //! path requests can say what they already know.
 
@@ -24,7 +25,8 @@ pub struct Route {
     pub neighbour: Address,
     /// Links between here and the node (1: a neighbour).
     pub hops: u8,
-    /// Cost of the first link.
+    /// Cost of the path: the first link's cost plus the path cost the
+    /// neighbour announced.
     pub cost: u32,
     /// When the route lapses unless refreshed.
     pub expires: Millis,
@@ -83,7 +85,7 @@ impl RoutingTable {
         }
         match entry.route {
             Some(route) if route.expires > now => {
-                if hops < route.hops || (hops == route.hops && cost < route.cost) {
+                if cost < route.cost || (cost == route.cost && hops < route.hops) {
                     Verdict::Better
                 } else {
                     Verdict::Duplicate
@@ -202,17 +204,19 @@ mod tests {
     }
 
     #[test]
-    fn newer_wins_then_fewer_hops_then_lower_cost_and_old_is_stale() {
+    fn newer_wins_then_lower_path_cost_then_fewer_hops_and_old_is_stale() {
         let node = NodeIdentity::from_secret([1; 32]);
         let a = node.address();
         let mut table = RoutingTable::default();
-        assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Newer);
-        table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 3, 1), Millis::ZERO);
+        assert_eq!(table.judge(&a, 5, 2, 348, Millis::ZERO), Verdict::Newer);
+        // Two SF7 hops (174 ms on air each).
+        table.accept(Arc::new(Announce::create(&node, 0, 5)), route(1, 2, 348), Millis::ZERO);
         assert_eq!(table.judge(&a, 4, 1, 1, Millis::ZERO), Verdict::Stale);
-        assert_eq!(table.judge(&a, 5, 3, 1, Millis::ZERO), Verdict::Duplicate);
-        assert_eq!(table.judge(&a, 5, 4, 0, Millis::ZERO), Verdict::Duplicate);
-        assert_eq!(table.judge(&a, 5, 2, 9, Millis::ZERO), Verdict::Better);
-        assert_eq!(table.judge(&a, 5, 3, 0, Millis::ZERO), Verdict::Better);
+        assert_eq!(table.judge(&a, 5, 2, 348, Millis::ZERO), Verdict::Duplicate);
+        assert_eq!(table.judge(&a, 5, 1, 3941, Millis::ZERO), Verdict::Duplicate, "one SF12 hop costs more");
+        assert_eq!(table.judge(&a, 5, 3, 348, Millis::ZERO), Verdict::Duplicate, "same cost, more hops");
+        assert_eq!(table.judge(&a, 5, 1, 348, Millis::ZERO), Verdict::Better, "same cost, fewer hops");
+        assert_eq!(table.judge(&a, 5, 4, 4, Millis::ZERO), Verdict::Better, "four QUIC hops cost less");
         assert_eq!(table.judge(&a, 6, 9, 9, Millis::ZERO), Verdict::Newer);
         assert_eq!(table.route(&a, Millis::ZERO).map(|r| r.link), Some(LinkId::Quic(1)));
         assert_eq!(table.route(&a, Millis::from_ms(1_000)), None, "expired");

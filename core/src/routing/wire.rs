@@ -12,7 +12,7 @@
 //! Data     destination (16) | port varint | inner or sealed inner
 //! Flood    flood id u64 BE  | port varint | inner | [signature (64)]
 //! Return   flood id u64 BE  | port varint | inner | [signature (64)]
-//! Announce [request id u64 BE, when a path response] | announce body (138)
+//! Announce [request id u64 BE, when a path response] | announce body (138) | [path cost u16 BE]
 //! PathReq  request id u64 BE | target (16) | known sequence varint
 //! Trace    trace id u64 BE | destination (16) | origin (16) | path (16 each)
 //! inner    [source (16)] | [ext u8 | [tag varint] | [reply_to varint]] | payload
@@ -44,6 +44,9 @@ pub const FLOOD_SIGNATURE: usize = 64;
 pub const FLOOD_CONTEXT: &[u8] = b"weft flood v1\0";
 /// Flag (announce): a path response, routed back along a request's path.
 pub const FLAG_PATH_RESPONSE: u8 = 0b001;
+/// Flag (announce): the sender's path cost to the origin (u16 BE) follows
+/// the body; without it the cost is 0 (the origin's own announce).
+pub const FLAG_PATH_COST: u8 = 0b010;
 /// Flag (trace): the answer travelling back to the origin.
 pub const FLAG_TRACE_REPLY: u8 = 0b001;
 
@@ -159,6 +162,10 @@ pub enum Body<'a> {
         request: Option<u64>,
         /// The signed announce body.
         body: &'a [u8; ANNOUNCE_BODY],
+        /// The sender's path cost to the announce's origin: the sum of the
+        /// costs of the links between them (0 from the origin itself). Not
+        /// signed: like the hop count, each relay rewrites it.
+        cost: u16,
     },
     /// See [`Kind::PathRequest`].
     PathRequest {
@@ -255,12 +262,8 @@ impl<'a> Packet<'a> {
             Body::Flood { flags, signature, .. } | Body::Return { flags, signature, .. } => {
                 (*flags & (FLAG_SOURCE | FLAG_EXT)) | if signature.is_some() { FLAG_SIGNED } else { 0 }
             }
-            Body::Announce { request, .. } => {
-                if request.is_some() {
-                    FLAG_PATH_RESPONSE
-                } else {
-                    0
-                }
+            Body::Announce { request, cost, .. } => {
+                (if request.is_some() { FLAG_PATH_RESPONSE } else { 0 }) | if *cost > 0 { FLAG_PATH_COST } else { 0 }
             }
             Body::PathRequest { .. } => 0,
             Body::Session { .. } => 0,
@@ -294,11 +297,14 @@ impl<'a> Packet<'a> {
                     out.extend_from_slice(&signature[..]);
                 }
             }
-            Body::Announce { request, body } => {
+            Body::Announce { request, body, cost } => {
                 if let Some(request) = request {
                     out.extend_from_slice(&request.to_be_bytes());
                 }
                 out.extend_from_slice(&body[..]);
+                if *cost > 0 {
+                    out.extend_from_slice(&cost.to_be_bytes());
+                }
             }
             Body::PathRequest { request, target, known_sequence } => {
                 out.extend_from_slice(&request.to_be_bytes());
@@ -370,14 +376,15 @@ impl<'a> Packet<'a> {
                 }
             }
             Kind::Announce => {
-                if flags & !FLAG_PATH_RESPONSE != 0 {
+                if flags & !(FLAG_PATH_RESPONSE | FLAG_PATH_COST) != 0 {
                     return Err(DecodeError::Bad("announce flags").into());
                 }
                 let request = if flags & FLAG_PATH_RESPONSE != 0 { Some(r.u64("request id")?) } else { None };
                 let body = r.slice(ANNOUNCE_BODY, "announce body")?;
+                let cost = if flags & FLAG_PATH_COST != 0 { u16::from_be_bytes(r.array("path cost")?) } else { 0 };
                 r.end()?;
                 let body = body.try_into().map_err(|_| DecodeError::Truncated("announce body"))?;
-                Body::Announce { request, body }
+                Body::Announce { request, body, cost }
             }
             Kind::PathRequest => {
                 if flags != 0 {
@@ -541,8 +548,8 @@ mod tests {
             Body::Flood { id: 3, port: 9, flags: FLAG_SOURCE | FLAG_EXT, inner: &inner, signature: Some(&[5; 64]) },
             Body::Return { id: 5, port: 9, flags: 0, inner: b"r", signature: None },
             Body::Return { id: 6, port: 9, flags: FLAG_SOURCE, inner: &inner[..20], signature: Some(&[6; 64]) },
-            Body::Announce { request: None, body: &body },
-            Body::Announce { request: Some(77), body: &body },
+            Body::Announce { request: None, body: &body, cost: 0 },
+            Body::Announce { request: Some(77), body: &body, cost: 348 },
             Body::PathRequest { request: 3, target: B, known_sequence: 1_700_000_000_000 },
             Body::Trace { reply: true, id: 8, destination: B, origin: A, path: &[1; 32] },
         ];

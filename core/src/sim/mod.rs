@@ -98,6 +98,8 @@ pub struct SimStats {
 struct Edge {
     ends: (usize, usize),
     up: bool,
+    /// The routing cost both ends give the link (1, as for QUIC, unless set).
+    cost: u32,
     /// When each direction's transmitter is free again.
     busy_until: [u64; 2],
     /// Until when each direction refuses packets (a congested link: the
@@ -147,7 +149,7 @@ impl Sim {
         let edges = topology
             .edges
             .iter()
-            .map(|&ends| Edge { ends, up: false, busy_until: [0, 0], refuse_until: [0, 0] })
+            .map(|&ends| Edge { ends, up: false, cost: 1, busy_until: [0, 0], refuse_until: [0, 0] })
             .collect();
         let mut sim = Sim {
             nodes,
@@ -218,6 +220,17 @@ impl Sim {
         self.edges.iter().position(|e| e.ends == (a.min(b), a.max(b)))
     }
 
+    /// Gives link `edge` routing cost `cost` at both ends (a link that is up
+    /// goes down and comes back up with it, as a reconfigured link would).
+    pub fn set_link_cost(&mut self, edge: usize, cost: u32) {
+        let Some(e) = self.edges.get_mut(edge) else { return };
+        e.cost = cost;
+        if e.up {
+            self.set_link(edge, false);
+            self.set_link(edge, true);
+        }
+    }
+
     /// Brings link `edge` up or down (both ends notice at once).
     pub fn set_link(&mut self, edge: usize, up: bool) {
         let Some(e) = self.edges.get_mut(edge) else { return };
@@ -226,6 +239,7 @@ impl Sim {
         }
         e.up = up;
         let (a, b) = e.ends;
+        let cost = e.cost;
         let link = edge_link(edge);
         let bandwidth_bps = self.config.bandwidth_bps;
         for (me, other) in [(a, b), (b, a)] {
@@ -233,7 +247,7 @@ impl Sim {
             if up {
                 self.nodes[me].router.link_up(
                     link,
-                    LinkParams { neighbour, cost: 1, bandwidth_bps },
+                    LinkParams { neighbour, cost, bandwidth_bps },
                     Millis::from_ms(self.now),
                 );
             } else {

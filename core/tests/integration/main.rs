@@ -3,6 +3,7 @@
 //! one area with a filter, e.g.
 //! `cargo test -p weft-core --test integration routing_sim::`.
 
+mod airtime_routes;
 mod boundary;
 mod determinism;
 mod radio_channel;

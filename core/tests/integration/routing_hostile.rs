@@ -77,7 +77,7 @@ fn an_announce_far_ahead_of_the_clock_is_refused() {
         sim.now().as_ms() + MAX_SEQUENCE_LEAD_MS + 1_000_000,
     );
     let body = far.to_body();
-    let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode();
+    let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body, cost: 0 } }.encode();
     sim.inject(0, 1, packet);
     sim.run_for(100);
     assert_eq!(sim.node(0).router.table().sequence(&far.address()), 0, "not taken");
@@ -111,7 +111,7 @@ fn relays_cap_a_packets_hop_limit_at_their_max_hops() {
 
 fn announce_from(identity: &weft_core::crypto::NodeIdentity, sequence: u64) -> Vec<u8> {
     let body = weft_core::routing::announce::Announce::create(identity, 0, sequence).to_body();
-    Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode()
+    Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body, cost: 0 } }.encode()
 }
 
 fn fresh_key(i: u64) -> weft_core::crypto::NodeIdentity {

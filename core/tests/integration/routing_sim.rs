@@ -146,7 +146,7 @@ fn forged_tampered_and_replayed_announces_are_refused() {
     let mut sim = converged(Topology::line(2), SimConfig::default());
     let stranger = NodeIdentity::from_secret([77; 32]);
     let announce = |a: &Announce| {
-        Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &a.to_body() } }.encode()
+        Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &a.to_body(), cost: 0 } }.encode()
     };
 
     // Tampered: a valid announce with its sealing key swapped.

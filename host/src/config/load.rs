@@ -66,8 +66,8 @@ pub struct RadioConfig {
     pub driver: PathBuf,
     /// The `[radios.driver_config]` table encoded as CBOR, for the driver's `init`.
     pub driver_config_cbor: Vec<u8>,
-    /// Routing cost.
-    pub cost: u32,
+    /// Routing cost set by the operator; `None`: the link's airtime.
+    pub cost: Option<u32>,
     /// The link's settings.
     pub settings: weft_core::radio::link::RadioSettings,
 }
@@ -529,7 +529,7 @@ fn check_radio(entry: &RadioEntry, resolve: &dyn Fn(&Path) -> PathBuf) -> Result
         baud: entry.baud,
         driver,
         driver_config_cbor,
-        cost: entry.cost.max(1),
+        cost: entry.cost.map(|cost| cost.max(1)),
         settings,
     })
 }

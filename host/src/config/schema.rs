@@ -382,9 +382,10 @@ pub struct RadioEntry {
     /// flood at once.
     #[serde(default = "default_flood_suppress_copies")]
     pub flood_suppress_copies: u32,
-    /// Routing cost of the link (routes of equal hops prefer cheaper links).
-    #[serde(default = "default_radio_cost")]
-    pub cost: u32,
+    /// Routing cost of the link; unset: its airtime (milliseconds on air of
+    /// a 100-byte frame at the radio's settings).
+    #[serde(default)]
+    pub cost: Option<u32>,
     /// Bytes the transmit queue may hold.
     #[serde(default = "default_radio_queue")]
     pub queue_limit_bytes: usize,
@@ -401,9 +402,6 @@ pub struct RadioEntry {
 
 fn default_baud() -> u32 {
     115_200
-}
-fn default_radio_cost() -> u32 {
-    10
 }
 fn default_radio_queue() -> usize {
     64 * 1024

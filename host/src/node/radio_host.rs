@@ -138,7 +138,8 @@ struct RadioSlot {
     name: String,
     /// The radio's index, as the router's link ids name it.
     radio: u32,
-    cost: u32,
+    /// The operator's routing cost for the link; `None`: its airtime.
+    cost: Option<u32>,
     device: PathBuf,
     link: RadioLink,
     driver: Supervisor,
@@ -427,10 +428,11 @@ impl RadioHost {
             RadioOutput::Packet { neighbour, packet } => {
                 Some(RadioNote::Packet { link: LinkId::Radio { radio: slot.radio, neighbour }, packet })
             }
-            RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps } => {
-                tracing::info!(link = %slot.name, number = neighbour, neighbour = %address, "radio neighbour verified");
+            RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps, airtime_cost } => {
+                let cost = slot.cost.unwrap_or(airtime_cost);
+                tracing::info!(link = %slot.name, number = neighbour, neighbour = %address, cost, "radio neighbour verified");
                 let link = LinkId::Radio { radio: slot.radio, neighbour };
-                Some(RadioNote::NeighbourUp { link, neighbour: address, cost: slot.cost, bandwidth_bps })
+                Some(RadioNote::NeighbourUp { link, neighbour: address, cost, bandwidth_bps })
             }
             RadioOutput::NeighbourDown { neighbour, address } => {
                 tracing::info!(link = %slot.name, number = neighbour, neighbour = %address, "radio neighbour gone quiet");

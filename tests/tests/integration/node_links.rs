@@ -140,7 +140,8 @@ fn garbage_and_oversize_frames_are_dropped_and_counted_and_the_link_survives() {
         // 0: the client announces itself, so B can route the answer back.
         let announce = Announce::create(&client, 0, 1);
         let body = announce.to_body();
-        let packet = Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body } }.encode();
+        let packet =
+            Packet { hops: Hops::fresh(8), body: Body::Announce { request: None, body: &body, cost: 0 } }.encode();
         encode_prefixed(&LinkFrame::Packet(packet), &mut bytes);
         // 1: a control frame of an unknown type.
         bytes.extend_from_slice(&[3, 0x3f, 1, 2]);

@@ -42,6 +42,8 @@ const MAX_PENDING: usize = 256 * 1024;
 const MAX_READ: usize = 64 * 1024;
 /// Bound on medium events and firmware timers handled per catch-up.
 const MAX_STEPS: usize = 100_000;
+/// Frames each device's radio heard that [`Sim::heard`] keeps (the newest).
+pub const HEARD_KEPT: usize = 4096;
 
 /// Settings of the whole simulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -206,6 +208,8 @@ struct Device {
     serial_bytes_in: u64,
     serial_bytes_out: u64,
     serial_dropped: u64,
+    /// The newest frames that reached this device's radio, oldest first.
+    heard: std::collections::VecDeque<Vec<u8>>,
 }
 
 impl Device {
@@ -300,6 +304,11 @@ impl World {
             Event::Received { node, frame, rssi_dbm, snr_db, .. } => {
                 let Some(i) = self.devices.iter().position(|d| d.node == node) else { return };
                 self.devices[i].firmware.air_rx(&frame, rssi_dbm, snr_db, &mut out);
+                let heard = &mut self.devices[i].heard;
+                if heard.len() == HEARD_KEPT {
+                    heard.pop_front();
+                }
+                heard.push_back(frame);
                 i
             }
         };
@@ -444,6 +453,7 @@ impl Sim {
                 serial_bytes_in: 0,
                 serial_bytes_out: 0,
                 serial_dropped: 0,
+                heard: std::collections::VecDeque::new(),
             });
             world.boot(i, 0);
         }
@@ -567,6 +577,14 @@ impl Sim {
         drop(world);
         self.shared.wake.notify_all();
         true
+    }
+
+    /// The newest frames (at most [`HEARD_KEPT`]) that reached `device`'s
+    /// radio, as they were on the air, oldest first: what an eavesdropper
+    /// there, or the node behind the device, received. `None` if unknown.
+    pub fn heard(&self, device: &str) -> Option<Vec<Vec<u8>>> {
+        let world = self.shared.lock();
+        Some(world.devices[world.index(device)?].heard.iter().cloned().collect())
     }
 
     /// The device's counters; `None` if unknown.

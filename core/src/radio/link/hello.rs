@@ -122,8 +122,9 @@ impl RadioLink {
         }
         n.last_heard = now;
         if let Some((neighbour, address)) = self.neighbours.confirmed_by(from) {
-            let bandwidth_bps = self.params().map_or(1_000, |p| p.bitrate_bps() as u64);
-            out.push(RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps });
+            let params = self.params().unwrap_or_default();
+            let (bandwidth_bps, airtime_cost) = (params.bitrate_bps() as u64, super::airtime_cost(&params));
+            out.push(RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps, airtime_cost });
         }
         true
     }

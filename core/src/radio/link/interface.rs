@@ -85,6 +85,8 @@ pub enum RadioOutput {
         address: Address,
         /// The radio's nominal bit rate (sizes the announce budget).
         bandwidth_bps: u64,
+        /// The link's routing cost from its airtime ([`super::airtime_cost`]).
+        airtime_cost: u32,
     },
     /// A neighbour went quiet.
     NeighbourDown {

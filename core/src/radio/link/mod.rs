@@ -513,3 +513,14 @@ pub fn params_of(info: RadioInfo) -> LoraParams {
         implicit_header: false,
     }
 }
+
+/// Bytes of the frame whose time on air is a radio link's routing cost.
+pub const COST_FRAME_BYTES: usize = 100;
+
+/// A radio link's routing cost: milliseconds on air of a
+/// [`COST_FRAME_BYTES`]-byte frame at `params` (at least 1; a QUIC link
+/// costs 1). SF7 / 125 kHz comes to 175, SF12 / 125 kHz to 3,941, so two
+/// SF7 hops cost less than one SF12 hop (docs/links.md, *Route cost*).
+pub fn airtime_cost(params: &LoraParams) -> u32 {
+    u32::try_from(params.time_on_air_us(COST_FRAME_BYTES).div_ceil(1_000)).unwrap_or(u32::MAX).max(1)
+}

@@ -17,10 +17,12 @@ pub(super) struct PathRequestFields {
 }
 
 impl<M: AnnounceCheck> Router<M> {
-    pub(super) fn announce_packet(&self, announce: &Announce, count: u8, request: Option<u64>) -> Vec<u8> {
+    /// `announce` as this node passes it on: `count` hops and `cost` (its
+    /// route's path cost; 0 for its own) from the origin.
+    pub(super) fn announce_packet(&self, announce: &Announce, count: u8, cost: u32, request: Option<u64>) -> Vec<u8> {
         let body = announce.to_body();
-        Packet { hops: Hops { count, limit: self.config.max_hops }, body: Body::Announce { request, body: &body } }
-            .encode()
+        let body = Body::Announce { request, body: &body, cost: wire_cost(cost) };
+        Packet { hops: Hops { count, limit: self.config.max_hops }, body }.encode()
     }
 
     pub(super) fn next_sequence(&self, now: Millis) -> u64 {
@@ -38,7 +40,7 @@ impl<M: AnnounceCheck> Router<M> {
         let jitter = self.rng.up_to(self.config.announce_interval_ms / 10);
         self.next_announce = now.after_ms(self.config.announce_interval_ms.saturating_sub(jitter));
         self.own_announce = Announce::create(&self.identity, self.config.capabilities, self.next_sequence(now));
-        let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, None).into();
+        let packet: Arc<[u8]> = self.announce_packet(&self.own_announce.clone(), 0, 0, None).into();
         for link in self.outlets(|_| false) {
             self.send_announce(link, self.own, 0, packet.clone(), now);
         }
@@ -68,7 +70,7 @@ impl<M: AnnounceCheck> Router<M> {
         let body = entry.announce.to_body();
         let packet: Arc<[u8]> = Packet {
             hops: Hops { count: route.hops, limit: pending.limit },
-            body: Body::Announce { request: None, body: &body },
+            body: Body::Announce { request: None, body: &body, cost: wire_cost(route.cost) },
         }
         .encode()
         .into();
@@ -82,6 +84,7 @@ impl<M: AnnounceCheck> Router<M> {
         link: LinkId,
         hops: Hops,
         request: Option<u64>,
+        carried_cost: u16,
         announce: Announce,
         now: Millis,
     ) {
@@ -90,7 +93,9 @@ impl<M: AnnounceCheck> Router<M> {
             return;
         }
         let Some(state) = self.links.get(&link) else { return };
-        let (neighbour, cost) = (state.params.neighbour, state.params.cost);
+        // The path's cost: what the neighbour's route costs, plus this link.
+        let (neighbour, link_cost) = (state.params.neighbour, state.params.cost);
+        let cost = u32::from(carried_cost).saturating_add(link_cost);
         if !self.plausible_sequence(announce.sequence, now) {
             self.counters.announces_implausible += 1;
             return;
@@ -103,7 +108,12 @@ impl<M: AnnounceCheck> Router<M> {
         }
         if !verdict.accepted() && request.is_none() {
             // A copy of what is known: the neighbour has it, so it need not
-            // get our rebroadcast (checking it would change nothing else).
+            // get our rebroadcast (checking it would change nothing else),
+            // unless ours offers it a cheaper path than the one it came by.
+            let offer = self.table.route(&address, now).map(|route| route.cost.saturating_add(link_cost));
+            if offer.is_some_and(|offer| offer < u32::from(carried_cost)) {
+                return;
+            }
             if let Some(pending) = self.rebroadcasts.get_mut(&address)
                 && pending.sequence == announce.sequence
                 && !pending.heard.contains(&link)
@@ -165,7 +175,8 @@ impl<M: AnnounceCheck> Router<M> {
             && let Some(Came::Link(back)) = self.seen.came(request, now)
             && back != link
         {
-            let packet = self.announce_packet(&announce, distance, Some(request));
+            let cost = self.table.route(&address, now).map_or(cost, |route| route.cost);
+            let packet = self.announce_packet(&announce, distance, cost, Some(request));
             self.out.push(RouterOutput::Transmit { link: back, packet });
         }
     }
@@ -262,7 +273,7 @@ impl<M: AnnounceCheck> Router<M> {
                 Some(_) => {}
                 None => self.counters.path_requests_implausible += 1,
             }
-            let packet = self.announce_packet(&self.own_announce.clone(), 0, Some(request));
+            let packet = self.announce_packet(&self.own_announce.clone(), 0, 0, Some(request));
             self.counters.path_responses += 1;
             self.out.push(RouterOutput::Transmit { link, packet });
             return;
@@ -271,7 +282,7 @@ impl<M: AnnounceCheck> Router<M> {
             && route.link != link
             && entry.announce.sequence > known
         {
-            let packet = self.announce_packet(&entry.announce.clone(), route.hops, Some(request));
+            let packet = self.announce_packet(&entry.announce.clone(), route.hops, route.cost, Some(request));
             self.counters.path_responses += 1;
             self.out.push(RouterOutput::Transmit { link, packet });
             return;
@@ -308,4 +319,9 @@ impl<M: AnnounceCheck> Router<M> {
             self.start_trace(trace.to, trace.id, route);
         }
     }
+}
+
+/// A path cost as announces carry it (at most `u16::MAX`).
+fn wire_cost(cost: u32) -> u16 {
+    u16::try_from(cost).unwrap_or(u16::MAX)
 }

@@ -329,7 +329,7 @@ impl<M: AnnounceCheck> Router<M> {
         }
         let ingress = Ingress::new(&self.config.limits, now);
         self.links.insert(link, LinkState { params, budget: budget(), ingress });
-        let packet = self.announce_packet(&self.own_announce.clone(), 0, None);
+        let packet = self.announce_packet(&self.own_announce.clone(), 0, 0, None);
         self.send_announce(link, self.own, 0, packet.into(), now);
     }
 

@@ -112,9 +112,9 @@ impl<M: AnnounceCheck> Router<M> {
                 }
                 _ => self.counters.lost += 1,
             },
-            Body::Announce { request, body } => {
+            Body::Announce { request, body, cost } => {
                 let announce = Announce::from_body(body);
-                self.on_announce(link, hops, request, announce, now);
+                self.on_announce(link, hops, request, cost, announce, now);
             }
             Body::PathRequest { request, target, known_sequence } => {
                 let fields = super::discovery::PathRequestFields { request, target, known_sequence };

@@ -336,8 +336,8 @@ impl RadioSim {
                     RadioOutput::Packet { neighbour, packet } => {
                         node.router.receive(LinkId::Radio { radio: RADIO, neighbour }, packet, now.to_millis())
                     }
-                    RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps } => {
-                        let params = LinkParams { neighbour: address, cost: 1, bandwidth_bps };
+                    RadioOutput::NeighbourUp { neighbour, address, bandwidth_bps, airtime_cost } => {
+                        let params = LinkParams { neighbour: address, cost: airtime_cost, bandwidth_bps };
                         node.router.link_up(LinkId::Radio { radio: RADIO, neighbour }, params, now.to_millis());
                     }
                     RadioOutput::NeighbourDown { neighbour, .. } => {

@@ -467,7 +467,7 @@ fn changed_sections(old: &NodeConfig, new: &NodeConfig) -> Vec<String> {
         changed.push("routing".into());
     }
     let link_only = |radios: &[crate::config::RadioConfig]| -> Vec<String> {
-        radios.iter().map(|r| format!("{} {:?} {} {} {:?}", r.name, r.device, r.baud, r.cost, r.settings)).collect()
+        radios.iter().map(|r| format!("{} {:?} {} {:?} {:?}", r.name, r.device, r.baud, r.cost, r.settings)).collect()
     };
     if link_only(&old.radios) != link_only(&new.radios) {
         changed.push("radios".into());

@@ -146,9 +146,10 @@ fn five_nodes_on_one_channel_each_hear_the_other_four_and_a_flood_goes_on_the_ai
 }
 
 /// A - B - C - D - E where each node hears only the next: a message from A
-/// reaches E through three radio relays, and a trace shows the path.
+/// reaches E through three radio relays, a trace shows the path, and every
+/// frame the relays heard is checked: a message's text never crosses in clear.
 #[test]
-fn a_chain_of_five_radios_carries_a_message_through_three_relays() {
+fn a_chain_of_five_radios_carries_a_message_through_three_relays_that_see_only_ciphertext() {
     let names = ["a", "b", "c", "d", "e"];
     let bench = Bench::new(names.iter().map(|n| DeviceSpec::rnode(*n, None)).collect());
     chain(&bench, &names, 0.0);
@@ -171,6 +172,21 @@ fn a_chain_of_five_radios_carries_a_message_through_three_relays() {
     // frame lost on the way.
     send_numbers(a, e, 1..=5, Duration::from_millis(200));
     assert_exactly_once_in_order(&wait_numbers(e, a, 5, WAIT), 5);
+    // The relays see only ciphertext: every frame that reached b, c and d
+    // on the air while a message carrying a marker crossed them.
+    let marker = "a relay must never read this marker";
+    let (code, _, err) = a.ctl(&["send", &e.address, "33", marker]);
+    assert_eq!(code, 0, "send failed: {err}");
+    e.wait_until("the marked message arrived (port 33 has no service)", WAIT, |e| {
+        e.ctl(&["status"]).1["result"]["counters"]["no_service"].as_u64() >= Some(1)
+    });
+    for relay in ["b", "c", "d"] {
+        let heard = bench.sim().heard(relay).expect("a device");
+        let unicast = heard.iter().filter(|f| matches!(f.first(), Some(0x30 | 0x34..=0x37))).count();
+        assert!(unicast >= 6, "{relay} heard the messages go by ({unicast} unicast frames)");
+        let in_clear = heard.iter().filter(|f| f.windows(marker.len()).any(|w| w == marker.as_bytes())).count();
+        assert_eq!(in_clear, 0, "{relay} heard the marker in clear");
+    }
     // The path, hop by hop (a trace is one unacknowledged probe: a radio
     // collision loses it, so it may take a second try).
     let want: Vec<String> = nodes[1..].iter().map(|n| n.address.clone()).collect();
