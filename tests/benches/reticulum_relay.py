@@ -20,6 +20,8 @@ import sys
 import time
 
 APP = "weftbench"
+# RETICULUM_BENCH_LOG=1: each instance logs verbosely to <its dir>/logfile.
+LOGGING = {"loglevel": 6, "logdest": 146} if os.environ.get("RETICULUM_BENCH_LOG") else {}
 PORT_BASE = 42_000 + (os.getpid() % 1000) * 4
 
 
@@ -32,7 +34,7 @@ def config(directory, transport, interface):
             "  share_instance = No\n"
             "  panic_on_interface_error = Yes\n"
             "[logging]\n"
-            "  loglevel = 2\n"
+            "  loglevel = 1\n"
             "[interfaces]\n" + interface
         )
 
@@ -66,16 +68,16 @@ def cpu_seconds(pid):
 def run_relay(directory):
     import RNS
 
-    RNS.Reticulum(directory)
-    print("ready", flush=True)
+    RNS.Reticulum(directory, **LOGGING)
+    print("READY", flush=True)
     sys.stdin.readline()  # until the parent closes stdin
 
 
-def run_sink(directory, expected, out_path):
+def run_sink(directory, identity_path, expected, out_path):
     import RNS
 
-    RNS.Reticulum(directory)
-    identity = RNS.Identity()
+    RNS.Reticulum(directory, **LOGGING)
+    identity = RNS.Identity.from_file(identity_path)
     destination = RNS.Destination(identity, RNS.Destination.IN, RNS.Destination.SINGLE, APP, "sink")
     state = {"count": 0, "first": None, "last": None}
 
@@ -86,16 +88,21 @@ def run_sink(directory, expected, out_path):
         state["last"] = now
 
     destination.set_packet_callback(received)
-    print(destination.hash.hex(), flush=True)
-    deadline = time.time() + 600
+    print("SINK", destination.hash.hex(), flush=True)
+    deadline = time.time() + 300
     quiet_since = time.time()
     last_count = 0
+    next_announce = 0.0
     while time.time() < deadline:
-        destination.announce()
-        time.sleep(0.5)
+        # Announced again now and then (Reticulum's ingress control holds
+        # back a destination that announces too often).
+        if time.time() >= next_announce:
+            destination.announce()
+            next_announce = time.time() + 5
+        time.sleep(0.2)
         if state["count"] != last_count:
             last_count, quiet_since = state["count"], time.time()
-        if state["count"] >= expected or (state["count"] > 0 and time.time() - quiet_since > 10):
+        if state["count"] >= expected or time.time() - quiet_since > (10 if state["count"] else 120):
             break
     with open(out_path, "w") as f:
         f.write(f"{state['count']} {state['first'] or 0} {state['last'] or 0}\n")
@@ -104,7 +111,7 @@ def run_sink(directory, expected, out_path):
 def run_sender(directory, destination_hex, messages, payload, out_path):
     import RNS
 
-    RNS.Reticulum(directory)
+    RNS.Reticulum(directory, **LOGGING)
     destination_hash = bytes.fromhex(destination_hex)
     deadline = time.time() + 60
     while not RNS.Transport.has_path(destination_hash):
@@ -122,6 +129,15 @@ def run_sender(directory, destination_hex, messages, payload, out_path):
     time.sleep(15)  # let the interface drain before the process ends
 
 
+def tagged(process, tag):
+    """The rest of the first line `process` prints that starts with `tag`
+    (Reticulum may log to the same stdout)."""
+    for line in process.stdout:
+        if line.startswith(tag):
+            return line[len(tag):].strip()
+    sys.exit(f"{tag}: the process ended without saying it")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", required=True)
@@ -129,12 +145,13 @@ def main():
     parser.add_argument("--payload", type=int, default=100)
     parser.add_argument("--role", choices=["relay", "sink", "sender"])
     parser.add_argument("--destination")
+    parser.add_argument("--identity")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.role == "relay":
         return run_relay(args.dir)
     if args.role == "sink":
-        return run_sink(args.dir, args.messages, args.out)
+        return run_sink(args.dir, args.identity, args.messages, args.out)
     if args.role == "sender":
         return run_sender(args.dir, args.destination, args.messages, args.payload, args.out)
 
@@ -153,20 +170,30 @@ def main():
         stdout=subprocess.PIPE,
         text=True,
     )
-    relay.stdout.readline()
+    tagged(relay, "READY")
     sink_out, sender_out = os.path.join(base, "sink.txt"), os.path.join(base, "sender.txt")
-    sink = subprocess.Popen(
-        [sys.executable, me, "--role", "sink", "--dir", dirs["c"], "--out", sink_out] + common,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    destination = sink.stdout.readline().strip()
-    time.sleep(2)
-    cpu_before = cpu_seconds(relay.pid)
+    # The sink's identity is made here, so the sender can be started (and
+    # connected to the relay) before the sink's first announce goes out:
+    # the relay rebroadcasts it to the sender at once, where later ones are
+    # held back by Reticulum's announce rate control.
+    identity_path = os.path.join(base, "sink.identity")
+    identity = RNS.Identity()
+    identity.to_file(identity_path)
+    destination = RNS.Destination.hash(identity, APP, "sink").hex()
     sender = subprocess.Popen(
         [sys.executable, me, "--role", "sender", "--dir", dirs["a"], "--destination", destination, "--out", sender_out]
         + common
     )
+    time.sleep(3)
+    cpu_before = cpu_seconds(relay.pid)
+    sink = subprocess.Popen(
+        [sys.executable, me, "--role", "sink", "--dir", dirs["c"], "--identity", identity_path, "--out", sink_out]
+        + common,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if tagged(sink, "SINK") != destination:
+        sys.exit("the sink's destination is not the one the sender looks for")
     sink.wait(timeout=700)
     relay_cpu = cpu_seconds(relay.pid) - cpu_before
     sender.wait(timeout=120)

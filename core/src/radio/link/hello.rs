@@ -56,26 +56,13 @@ impl RadioLink {
             }
             Frame::Broadcast { from, content } => {
                 sender = Some(from);
-                match self.neighbours.up_by_short(from) {
-                    Some(n) if n.confirmed => {}
-                    // Adopted, not yet confirmed: our confirm is on its way.
-                    Some(_) => {
-                        self.counters.unverified += 1;
-                        return;
-                    }
-                    None => {
-                        self.unknown_sender(now, out);
-                        return;
-                    }
+                if !self.confirmed_sender(from, now, out) {
+                    return;
                 }
                 (from, content)
             }
         };
-        let Some(n) = self.neighbours.up_by_short(from) else { return };
-        n.frames_in += 1;
-        n.rssi_dbm = signal.rssi_dbm.or(n.rssi_dbm);
-        n.snr_db = signal.snr_db.or(n.snr_db);
-        let number = n.number;
+        let Some(number) = self.frame_from(from, signal) else { return };
         let packet = if fragment::is_fragment(content) {
             match self.reassembler.push(from.0, content, now) {
                 Some(packet) => packet,
@@ -93,6 +80,34 @@ impl RadioLink {
             self.copy_heard(&packet, from, signal, now);
         }
         out.push(RadioOutput::Packet { neighbour: number, packet });
+    }
+
+    /// Whether `from` is a confirmed neighbour, for a frame that carries no
+    /// tag (a broadcast, a compact session frame); otherwise the frame is
+    /// counted and ignored.
+    pub(super) fn confirmed_sender(&mut self, from: ShortId, now: Micros, out: &mut Vec<RadioOutput>) -> bool {
+        match self.neighbours.up_by_short(from) {
+            Some(n) if n.confirmed => true,
+            // Adopted, not yet confirmed: our confirm is on its way.
+            Some(_) => {
+                self.counters.unverified += 1;
+                false
+            }
+            None => {
+                self.unknown_sender(now, out);
+                false
+            }
+        }
+    }
+
+    /// A frame taken from neighbour `from`: counted, its signal kept; its
+    /// number on this radio.
+    pub(super) fn frame_from(&mut self, from: ShortId, signal: Signal) -> Option<u32> {
+        let n = self.neighbours.up_by_short(from)?;
+        n.frames_in += 1;
+        n.rssi_dbm = signal.rssi_dbm.or(n.rssi_dbm);
+        n.snr_db = signal.snr_db.or(n.snr_db);
+        Some(n.number)
     }
 
     /// A tagged frame (unicast or confirm): whether it is for this node
@@ -156,7 +171,7 @@ impl RadioLink {
     /// A frame from a node that is not a verified neighbour: ignored,
     /// counted, and this node's hello offered (asking for theirs), at most
     /// once per [`HELLO_ANSWER_GAP_US`].
-    pub(super) fn unknown_sender(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
+    fn unknown_sender(&mut self, now: Micros, out: &mut Vec<RadioOutput>) {
         self.counters.unverified += 1;
         if !self.answered_recently(now) {
             self.last_hello_answer = Some(now);

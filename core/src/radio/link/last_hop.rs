@@ -50,22 +50,10 @@ impl RadioLink {
             self.counters.overheard += 1;
             return;
         }
-        let number = match self.neighbours.up_by_short(received.from) {
-            Some(n) if n.confirmed => {
-                n.frames_in += 1;
-                n.rssi_dbm = signal.rssi_dbm.or(n.rssi_dbm);
-                n.snr_db = signal.snr_db.or(n.snr_db);
-                n.number
-            }
-            Some(_) => {
-                self.counters.unverified += 1;
-                return;
-            }
-            None => {
-                self.unknown_sender(now, out);
-                return;
-            }
-        };
+        if !self.confirmed_sender(received.from, now, out) {
+            return;
+        }
+        let Some(number) = self.frame_from(received.from, signal) else { return };
         // One hop travelled, and it goes no further: it is for this node.
         let body = Body::Session {
             destination: self.own,
