@@ -12,6 +12,11 @@ use weft_modem_sim::LinkQuality;
 use weft_plugin_api::radio::LoraParams;
 
 const WAIT: Duration = Duration::from_secs(60);
+/// How long neighbours may take to meet: these nodes hello every 60 s
+/// (± 10 %), so when the first exchange is lost to a collision (hidden
+/// nodes in a chain answer the same ask at once) the next periodic hello
+/// round is what brings them together: two rounds and the start.
+const MEET: Duration = Duration::from_secs(150);
 const PRESENCE: (&str, Binding, &[&str]) = ("presence", Binding::Wasm, &["flood"]);
 
 /// A radio entry with slow hellos (the air stays quiet between them) and
@@ -95,7 +100,7 @@ fn five_nodes_on_one_channel_each_hear_the_other_four_and_a_flood_goes_on_the_ai
             others.sort();
             others
         };
-        node.wait_until(&format!("{} hears the other four on one radio", node.name), WAIT, |n| {
+        node.wait_until(&format!("{} hears the other four on one radio", node.name), MEET, |n| {
             neighbours_up(n) == want
         });
     }
@@ -160,8 +165,8 @@ fn a_chain_of_five_radios_carries_a_message_through_three_relays_that_see_only_c
         node.start(&spec(mesh_node(&bench, name), plugins));
     }
     for pair in nodes.windows(2) {
-        wait_neighbour(&pair[0], &pair[1], WAIT);
-        wait_neighbour(&pair[1], &pair[0], WAIT);
+        wait_neighbour(&pair[0], &pair[1], MEET);
+        wait_neighbour(&pair[1], &pair[0], MEET);
     }
     let (a, e) = (&nodes[0], &nodes[4]);
     let refs: Vec<&TestNode> = nodes.iter().collect();
@@ -246,8 +251,8 @@ fn a_mixed_chain_of_rnode_and_rak3172_relays_carries_traffic_through_driver_swap
         node.start(&spec(mesh_node_with(&bench, names[i], drivers[i]), plugins));
     }
     for pair in nodes.windows(2) {
-        wait_neighbour(&pair[0], &pair[1], WAIT);
-        wait_neighbour(&pair[1], &pair[0], WAIT);
+        wait_neighbour(&pair[0], &pair[1], MEET);
+        wait_neighbour(&pair[1], &pair[0], MEET);
     }
     let refs: Vec<&TestNode> = nodes.iter().collect();
     quiet_channel(&refs);
@@ -300,8 +305,8 @@ fn ten_percent_loss_on_a_radio_chain_is_covered_by_end_to_end_retransmission() {
         node.start(&spec(mesh_node(&bench, names[i]), plugins));
     }
     for pair in nodes.windows(2) {
-        wait_neighbour(&pair[0], &pair[1], WAIT);
-        wait_neighbour(&pair[1], &pair[0], WAIT);
+        wait_neighbour(&pair[0], &pair[1], MEET);
+        wait_neighbour(&pair[1], &pair[0], MEET);
     }
     let refs: Vec<&TestNode> = nodes.iter().collect();
     quiet_channel(&refs);
