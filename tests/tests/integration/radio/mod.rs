@@ -190,7 +190,11 @@ fn rnode_and_rak3172_hear_each_other_only_with_matching_settings() {
     wait_neighbour(&g, &e, Duration::from_secs(5));
     quiet_channel(&[&e, &g]);
     send_numbers(&e, &g, 1..=5, Duration::from_millis(20));
-    assert_exactly_once_in_order(&wait_numbers(&g, &e, 5, Duration::from_secs(20)), 5);
+    // Every number once; not necessarily in order: the RAK3172 does not
+    // listen before it talks, so a frame can be lost to a collision and the
+    // session sends it again after later ones (a full run under load saw 5
+    // arrive while 1 to 4 were on their way again).
+    assert_all_once(&g, &e, 5, Duration::from_secs(30));
     // A ping and its echo cross RNode -> RAK3172 -> RNode.
     let args = format!("{{\"to\": \"{}\", \"text\": \"over two modem families\"}}", g.address);
     let (code, value, err) = e.ctl(&["call", "echo", "ping", &args]);
