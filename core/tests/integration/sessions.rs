@@ -381,3 +381,38 @@ fn a_full_session_refuses_and_everything_accepted_arrives() {
     got.dedup();
     assert_eq!((got.len(), received), (1 + accepted, 1 + accepted), "every accepted message once, none twice");
 }
+
+/// A handshake answer that does not open (forged by anyone who saw the
+/// index on the wire, or a late answer to an init given up earlier) is
+/// refused and leaves the handshake waiting: the genuine answer that
+/// follows still completes it, and the queued message goes at once.
+#[test]
+fn an_answer_that_does_not_open_leaves_the_handshake_waiting_for_the_genuine_one() {
+    let mut pair = Pair::new();
+    let init = pair.send(b"after the handshake", 10);
+    assert_eq!(init.len(), 1, "one init");
+    pair.routers[1].receive(LinkId::Quic(1), init[0].clone(), Millis::from_ms(10));
+    let answers = pair.take(1);
+    let answer = answers
+        .iter()
+        .find(|p| {
+            matches!(
+                Packet::decode(p),
+                Ok(Packet { body: Body::Handshake { step: weft_core::routing::wire::HANDSHAKE_RESPONSE, .. }, .. })
+            )
+        })
+        .expect("the responder answered")
+        .clone();
+    // The same index, a damaged Noise message: it cannot open.
+    let mut forged = answer.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x55;
+    pair.routers[0].receive(LinkId::Quic(1), forged, Millis::from_ms(11));
+    assert_eq!(pair.routers[0].sessions().counters().handshakes_refused, 1);
+    pair.routers[0].receive(LinkId::Quic(1), answer, Millis::from_ms(12));
+    let counters = pair.routers[0].sessions().counters();
+    assert_eq!(counters.established, 1, "the genuine answer completes the handshake: {counters:?}");
+    pair.settle(12);
+    assert_eq!(pair.delivered.len(), 1, "the queued message went without waiting for a retry");
+    assert_eq!(pair.delivered[0].payload, b"after the handshake");
+}

@@ -6,6 +6,13 @@
 //! one stream write), and the reflexive-address exchange, which is answered
 //! here because only the link knows the peer's socket address.
 //!
+//! Fair ingress: every link holds at most [`INGRESS_BATCHES`] batches in the
+//! node's shared event queue (a per-link credit that travels with the batch
+//! and returns when the node has handled it). A neighbour that writes faster
+//! than the node can handle stalls only its own reader, and QUIC flow control
+//! pushes back on it; frames from the other links wait behind at most a few
+//! of its batches, never behind a backlog it built up.
+//!
 //! Transport use: service frames go on one long-lived unidirectional stream
 //! per direction (reliable, ordered). Reflect frames go as QUIC datagrams
 //! (small, idempotent, retried), falling back to the stream if the peer
@@ -19,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use weft_plugin_api::Address;
 
 /// Who opened the connection.
@@ -45,6 +52,9 @@ pub enum LinkEvent {
         peer: Address,
         /// The frames, in order.
         frames: Vec<Vec<u8>>,
+        /// One of the link's [`INGRESS_BATCHES`] credits: the link's reader
+        /// gets it back when the node drops the event.
+        credit: OwnedSemaphorePermit,
     },
     /// A connection ended.
     Down {
@@ -55,6 +65,15 @@ pub enum LinkEvent {
         /// Why, for logs.
         reason: String,
     },
+}
+
+/// Batches one link may have waiting in the node's event queue at once.
+pub const INGRESS_BATCHES: usize = 4;
+
+/// The link's share of the node's event queue: a batch goes only with one
+/// of the link's credits. `None` once the node stopped.
+async fn ingress_credit(credits: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    credits.clone().acquire_owned().await.ok()
 }
 
 /// Facts about a link, readable while it runs.
@@ -76,6 +95,8 @@ pub struct LinkInfo {
     pub reflexive: Mutex<Option<SocketAddr>>,
     /// Bytes queued for the writer and not yet written.
     queued_bytes: AtomicUsize,
+    /// The link's credits in the node's event queue ([`INGRESS_BATCHES`]).
+    ingress: Arc<Semaphore>,
 }
 
 /// Why a frame was not queued.
@@ -184,6 +205,7 @@ pub async fn run(
         counters: LinkCounters::default(),
         reflexive: Mutex::new(None),
         queued_bytes: AtomicUsize::new(0),
+        ingress: Arc::new(Semaphore::new(INGRESS_BATCHES)),
     });
     let (queue, outbound) = mpsc::unbounded_channel();
     let link = Link {
@@ -214,7 +236,10 @@ pub async fn run(
                     match LinkFrame::decode(&bytes) {
                         Ok(frame) => {
                             if let Some(packet) = handle_control(&link, frame) {
-                                let event = LinkEvent::Frames { link: info.id, peer, frames: vec![packet] };
+                                let Some(credit) = ingress_credit(&info.ingress).await else {
+                                    break "node stopping".to_string();
+                                };
+                                let event = LinkEvent::Frames { link: info.id, peer, frames: vec![packet], credit };
                                 LinkCounters::add(&info.counters.frames_in, 1);
                                 if events.send(event).await.is_err() {
                                     break "node stopping".to_string();
@@ -293,6 +318,15 @@ struct StreamReader {
 }
 
 impl StreamReader {
+    /// Gives a batch to the node once the link has a credit for it (waits
+    /// while its earlier batches are still queued). `false`: the node stopped.
+    async fn hand_over(&self, frames: Vec<Vec<u8>>) -> bool {
+        let info = &self.link.info;
+        let Some(credit) = ingress_credit(&info.ingress).await else { return false };
+        LinkCounters::add(&info.counters.frames_in, frames.len() as u64);
+        self.events.send(LinkEvent::Frames { link: info.id, peer: info.peer, frames, credit }).await.is_ok()
+    }
+
     async fn run(self, mut stream: quinn::RecvStream) {
         let info = self.link.info.clone();
         let mut reader = FrameReader::new(self.max);
@@ -306,13 +340,8 @@ impl StreamReader {
             let mut batch = Vec::new();
             let mut broken = false;
             while let Some(item) = reader.next_item() {
-                if batch.len() >= MAX_BATCH {
-                    LinkCounters::add(&info.counters.frames_in, batch.len() as u64);
-                    let event =
-                        LinkEvent::Frames { link: info.id, peer: info.peer, frames: std::mem::take(&mut batch) };
-                    if self.events.send(event).await.is_err() {
-                        return;
-                    }
+                if batch.len() >= MAX_BATCH && !self.hand_over(std::mem::take(&mut batch)).await {
+                    return;
                 }
                 match item {
                     ReadItem::Frame(body) => match LinkFrame::decode(body) {
@@ -334,12 +363,8 @@ impl StreamReader {
                     }
                 }
             }
-            if !batch.is_empty() {
-                LinkCounters::add(&info.counters.frames_in, batch.len() as u64);
-                let event = LinkEvent::Frames { link: info.id, peer: info.peer, frames: batch };
-                if self.events.send(event).await.is_err() {
-                    return;
-                }
+            if !batch.is_empty() && !self.hand_over(batch).await {
+                return;
             }
             if broken {
                 let _ = stream.stop(0u8.into());

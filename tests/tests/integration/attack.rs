@@ -70,7 +70,17 @@ fn a_hostile_neighbour_cannot_grow_a_relay_or_silence_it() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let sent = attacker.join().expect("attacker thread").expect("the attack ran");
-    assert!(sent.announces >= 1_000 && sent.random_destinations >= 10_000, "a real flood: {sent:?}");
+    // Honest frames wait behind at most a few of the attacker's batches at
+    // the victim, not behind a backlog of its flood: the honest session
+    // carries messages while the attack is still going on (without that
+    // fairness, none arrived before the attack ended, and under load the
+    // handshake's answers came back so late it gave up).
+    let during = stats(&c, &a)["distinct"].as_u64().unwrap_or(0);
+    assert!(during > 0, "no honest message crossed the victim during the attack");
+    // As fast as the victim takes it: a link may have only a few batches
+    // waiting in the victim's queue, so flow control holds the attacker to
+    // the victim's pace (about 1,000 frames of each kind a second here).
+    assert!(sent.announces >= 500 && sent.random_destinations >= 5_000, "a real flood: {sent:?}");
     assert!(
         answered >= 5 && longest_gap < Duration::from_secs(5),
         "status answered all along: {answered} answers, longest gap {longest_gap:?}"
@@ -80,9 +90,11 @@ fn a_hostile_neighbour_cannot_grow_a_relay_or_silence_it() {
     while stats(&c, &a)["distinct"].as_u64() != Some(total) {
         assert!(
             Instant::now() < deadline,
-            "honest messages lost: {}; sender's sessions: {}",
+            "honest messages lost: {}; sender's sessions: {}; receiver's sessions: {}; victim's routing: {}",
             stats(&c, &a),
-            a.ctl(&["status"]).1["result"]["sessions"]
+            a.ctl(&["status"]).1["result"]["sessions"],
+            c.ctl(&["status"]).1["result"]["sessions"],
+            v.ctl(&["status"]).1["result"]["routing"]
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -114,8 +126,9 @@ fn a_hostile_neighbour_cannot_grow_a_relay_or_silence_it() {
     let grown = peak.saturating_sub(rss_before);
     assert!(grown < 150 << 20, "the victim grew by {} MiB (from {} MiB)", grown >> 20, rss_before >> 20);
     println!(
-        "victim RSS {} MiB -> peak {} MiB; {nodes} nodes known; attacker sent {sent:?}; status answered {answered} times (longest gap {longest_gap:?})",
+        "victim RSS {} MiB -> peak {} MiB; {nodes} nodes known; attacker sent {sent:?}; victim took {} garbage frames; status answered {answered} times (longest gap {longest_gap:?}); {during} honest messages arrived during the attack",
         rss_before >> 20,
-        peak >> 20
+        peak >> 20,
+        refused("undecodable")
     );
 }

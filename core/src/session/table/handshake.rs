@@ -168,16 +168,24 @@ impl Sessions {
         let grace = self.config.previous_grace_ms;
         for from in candidates {
             let Some(peer) = self.peers.get_mut(&from) else { continue };
-            let Some(mut pending) = peer.pending.take() else { continue };
+            let Some(pending) = peer.pending.as_mut() else { continue };
             let mut hello = [0u8; HELLO];
-            let outcome = pending.state.read_message(message, &mut hello).and_then(|_| noise::transport(pending.state));
-            match (outcome, Hello::decode(&hello)) {
+            if pending.state.read_message(message, &mut hello).is_err() {
+                // Forged, damaged, or a late answer to an init this node
+                // gave up: snow restores the handshake state, so the
+                // handshake keeps waiting for the genuine answer.
+                self.counters.handshakes_refused += 1;
+                return;
+            }
+            let Some(pending) = peer.pending.take() else { return };
+            match (noise::transport(pending.state), Hello::decode(&hello)) {
                 (Ok(transport), Ok(theirs)) => {
                     install(peer, transport, theirs, true, now, grace);
                     self.counters.established += 1;
                     self.flush(from, now);
                 }
-                // Forged or damaged: the next retry starts over.
+                // Opened, so from the peer, but not a hello: the next send
+                // starts over.
                 _ => self.counters.handshakes_refused += 1,
             }
             return;

@@ -161,7 +161,8 @@ impl Actor {
                     }
                 }
             }
-            LinkEvent::Frames { link, peer, frames } => {
+            // The batch's credit returns to its link when this arm ends.
+            LinkEvent::Frames { link, peer, frames, credit: _credit } => {
                 if self.links.get(&peer).is_none_or(|l| l.id() != link) {
                     return; // a replaced link's last frames
                 }
