@@ -5,8 +5,9 @@
 //!
 //! Run with `cargo bench -p weft-core --bench radio_flooding` (or `cargo
 //! xtask bench --bench radio_flooding`); `-- NODES DEGREE FLOODS COPIES
-//! [LOSS]` picks one case (COPIES: `flood_suppress_copies`; LOSS: share of
-//! receptions lost on top of collisions). Results go to
+//! [LOSS] [SEED]` picks one case (COPIES: `flood_suppress_copies`; LOSS:
+//! share of receptions lost on top of collisions; SEED: placement and
+//! simulation, default 1). Results go to
 //! docs/BENCHMARKS.md.
 
 use weft_core::sim::Placement;
@@ -27,12 +28,17 @@ fn main() {
         config.link.flood_suppress_copies = number(3, 1.0) as u32;
     }
     config.loss = number(4, 0.0).clamp(0.0, 0.9);
+    config.seed = number(5, 1.0) as u64;
     for (nodes, degree) in cases {
-        let placement = Placement::random(nodes, degree, 1);
+        let placement = Placement::random(nodes, degree, config.seed);
         let comparison = compare_flooding(&placement, &config, floods, SETTLE_US);
         println!(
-            "\nmean degree {degree}, suppress at {} copies, loss {}, wall {} ms naive / {} ms managed",
-            config.link.flood_suppress_copies, config.loss, comparison.naive.wall_ms, comparison.managed.wall_ms
+            "\nmean degree {degree}, seed {}, suppress at {} copies, loss {}, wall {} ms naive / {} ms managed",
+            config.seed,
+            config.link.flood_suppress_copies,
+            config.loss,
+            comparison.naive.wall_ms,
+            comparison.managed.wall_ms
         );
         print!("{comparison}");
     }

@@ -35,6 +35,9 @@ pub struct TxFrame {
     pub queued: Micros,
     /// When it was last handed to the radio (its airtime booked from then).
     pub started: Option<Micros>,
+    /// The flood key of a managed relay that is this one frame: the link may
+    /// still withdraw it when its turn comes (see `radio::link::relay`).
+    pub relay: Option<u64>,
 }
 
 /// What the radio should do next.
@@ -151,9 +154,33 @@ impl TxQueue {
         self.queued_bytes += bytes;
         let lane = &mut self.lanes[priority as usize];
         for (frame, &airtime_us) in frames.into_iter().zip(airtimes_us) {
-            lane.push_back(TxFrame { frame, priority, airtime_us, queued: now, started: None });
+            lane.push_back(TxFrame { frame, priority, airtime_us, queued: now, started: None, relay: None });
         }
         Ok(())
+    }
+
+    /// Queues a managed relay that fits one frame, tagged with its flood
+    /// key (bulk priority, like every flood).
+    pub fn push_relay(&mut self, frame: Vec<u8>, airtime_us: u64, key: u64, now: Micros) -> Result<(), QueueError> {
+        self.push_all(vec![frame], Priority::Bulk, &[airtime_us], now)?;
+        if let Some(last) = self.lanes[Priority::Bulk as usize].back_mut() {
+            last.relay = Some(key);
+        }
+        Ok(())
+    }
+
+    /// The frame that goes next (duty cycle permitting).
+    pub fn front(&self) -> Option<&TxFrame> {
+        self.lanes.iter().find_map(VecDeque::front)
+    }
+
+    /// Takes the frame that would go next out of the queue unsent (nothing
+    /// was booked for it).
+    pub fn withdraw_front(&mut self) -> Option<TxFrame> {
+        let frame = self.lanes.iter_mut().find(|l| !l.is_empty())?.pop_front()?;
+        self.queued_bytes -= frame.frame.len();
+        self.head_held = false;
+        Some(frame)
     }
 
     /// The next frame for the radio at `now`, booking its airtime.

@@ -77,7 +77,7 @@ impl RadioLink {
         };
         self.counters.packets_in += 1;
         if let Some(from) = sender {
-            self.copy_heard(&packet, from, signal, now);
+            self.copy_heard(&packet, from, now);
         }
         out.push(RadioOutput::Packet { neighbour: number, packet });
     }

@@ -155,10 +155,13 @@ pub struct RadioCounters {
     /// Compact session frames taken for this node (the router's sessions
     /// still judge them).
     pub last_hop_in: u64,
-    /// Relayed floods sent after their wait (managed flooding).
+    /// Relayed floods queued after their wait (managed flooding).
     pub relays_sent: u64,
     /// Relayed floods dropped: every neighbour had them by their moment.
     pub relays_suppressed: u64,
+    /// Queued relays taken back when their turn on air came: every
+    /// neighbour had the flood by then (they are also in `relays_sent`).
+    pub relays_withdrawn: u64,
     /// Times the link became degraded (transmits failing in a row).
     pub degraded: u64,
     /// Driver swaps completed.

@@ -556,57 +556,125 @@ fn air_over_time(
     (broadcasts, produced)
 }
 
-/// A diamond: node 1 (index 0) floods; 2 and 3 hear it (2 faintly, at
-/// -15 dB; 3 loudly) and each other; 4 hears only 2 and 3. With `diagonal`
-/// 4 hears 1 as well (then everyone has the flood from 1 alone). Hellos
-/// every 10 s, so after 40 s every hello names the sender's neighbours.
-/// Nodes 2 and 3 relay the flood as the router would; returns the
-/// broadcast frames on air and the links.
-fn flood_in_a_diamond(flood_suppress_copies: u32, diagonal: bool) -> (usize, Vec<RadioLink>) {
-    let settings = RadioSettings { hello_interval_us: 10_000 * MS, flood_suppress_copies, ..RadioSettings::default() };
-    let mut links = Vec::new();
-    let mut outs = Vec::new();
-    for n in 1..=4 {
-        let (link, out) = up(n, 255, settings.clone());
-        links.push(link);
-        outs.push(out);
-    }
-    let air = move |from: usize, to: usize| match (from.min(to), from.max(to)) {
-        (0, 3) if !diagonal => None,
-        (0, 1) => Some(-15.0),
-        _ => Some(8.0),
-    };
-    let start = Micros::from_us(HELLO_STARTUP_JITTER_US);
-    let setup = (start, start.after_us(40_000 * MS), 10 * MS);
-    air_over_time(&mut links, &mut outs, setup, &air);
-    for (i, link) in links.iter().enumerate() {
-        let want = if i == 0 || i == 3 { 2 + usize::from(diagonal) } else { 3 };
-        assert_eq!(link.neighbours().len(), want, "node {} knows its neighbours", i + 1);
-    }
-    let t0 = start.after_us(40_000 * MS);
+/// Nodes `1..=count` on one channel, hearing each other where `air` says
+/// (at 8 dB); hellos every 10 s, so after 40 s every hello names the
+/// sender's neighbours. Node 1 floods; every node that hears it directly
+/// relays it as the router would. Returns the broadcast frames on air
+/// (node 1's own included), and the links.
+fn flood_over(count: u8, flood_suppress_copies: u32, hears: &dyn Fn(usize, usize) -> bool) -> (usize, Vec<RadioLink>) {
+    let air = move |from: usize, to: usize| hears(from.min(to), from.max(to)).then_some(8.0);
+    let (mut links, mut outs, t0) = met(count, flood_suppress_copies, &air);
     links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
     let heard = (t0, t0.after_us(50 * MS), MS);
     let (mut broadcasts, produced) = air_over_time(&mut links, &mut outs, heard, &air);
     let t1 = t0.after_us(50 * MS);
-    for (i, link) in links.iter_mut().enumerate().skip(1).take(2) {
+    for i in (1..usize::from(count)).filter(|&i| air(0, i).is_some()) {
         assert_eq!(packets(&produced[i]), vec![flood_packet(0)], "node {} hears the flood", i + 1);
-        link.send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[i]).expect("taken");
+        links[i].send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[i]).expect("taken");
     }
-    broadcasts += air_over_time(&mut links, &mut outs, (t1, t1.after_us(5_000 * MS), MS), &air).0;
+    broadcasts += air_over_time(&mut links, &mut outs, (t1, t1.after_us(10_000 * MS), MS), &air).0;
     (broadcasts, links)
 }
 
+/// Nodes `1..=count` on one channel as `air` says, after 40 s of hellos
+/// every 10 s (every hello then names its sender's neighbours); returns
+/// the links, their outputs and the time.
+fn met(count: u8, flood_suppress_copies: u32, air: Air<'_>) -> (Vec<RadioLink>, Vec<Vec<RadioOutput>>, Micros) {
+    let settings = RadioSettings { hello_interval_us: 10_000 * MS, flood_suppress_copies, ..RadioSettings::default() };
+    let (mut links, mut outs): (Vec<_>, Vec<_>) = (1..=count).map(|n| up(n, 255, settings.clone())).unzip();
+    let start = Micros::from_us(HELLO_STARTUP_JITTER_US);
+    let setup = (start, start.after_us(40_000 * MS), 10 * MS);
+    air_over_time(&mut links, &mut outs, setup, air);
+    for (i, link) in links.iter().enumerate() {
+        let want = (0..usize::from(count)).filter(|&j| j != i && air(i, j).is_some()).count();
+        assert_eq!(link.neighbours().len(), want, "node {} knows its neighbours", i + 1);
+    }
+    (links, outs, start.after_us(40_000 * MS))
+}
+
+/// A relay that waited its moment but then had to queue (the radio was
+/// busy with another frame) is taken back when its turn comes if by then
+/// every neighbour has the flood: in the diamond, 3's relay is queued
+/// behind its own transmit, 2 relays meanwhile, and 3 never sends its copy.
 #[test]
-fn managed_flooding_relays_where_a_neighbour_lacks_the_flood_and_the_faint_hearer_goes_first() {
+fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_flood() {
+    let air = |a: usize, b: usize| ((a.min(b), a.max(b)) != (0, 3)).then_some(8.0);
+    let (mut links, mut outs, t0) = met(4, 1, &air);
+    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
+    air_over_time(&mut links, &mut outs, (t0, t0.after_us(50 * MS), MS), &air);
+    let t1 = t0.after_us(50 * MS);
+    // 3 is busy: a frame of its own is with the driver, not yet done.
+    let mut own = flood_packet(0);
+    own[3] ^= 0xff;
+    links[2].send_packet(RadioDest::Everyone, &own, t1, &mut outs[2]).expect("queued");
+    let busy = transmits(&mut outs[2]);
+    assert_eq!(busy.len(), 1, "3's own frame went to the driver");
+    links[2].send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[2]).expect("taken");
+    // 2 gets its relay long after 3's moment (at most 24 slots) has come.
+    let t2 = t1.after_us(3_000 * MS);
+    air_over_time(&mut links, &mut outs, (t1, t2, MS), &air);
+    assert_eq!(links[2].counters.relays_sent, 1, "3's relay was queued at its moment: 4 still lacked the flood");
+    links[1].send_packet(RadioDest::Everyone, &flood_packet(1), t2, &mut outs[1]).expect("taken");
+    let t3 = t2.after_us(3_000 * MS);
+    air_over_time(&mut links, &mut outs, (t2, t3, MS), &air);
+    assert_eq!(links[1].counters.relays_sent, 1, "2 relays: it has not heard 3's");
+    // 3's own frame is done: its relay's turn, and 4 has the flood from 2.
+    let mut after = Vec::new();
+    links[2].driver_actions(vec![done(busy[0].id, true)], t3, &mut after);
+    let sent = transmits(&mut after);
+    assert!(sent.is_empty(), "nothing more from 3: {sent:?}");
+    assert_eq!(links[2].counters.relays_withdrawn, 1);
+    assert!(links[2].queue.is_empty());
+}
+
+/// A diamond: 1 floods; 2 and 3 hear 1 and each other; 4 hears only 2 and
+/// 3. With `diagonal` 4 hears 1 as well (then everyone has the flood from
+/// 1 alone).
+fn flood_in_a_diamond(flood_suppress_copies: u32, diagonal: bool) -> (usize, Vec<RadioLink>) {
+    flood_over(4, flood_suppress_copies, &|a, b| diagonal || (a, b) != (0, 3))
+}
+
+#[test]
+fn managed_flooding_relays_where_a_neighbour_lacks_the_flood_and_only_once() {
     let (on_air, links) = flood_in_a_diamond(1, false);
     assert_eq!(on_air, 2, "the flood and one relay, for node 4");
-    assert_eq!((links[1].counters.relays_sent, links[1].counters.relays_suppressed), (1, 0), "the far node relays");
-    assert_eq!(
-        (links[2].counters.relays_sent, links[2].counters.relays_suppressed),
-        (0, 1),
-        "the near one hears it and knows from 2's hello that 4 has it"
+    let relays = [&links[1], &links[2]].map(|l| (l.counters.relays_sent, l.counters.relays_suppressed));
+    assert!(
+        relays == [(1, 0), (0, 1)] || relays == [(0, 1), (1, 0)],
+        "one of 2 and 3 relays; the other hears it and knows from its hello that 4 has it: {relays:?}"
     );
     assert_eq!(links[2].relays.waiting(), 0);
+}
+
+/// 1 floods; 2 and 3 hear 1 and each other. One of them (`wide`) also
+/// hears 4 and 5, which lack the flood; the other hears 4 only. The wide
+/// one has half its neighbours to cover, the other a third: the wide one
+/// goes first, and the other hears from its relay (and its hello) that 4
+/// has it. Both ways round, so the random part of the wait cannot pass
+/// the test by itself.
+#[test]
+fn the_relay_with_most_neighbours_to_cover_goes_first_and_covers_the_others() {
+    for wide in [1usize, 2] {
+        let narrow = 3 - wide;
+        let hears = move |a: usize, b: usize| {
+            matches!((a, b), (0, 1) | (0, 2) | (1, 2)) || (a.min(b) == wide && b >= 3) || (a, b) == (narrow, 3)
+        };
+        let (on_air, links) = flood_over(5, 1, &hears);
+        assert_eq!(on_air, 2, "the flood and one relay, which covers 4 and 5");
+        let counts = |i: usize| (links[i].counters.relays_sent, links[i].counters.relays_suppressed);
+        assert_eq!(counts(wide), (1, 0), "node {} relays", wide + 1);
+        assert_eq!(counts(narrow), (0, 1), "node {} stays quiet", narrow + 1);
+    }
+}
+
+#[test]
+fn a_relay_waits_longer_the_more_of_its_neighbours_have_the_flood() {
+    assert_eq!(cover_slots(4, 4), 0.0, "nobody has it: at once");
+    assert_eq!(cover_slots(0, 4), COVER_SLOTS, "everyone has it: the whole window");
+    assert!((cover_slots(2, 4) - COVER_SLOTS / 4.0).abs() < 1e-9, "half covered: a quarter of the window");
+    assert!(cover_slots(1, 3) > cover_slots(2, 4));
+    assert_eq!(cover_slots(0, 0), COVER_SLOTS, "no neighbours: nothing to gain");
+    assert_eq!(cover_slots(9, 4), 0.0, "clamped");
 }
 
 #[test]
@@ -635,16 +703,6 @@ fn a_relay_of_a_flood_not_heard_on_this_channel_and_an_own_flood_go_at_once() {
     a.send_packet(RadioDest::Everyone, &flood_packet(0), now, &mut out).expect("queued");
     assert_eq!(transmits(&mut out).len(), 1);
     assert_eq!(a.relays.waiting(), 0);
-}
-
-#[test]
-fn the_snr_share_puts_faint_first_copies_early() {
-    assert_eq!(snr_share(Some(-30.0)), 0.0);
-    assert_eq!(snr_share(Some(-20.0)), 0.0);
-    assert!((snr_share(Some(-5.0)) - 0.5).abs() < 1e-9);
-    assert_eq!(snr_share(Some(25.0)), 1.0);
-    assert_eq!(snr_share(None), 0.5);
-    assert_eq!(snr_share(Some(f32::NAN)), 0.5);
 }
 
 /// A session message (routed kind 6) for node `to`, `sealed` bytes long.

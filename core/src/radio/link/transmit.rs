@@ -23,14 +23,17 @@ impl RadioLink {
             // Counted in `packets_out` when (if) it is queued.
             return Ok(());
         }
-        self.enqueue(dest, packet, now, out)
+        self.enqueue(dest, packet, None, now, out)
     }
 
     /// Fragments and queues a packet (see [`RadioLink::send_packet`]).
+    /// `relay`: the flood key of a managed relay; one that fits a frame
+    /// can still be withdrawn when its turn comes.
     pub(super) fn enqueue(
         &mut self,
         dest: RadioDest,
         packet: &[u8],
+        relay: Option<u64>,
         now: Micros,
         out: &mut Vec<RadioOutput>,
     ) -> Result<(), SendRefused> {
@@ -74,7 +77,12 @@ impl RadioLink {
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
         let count = frames.len() as u64;
-        if let Err(e) = self.queue.push_all(frames, priority_of(packet), &airtimes, now) {
+        let queued = match (relay, <[Vec<u8>; 1]>::try_from(frames)) {
+            (Some(key), Ok([frame])) => self.queue.push_relay(frame, airtimes[0], key, now),
+            (_, Ok([frame])) => self.queue.push_all(vec![frame], priority_of(packet), &airtimes, now),
+            (_, Err(frames)) => self.queue.push_all(frames, priority_of(packet), &airtimes, now),
+        };
+        if let Err(e) = queued {
             return refused(self, SendRefused::Queue(e));
         }
         if let RadioDest::Neighbour(number) = dest
@@ -149,6 +157,12 @@ impl RadioLink {
             return;
         }
         self.retry_at = None;
+        while let Some(key) = self.queue.front().and_then(|f| f.relay)
+            && self.relay_redundant(key)
+        {
+            self.queue.withdraw_front();
+            self.counters.relays_withdrawn += 1;
+        }
         match self.queue.next(now) {
             Next::Send(frame) => {
                 let id = self.next_tx_id;
