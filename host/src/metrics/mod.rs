@@ -466,6 +466,7 @@ impl NodeMetrics {
             set_counter(&self.radio_relays, &[name, "sent"], c.relays_sent);
             set_counter(&self.radio_relays, &[name, "suppressed"], c.relays_suppressed);
             set_counter(&self.radio_relays, &[name, "withdrawn"], c.relays_withdrawn);
+            set_counter(&self.radio_relays, &[name, "stale"], c.relays_stale);
             for (metric, v) in &radio.reported.values {
                 let labels = [name, metric.as_str()];
                 if v.counter {

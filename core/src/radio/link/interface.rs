@@ -162,6 +162,9 @@ pub struct RadioCounters {
     /// Queued relays taken back when their turn on air came: every
     /// neighbour had the flood by then (they are also in `relays_sent`).
     pub relays_withdrawn: u64,
+    /// Queued relays taken back because they waited a minute or more for
+    /// their turn (also in `relays_sent`).
+    pub relays_stale: u64,
     /// Times the link became degraded (transmits failing in a row).
     pub degraded: u64,
     /// Driver swaps completed.

@@ -55,7 +55,9 @@ mod tests;
 mod transmit;
 
 pub use interface::*;
-pub use relay::{COPIES_REMEMBERED, COVER_SLOTS, JITTER_SLOTS, MAX_FILTER_BITS, RELAYS_WAITING, cover_slots};
+pub use relay::{
+    COPIES_REMEMBERED, COVER_SLOTS, JITTER_SLOTS, MAX_FILTER_BITS, RELAY_STALE_US, RELAYS_WAITING, cover_slots,
+};
 pub use transmit::priority_of;
 
 use super::duty_cycle::{DutyCycle, HOUR_US, SubBand};

@@ -25,7 +25,8 @@
 //! [`RadioSettings::flood_suppress_copies`] copies were heard in all. Else
 //! it is queued like any packet; a queued relay that fits one frame is
 //! checked once more when its turn on air comes, and withdrawn if every
-//! neighbour has the flood by then. A count alone (Meshtastic's "heard it
+//! neighbour has the flood by then, or if it has waited
+//! [`RELAY_STALE_US`] (a radio down for minutes). A count alone (Meshtastic's "heard it
 //! again, stay quiet") lost whole branches of sparse meshes in `weft sim
 //! --radio`. Packets this node starts go out at once.
 //!
@@ -46,6 +47,10 @@ use std::collections::VecDeque;
 pub const COPIES_REMEMBERED: usize = 512;
 /// How long a copy is remembered, µs.
 pub const COPY_MEMORY_US: u64 = 120_000_000;
+/// A queued relay that has waited this long for its turn on air is
+/// withdrawn, µs: routers remember a flood's id for two minutes, so a relay
+/// sent much later would go round the mesh again as a new flood.
+pub const RELAY_STALE_US: u64 = 60_000_000;
 /// Relays waiting at most (a further one goes out at once, unmanaged).
 pub const RELAYS_WAITING: usize = 128;
 /// A neighbour filter with more bits set than this names too many nodes

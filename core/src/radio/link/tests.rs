@@ -627,6 +627,51 @@ fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_f
     assert!(links[2].queue.is_empty());
 }
 
+/// A relay queued behind a transmit the radio never finishes (a modem that
+/// went quiet for minutes) is withdrawn, not sent, when the radio comes
+/// back: the mesh has forgotten the flood and would take it for a new one.
+#[test]
+fn a_relay_that_waited_a_minute_for_the_radio_is_withdrawn_not_sent() {
+    let air = |a: usize, b: usize| ((a.min(b), a.max(b)) != (0, 3)).then_some(8.0);
+    let (mut links, mut outs, t0) = met(4, 1, &air);
+    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
+    air_over_time(&mut links, &mut outs, (t0, t0.after_us(50 * MS), MS), &air);
+    let t1 = t0.after_us(50 * MS);
+    let mut own = flood_packet(0);
+    own[3] ^= 0xff;
+    links[2].send_packet(RadioDest::Everyone, &own, t1, &mut outs[2]).expect("queued");
+    let stuck = transmits(&mut outs[2]);
+    assert_eq!(stuck.len(), 1, "3's own frame went to the driver");
+    links[2].send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[2]).expect("taken");
+    let mut out = Vec::new();
+    let mut now = t1;
+    while now < t1.after_us(RELAY_STALE_US + 5_000 * MS) {
+        links[2].poll(now, &mut out);
+        now = now.after_us(100 * MS);
+    }
+    assert_eq!(links[2].counters.relays_sent, 1, "queued at its moment: 4 lacked the flood");
+    // The radio answers at last; whatever 3 sends now is carried and done.
+    links[2].driver_actions(vec![done(stuck[0].id, true)], now, &mut out);
+    let mut sent = Vec::new();
+    for _ in 0..10 {
+        let batch = transmits(&mut out);
+        if batch.is_empty() {
+            break;
+        }
+        for t in batch {
+            links[2].driver_actions(vec![done(t.id, true)], now, &mut out);
+            sent.push(t.frame);
+        }
+    }
+    assert!(
+        !sent.iter().any(|f| f.ends_with(&flood_packet(1))),
+        "the stale relay went out: {:?} {sent:?}",
+        links[2].counters
+    );
+    assert_eq!((links[2].counters.relays_stale, links[2].counters.relays_withdrawn), (1, 0));
+    assert!(links[2].queue.is_empty());
+}
+
 /// A diamond: 1 floods; 2 and 3 hear 1 and each other; 4 hears only 2 and
 /// 3. With `diagonal` 4 hears 1 as well (then everyone has the flood from
 /// 1 alone).

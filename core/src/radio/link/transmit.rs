@@ -157,11 +157,19 @@ impl RadioLink {
             return;
         }
         self.retry_at = None;
-        while let Some(key) = self.queue.front().and_then(|f| f.relay)
-            && self.relay_redundant(key)
-        {
+        // A relay whose turn came: withdrawn if every neighbour has the
+        // flood by now, or if it waited so long (the radio down or held by
+        // the duty cycle) that the mesh may have forgotten the flood and
+        // would take it for a new one.
+        while let Some((key, queued)) = self.queue.front().and_then(|f| f.relay.map(|key| (key, f.queued))) {
+            if now.us_since(queued) >= RELAY_STALE_US {
+                self.counters.relays_stale += 1;
+            } else if self.relay_redundant(key) {
+                self.counters.relays_withdrawn += 1;
+            } else {
+                break;
+            }
             self.queue.withdraw_front();
-            self.counters.relays_withdrawn += 1;
         }
         match self.queue.next(now) {
             Next::Send(frame) => {
