@@ -596,20 +596,33 @@ fn met(count: u8, flood_suppress_copies: u32, air: Air<'_>) -> (Vec<RadioLink>, 
 /// busy with another frame) is taken back when its turn comes if by then
 /// every neighbour has the flood: in the diamond, 3's relay is queued
 /// behind its own transmit, 2 relays meanwhile, and 3 never sends its copy.
-#[test]
-fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_flood() {
-    let air = |a: usize, b: usize| ((a.min(b), a.max(b)) != (0, 3)).then_some(8.0);
-    let (mut links, mut outs, t0) = met(4, 1, &air);
+/// The diamond without its diagonal (1 - 2, 1 - 3, 2 - 3, 2 - 4, 3 - 4).
+fn diamond(a: usize, b: usize) -> Option<f32> {
+    ((a.min(b), a.max(b)) != (0, 3)).then_some(8.0)
+}
+
+/// The diamond after 1's flood, with 3 busy: a frame of its own is with
+/// the driver and not done (returned), and 3 holds its relay of the
+/// flood. Returns the links, their outputs, the time and 3's transmit.
+fn relay_behind_a_busy_radio() -> (Vec<RadioLink>, Vec<Vec<RadioOutput>>, Micros, TransmitRequest) {
+    let (mut links, mut outs, t0) = met(4, 1, &diamond);
     links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
-    air_over_time(&mut links, &mut outs, (t0, t0.after_us(50 * MS), MS), &air);
+    air_over_time(&mut links, &mut outs, (t0, t0.after_us(50 * MS), MS), &diamond);
     let t1 = t0.after_us(50 * MS);
-    // 3 is busy: a frame of its own is with the driver, not yet done.
     let mut own = flood_packet(0);
     own[3] ^= 0xff;
     links[2].send_packet(RadioDest::Everyone, &own, t1, &mut outs[2]).expect("queued");
     let busy = transmits(&mut outs[2]);
     assert_eq!(busy.len(), 1, "3's own frame went to the driver");
     links[2].send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[2]).expect("taken");
+    let busy = busy.into_iter().next().expect("one transmit");
+    (links, outs, t1, busy)
+}
+
+#[test]
+fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_flood() {
+    let air = diamond;
+    let (mut links, mut outs, t1, busy) = relay_behind_a_busy_radio();
     // 2 gets its relay long after 3's moment (at most 24 slots) has come.
     let t2 = t1.after_us(3_000 * MS);
     air_over_time(&mut links, &mut outs, (t1, t2, MS), &air);
@@ -620,7 +633,7 @@ fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_f
     assert_eq!(links[1].counters.relays_sent, 1, "2 relays: it has not heard 3's");
     // 3's own frame is done: its relay's turn, and 4 has the flood from 2.
     let mut after = Vec::new();
-    links[2].driver_actions(vec![done(busy[0].id, true)], t3, &mut after);
+    links[2].driver_actions(vec![done(busy.id, true)], t3, &mut after);
     let sent = transmits(&mut after);
     assert!(sent.is_empty(), "nothing more from 3: {sent:?}");
     assert_eq!(links[2].counters.relays_withdrawn, 1);
@@ -632,17 +645,7 @@ fn a_queued_relay_is_withdrawn_when_its_turn_comes_and_every_neighbour_has_the_f
 /// back: the mesh has forgotten the flood and would take it for a new one.
 #[test]
 fn a_relay_that_waited_a_minute_for_the_radio_is_withdrawn_not_sent() {
-    let air = |a: usize, b: usize| ((a.min(b), a.max(b)) != (0, 3)).then_some(8.0);
-    let (mut links, mut outs, t0) = met(4, 1, &air);
-    links[0].send_packet(RadioDest::Everyone, &flood_packet(0), t0, &mut outs[0]).expect("queued");
-    air_over_time(&mut links, &mut outs, (t0, t0.after_us(50 * MS), MS), &air);
-    let t1 = t0.after_us(50 * MS);
-    let mut own = flood_packet(0);
-    own[3] ^= 0xff;
-    links[2].send_packet(RadioDest::Everyone, &own, t1, &mut outs[2]).expect("queued");
-    let stuck = transmits(&mut outs[2]);
-    assert_eq!(stuck.len(), 1, "3's own frame went to the driver");
-    links[2].send_packet(RadioDest::Everyone, &flood_packet(1), t1, &mut outs[2]).expect("taken");
+    let (mut links, _outs, t1, stuck) = relay_behind_a_busy_radio();
     let mut out = Vec::new();
     let mut now = t1;
     while now < t1.after_us(RELAY_STALE_US + 5_000 * MS) {
@@ -651,7 +654,7 @@ fn a_relay_that_waited_a_minute_for_the_radio_is_withdrawn_not_sent() {
     }
     assert_eq!(links[2].counters.relays_sent, 1, "queued at its moment: 4 lacked the flood");
     // The radio answers at last; whatever 3 sends now is carried and done.
-    links[2].driver_actions(vec![done(stuck[0].id, true)], now, &mut out);
+    links[2].driver_actions(vec![done(stuck.id, true)], now, &mut out);
     let mut sent = Vec::new();
     for _ in 0..10 {
         let batch = transmits(&mut out);
