@@ -57,6 +57,7 @@ mod transmit;
 pub use interface::*;
 pub use relay::{
     COPIES_REMEMBERED, COVER_SLOTS, JITTER_SLOTS, MAX_FILTER_BITS, RELAY_STALE_US, RELAYS_WAITING, cover_slots,
+    uncovered,
 };
 pub use transmit::priority_of;
 

@@ -19,9 +19,9 @@
 //! points more of naive flooding's frames and took 27-70 % longer). When
 //! the wait is over the relay is dropped
 //! if it would tell no neighbour anything new: every neighbour either sent
-//! a copy itself or is named in the hello of a node that sent one (each
-//! hello carries a Bloom filter of its sender's neighbours: self-pruning
-//! with two-hop knowledge), and at least
+//! a copy itself or it and a node that sent one name each other in their
+//! hellos (each hello carries a Bloom filter of its sender's neighbours:
+//! self-pruning with two-hop knowledge; see [`uncovered`]), and at least
 //! [`RadioSettings::flood_suppress_copies`] copies were heard in all. Else
 //! it is queued like any packet; a queued relay that fits one frame is
 //! checked once more when its turn on air comes, and withdrawn if every
@@ -38,7 +38,7 @@
 //! and stay quiet: an attacker in range can silence relays as it can jam
 //! them. A filter with more than [`MAX_FILTER_BITS`] bits set is not used.
 
-use super::super::frame::ShortId;
+use super::super::frame::{NeighbourFilter, ShortId};
 use super::*;
 use crate::routing::fast_hash::FastMap;
 use std::collections::VecDeque;
@@ -107,6 +107,31 @@ pub(super) fn flood_key(packet: &[u8]) -> u64 {
 /// Whether a packet was relayed (its hop count is above zero).
 fn is_relay(packet: &[u8]) -> bool {
     packet.get(1).is_some_and(|hops| *hops > 0)
+}
+
+/// Of `neighbours` (each with the filter of who it hears), how many are not
+/// known to have a flood whose copies came from `senders`, and how many
+/// there are. A neighbour is covered if it sent a copy, or if a sender and
+/// it name each other in their filters: it hears the sender (the direction
+/// the copy went) and the sender hears it. One filter's false positive is
+/// the same in every flood (short ids do not change), so one direction
+/// alone would keep a node from ever relaying to the neighbour it wrongly
+/// calls covered; two false positives at once are rare. Filters with more
+/// than [`MAX_FILTER_BITS`] bits set are not used.
+pub fn uncovered(neighbours: &[(ShortId, NeighbourFilter)], senders: &[ShortId]) -> (usize, usize) {
+    let usable = |filter: &NeighbourFilter| filter.bits_set() <= MAX_FILTER_BITS;
+    let sender_filters: Vec<&(ShortId, NeighbourFilter)> =
+        neighbours.iter().filter(|(short, filter)| senders.contains(short) && usable(filter)).collect();
+    let open = neighbours
+        .iter()
+        .filter(|(short, hears)| {
+            let mutual = |(sender, filter): &&(ShortId, NeighbourFilter)| {
+                filter.contains(*short) && usable(hears) && hears.contains(*sender)
+            };
+            !(senders.contains(short) || sender_filters.iter().any(mutual))
+        })
+        .count();
+    (open, neighbours.len())
 }
 
 /// The delay of a relay in slots before jitter: [`COVER_SLOTS`] times the
@@ -180,20 +205,9 @@ impl RadioLink {
     /// Neighbours not known to have the flood `heard`, and neighbours in all.
     fn uncovered(&self, heard: &Heard) -> (usize, usize) {
         let senders: Vec<ShortId> = heard.senders.iter().flatten().copied().collect();
-        let filters: Vec<_> = senders
-            .iter()
-            .filter_map(|s| self.neighbours.usable().find(|n| n.short == *s))
-            .map(|n| n.hears)
-            .filter(|filter| filter.bits_set() <= MAX_FILTER_BITS)
-            .collect();
-        let (mut open, mut all) = (0, 0);
-        for n in self.neighbours.usable() {
-            all += 1;
-            if !(senders.contains(&n.short) || filters.iter().any(|filter| filter.contains(n.short))) {
-                open += 1;
-            }
-        }
-        (open, all)
+        let neighbours: Vec<(ShortId, NeighbourFilter)> =
+            self.neighbours.usable().map(|n| (n.short, n.hears)).collect();
+        uncovered(&neighbours, &senders)
     }
 
     /// Whether relaying the flood `key` would tell no neighbour anything

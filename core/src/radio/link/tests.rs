@@ -715,6 +715,25 @@ fn the_relay_with_most_neighbours_to_cover_goes_first_and_covers_the_others() {
     }
 }
 
+/// X and S are neighbours of this node; S sent a copy of a flood. S's
+/// filter names Y, whose filter bits are X's: it seems to name X too. X
+/// does not hear S, so X is not covered; once each names the other, it is.
+#[test]
+fn a_neighbour_is_covered_by_a_sender_only_if_each_names_the_other() {
+    use super::super::frame::{NeighbourFilter, ShortId};
+    let (me, x, s) = (ShortId(0x0101_0100), ShortId(0x0a0b_0c00), ShortId(0x2122_2300));
+    let y = ShortId(x.0 ^ 0x8080_8000);
+    let filter = |ids: &[ShortId]| ids.iter().copied().collect::<NeighbourFilter>();
+    assert!(filter(&[me, y]).contains(x), "the false positive this test is about");
+    let (x_alone, s_hears_y) = ((x, filter(&[me])), (s, filter(&[me, y])));
+    assert_eq!(uncovered(&[x_alone, s_hears_y], &[s]), (1, 2), "X lacks the flood: relay");
+    let (x_hears_s, s_hears_x) = ((x, filter(&[me, s])), (s, filter(&[me, x])));
+    assert_eq!(uncovered(&[x_hears_s, s_hears_x], &[s]), (0, 2), "covered both ways");
+    assert_eq!(uncovered(&[x_hears_s, s_hears_y], &[s]), (0, 2), "X hears S, S's filter seems to name X");
+    assert_eq!(uncovered(&[x_alone, s_hears_x], &[s]), (1, 2), "S hears X, X does not hear S");
+    assert_eq!(uncovered(&[x_alone, s_hears_y], &[x]), (1, 2), "X sent a copy; S did not");
+}
+
 #[test]
 fn a_relay_waits_longer_the_more_of_its_neighbours_have_the_flood() {
     assert_eq!(cover_slots(4, 4), 0.0, "nobody has it: at once");
