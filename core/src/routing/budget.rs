@@ -19,6 +19,47 @@ pub const QUEUE_LIMIT: usize = 512;
 /// One waiting announce: its arrival number, origin and packet.
 type Waiting = (u64, Address, Arc<[u8]>);
 
+/// The bytes a link may spend on announces: a share of its bandwidth,
+/// refilled by the millisecond up to a burst. (Like
+/// [`super::limits::TokenBucket`], but counted in bytes, spent by any
+/// amount, and able to say when an amount will be there.)
+#[derive(Debug, Clone)]
+struct ByteTokens {
+    per_ms: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Millis,
+}
+
+impl ByteTokens {
+    /// `share` of `bandwidth_bps`, full at `burst_bytes`.
+    fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now: Millis) -> ByteTokens {
+        let per_ms = (bandwidth_bps as f64 / 8.0 / 1000.0 * share).max(1e-6);
+        ByteTokens { per_ms, burst: burst_bytes as f64, tokens: burst_bytes as f64, refilled: now }
+    }
+
+    fn refill(&mut self, now: Millis) {
+        let elapsed = now.ms_since(self.refilled) as f64;
+        self.tokens = (self.tokens + elapsed * self.per_ms).min(self.burst);
+        self.refilled = now;
+    }
+
+    /// Spends `bytes` if they are there.
+    fn spend(&mut self, bytes: usize) -> bool {
+        let enough = self.tokens >= bytes as f64;
+        if enough {
+            self.tokens -= bytes as f64;
+        }
+        enough
+    }
+
+    /// When `bytes` will be there (as of the last refill).
+    fn ready_at(&self, bytes: usize) -> Millis {
+        let missing = (bytes as f64 - self.tokens).max(0.0);
+        self.refilled.after_ms((missing / self.per_ms).ceil() as u64)
+    }
+}
+
 /// One link's budget.
 ///
 /// The queue is one FIFO per distance from the origin (arrival numbers
@@ -31,10 +72,7 @@ type Waiting = (u64, Address, Arc<[u8]>);
 /// per announce (the cold start of a 1,000-node mesh offers ~16 million).
 #[derive(Debug, Clone)]
 pub struct AnnounceBudget {
-    bytes_per_ms: f64,
-    burst: f64,
-    tokens: f64,
-    refilled: Millis,
+    tokens: ByteTokens,
     /// Waiting announces by distance from their origin, oldest first; some
     /// entries are dead (see above).
     by_hops: Vec<VecDeque<Waiting>>,
@@ -54,13 +92,8 @@ pub struct AnnounceBudget {
 impl AnnounceBudget {
     /// A budget of `share` of `bandwidth_bps`, able to burst `burst_bytes`.
     pub fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now: Millis) -> AnnounceBudget {
-        let bytes_per_ms = (bandwidth_bps as f64 / 8.0 / 1000.0 * share).max(1e-6);
-        let burst = burst_bytes as f64;
         AnnounceBudget {
-            bytes_per_ms,
-            burst,
-            tokens: burst,
-            refilled: now,
+            tokens: ByteTokens::new(bandwidth_bps, share, burst_bytes, now),
             by_hops: Vec::new(),
             by_origin: FastMap::default(),
             entries: 0,
@@ -69,12 +102,6 @@ impl AnnounceBudget {
             arrivals: 0,
             dropped: 0,
         }
-    }
-
-    fn refill(&mut self, now: Millis) {
-        let elapsed = now.ms_since(self.refilled) as f64;
-        self.tokens = (self.tokens + elapsed * self.bytes_per_ms).min(self.burst);
-        self.refilled = now;
     }
 
     /// Whether an entry of the distance-`hops` FIFO is the live one of its origin.
@@ -106,9 +133,8 @@ impl AnnounceBudget {
     /// same origin that still waits (or, with a full queue, the farthest
     /// waiting announce is dropped).
     pub fn offer(&mut self, origin: Address, hops: u8, packet: Arc<[u8]>, now: Millis) -> Option<Arc<[u8]>> {
-        self.refill(now);
-        if self.by_origin.is_empty() && self.tokens >= packet.len() as f64 {
-            self.tokens -= packet.len() as f64;
+        self.tokens.refill(now);
+        if self.by_origin.is_empty() && self.tokens.spend(packet.len()) {
             return Some(packet);
         }
         self.arrivals += 1;
@@ -187,14 +213,13 @@ impl AnnounceBudget {
 
     /// Waiting announces that may go now, in order.
     pub fn release(&mut self, now: Millis) -> Vec<Arc<[u8]>> {
-        self.refill(now);
+        self.tokens.refill(now);
         let mut out = Vec::new();
         while let Some((hops, entry)) = self.front() {
-            let size = entry.2.len() as f64;
-            if self.tokens < size {
+            let size = entry.2.len();
+            if !self.tokens.spend(size) {
                 break;
             }
-            self.tokens -= size;
             let Some((_, origin, packet)) = self.by_hops[usize::from(hops)].pop_front() else { break };
             self.entries -= 1;
             self.by_origin.remove(&origin);
@@ -211,10 +236,7 @@ impl AnnounceBudget {
     }
 
     fn update_due(&mut self) {
-        self.due = self.first.map(|(_, _, len)| {
-            let missing = (len as f64 - self.tokens).max(0.0);
-            self.refilled.after_ms((missing / self.bytes_per_ms).ceil() as u64)
-        });
+        self.due = self.first.map(|(_, _, len)| self.tokens.ready_at(len));
     }
 
     /// Announces waiting.
@@ -274,11 +296,9 @@ mod reference {
     /// A waiting announce: its origin and packet.
     type Entry = (Address, Arc<[u8]>);
 
+    /// The queue as a sorted map; the tokens are the budget's own.
     pub struct Reference {
-        bytes_per_ms: f64,
-        burst: f64,
-        tokens: f64,
-        refilled: Millis,
+        tokens: ByteTokens,
         queue: BTreeMap<(u8, u64), Entry>,
         by_origin: FastMap<Address, (u8, u64)>,
         arrivals: u64,
@@ -288,10 +308,7 @@ mod reference {
     impl Reference {
         pub fn new(bandwidth_bps: u64, share: f64, burst_bytes: usize, now: Millis) -> Reference {
             Reference {
-                bytes_per_ms: (bandwidth_bps as f64 / 8.0 / 1000.0 * share).max(1e-6),
-                burst: burst_bytes as f64,
-                tokens: burst_bytes as f64,
-                refilled: now,
+                tokens: ByteTokens::new(bandwidth_bps, share, burst_bytes, now),
                 queue: BTreeMap::new(),
                 by_origin: FastMap::default(),
                 arrivals: 0,
@@ -299,16 +316,9 @@ mod reference {
             }
         }
 
-        fn refill(&mut self, now: Millis) {
-            let elapsed = now.ms_since(self.refilled) as f64;
-            self.tokens = (self.tokens + elapsed * self.bytes_per_ms).min(self.burst);
-            self.refilled = now;
-        }
-
         pub fn offer(&mut self, origin: Address, hops: u8, packet: Arc<[u8]>, now: Millis) -> Option<Arc<[u8]>> {
-            self.refill(now);
-            if self.queue.is_empty() && self.tokens >= packet.len() as f64 {
-                self.tokens -= packet.len() as f64;
+            self.tokens.refill(now);
+            if self.queue.is_empty() && self.tokens.spend(packet.len()) {
                 return Some(packet);
             }
             self.forget(&origin);
@@ -332,14 +342,12 @@ mod reference {
         }
 
         pub fn release(&mut self, now: Millis) -> Vec<Arc<[u8]>> {
-            self.refill(now);
+            self.tokens.refill(now);
             let mut out = Vec::new();
             while let Some(entry) = self.queue.first_entry() {
-                let size = entry.get().1.len() as f64;
-                if self.tokens < size {
+                if !self.tokens.spend(entry.get().1.len()) {
                     break;
                 }
-                self.tokens -= size;
                 let (origin, packet) = entry.remove();
                 self.by_origin.remove(&origin);
                 out.push(packet);
@@ -348,10 +356,7 @@ mod reference {
         }
 
         pub fn next_release(&self) -> Option<Millis> {
-            self.queue.first_key_value().map(|(_, (_, packet))| {
-                let missing = (packet.len() as f64 - self.tokens).max(0.0);
-                self.refilled.after_ms((missing / self.bytes_per_ms).ceil() as u64)
-            })
+            self.queue.first_key_value().map(|(_, (_, packet))| self.tokens.ready_at(packet.len()))
         }
 
         pub fn waiting(&self) -> usize {

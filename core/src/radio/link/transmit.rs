@@ -77,10 +77,10 @@ impl RadioLink {
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
         let count = frames.len() as u64;
-        let queued = match (relay, <[Vec<u8>; 1]>::try_from(frames)) {
-            (Some(key), Ok([frame])) => self.queue.push_relay(frame, airtimes[0], key, now),
-            (_, Ok([frame])) => self.queue.push_all(vec![frame], priority_of(packet), &airtimes, now),
-            (_, Err(frames)) => self.queue.push_all(frames, priority_of(packet), &airtimes, now),
+        // Only a relay of one frame can be withdrawn whole.
+        let queued = match relay.filter(|_| frames.len() == 1) {
+            Some(key) => self.queue.push_relay(frames.concat(), airtimes[0], key, now),
+            None => self.queue.push_all(frames, priority_of(packet), &airtimes, now),
         };
         if let Err(e) = queued {
             return refused(self, SendRefused::Queue(e));
