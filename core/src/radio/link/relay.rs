@@ -54,9 +54,10 @@ pub const RELAY_STALE_US: u64 = 60_000_000;
 /// Relays waiting at most (a further one goes out at once, unmanaged).
 pub const RELAYS_WAITING: usize = 128;
 /// A neighbour filter with more bits set than this names too many nodes
-/// to be trusted (false positives pile up: about 20 neighbours' worth); it
-/// is not used to call anyone covered.
-pub const MAX_FILTER_BITS: u32 = 48;
+/// to be trusted (false positives pile up: about 40 neighbours' worth, past
+/// the default `max_neighbours` of 32); it is not used to call anyone
+/// covered.
+pub const MAX_FILTER_BITS: u32 = 96;
 /// Senders of copies remembered per flood.
 const SENDERS_KEPT: usize = 8;
 /// Slots of delay a relay waits when every neighbour is already covered
