@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
                     &neighbour,
                     byte(bytes, 0) % 2 == 1,
                     hello_time,
-                    &frame::NeighbourFilter([byte(bytes, 1); 16]),
+                    &frame::NeighbourFilter([byte(bytes, 1); frame::FILTER_LEN]),
                 ))
             }
             9 => received(frame::unicast(own_short, neighbour_short, bytes, &key)),
