@@ -160,10 +160,17 @@ impl TxQueue {
     }
 
     /// Queues a managed relay that fits one frame, tagged with its flood
-    /// key (bulk priority, like every flood).
-    pub fn push_relay(&mut self, frame: Vec<u8>, airtime_us: u64, key: u64, now: Micros) -> Result<(), QueueError> {
-        self.push_all(vec![frame], Priority::Bulk, &[airtime_us], now)?;
-        if let Some(last) = self.lanes[Priority::Bulk as usize].back_mut() {
+    /// key.
+    pub fn push_relay(
+        &mut self,
+        frame: Vec<u8>,
+        priority: Priority,
+        airtime_us: u64,
+        key: u64,
+        now: Micros,
+    ) -> Result<(), QueueError> {
+        self.push(frame, priority, airtime_us, now)?;
+        if let Some(last) = self.lanes[priority as usize].back_mut() {
             last.relay = Some(key);
         }
         Ok(())

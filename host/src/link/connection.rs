@@ -70,10 +70,13 @@ pub enum LinkEvent {
 /// Batches one link may have waiting in the node's event queue at once.
 pub const INGRESS_BATCHES: usize = 4;
 
-/// The link's share of the node's event queue: a batch goes only with one
-/// of the link's credits. `None` once the node stopped.
-async fn ingress_credit(credits: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
-    credits.clone().acquire_owned().await.ok()
+/// Gives a batch of frames to the node once the link has a credit for it
+/// (the link's share of the node's event queue: it waits while the link's
+/// earlier batches are still queued). `false`: the node stopped.
+async fn hand_over(info: &LinkInfo, events: &mpsc::Sender<LinkEvent>, frames: Vec<Vec<u8>>) -> bool {
+    let Ok(credit) = info.ingress.clone().acquire_owned().await else { return false };
+    LinkCounters::add(&info.counters.frames_in, frames.len() as u64);
+    events.send(LinkEvent::Frames { link: info.id, peer: info.peer, frames, credit }).await.is_ok()
 }
 
 /// Facts about a link, readable while it runs.
@@ -235,15 +238,10 @@ pub async fn run(
                     LinkCounters::add(&info.counters.bytes_in, bytes.len() as u64);
                     match LinkFrame::decode(&bytes) {
                         Ok(frame) => {
-                            if let Some(packet) = handle_control(&link, frame) {
-                                let Some(credit) = ingress_credit(&info.ingress).await else {
-                                    break "node stopping".to_string();
-                                };
-                                let event = LinkEvent::Frames { link: info.id, peer, frames: vec![packet], credit };
-                                LinkCounters::add(&info.counters.frames_in, 1);
-                                if events.send(event).await.is_err() {
-                                    break "node stopping".to_string();
-                                }
+                            if let Some(packet) = handle_control(&link, frame)
+                                && !hand_over(&info, &events, vec![packet]).await
+                            {
+                                break "node stopping".to_string();
                             }
                         }
                         Err(e) => undecodable(&link, &e.to_string()),
@@ -318,13 +316,8 @@ struct StreamReader {
 }
 
 impl StreamReader {
-    /// Gives a batch to the node once the link has a credit for it (waits
-    /// while its earlier batches are still queued). `false`: the node stopped.
     async fn hand_over(&self, frames: Vec<Vec<u8>>) -> bool {
-        let info = &self.link.info;
-        let Some(credit) = ingress_credit(&info.ingress).await else { return false };
-        LinkCounters::add(&info.counters.frames_in, frames.len() as u64);
-        self.events.send(LinkEvent::Frames { link: info.id, peer: info.peer, frames, credit }).await.is_ok()
+        hand_over(&self.link.info, &self.events, frames).await
     }
 
     async fn run(self, mut stream: quinn::RecvStream) {

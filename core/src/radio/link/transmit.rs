@@ -51,7 +51,7 @@ impl RadioLink {
         };
         let mtu = usize::from(radio.mtu);
         let last_hop = to.and_then(|(short, _, address)| self.last_hop_frame(short, &address, packet, mtu));
-        let frames: Vec<Vec<u8>> = match last_hop {
+        let mut frames: Vec<Vec<u8>> = match last_hop {
             Some(frame) => {
                 self.counters.last_hop_out += 1;
                 vec![frame]
@@ -77,10 +77,14 @@ impl RadioLink {
         let params = params_of(radio);
         let airtimes: Vec<u64> = frames.iter().map(|f| params.time_on_air_us(f.len())).collect();
         let count = frames.len() as u64;
+        let priority = priority_of(packet);
         // Only a relay of one frame can be withdrawn whole.
-        let queued = match relay.filter(|_| frames.len() == 1) {
-            Some(key) => self.queue.push_relay(frames.concat(), airtimes[0], key, now),
-            None => self.queue.push_all(frames, priority_of(packet), &airtimes, now),
+        let queued = match relay {
+            Some(key) if frames.len() == 1 => {
+                let frame = frames.swap_remove(0);
+                self.queue.push_relay(frame, priority, airtimes[0], key, now)
+            }
+            _ => self.queue.push_all(frames, priority, &airtimes, now),
         };
         if let Err(e) = queued {
             return refused(self, SendRefused::Queue(e));
